@@ -1,0 +1,50 @@
+/** Small pieces every command shares: the --data-dir option, config loading, clean errors. */
+import type { Command } from 'commander';
+import { ConfigError, loadConfigFile, type SwitchboardConfig } from './config.js';
+import { defaultDataDir, openDataDir, type DataDir } from './data-dir.js';
+
+/** An error the user caused: printed as one clear line, exit code 2 by default. */
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode = 2) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+export function addDataDirOption(cmd: Command): Command {
+  return cmd
+    .option('--data-dir <dir>', 'where config, keys, databases and logs live', defaultDataDir())
+    .option('--config <file>', 'config file (default: <data-dir>/switchboard.yaml)');
+}
+
+export interface CommonOptions {
+  dataDir: string;
+  config?: string;
+}
+
+export function loadContext(opts: CommonOptions): { dataDir: DataDir; config: SwitchboardConfig; configFile: string } {
+  const dataDir = openDataDir(opts.dataDir);
+  const configFile = opts.config ?? dataDir.path('switchboard.yaml');
+  try {
+    return { dataDir, config: loadConfigFile(configFile), configFile };
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message);
+    throw err;
+  }
+}
+
+export function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CliError(`--port must be an integer 0-65535 (got "${value}")`);
+  return n;
+}
+
+export function parseUrl(flag: string, value: string): string {
+  try {
+    const u = new URL(value);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+    return value.replace(/\/+$/, '');
+  } catch {
+    throw new CliError(`${flag} must be an http(s) URL (got "${value}")`);
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * switchboard.yaml: one YAML file, validated with JSON Schema (ajv). Errors name the key and
+ * the expected value. Precedence: built-in defaults < file < environment < command-line flags.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import { gatewayConfigSchema, type GatewayConfig, defaultGatewayConfig } from '../gateway/config.js';
+
+export interface SwitchboardConfig {
+  gateway: GatewayConfig;
+}
+
+const configSchema = {
+  $id: 'switchboard-config',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    gateway: gatewayConfigSchema,
+  },
+} as const;
+
+const ajv = new Ajv({ allErrors: true, useDefaults: false, strict: false });
+const validateConfig = ajv.compile(configSchema);
+
+export class ConfigError extends Error {
+  constructor(readonly file: string, readonly problems: string[]) {
+    super(`${file}: invalid configuration\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** "gateway.port: must be integer (got "abc")" */
+export function describeAjvErrors(errors: ErrorObject[] | null | undefined, data: unknown): string[] {
+  return (errors ?? []).map((e) => {
+    const key = e.instancePath.split('/').slice(1).join('.') || '(top level)';
+    if (e.keyword === 'additionalProperties') {
+      const extra = (e.params as { additionalProperty: string }).additionalProperty;
+      return `${key === '(top level)' ? '' : `${key}.`}${extra}: unknown key`;
+    }
+    if (e.keyword === 'enum') {
+      const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ');
+      return `${key}: must be one of ${allowed} (got ${JSON.stringify(valueAt(data, e.instancePath))})`;
+    }
+    return `${key}: ${e.message ?? 'is invalid'} (got ${JSON.stringify(valueAt(data, e.instancePath))})`;
+  });
+}
+
+function valueAt(data: unknown, pointer: string): unknown {
+  let cur: unknown = data;
+  for (const part of pointer.split('/').slice(1)) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return cur;
+}
+
+/** Parses and validates a config file; a missing file gives the defaults. */
+export function loadConfigFile(file: string): SwitchboardConfig {
+  let raw: unknown = {};
+  if (existsSync(file)) {
+    const text = readFileSync(file, 'utf8');
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (err) {
+      throw new ConfigError(file, [`not valid YAML: ${(err as Error).message}`]);
+    }
+  }
+  if (!validateConfig(raw)) throw new ConfigError(file, describeAjvErrors(validateConfig.errors, raw));
+  const parsed = raw as Partial<{ gateway: Partial<GatewayConfig> }>;
+  return { gateway: { ...defaultGatewayConfig(), ...parsed.gateway } };
+}

@@ -1,0 +1,113 @@
+/** Gateway section of switchboard.yaml: its type, JSON Schema and defaults. */
+export type UpstreamKind = 'openrouter' | 'openai' | 'ollama' | 'anthropic';
+
+export interface UpstreamConfig {
+  /** Name used in logs, metrics and the breaker. */
+  name: string;
+  /** Adapter in models/adapters/ that knows this upstream's paths and auth. */
+  kind: UpstreamKind;
+  /** Base URL up to and including the version segment, e.g. https://openrouter.ai/api/v1. */
+  baseUrl: string;
+  /** Name of the environment variable holding this upstream's key. */
+  apiKeyEnv?: string;
+  /** Model sent when this upstream is used as a fallback (e.g. a local Ollama model). */
+  fallbackModel?: string;
+}
+
+export interface GatewayConfig {
+  host: string;
+  port: number;
+  /** Largest request body accepted; bigger ones get 413. */
+  bodyLimitBytes: number;
+  /** Ordered: the first is the primary, the rest are fallbacks used when it is down. */
+  upstreams: UpstreamConfig[];
+  retry: {
+    /** Attempts per upstream, including the first. */
+    maxAttempts: number;
+    baseDelayMs: number;
+    maxDelayMs: number;
+    /** A Retry-After longer than this is not waited for: the 429 goes back to the caller. */
+    maxRetryAfterMs: number;
+  };
+  breaker: { failureThreshold: number; cooldownMs: number };
+  timeouts: { connectMs: number; headersMs: number; bodyIdleMs: number };
+  /** OpenRouter app attribution headers (HTTP-Referer, X-Title), added when set. */
+  attribution: { referer?: string; title?: string };
+  /** Who this local gateway serves, until a controller identity is enrolled. */
+  identity: { tenantId: string; userId: string; role: string };
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+export const OPENROUTER_BASE_URL = 'https://openrouter.ai/api/v1';
+
+export function defaultGatewayConfig(): GatewayConfig {
+  return {
+    host: '127.0.0.1',
+    port: 8787,
+    bodyLimitBytes: 32 * 1024 * 1024,
+    upstreams: [{ name: 'openrouter', kind: 'openrouter', baseUrl: OPENROUTER_BASE_URL, apiKeyEnv: 'OPENROUTER_API_KEY' }],
+    retry: { maxAttempts: 3, baseDelayMs: 250, maxDelayMs: 4000, maxRetryAfterMs: 20_000 },
+    breaker: { failureThreshold: 5, cooldownMs: 30_000 },
+    timeouts: { connectMs: 10_000, headersMs: 300_000, bodyIdleMs: 300_000 },
+    attribution: {},
+    identity: { tenantId: 'local', userId: 'local-user', role: 'engineering' },
+    logLevel: 'info',
+  };
+}
+
+const positiveInt = { type: 'integer', minimum: 1 } as const;
+const nonNegativeInt = { type: 'integer', minimum: 0 } as const;
+
+export const upstreamSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'kind', 'baseUrl'],
+  properties: {
+    name: { type: 'string', minLength: 1 },
+    kind: { enum: ['openrouter', 'openai', 'ollama', 'anthropic'] },
+    baseUrl: { type: 'string', pattern: '^https?://' },
+    apiKeyEnv: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+    fallbackModel: { type: 'string', minLength: 1 },
+  },
+} as const;
+
+export const gatewayConfigSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    host: { type: 'string', minLength: 1 },
+    port: { type: 'integer', minimum: 0, maximum: 65535 },
+    bodyLimitBytes: positiveInt,
+    upstreams: { type: 'array', minItems: 1, items: upstreamSchema },
+    retry: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['maxAttempts', 'baseDelayMs', 'maxDelayMs', 'maxRetryAfterMs'],
+      properties: { maxAttempts: positiveInt, baseDelayMs: nonNegativeInt, maxDelayMs: nonNegativeInt, maxRetryAfterMs: nonNegativeInt },
+    },
+    breaker: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['failureThreshold', 'cooldownMs'],
+      properties: { failureThreshold: positiveInt, cooldownMs: nonNegativeInt },
+    },
+    timeouts: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['connectMs', 'headersMs', 'bodyIdleMs'],
+      properties: { connectMs: positiveInt, headersMs: positiveInt, bodyIdleMs: positiveInt },
+    },
+    attribution: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { referer: { type: 'string' }, title: { type: 'string' } },
+    },
+    identity: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['tenantId', 'userId', 'role'],
+      properties: { tenantId: { type: 'string', minLength: 1 }, userId: { type: 'string', minLength: 1 }, role: { type: 'string', minLength: 1 } },
+    },
+    logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+  },
+} as const;
