@@ -64,6 +64,10 @@ export interface RequestNotes {
   guardMode?: string;
   cache?: 'hit' | 'miss' | 'bypass';
   downshift?: { from: string; to: string; rule: string; reason: string };
+  /** Budget pressure computed by budgetCheck, read by downshift rules. */
+  budget?: { state: 'ok' | 'soft' | 'hard'; scope: string; window: string; spentUsd: number; limitUsd: number };
+  /** Kind of task, if recognised (chat, summary, title, compaction, permission, or header value). */
+  taskKind?: string;
   usage?: { promptTokens: number; completionTokens: number; cachedTokens: number; estimated: boolean };
   costUsd?: number;
   /** Reason a request was denied by policy/guard/budget, for audit. */

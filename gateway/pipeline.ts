@@ -1,7 +1,7 @@
 /**
  * The gateway pipeline: every model call runs these stages, in this order.
  *
- *   authenticate → forward → (respond/stream, done by the server)
+ *   authenticate → loadPolicy → forward → (respond/stream, done by the server)
  *
  * Request-phase stages run until one answers (sets ctx.response); response-phase stages
  * then all run in order, wrapping the response or registering finish hooks.
@@ -10,18 +10,22 @@
 import type { GatewayResponse, RequestContext, Stage, WireFormat } from './context.js';
 import { GatewayError, errorResponse } from './errors.js';
 import { authenticateStage, type AuthenticateOptions } from './stages/authenticate.js';
-import { forwardStage } from './stages/forward.js';
+import { loadPolicyStage, type PolicySource } from './stages/policy.js';
+import { forwardStage, type ForwardOptions } from './stages/forward.js';
 import type { UpstreamRouter } from './upstream/router.js';
 
 export interface PipelineDeps {
   auth: AuthenticateOptions;
+  policies: PolicySource;
   upstreams: UpstreamRouter;
+  forward?: ForwardOptions;
 }
 
 export function buildPipeline(deps: PipelineDeps): Stage[] {
   const stages: Array<Stage | undefined> = [
     authenticateStage(deps.auth),
-    forwardStage(deps.upstreams),
+    loadPolicyStage(deps.policies),
+    forwardStage(deps.upstreams, deps.forward),
   ];
   return stages.filter((s): s is Stage => s !== undefined);
 }

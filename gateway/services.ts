@@ -41,6 +41,7 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
     auth: { localToken, identity: opts.config.identity },
     policies: defaultPolicySource,
     upstreams,
+    forward: { attribution: opts.config.attribution },
   });
 
   return {

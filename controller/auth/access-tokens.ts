@@ -1,0 +1,130 @@
+/**
+ * Minting and verifying the controller's access tokens (RFC 9068 style JWTs, EdDSA, `kid` in
+ * the header). `mintAccessToken` is the one place tokens are made: enrolment, refresh, the
+ * admin bootstrap CLI, and later OIDC sign-in all call it.
+ */
+import { randomUUID } from 'node:crypto';
+import { SignJWT, jwtVerify, createLocalJWKSet, errors as joseErrors, type JWTPayload } from 'jose';
+import { SIGNING_ALG, type SigningKeys } from './signing-keys.js';
+
+export const ACCESS_TOKEN_TYP = 'at+jwt';
+/** The brief caps access tokens at 30 minutes. */
+export const MAX_ACCESS_TOKEN_TTL_S = 30 * 60;
+export const DEFAULT_ACCESS_TOKEN_TTL_S = 15 * 60;
+/** Allowed clock difference between the controller and its callers. */
+export const CLOCK_SKEW_S = 45;
+
+export interface TokenSettings {
+  issuer: string;
+  audience: string;
+}
+
+export interface MintRequest {
+  /** Who the token speaks for: a person id, `gateway:<name>`, `admin:<name>`. */
+  subject: string;
+  roles: readonly string[];
+  ttlSeconds?: number;
+  /** How the subject proved itself ("enrolment", "refresh", "admin-cli", later "oidc"). */
+  authMethod: string;
+  /** Optional extra claims (e.g. `tenant`, `act` for delegation) that must not override the core ones. */
+  claims?: Record<string, string | number | boolean | Record<string, string>>;
+}
+
+export interface MintedToken {
+  token: string;
+  expiresAt: number;
+  expiresIn: number;
+}
+
+export interface VerifiedCaller {
+  subject: string;
+  roles: string[];
+  tokenId: string;
+  expiresAt: number;
+  claims: JWTPayload;
+}
+
+/** A token that failed verification; `message` is safe to return to the caller. */
+export class AuthError extends Error {
+  override name = 'AuthError';
+}
+
+const ROLE_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
+
+export class AccessTokens {
+  private readonly jwks;
+
+  constructor(
+    private readonly keys: SigningKeys,
+    readonly settings: TokenSettings,
+  ) {
+    // Reads keys.jwks() on every lookup, so a rotation is seen without a restart.
+    this.jwks = (header: Parameters<ReturnType<typeof createLocalJWKSet>>[0], token: Parameters<ReturnType<typeof createLocalJWKSet>>[1]) =>
+      createLocalJWKSet(this.keys.jwks())(header, token);
+  }
+
+  async mintAccessToken(req: MintRequest): Promise<MintedToken> {
+    const ttl = req.ttlSeconds ?? DEFAULT_ACCESS_TOKEN_TTL_S;
+    if (!Number.isInteger(ttl) || ttl <= 0 || ttl > MAX_ACCESS_TOKEN_TTL_S) {
+      throw new RangeError(`access token TTL must be 1-${MAX_ACCESS_TOKEN_TTL_S} seconds (got ${ttl})`);
+    }
+    if (req.roles.length === 0 || !req.roles.every((r) => ROLE_NAME.test(r))) {
+      throw new RangeError(`roles must be a non-empty list of names matching ${ROLE_NAME.source}`);
+    }
+    const { kid, privateKey } = this.keys.current();
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new SignJWT({ ...req.claims, roles: [...req.roles], amr: [req.authMethod] })
+      .setProtectedHeader({ alg: SIGNING_ALG, kid, typ: ACCESS_TOKEN_TYP })
+      .setIssuer(this.settings.issuer)
+      .setAudience(this.settings.audience)
+      .setSubject(req.subject)
+      .setIssuedAt(now)
+      .setNotBefore(now)
+      .setExpirationTime(now + ttl)
+      .setJti(randomUUID())
+      .sign(privateKey);
+    return { token, expiresAt: now + ttl, expiresIn: ttl };
+  }
+
+  /** Verifies signature, typ, iss, aud, exp/nbf (with skew), max age, sub and roles. */
+  async verify(token: string): Promise<VerifiedCaller> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.jwks, {
+        algorithms: [SIGNING_ALG],
+        typ: ACCESS_TOKEN_TYP,
+        issuer: this.settings.issuer,
+        audience: this.settings.audience,
+        clockTolerance: CLOCK_SKEW_S,
+        maxTokenAge: `${MAX_ACCESS_TOKEN_TTL_S + CLOCK_SKEW_S}s`,
+        requiredClaims: ['sub', 'exp', 'iat', 'jti'],
+      }));
+    } catch (err) {
+      throw new AuthError(describeJoseError(err));
+    }
+    const roles = payload.roles;
+    if (!Array.isArray(roles) || roles.length === 0 || !roles.every((r): r is string => typeof r === 'string' && ROLE_NAME.test(r))) {
+      throw new AuthError('token has no valid "roles" claim');
+    }
+    if (typeof payload.exp === 'number' && typeof payload.iat === 'number' && payload.exp - payload.iat > MAX_ACCESS_TOKEN_TTL_S) {
+      throw new AuthError(`token lifetime exceeds ${MAX_ACCESS_TOKEN_TTL_S} seconds`);
+    }
+    return { subject: payload.sub!, roles, tokenId: payload.jti!, expiresAt: payload.exp!, claims: payload };
+  }
+}
+
+function describeJoseError(err: unknown): string {
+  if (err instanceof joseErrors.JWTExpired) return 'token has expired';
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    if (err.claim === 'aud') return 'token audience is not this controller';
+    if (err.claim === 'iss') return 'token issuer is not this controller';
+    if (err.claim === 'nbf') return 'token is not valid yet';
+    if (err.claim === 'typ') return 'token type must be at+jwt';
+    return `token claim "${err.claim}" is invalid: ${err.reason}`;
+  }
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'token signature is invalid';
+  if (err instanceof joseErrors.JWKSNoMatchingKey) return 'token was signed by an unknown key';
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'token algorithm is not allowed (EdDSA only)';
+  if (err instanceof joseErrors.JWSInvalid || err instanceof joseErrors.JWTInvalid) return 'token is malformed';
+  return 'token is invalid';
+}

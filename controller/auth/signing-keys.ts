@@ -1,0 +1,113 @@
+/**
+ * The controller's Ed25519 signing keys, generated on first run under
+ * `<data-dir>/controller-keys.json` (0600). Every key stays in the JWKS until it is retired, so
+ * a rotation never invalidates tokens or bundles signed with the previous key: the newest key
+ * signs, all listed keys verify.
+ */
+import { existsSync, readFileSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import { writeFileAtomic } from '../../bin/data-dir.js';
+
+export const SIGNING_KEYS_FILE = 'controller-keys.json';
+export const SIGNING_ALG = 'EdDSA';
+
+interface StoredKey {
+  kid: string;
+  createdAt: string;
+  privateJwk: JWK;
+}
+
+export interface PublicJwk extends JWK {
+  kid: string;
+  alg: typeof SIGNING_ALG;
+  use: 'sig';
+}
+
+export interface ActiveSigningKey {
+  kid: string;
+  privateKey: CryptoKey;
+}
+
+export class SigningKeys {
+  private constructor(
+    private readonly file: string,
+    private stored: StoredKey[],
+    private active: ActiveSigningKey,
+    private publicJwks: PublicJwk[],
+  ) {}
+
+  /** Loads the keys file, creating it with one fresh key on first run. */
+  static async loadOrCreate(dataDir: string): Promise<SigningKeys> {
+    const file = join(dataDir, SIGNING_KEYS_FILE);
+    let stored: StoredKey[];
+    if (existsSync(file)) {
+      chmodSync(file, 0o600);
+      try {
+        stored = (JSON.parse(readFileSync(file, 'utf8')) as { keys: StoredKey[] }).keys;
+        if (!Array.isArray(stored) || stored.length === 0) throw new Error('no keys listed');
+      } catch (err) {
+        throw new Error(`${file}: unreadable signing keys (${(err as Error).message}); move it away to generate new keys`);
+      }
+    } else {
+      stored = [await newStoredKey()];
+      writeFileAtomic(file, JSON.stringify({ keys: stored }, null, 2), 0o600);
+    }
+    return new SigningKeys(file, stored, await importActive(stored), publicOf(stored));
+  }
+
+  /** The key new tokens and bundles are signed with (the newest). */
+  current(): ActiveSigningKey {
+    return this.active;
+  }
+
+  /** Public keys of every listed key, for /.well-known/jwks.json. */
+  jwks(): { keys: PublicJwk[] } {
+    return { keys: this.publicJwks };
+  }
+
+  /**
+   * Adds a new key and makes it the signing key; older keys keep verifying. Keep the old key
+   * listed at least as long as the longest-lived thing it signed (retire it later with `retire`).
+   */
+  async rotate(): Promise<string> {
+    const next = await newStoredKey();
+    this.stored = [...this.stored, next];
+    this.persist();
+    this.active = await importActive(this.stored);
+    return next.kid;
+  }
+
+  /** Removes a key from the JWKS; anything it signed stops verifying. The signing key cannot be retired. */
+  retire(kid: string): void {
+    if (kid === this.active.kid) throw new Error(`key ${kid} is the current signing key; rotate first`);
+    const kept = this.stored.filter((k) => k.kid !== kid);
+    if (kept.length === this.stored.length) throw new Error(`no signing key with kid ${kid}`);
+    this.stored = kept;
+    this.persist();
+  }
+
+  private persist(): void {
+    writeFileAtomic(this.file, JSON.stringify({ keys: this.stored }, null, 2), 0o600);
+    this.publicJwks = publicOf(this.stored);
+  }
+}
+
+async function newStoredKey(): Promise<StoredKey> {
+  const { privateKey } = await generateKeyPair(SIGNING_ALG, { crv: 'Ed25519', extractable: true });
+  return { kid: randomUUID(), createdAt: new Date().toISOString(), privateJwk: await exportJWK(privateKey) };
+}
+
+async function importActive(stored: StoredKey[]): Promise<ActiveSigningKey> {
+  const newest = stored[stored.length - 1]!;
+  const privateKey = (await importJWK(newest.privateJwk, SIGNING_ALG)) as CryptoKey;
+  return { kid: newest.kid, privateKey };
+}
+
+function publicOf(stored: StoredKey[]): PublicJwk[] {
+  return stored.map((k) => {
+    const { d: _private, ...pub } = k.privateJwk;
+    return { ...pub, kid: k.kid, alg: SIGNING_ALG, use: 'sig' };
+  });
+}

@@ -1,0 +1,134 @@
+/** Reads and writes the directory graph (nodes + manager/role edges) through the shared query layer. */
+import type { Kysely } from 'kysely';
+import type { ControllerTables, DirectoryNodeRow } from '../storage/schema.js';
+import type { AttributeValue, DirectoryNode, PersonFacts } from './types.js';
+
+/** Guards against a corrupted graph (a cycle) turning a chain walk into an endless loop. */
+const MAX_CHAIN = 64;
+
+export class DirectoryRepository {
+  constructor(private readonly db: Kysely<ControllerTables>) {}
+
+  /**
+   * Inserts or replaces nodes and their edges in one transaction. A node's manager and role
+   * edges are replaced by the ones given, so re-importing a file is idempotent.
+   */
+  async upsert(nodes: readonly DirectoryNode[], now = Date.now()): Promise<{ created: number; updated: number }> {
+    if (nodes.length === 0) return { created: 0, updated: 0 };
+    return this.db.transaction().execute(async (trx) => {
+      const ids = nodes.map((n) => n.id);
+      const existing = new Set<string>();
+      for (let i = 0; i < ids.length; i += 500) {
+        const rows = await trx.selectFrom('directory_nodes').select('id').where('id', 'in', ids.slice(i, i + 500)).execute();
+        for (const r of rows) existing.add(r.id);
+      }
+      for (const n of nodes) {
+        const row = {
+          kind: n.kind,
+          name: n.name,
+          parent_id: n.parentId,
+          email: n.email,
+          attributes: JSON.stringify(n.attributes),
+          updated_at: now,
+        };
+        if (existing.has(n.id)) await trx.updateTable('directory_nodes').set(row).where('id', '=', n.id).execute();
+        else await trx.insertInto('directory_nodes').values({ id: n.id, created_at: now, ...row }).execute();
+        await trx.deleteFrom('directory_edges').where('from_id', '=', n.id).execute();
+        const edges = [
+          ...(n.managerId ? [{ from_id: n.id, kind: 'manager' as const, to_id: n.managerId }] : []),
+          ...n.roles.map((r) => ({ from_id: n.id, kind: 'role' as const, to_id: r })),
+        ];
+        if (edges.length > 0) await trx.insertInto('directory_edges').values(edges).execute();
+      }
+      return { created: nodes.length - existing.size, updated: existing.size };
+    });
+  }
+
+  async get(id: string): Promise<DirectoryNode | undefined> {
+    const row = await this.db.selectFrom('directory_nodes').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) return undefined;
+    const edges = await this.db.selectFrom('directory_edges').select(['kind', 'to_id']).where('from_id', '=', id).execute();
+    return toNode(row, edges);
+  }
+
+  /** Ids that exist, out of the ones asked for (used by the importer to check references). */
+  async existing(ids: readonly string[]): Promise<Map<string, DirectoryNode['kind']>> {
+    const out = new Map<string, DirectoryNode['kind']>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await this.db.selectFrom('directory_nodes').select(['id', 'kind']).where('id', 'in', ids.slice(i, i + 500)).execute();
+      for (const r of rows) out.set(r.id, r.kind);
+    }
+    return out;
+  }
+
+  /** Manager, manager's manager, … up to the top; empty when the person has no manager. */
+  async managerChain(personId: string): Promise<DirectoryNode[]> {
+    const chain: DirectoryNode[] = [];
+    const seen = new Set<string>([personId]);
+    let current = personId;
+    for (let i = 0; i < MAX_CHAIN; i++) {
+      const edge = await this.db
+        .selectFrom('directory_edges')
+        .select('to_id')
+        .where('from_id', '=', current)
+        .where('kind', '=', 'manager')
+        .executeTakeFirst();
+      if (!edge || seen.has(edge.to_id)) break;
+      const manager = await this.get(edge.to_id);
+      if (!manager) break;
+      chain.push(manager);
+      seen.add(manager.id);
+      current = manager.id;
+    }
+    return chain;
+  }
+
+  /** Containing nodes from the direct parent up to the org. */
+  async ancestors(id: string): Promise<DirectoryNode[]> {
+    const out: DirectoryNode[] = [];
+    const seen = new Set<string>([id]);
+    let node = await this.get(id);
+    for (let i = 0; node?.parentId && i < MAX_CHAIN; i++) {
+      if (seen.has(node.parentId)) break;
+      node = await this.get(node.parentId);
+      if (!node) break;
+      seen.add(node.id);
+      out.push(node);
+    }
+    return out;
+  }
+
+  async personFacts(personId: string): Promise<PersonFacts | undefined> {
+    const person = await this.get(personId);
+    if (!person || person.kind !== 'person') return undefined;
+    const up = await this.ancestors(personId);
+    const nearest = (kind: DirectoryNode['kind']) => up.find((n) => n.kind === kind)?.id ?? null;
+    return {
+      id: person.id,
+      roles: person.roles,
+      department: nearest('department'),
+      team: nearest('team'),
+      org: nearest('org'),
+      managerId: person.managerId,
+      attributes: person.attributes,
+    };
+  }
+
+  async count(): Promise<number> {
+    const r = await this.db.selectFrom('directory_nodes').select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+}
+
+function toNode(row: DirectoryNodeRow, edges: ReadonlyArray<{ kind: string; to_id: string }>): DirectoryNode {
+  return {
+    id: row.id,
+    kind: row.kind,
+    name: row.name,
+    parentId: row.parent_id,
+    email: row.email,
+    attributes: JSON.parse(row.attributes) as Record<string, AttributeValue>,
+    managerId: edges.find((e) => e.kind === 'manager')?.to_id ?? null,
+    roles: edges.filter((e) => e.kind === 'role').map((e) => e.to_id).sort(),
+  };
+}

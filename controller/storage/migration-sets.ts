@@ -1,0 +1,8 @@
+/**
+ * Every module's migrations, merged into the one set the Migrator runs. To add tables, write a
+ * `migrations.ts` in your module exporting a `Record<string, Migration>` and add it here.
+ */
+import type { Migration } from 'kysely';
+import { coreMigrations } from './migrations.js';
+
+export const migrationSets: ReadonlyArray<Record<string, Migration>> = [coreMigrations];

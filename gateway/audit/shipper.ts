@@ -1,0 +1,136 @@
+/**
+ * Ships spooled audit events to the controller in batches (POST /api/v1/audit/ingest).
+ * An event is marked shipped only after the controller acknowledged its batch; ingest is
+ * idempotent by event id, so a batch re-sent after a lost reply is harmless. Failures back
+ * off exponentially (with jitter) up to maxBackoffMs and retry forever: the spool is durable.
+ */
+import type { Logger } from 'pino';
+import type { AuditSpool } from './spool.js';
+
+export interface AuditShipperOptions {
+  spool: AuditSpool;
+  /** Controller base URL, e.g. http://127.0.0.1:8788 */
+  controllerUrl: string;
+  /** Bearer token for the controller (a configured token or one from enrolment). */
+  token: () => string | Promise<string>;
+  log: Logger;
+  batchSize?: number;
+  /** How often to look for unshipped events when idle. */
+  intervalMs?: number;
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+  requestTimeoutMs?: number;
+}
+
+export interface IngestReply {
+  accepted: number;
+  duplicates: number;
+  alerts: number;
+}
+
+export class AuditShipper {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = true;
+  private failures = 0;
+  private readonly batchSize: number;
+  private readonly intervalMs: number;
+  private readonly baseBackoffMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly url: string;
+
+  constructor(private readonly opts: AuditShipperOptions) {
+    this.batchSize = opts.batchSize ?? 500;
+    this.intervalMs = opts.intervalMs ?? 2000;
+    this.baseBackoffMs = opts.baseBackoffMs ?? 500;
+    this.maxBackoffMs = opts.maxBackoffMs ?? 60_000;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
+    this.url = `${opts.controllerUrl.replace(/\/+$/, '')}/api/v1/audit/ingest`;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** A new event was spooled: ship soon unless already backing off. */
+  notify(): void {
+    if (this.stopped || this.failures > 0 || this.running) return;
+    this.schedule(0);
+  }
+
+  /** Ships everything pending now; resolves when the spool is empty or a send failed. */
+  async flush(): Promise<boolean> {
+    while (this.running) await this.running;
+    const run = this.shipAll();
+    this.running = run.then(() => undefined);
+    try {
+      return await run;
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.running) await this.running;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.tick();
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    if (this.running) return;
+    const ok = await this.flush();
+    if (ok) {
+      this.schedule(this.intervalMs);
+    } else {
+      const exp = Math.min(this.maxBackoffMs, this.baseBackoffMs * 2 ** Math.min(this.failures - 1, 20));
+      this.schedule(exp / 2 + Math.random() * (exp / 2));
+    }
+  }
+
+  /** True when the spool was drained. */
+  private async shipAll(): Promise<boolean> {
+    for (;;) {
+      const batch = this.opts.spool.pending(this.batchSize);
+      if (batch.length === 0) return true;
+      try {
+        await this.send(batch);
+      } catch (err) {
+        this.failures++;
+        const level = this.failures === 1 ? 'warn' : 'debug';
+        this.opts.log[level]({ err: (err as Error).message, pending: this.opts.spool.pendingCount(), failures: this.failures }, 'audit: controller unreachable, events stay spooled and will be retried');
+        return false;
+      }
+      if (this.failures > 0) this.opts.log.info({ afterFailures: this.failures }, 'audit: controller reachable again, shipping spooled events');
+      this.failures = 0;
+      this.opts.spool.markShipped(batch[batch.length - 1]!.seq);
+      if (batch.length < this.batchSize) return true;
+    }
+  }
+
+  private async send(batch: readonly unknown[]): Promise<IngestReply> {
+    const token = await this.opts.token();
+    const res = await fetch(this.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ events: batch }),
+      signal: AbortSignal.timeout(this.requestTimeoutMs),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`ingest answered HTTP ${res.status}: ${text.slice(0, 200)}`);
+    return JSON.parse(text) as IngestReply;
+  }
+}

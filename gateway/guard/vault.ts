@@ -1,0 +1,144 @@
+/**
+ * The pseudonym vault: pseudonym → real value, encrypted with AES-256-GCM, in <data-dir>/gateway.db.
+ * The key lives outside the database (<data-dir>/guard-vault.key, 0600), so a copied database
+ * alone reveals nothing. Each row's ciphertext is bound to its tenant and pseudonym (GCM AAD),
+ * so rows cannot be swapped. Rows expire after a TTL and are purged.
+ *
+ * Two kinds of rows: single pseudonyms (written after each masked request, deduplicated) and
+ * maps (a set of pseudonyms handed out as a `mapRef`, e.g. by the MCP process tool).
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { readOrCreateSecret } from '../../bin/data-dir.js';
+import { migrate, type GatewayDb } from '../store.js';
+import type { PseudonymEntry } from './mask-request.js';
+
+export const GUARD_VAULT_KEY_FILE = 'guard-vault.key';
+export const DEFAULT_VAULT_TTL_MS = 7 * 24 * 3600 * 1000;
+
+const migrations = [
+  `CREATE TABLE guard_vault (
+     tenant_id TEXT NOT NULL,
+     pseudonym TEXT NOT NULL,
+     class TEXT NOT NULL,
+     sealed BLOB NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     PRIMARY KEY (tenant_id, pseudonym)
+   )`,
+  'CREATE INDEX guard_vault_expiry ON guard_vault (expires_at)',
+  `CREATE TABLE guard_vault_maps (
+     tenant_id TEXT NOT NULL,
+     map_ref TEXT NOT NULL,
+     sealed BLOB NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     PRIMARY KEY (tenant_id, map_ref)
+   )`,
+  'CREATE INDEX guard_vault_maps_expiry ON guard_vault_maps (expires_at)',
+];
+
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+
+export function loadOrCreateVaultKey(dataDir: string): Buffer {
+  const encoded = readOrCreateSecret(join(dataDir, GUARD_VAULT_KEY_FILE), () => randomBytes(32).toString('base64'));
+  const key = Buffer.from(encoded, 'base64');
+  if (key.length !== 32) throw new Error(`${GUARD_VAULT_KEY_FILE} must hold 32 base64-encoded bytes`);
+  return key;
+}
+
+export interface VaultOptions {
+  /** How long an entry lives after its last write. */
+  ttlMs?: number;
+  now?: () => number;
+}
+
+export class Vault {
+  readonly #db: GatewayDb;
+  readonly #key: Buffer;
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+  readonly #upsert;
+  readonly #select;
+  readonly #insertMap;
+  readonly #selectMap;
+
+  constructor(db: GatewayDb, key: Buffer, opts: VaultOptions = {}) {
+    if (key.length !== 32) throw new Error('vault key must be 32 bytes (AES-256)');
+    migrate(db, 'guard-vault', migrations);
+    this.#db = db;
+    this.#key = key;
+    this.#ttlMs = opts.ttlMs ?? DEFAULT_VAULT_TTL_MS;
+    this.#now = opts.now ?? Date.now;
+    this.#upsert = db.prepare(
+      `INSERT INTO guard_vault (tenant_id, pseudonym, class, sealed, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (tenant_id, pseudonym) DO UPDATE SET sealed = excluded.sealed, expires_at = excluded.expires_at`,
+    );
+    this.#select = db.prepare('SELECT class, sealed FROM guard_vault WHERE tenant_id = ? AND pseudonym = ? AND expires_at > ?');
+    this.#insertMap = db.prepare('INSERT INTO guard_vault_maps (tenant_id, map_ref, sealed, created_at, expires_at) VALUES (?, ?, ?, ?, ?)');
+    this.#selectMap = db.prepare('SELECT sealed FROM guard_vault_maps WHERE tenant_id = ? AND map_ref = ? AND expires_at > ?');
+  }
+
+  get ttlMs(): number {
+    return this.#ttlMs;
+  }
+
+  /** Stores (or refreshes) pseudonyms of one tenant, in one transaction. */
+  put(tenantId: string, entries: Iterable<PseudonymEntry>): void {
+    const now = this.#now();
+    const expires = now + this.#ttlMs;
+    this.#db.transaction(() => {
+      for (const e of entries) {
+        this.#upsert.run(tenantId, e.pseudonym, e.class, this.#seal(e.value, `${tenantId}\0${e.pseudonym}`), now, expires);
+      }
+    })();
+  }
+
+  /** The real value behind a pseudonym, or undefined when unknown or expired. */
+  get(tenantId: string, pseudonym: string): PseudonymEntry | undefined {
+    const row = this.#select.get(tenantId, pseudonym, this.#now()) as { class: string; sealed: Buffer } | undefined;
+    if (!row) return undefined;
+    return { pseudonym, class: row.class, value: this.#open(row.sealed, `${tenantId}\0${pseudonym}`) };
+  }
+
+  /** Stores a whole map under a new random reference and returns it. */
+  putMap(tenantId: string, entries: readonly PseudonymEntry[]): string {
+    const mapRef = `map_${randomBytes(12).toString('base64url')}`;
+    const now = this.#now();
+    this.#insertMap.run(tenantId, mapRef, this.#seal(JSON.stringify(entries), `${tenantId}\0${mapRef}`), now, now + this.#ttlMs);
+    return mapRef;
+  }
+
+  getMap(tenantId: string, mapRef: string): PseudonymEntry[] | undefined {
+    const row = this.#selectMap.get(tenantId, mapRef, this.#now()) as { sealed: Buffer } | undefined;
+    if (!row) return undefined;
+    return JSON.parse(this.#open(row.sealed, `${tenantId}\0${mapRef}`)) as PseudonymEntry[];
+  }
+
+  /** Deletes expired rows; returns how many went. */
+  purgeExpired(): number {
+    const now = this.#now();
+    const a = this.#db.prepare('DELETE FROM guard_vault WHERE expires_at <= ?').run(now).changes;
+    const b = this.#db.prepare('DELETE FROM guard_vault_maps WHERE expires_at <= ?').run(now).changes;
+    return a + b;
+  }
+
+  /** nonce ‖ ciphertext ‖ tag */
+  #seal(plain: string, aad: string): Buffer {
+    const nonce = randomBytes(NONCE_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.#key, nonce);
+    cipher.setAAD(Buffer.from(aad));
+    const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+    return Buffer.concat([nonce, body, cipher.getAuthTag()]);
+  }
+
+  #open(sealed: Buffer, aad: string): string {
+    const nonce = sealed.subarray(0, NONCE_BYTES);
+    const tag = sealed.subarray(sealed.length - TAG_BYTES);
+    const decipher = createDecipheriv('aes-256-gcm', this.#key, nonce);
+    decipher.setAAD(Buffer.from(aad));
+    decipher.setAuthTag(tag);
+    return Buffer.concat([decipher.update(sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+  }
+}

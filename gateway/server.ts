@@ -1,0 +1,234 @@
+/**
+ * The gateway's HTTP surface (fastify): OpenAI- and Anthropic-compatible routes under every
+ * prefix Goose's providers use, health probes, and gateway-made errors in the caller's format.
+ * Each model call becomes a RequestContext run through the pipeline, then written out raw.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { FinishHook, JsonObject, RequestContext, RequestNotes, RouteKind, WireFormat } from './context.js';
+import type { GatewayConfig } from './config.js';
+import { GatewayError, errorBody } from './errors.js';
+import { runPipeline } from './pipeline.js';
+import { writeResponse } from './respond.js';
+import { createGatewayServices, type GatewayServices } from './services.js';
+
+/**
+ * Path prefixes served: plain OpenAI (`/v1`), OpenRouter-style (`/api/v1`, for Goose's openrouter
+ * provider with OPENROUTER_HOST), and `/goose/v1` (the declarative provider base_url that keeps
+ * Goose on Chat Completions for gpt-5/o-series ids), plus versionless `/goose`.
+ */
+export const ROUTE_PREFIXES = ['/v1', '/api/v1', '/goose/v1', '/goose'] as const;
+
+const chatBodySchema = {
+  type: 'object',
+  required: ['model', 'messages'],
+  properties: { model: { type: 'string', minLength: 1 }, messages: { type: 'array' }, stream: { type: 'boolean' } },
+} as const;
+const messagesBodySchema = {
+  type: 'object',
+  required: ['model', 'messages'],
+  properties: { model: { type: 'string', minLength: 1 }, messages: { type: 'array' }, stream: { type: 'boolean' } },
+} as const;
+const embeddingsBodySchema = {
+  type: 'object',
+  required: ['model', 'input'],
+  properties: { model: { type: 'string', minLength: 1 } },
+} as const;
+
+interface ModelRoute {
+  path: string;
+  route: RouteKind;
+  format: WireFormat;
+  method: 'GET' | 'POST';
+  schema?: object;
+}
+
+const modelRoutes: ModelRoute[] = ROUTE_PREFIXES.flatMap((prefix) => [
+  { path: `${prefix}/chat/completions`, route: 'chat', format: 'openai', method: 'POST', schema: chatBodySchema },
+  { path: `${prefix}/messages`, route: 'messages', format: 'anthropic', method: 'POST', schema: messagesBodySchema },
+  { path: `${prefix}/embeddings`, route: 'embeddings', format: 'openai', method: 'POST', schema: embeddingsBodySchema },
+  { path: `${prefix}/models`, route: 'models', format: 'openai', method: 'GET' },
+]);
+
+function formatForUrl(url: string): WireFormat {
+  return url.split('?')[0]!.endsWith('/messages') ? 'anthropic' : 'openai';
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+export interface GatewayServerOptions {
+  config: GatewayConfig;
+  dataDir: string;
+  logger: Logger;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface GatewayServer {
+  app: FastifyInstance;
+  services: GatewayServices;
+  /** Starts listening; resolves to the bound base URL (e.g. http://127.0.0.1:8787). */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function createGatewayServer(opts: GatewayServerOptions): Promise<GatewayServer> {
+  const services = await createGatewayServices(opts);
+  const log = opts.logger;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: opts.config.bodyLimitBytes,
+    // Keep bodies exactly as sent: no type coercion, no defaults, no property removal.
+    ajv: { customOptions: { coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: false } },
+    forceCloseConnections: true,
+    return503OnClosing: true,
+    keepAliveTimeout: 65_000,
+  });
+
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, text, done) => {
+    const body = text as string;
+    if (body.length === 0) {
+      done(new GatewayError(400, 'Request body is empty; send a JSON object', 'invalid_request_error', 'empty_body'), undefined);
+      return;
+    }
+    try {
+      done(null, JSON.parse(body));
+    } catch (err) {
+      done(new GatewayError(400, `Request body is not valid JSON: ${(err as Error).message}`, 'invalid_request_error', 'invalid_json'), undefined);
+    }
+  });
+
+  app.setErrorHandler((err: unknown, request, reply) => {
+    const format = formatForUrl(request.url);
+    const gatewayError = toGatewayError(err, opts.config.bodyLimitBytes);
+    if (gatewayError.status >= 500) log.error({ err, url: request.url }, 'gateway error');
+    void reply.code(gatewayError.status).headers(gatewayError.headers).send(errorBody(format, gatewayError));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const format = formatForUrl(request.url);
+    const err = new GatewayError(404, `Unknown route ${request.method} ${request.url.split('?')[0]}`, 'invalid_request_error', 'unknown_route');
+    void reply.code(404).send(errorBody(format, err));
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const upstreams = services.upstreams.status();
+    const ready = upstreams.some((u) => u.state !== 'open');
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', upstreams });
+  });
+
+  for (const def of modelRoutes) {
+    app.route({
+      method: def.method,
+      url: def.path,
+      ...(def.schema ? { schema: { body: def.schema } } : {}),
+      handler: (request, reply) => handleModelCall(def, request, reply),
+    });
+  }
+
+  async function handleModelCall(def: ModelRoute, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const receivedAt = performance.now();
+    const abort = new AbortController();
+    const res = reply.raw;
+    const onClose = () => {
+      if (!res.writableFinished) abort.abort(new Error('client disconnected'));
+    };
+    res.on('close', onClose);
+
+    const headerId = request.headers['x-request-id'];
+    const id = typeof headerId === 'string' && REQUEST_ID.test(headerId) ? headerId : randomUUID();
+    const body = def.method === 'POST' ? (request.body as JsonObject) : undefined;
+    const finishHooks: FinishHook[] = [];
+    const notes: RequestNotes = {};
+    const ctx: RequestContext = {
+      id,
+      route: def.route,
+      format: def.format,
+      method: def.method,
+      receivedAt,
+      headers: request.headers,
+      body,
+      stream: body?.stream === true,
+      requestedModel: typeof body?.model === 'string' ? body.model : undefined,
+      notes,
+      signal: abort.signal,
+      log,
+      onFinish: (hook) => finishHooks.push(hook),
+    };
+
+    const response = await runPipeline(services.stages, ctx);
+    reply.hijack();
+    const written = await writeResponse(res, response, ctx.format, { 'x-request-id': id }).catch((err: unknown) => {
+      log.error({ err, reqId: id }, 'writing the response failed');
+      if (!res.headersSent) res.writeHead(500);
+      res.destroy();
+      return { completed: false, clientAborted: false, error: 'response write failed' };
+    });
+    res.off('close', onClose);
+    const totalMs = performance.now() - receivedAt;
+    const outcome = { status: response.status, totalMs, ...written };
+    for (const hook of finishHooks) {
+      try {
+        await hook(outcome);
+      } catch (err) {
+        log.error({ err, reqId: id }, 'finish hook failed');
+      }
+    }
+    log.info(
+      {
+        reqId: id,
+        route: def.route,
+        model: ctx.requestedModel,
+        upstreamModel: ctx.upstream?.model,
+        upstream: ctx.upstream?.name,
+        attempts: ctx.upstream?.attempts,
+        status: response.status,
+        totalMs: round(totalMs),
+        upstreamMs: ctx.upstream ? round(ctx.upstream.ms) : undefined,
+        completed: written.completed,
+        clientAborted: written.clientAborted || undefined,
+        streamError: written.error,
+        notes,
+      },
+      'request',
+    );
+  }
+
+  return {
+    app,
+    services,
+    async listen() {
+      return app.listen({ host: opts.config.host, port: opts.config.port });
+    },
+    async close() {
+      await app.close();
+      await services.close();
+    },
+  };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+function toGatewayError(err: unknown, bodyLimit: number): GatewayError {
+  if (err instanceof GatewayError) return err;
+  const e = err as { statusCode?: number; code?: string; message?: string; validation?: unknown };
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return new GatewayError(413, `Request body is larger than the gateway's limit of ${bodyLimit} bytes`, 'invalid_request_error', 'body_too_large');
+  }
+  if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return new GatewayError(415, 'Unsupported content type: send Content-Type: application/json', 'invalid_request_error', 'unsupported_media_type');
+  }
+  if (e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+    return new GatewayError(400, 'Request body is empty; send a JSON object', 'invalid_request_error', 'empty_body');
+  }
+  if (e.validation) {
+    return new GatewayError(400, `Invalid request: ${(e.message ?? '').replace(/^body\/?/, '').replace(/^body /, '')}`, 'invalid_request_error', 'invalid_request');
+  }
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new GatewayError(e.statusCode, e.message ?? 'Bad request', 'invalid_request_error');
+  }
+  return new GatewayError(500, 'Internal gateway error', 'server_error');
+}

@@ -1,0 +1,160 @@
+/**
+ * Sends a request to the first healthy upstream: retries before the first byte (connect errors,
+ * 429 and 502/503/504, exponential backoff with jitter, Retry-After honoured), a circuit breaker
+ * per upstream, and an ordered fallback list (e.g. a local Ollama) used when earlier upstreams
+ * are down or their breaker is open.
+ */
+import { Agent, request, type Dispatcher } from 'undici';
+import type { Logger } from 'pino';
+import type { JsonObject, RouteKind } from '../context.js';
+import type { GatewayConfig, UpstreamConfig } from '../config.js';
+import { GatewayError } from '../errors.js';
+import { adapters, type UpstreamAdapter } from '../../models/adapters/index.js';
+import { CircuitBreaker, type BreakerState } from './breaker.js';
+import { RETRYABLE_STATUS, backoffMs, errorCode, isRetryableError, parseRetryAfter, sleep, type RetryPolicy } from './retry.js';
+
+export interface UpstreamRequest {
+  route: RouteKind;
+  method: 'GET' | 'POST';
+  body: JsonObject | undefined;
+  /** Caller headers already filtered for forwarding (no hop-by-hop, no caller auth). */
+  headers: Record<string, string>;
+  signal: AbortSignal;
+}
+
+export interface UpstreamReply {
+  upstream: string;
+  attempts: number;
+  /** Milliseconds from the winning attempt's send to its response headers. */
+  ms: number;
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+  /** Model sent upstream when it differs from the request's (fallback mapping). */
+  model?: string;
+}
+
+interface Target {
+  config: UpstreamConfig;
+  adapter: UpstreamAdapter;
+  apiKey: string | undefined;
+  breaker: CircuitBreaker;
+  dispatcher: Agent;
+}
+
+export class UpstreamRouter {
+  private readonly targets: Target[];
+  private readonly retry: RetryPolicy;
+
+  constructor(config: GatewayConfig, env: NodeJS.ProcessEnv, private readonly log: Logger) {
+    this.retry = config.retry;
+    this.targets = config.upstreams.map((u, index) => ({
+      config: u,
+      adapter: adapters[u.kind],
+      // SWITCHBOARD_UPSTREAM_KEY overrides the primary's key; otherwise each upstream's own env var.
+      apiKey: (index === 0 ? env.SWITCHBOARD_UPSTREAM_KEY : undefined) || (u.apiKeyEnv ? env[u.apiKeyEnv] : undefined) || undefined,
+      breaker: new CircuitBreaker(config.breaker.failureThreshold, config.breaker.cooldownMs),
+      dispatcher: new Agent({
+        connections: 512,
+        keepAliveTimeout: 30_000,
+        connectTimeout: config.timeouts.connectMs,
+        headersTimeout: config.timeouts.headersMs,
+        bodyTimeout: config.timeouts.bodyIdleMs,
+      }),
+    }));
+  }
+
+  /** Upstream names and breaker states, for /readyz. */
+  status(): Array<{ name: string; kind: string; state: BreakerState; hasKey: boolean }> {
+    return this.targets.map((t) => ({ name: t.config.name, kind: t.config.kind, state: t.breaker.currentState, hasKey: Boolean(t.apiKey) }));
+  }
+
+  async send(req: UpstreamRequest): Promise<UpstreamReply> {
+    const problems: string[] = [];
+    let attempts = 0;
+    for (let i = 0; i < this.targets.length; i++) {
+      const target = this.targets[i]!;
+      const isLast = i === this.targets.length - 1;
+      const url = target.adapter.url(target.config.baseUrl, req.route);
+      if (!url) {
+        problems.push(`${target.config.name}: no ${req.route} endpoint`);
+        continue;
+      }
+      if (!target.breaker.tryAcquire()) {
+        problems.push(`${target.config.name}: circuit open`);
+        continue;
+      }
+      const model = i > 0 ? target.config.fallbackModel : undefined;
+      const payload = req.body === undefined ? undefined : JSON.stringify(model ? { ...req.body, model } : req.body);
+      const headers: Record<string, string> = { ...req.headers, ...target.adapter.authHeaders(target.apiKey) };
+      if (payload !== undefined) headers['content-type'] = 'application/json';
+
+      for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
+        attempts++;
+        const sentAt = performance.now();
+        let res: Dispatcher.ResponseData;
+        try {
+          res = await request(url, { method: req.method, headers, body: payload, signal: req.signal, dispatcher: target.dispatcher });
+        } catch (err) {
+          if (req.signal.aborted) throw err;
+          if (!isRetryableError(err)) {
+            target.breaker.recordFailure();
+            problems.push(`${target.config.name}: ${describeError(err)}`);
+            break;
+          }
+          target.breaker.recordFailure();
+          if (attempt < this.retry.maxAttempts && target.breaker.currentState === 'closed') {
+            this.log.debug({ upstream: target.config.name, attempt, code: errorCode(err) }, 'upstream connect failed, retrying');
+            await sleep(backoffMs(this.retry, attempt), req.signal);
+            target.breaker.tryAcquire();
+            continue;
+          }
+          problems.push(`${target.config.name}: ${describeError(err)}`);
+          break;
+        }
+        const ms = performance.now() - sentAt;
+        const status = res.statusCode;
+        const reply: UpstreamReply = { upstream: target.config.name, attempts, ms, status, headers: res.headers, body: res.body, ...(model ? { model } : {}) };
+        if (!RETRYABLE_STATUS.has(status)) {
+          if (status >= 500) target.breaker.recordFailure();
+          else target.breaker.recordSuccess();
+          return reply;
+        }
+        // 429 means "slow down", not "down": it does not count against the breaker.
+        if (status === 429) target.breaker.recordSuccess();
+        else target.breaker.recordFailure();
+        const hinted = parseRetryAfter(res.headers['retry-after']);
+        const canRetryHere = attempt < this.retry.maxAttempts && (hinted === undefined || hinted <= this.retry.maxRetryAfterMs);
+        if (canRetryHere && (status === 429 || target.breaker.currentState === 'closed')) {
+          await res.body.dump();
+          this.log.debug({ upstream: target.config.name, attempt, status }, 'upstream asked to retry');
+          await sleep(hinted ?? backoffMs(this.retry, attempt), req.signal);
+          if (status !== 429) target.breaker.tryAcquire();
+          continue;
+        }
+        // Out of retries: a 429 goes back to the caller with its Retry-After (Goose honours it);
+        // a 5xx fails over to the next upstream when there is one.
+        if (status === 429 || isLast) return reply;
+        await res.body.dump();
+        problems.push(`${target.config.name}: HTTP ${status}`);
+        break;
+      }
+    }
+    throw new GatewayError(
+      503,
+      `No upstream could take the request (${problems.join('; ')})`,
+      'upstream_unavailable',
+      'upstream_unavailable',
+    );
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.targets.map((t) => t.dispatcher.close()));
+  }
+}
+
+function describeError(err: unknown): string {
+  const code = errorCode(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return code ? `${code} ${message}` : message;
+}

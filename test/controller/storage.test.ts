@@ -1,0 +1,84 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { backends } from './backends.js';
+import { listTables } from '../../controller/storage/migrations.js';
+import { openControllerDb, StorageConfigError } from '../../controller/storage/database.js';
+import { DirectoryRepository } from '../../controller/directory/repository.js';
+import type { DirectoryNode } from '../../controller/directory/types.js';
+import type { Kysely } from 'kysely';
+
+const node = (n: Partial<DirectoryNode> & Pick<DirectoryNode, 'id' | 'kind'>): DirectoryNode => ({
+  name: n.id,
+  parentId: null,
+  email: null,
+  attributes: {},
+  managerId: null,
+  roles: [],
+  ...n,
+});
+
+const org: DirectoryNode[] = [
+  node({ id: 'acme', kind: 'org' }),
+  node({ id: 'finance', kind: 'department', parentId: 'acme' }),
+  node({ id: 'payables', kind: 'team', parentId: 'finance' }),
+  node({ id: 'role-finance', kind: 'role' }),
+  node({ id: 'cfo', kind: 'person', parentId: 'finance', roles: ['role-finance'] }),
+  node({ id: 'lead', kind: 'person', parentId: 'payables', managerId: 'cfo', roles: ['role-finance'] }),
+  node({ id: 'ana', kind: 'person', parentId: 'payables', managerId: 'lead', roles: ['role-finance'], attributes: { clearance: 2, remote: true } }),
+];
+
+for (const backend of backends) {
+  describe(`controller storage on ${backend.name}`, () => {
+    it('migrates to the same tables and re-opening is a no-op', async () => {
+      const b = await backend.open();
+      try {
+        const tables = await listTables(b.handle.db as unknown as Kysely<Record<string, never>>);
+        assert.deepEqual(tables, ['directory_edges', 'directory_nodes', 'enrolment_codes', 'refresh_tokens']);
+        const again = await openControllerDb({ dataDir: b.dataDir, url: b.dbUrl });
+        await again.close();
+      } finally {
+        await b.dispose();
+      }
+    });
+
+    it('stores the directory graph, walks manager chains and resolves person facts', async () => {
+      const b = await backend.open();
+      try {
+        const repo = new DirectoryRepository(b.handle.db);
+        assert.deepEqual(await repo.upsert(org, 1_700_000_000_000), { created: 7, updated: 0 });
+        assert.deepEqual(await repo.upsert([{ ...org[6]!, name: 'Ana P.' }]), { created: 0, updated: 1 });
+        const ana = await repo.get('ana');
+        assert.equal(ana?.name, 'Ana P.');
+        assert.deepEqual(ana?.attributes, { clearance: 2, remote: true });
+        assert.deepEqual(ana?.roles, ['role-finance']);
+        assert.deepEqual((await repo.managerChain('ana')).map((n) => n.id), ['lead', 'cfo']);
+        assert.deepEqual(await repo.managerChain('cfo'), []);
+        const facts = await repo.personFacts('ana');
+        assert.deepEqual(facts, {
+          id: 'ana',
+          roles: ['role-finance'],
+          department: 'finance',
+          team: 'payables',
+          org: 'acme',
+          managerId: 'lead',
+          attributes: { clearance: 2, remote: true },
+        });
+        assert.equal(await repo.personFacts('finance'), undefined);
+        assert.equal(await repo.count(), 7);
+        const row = await b.handle.db.selectFrom('directory_nodes').select('created_at').where('id', '=', 'acme').executeTakeFirstOrThrow();
+        assert.equal(row.created_at, 1_700_000_000_000, 'bigint timestamps come back as numbers');
+      } finally {
+        await b.dispose();
+      }
+    });
+  });
+}
+
+describe('controller storage configuration', () => {
+  it('rejects an unsafe PostgreSQL schema name', async () => {
+    await assert.rejects(
+      openControllerDb({ dataDir: '/nonexistent', url: 'postgres://postgres@127.0.0.1:5432/test?schema=bad;drop' }),
+      (err: unknown) => err instanceof StorageConfigError && /schema name must match/.test(err.message),
+    );
+  });
+});

@@ -1,0 +1,65 @@
+/**
+ * Starts a whole gateway in-process for tests: temp data dir, upstream(s) pointed at scripted
+ * servers, port 0, logs captured in memory (so tests can assert what was and wasn't logged).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { defaultGatewayConfig, type GatewayConfig } from '../../gateway/config.js';
+import { createGatewayServer, type GatewayServer } from '../../gateway/server.js';
+
+export interface TestGateway {
+  /** e.g. http://127.0.0.1:54321 */
+  url: string;
+  token: string;
+  dataDir: string;
+  server: GatewayServer;
+  /** Every log line written so far, raw JSON text. */
+  logs: string[];
+  close(): Promise<void>;
+}
+
+export interface StartGatewayOptions {
+  /** Primary upstream base URL (e.g. a scripted upstream's baseUrl). */
+  upstreamUrl: string;
+  /** Changes to the default gateway config (shallow per key). */
+  config?: Partial<GatewayConfig>;
+  env?: NodeJS.ProcessEnv;
+  /** Reuse a data dir (e.g. to test restarts); default a fresh temp dir, removed on close. */
+  dataDir?: string;
+}
+
+export async function startTestGateway(opts: StartGatewayOptions): Promise<TestGateway> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'switchboard-test-'));
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  const logger = pino({ level: 'debug' }, sink);
+  const base = defaultGatewayConfig();
+  const config: GatewayConfig = {
+    ...base,
+    port: 0,
+    upstreams: [{ name: 'primary', kind: 'openrouter', baseUrl: opts.upstreamUrl, apiKeyEnv: 'TEST_UPSTREAM_KEY' }],
+    retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20, maxRetryAfterMs: 2000 },
+    ...opts.config,
+  };
+  const server = await createGatewayServer({ config, dataDir, logger, env: { TEST_UPSTREAM_KEY: 'sk-upstream-test', ...opts.env } });
+  const url = await server.listen();
+  return {
+    url,
+    token: server.services.localToken,
+    dataDir,
+    server,
+    logs,
+    async close() {
+      await server.close();
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
