@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import { gatewayConfigSchema, type GatewayConfig, defaultGatewayConfig } from '../gateway/config.js';
+import { gatewayConfigSchema, type GatewayConfig, defaultGatewayConfig, mergeGatewayConfig } from '../gateway/config.js';
 
 export interface SwitchboardConfig {
   gateway: GatewayConfig;
@@ -68,5 +68,5 @@ export function loadConfigFile(file: string): SwitchboardConfig {
   }
   if (!validateConfig(raw)) throw new ConfigError(file, describeAjvErrors(validateConfig.errors, raw));
   const parsed = raw as Partial<{ gateway: Partial<GatewayConfig> }>;
-  return { gateway: { ...defaultGatewayConfig(), ...parsed.gateway } };
+  return { gateway: mergeGatewayConfig(defaultGatewayConfig(), parsed.gateway ?? {}) };
 }

@@ -82,19 +82,16 @@ export const gatewayConfigSchema = {
     retry: {
       type: 'object',
       additionalProperties: false,
-      required: ['maxAttempts', 'baseDelayMs', 'maxDelayMs', 'maxRetryAfterMs'],
       properties: { maxAttempts: positiveInt, baseDelayMs: nonNegativeInt, maxDelayMs: nonNegativeInt, maxRetryAfterMs: nonNegativeInt },
     },
     breaker: {
       type: 'object',
       additionalProperties: false,
-      required: ['failureThreshold', 'cooldownMs'],
       properties: { failureThreshold: positiveInt, cooldownMs: nonNegativeInt },
     },
     timeouts: {
       type: 'object',
       additionalProperties: false,
-      required: ['connectMs', 'headersMs', 'bodyIdleMs'],
       properties: { connectMs: positiveInt, headersMs: positiveInt, bodyIdleMs: positiveInt },
     },
     attribution: {
@@ -105,9 +102,22 @@ export const gatewayConfigSchema = {
     identity: {
       type: 'object',
       additionalProperties: false,
-      required: ['tenantId', 'userId', 'role'],
       properties: { tenantId: { type: 'string', minLength: 1 }, userId: { type: 'string', minLength: 1 }, role: { type: 'string', minLength: 1 } },
     },
     logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
   },
 } as const;
+
+/** Applies a validated `gateway:` section over the defaults; nested sections merge key by key. */
+export function mergeGatewayConfig(base: GatewayConfig, patch: Partial<Record<keyof GatewayConfig, unknown>>): GatewayConfig {
+  const p = patch as Partial<GatewayConfig>;
+  return {
+    ...base,
+    ...p,
+    retry: { ...base.retry, ...p.retry },
+    breaker: { ...base.breaker, ...p.breaker },
+    timeouts: { ...base.timeouts, ...p.timeouts },
+    attribution: { ...base.attribution, ...p.attribution },
+    identity: { ...base.identity, ...p.identity },
+  };
+}

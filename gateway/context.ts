@@ -61,6 +61,8 @@ export type FinishHook = (outcome: RequestOutcome) => void | Promise<void>;
 export interface RequestNotes {
   /** Privacy Guard summary: class → count (no values). */
   redactions?: Record<string, number>;
+  /** Privacy Guard findings in detect-only mode: class → count (no values). */
+  detections?: Record<string, number>;
   guardMode?: string;
   cache?: 'hit' | 'miss' | 'bypass';
   downshift?: { from: string; to: string; rule: string; reason: string };

@@ -17,7 +17,7 @@ export function createLogger(opts: LoggerOptions): Logger {
   if (opts.level === 'silent') return pino({ level: 'silent' });
   mkdirSync(join(opts.dataDir, 'logs'), { recursive: true, mode: 0o700 });
   const streams: pino.StreamEntry[] = [
-    { level: opts.level as pino.Level, stream: pino.destination({ dest: join(opts.dataDir, 'logs', `${opts.name}.log`), mkdir: true, sync: false }) },
+    { level: opts.level as pino.Level, stream: pino.destination({ dest: join(opts.dataDir, 'logs', `${opts.name}.log`), mkdir: true, sync: false, mode: 0o600 }) },
   ];
   if (opts.stdout) streams.push({ level: opts.level as pino.Level, stream: pino.destination({ dest: 1, sync: false }) });
   return pino({ level: opts.level, base: { svc: opts.name }, timestamp: pino.stdTimeFunctions.isoTime }, pino.multistream(streams));

@@ -12,6 +12,8 @@ export interface GuardPolicy {
   deny?: Array<{ value: string; class: string }>;
   /** Extra regex-based classes defined by policy. */
   customClasses?: Array<{ name: string; pattern: string; flags?: string; mode?: GuardMode }>;
+  /** Pseudonym style per class: compact `token` (default) or format-preserving `realistic` surrogate. */
+  styles?: Record<string, 'token' | 'realistic'>;
 }
 
 export const defaultGuardPolicy: GuardPolicy = { defaultMode: 'mask' };

@@ -4,5 +4,6 @@
  */
 import type { Migration } from 'kysely';
 import { coreMigrations } from './migrations.js';
+import { auditMigrations } from '../audit/migrations.js';
 
-export const migrationSets: ReadonlyArray<Record<string, Migration>> = [coreMigrations];
+export const migrationSets: ReadonlyArray<Record<string, Migration>> = [coreMigrations, auditMigrations];

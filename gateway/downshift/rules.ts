@@ -142,7 +142,9 @@ export class DownshiftRules {
    * The first matching rule's decision, or undefined when no rule matches. A match whose action
    * would change nothing (already cheap enough, already capped) has neither `model` nor `maxTokens`.
    */
-  decide(facts: DownshiftFacts, requestedMaxTokens?: number): DownshiftDecision | undefined {
+  decide(given: DownshiftFacts, requestedMaxTokens?: number): DownshiftDecision | undefined {
+    let tokens: number | undefined;
+    const facts: DownshiftFacts = { ...given, promptTokens: () => (tokens ??= given.promptTokens()) };
     const rule = this.firstMatch(facts);
     if (!rule) return undefined;
     const why: string[] = [];

@@ -1,0 +1,77 @@
+/** Starting the gateway from the CLI: config + env + flags, logger, signals. Shared by `gateway` and `up`. */
+import type { Logger } from 'pino';
+import { loadContext, parsePort, parseUrl, type CommonOptions } from './cli-support.js';
+import { applyGatewayEnv } from './gateway-env.js';
+import type { GatewayConfig } from '../gateway/config.js';
+import { createGatewayServer, type GatewayServer } from '../gateway/server.js';
+import { createLogger } from '../gateway/logger.js';
+import { startDemoUpstream } from '../gateway/demo-upstream.js';
+
+export interface GatewayFlags extends CommonOptions {
+  host?: string;
+  port?: string;
+  upstream?: string;
+  logLevel?: string;
+}
+
+export interface RunningGateway {
+  server: GatewayServer;
+  url: string;
+  logger: Logger;
+  /** Set when the offline demo upstream stands in for a missing cloud key. */
+  demo: boolean;
+  stop(): Promise<void>;
+}
+
+function hasKey(config: GatewayConfig, env: NodeJS.ProcessEnv): boolean {
+  const primary = config.upstreams[0];
+  if (!primary) return false;
+  if (primary.kind === 'ollama' || /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(primary.baseUrl)) return true;
+  return Boolean(env.SWITCHBOARD_UPSTREAM_KEY || (primary.apiKeyEnv && env[primary.apiKeyEnv]));
+}
+
+export async function runGateway(flags: GatewayFlags, opts: { demoWhenNoKey: boolean }): Promise<RunningGateway> {
+  const { dataDir, config } = loadContext(flags);
+  const gateway = applyGatewayEnv(config.gateway, process.env);
+  if (flags.host) gateway.host = flags.host;
+  if (flags.port !== undefined) gateway.port = parsePort(flags.port);
+  if (flags.upstream) gateway.upstreams = [{ ...gateway.upstreams[0]!, baseUrl: parseUrl('--upstream', flags.upstream) }, ...gateway.upstreams.slice(1)];
+  if (flags.logLevel) gateway.logLevel = flags.logLevel as GatewayConfig['logLevel'];
+  const logger = createLogger({ dataDir: dataDir.root, name: 'gateway', level: gateway.logLevel, stdout: true });
+
+  let demoUpstream: Awaited<ReturnType<typeof startDemoUpstream>> | undefined;
+  if (opts.demoWhenNoKey && !hasKey(gateway, process.env)) {
+    demoUpstream = await startDemoUpstream();
+    gateway.upstreams = [{ name: 'demo', kind: 'openai', baseUrl: demoUpstream.baseUrl }];
+    logger.warn(
+      { demoUpstream: demoUpstream.baseUrl },
+      'no upstream key found (set OPENROUTER_API_KEY or SWITCHBOARD_UPSTREAM_KEY): answering with the offline demo upstream, which shows what a cloud model would receive',
+    );
+  }
+  const server = await createGatewayServer({ config: gateway, dataDir: dataDir.root, logger });
+  const url = await server.listen();
+  logger.info({ url, upstreams: server.services.upstreams.status(), dataDir: dataDir.root }, 'gateway listening');
+  return {
+    server,
+    url,
+    logger,
+    demo: Boolean(demoUpstream),
+    async stop() {
+      await server.close();
+      await demoUpstream?.close();
+      logger.flush();
+    },
+  };
+}
+
+/** Stops cleanly on SIGINT/SIGTERM. */
+export function stopOnSignals(stop: () => Promise<void>): void {
+  const handler = () => {
+    stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+}

@@ -1,0 +1,157 @@
+/**
+ * Ed25519 keys that sign policy bundles, with rotation that never disrupts a gateway:
+ *   1. `rotate()` adds a *next* key that is published in the JWKS at once but signs nothing
+ *      until `activatesAt` (now + publishLeadMs), so gateways learn it before they meet it;
+ *   2. from then on the next key signs, and the old key stops signing;
+ *   3. the old key stays in the JWKS until every bundle it signed has expired
+ *      (retiredAt + bundleTtlMs), then `prune()` drops it.
+ * Kept in <data-dir>/bundle-signing-keys.json (0600), apart from the access-token keys: a
+ * bundle key and a token key have different lifetimes and rotate on different schedules.
+ */
+import { existsSync, readFileSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import { writeFileAtomic } from '../../bin/data-dir.js';
+
+export const BUNDLE_KEYS_FILE = 'bundle-signing-keys.json';
+export const BUNDLE_SIGNING_ALG = 'EdDSA';
+
+interface StoredBundleKey {
+  kid: string;
+  createdAt: number;
+  /** Signs bundles from this time on (epoch ms). */
+  activatesAt: number;
+  /** Stopped signing at this time, when a newer key took over. */
+  retiredAt?: number;
+  /** Leaves the JWKS after this time: every bundle it signed has expired by then. */
+  removeAfter?: number;
+  privateJwk: JWK;
+}
+
+export interface BundlePublicJwk extends JWK {
+  kid: string;
+  alg: typeof BUNDLE_SIGNING_ALG;
+  use: 'sig';
+}
+
+export interface BundleKeyringOptions {
+  /** How long a newly published key waits before it signs. Default 10 minutes. */
+  publishLeadMs?: number;
+  /** Lifetime of a signed bundle; an old key is kept this long after it stops signing. */
+  bundleTtlMs: number;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+export class BundleKeyring {
+  private readonly privateKeys = new Map<string, CryptoKey>();
+  private readonly now: () => number;
+  readonly publishLeadMs: number;
+
+  private constructor(
+    private readonly file: string,
+    private keys: StoredBundleKey[],
+    private readonly opts: BundleKeyringOptions,
+  ) {
+    this.now = opts.now ?? Date.now;
+    this.publishLeadMs = opts.publishLeadMs ?? 10 * 60_000;
+  }
+
+  static async loadOrCreate(dataDir: string, opts: BundleKeyringOptions): Promise<BundleKeyring> {
+    const file = join(dataDir, BUNDLE_KEYS_FILE);
+    let keys: StoredBundleKey[];
+    if (existsSync(file)) {
+      chmodSync(file, 0o600);
+      try {
+        keys = (JSON.parse(readFileSync(file, 'utf8')) as { keys: StoredBundleKey[] }).keys;
+        if (!Array.isArray(keys) || keys.length === 0) throw new Error('no keys listed');
+      } catch (err) {
+        throw new Error(`${file}: unreadable bundle signing keys (${(err as Error).message}); move it away to generate new keys`);
+      }
+    } else {
+      const now = (opts.now ?? Date.now)();
+      keys = [await newKey(now, now)];
+      writeFileAtomic(file, JSON.stringify({ keys }, null, 2), 0o600);
+    }
+    return new BundleKeyring(file, keys, opts);
+  }
+
+  /** The key that signs now: the newest one already active. */
+  async signingKey(): Promise<{ kid: string; privateKey: CryptoKey }> {
+    const now = this.now();
+    const active = this.keys.filter((k) => k.activatesAt <= now);
+    const key = active[active.length - 1] ?? this.keys[0]!;
+    let privateKey = this.privateKeys.get(key.kid);
+    if (!privateKey) {
+      privateKey = (await importJWK(key.privateJwk, BUNDLE_SIGNING_ALG)) as CryptoKey;
+      this.privateKeys.set(key.kid, privateKey);
+    }
+    return { kid: key.kid, privateKey };
+  }
+
+  /** Public keys gateways may meet: next, current and retired-but-unexpired. */
+  jwks(): { keys: BundlePublicJwk[] } {
+    const now = this.now();
+    return {
+      keys: this.keys
+        .filter((k) => k.removeAfter === undefined || k.removeAfter > now)
+        .map((k) => {
+          const { d: _private, ...pub } = k.privateJwk;
+          return { ...pub, kid: k.kid, alg: BUNDLE_SIGNING_ALG, use: 'sig' as const };
+        }),
+    };
+  }
+
+  /** Key ids with their state, for the admin CLI and tests. */
+  describe(): Array<{ kid: string; state: 'next' | 'active' | 'retired'; activatesAt: number; removeAfter?: number }> {
+    const now = this.now();
+    const signing = [...this.keys].reverse().find((k) => k.activatesAt <= now)?.kid;
+    return this.keys.map((k) => ({
+      kid: k.kid,
+      state: k.kid === signing ? 'active' : k.activatesAt > now ? 'next' : 'retired',
+      activatesAt: k.activatesAt,
+      ...(k.removeAfter !== undefined ? { removeAfter: k.removeAfter } : {}),
+    }));
+  }
+
+  /**
+   * Publishes a next key that starts signing after publishLeadMs. The keys it replaces stop
+   * signing then and are dropped one bundle lifetime later.
+   */
+  async rotate(): Promise<string> {
+    const now = this.now();
+    const activatesAt = now + this.publishLeadMs;
+    for (const k of this.keys) {
+      if (k.retiredAt === undefined) {
+        k.retiredAt = Math.max(activatesAt, k.activatesAt);
+        k.removeAfter = k.retiredAt + this.opts.bundleTtlMs;
+      }
+    }
+    const next = await newKey(now, activatesAt);
+    this.keys.push(next);
+    this.persist();
+    return next.kid;
+  }
+
+  /** Forgets keys whose bundles have all expired. Returns the kids removed. */
+  prune(): string[] {
+    const now = this.now();
+    const gone = this.keys.filter((k) => k.removeAfter !== undefined && k.removeAfter <= now).map((k) => k.kid);
+    if (gone.length > 0) {
+      this.keys = this.keys.filter((k) => !gone.includes(k.kid));
+      for (const kid of gone) this.privateKeys.delete(kid);
+      this.persist();
+    }
+    return gone;
+  }
+
+  private persist(): void {
+    writeFileAtomic(this.file, JSON.stringify({ keys: this.keys }, null, 2), 0o600);
+  }
+}
+
+async function newKey(now: number, activatesAt: number): Promise<StoredBundleKey> {
+  const { privateKey } = await generateKeyPair(BUNDLE_SIGNING_ALG, { crv: 'Ed25519', extractable: true });
+  return { kid: `bundle-${randomUUID()}`, createdAt: now, activatesAt, privateJwk: await exportJWK(privateKey) };
+}

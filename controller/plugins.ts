@@ -1,0 +1,25 @@
+/**
+ * Every area of the controller API, one encapsulated fastify plugin each. To add an area, write
+ * `controller/<area>/routes.ts` exporting an `AreaPlugin` and add one line here.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import type { ControllerServices } from './services.js';
+import { wellKnownRoutes } from './auth/well-known-routes.js';
+import { authRoutes } from './auth/routes.js';
+import { directoryRoutes } from './directory/routes.js';
+import { profileRoutes } from './profiles/routes.js';
+import { evaluateRoutes } from './policy/routes.js';
+
+export interface AreaOptions {
+  services: ControllerServices;
+}
+
+export type AreaPlugin = FastifyPluginAsync<AreaOptions>;
+
+export const areaPlugins: ReadonlyArray<{ name: string; plugin: AreaPlugin }> = [
+  { name: 'well-known', plugin: wellKnownRoutes },
+  { name: 'auth', plugin: authRoutes },
+  { name: 'directory', plugin: directoryRoutes },
+  { name: 'profiles', plugin: profileRoutes },
+  { name: 'evaluate', plugin: evaluateRoutes },
+];

@@ -1,0 +1,123 @@
+/**
+ * Role profiles, loaded from YAML folders at start-up and validated against
+ * policies/schema/profile.schema.json (plus the section schemas next to it). Later folders
+ * override earlier ones per role, so `<data-dir>/profiles/finance.yaml` replaces the shipped one.
+ * A broken profile stops the controller with a message naming the file and the key.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createHash } from 'node:crypto';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import { parse as parseYaml } from 'yaml';
+import { describeAjvErrors } from '../../bin/config.js';
+import type { RoleProfile } from './types.js';
+
+export class ProfileError extends Error {
+  override name = 'ProfileError';
+}
+
+/** Finds a folder shipped with the package, from source (tsx) or from dist/. */
+function shippedDir(...parts: string[]): string {
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  const candidates = [join(here, '..', '..', ...parts), join(here, '..', '..', '..', ...parts)];
+  return candidates.find((c) => existsSync(c)) ?? candidates[0]!;
+}
+
+export const SHIPPED_PROFILES_DIR = shippedDir('policies', 'profiles');
+export const POLICY_SCHEMA_DIR = shippedDir('policies', 'schema');
+
+let validator: { profile: ValidateFunction; budgets?: ValidateFunction } | undefined;
+
+/** Compiles the profile schema once, with every section schema found in policies/schema/. */
+export function profileValidator(): { profile: ValidateFunction; budgets?: ValidateFunction } {
+  if (validator) return validator;
+  const ajv = new Ajv2020({ allErrors: true, strict: false });
+  let budgetsId: string | undefined;
+  for (const file of readdirSync(POLICY_SCHEMA_DIR).filter((f) => f.endsWith('.schema.json')).sort()) {
+    const schema = JSON.parse(readFileSync(join(POLICY_SCHEMA_DIR, file), 'utf8')) as { $id?: string };
+    if (file === 'profile.schema.json' || file === 'bundle.schema.json') continue;
+    ajv.addSchema(schema);
+    if (file === 'budgets.schema.json') budgetsId = schema.$id;
+  }
+  const profileSchema = JSON.parse(readFileSync(join(POLICY_SCHEMA_DIR, 'profile.schema.json'), 'utf8')) as object;
+  validator = {
+    profile: ajv.compile(profileSchema),
+    ...(budgetsId ? { budgets: ajv.getSchema(budgetsId) } : {}),
+  };
+  return validator;
+}
+
+/** Validates one parsed profile; returns the problems (empty when valid). */
+export function validateProfile(raw: unknown): string[] {
+  const v = profileValidator();
+  if (!v.profile(raw)) return describeAjvErrors(v.profile.errors, raw);
+  const budgets = (raw as RoleProfile).budgets;
+  if (budgets !== undefined && v.budgets && !v.budgets(budgets)) {
+    return describeAjvErrors(v.budgets.errors, budgets).map((p) => `budgets.${p}`);
+  }
+  return [];
+}
+
+export class ProfileCatalog {
+  private constructor(
+    private readonly byRole: ReadonlyMap<string, { profile: RoleProfile; source: string }>,
+    /** Content hash of every profile; changes whenever any profile changes. */
+    readonly version: string,
+  ) {}
+
+  static defaultDirs(dataDir: string): string[] {
+    return [SHIPPED_PROFILES_DIR, join(dataDir, 'profiles')];
+  }
+
+  static load(dirs: readonly string[]): ProfileCatalog {
+    const byRole = new Map<string, { profile: RoleProfile; source: string }>();
+    for (const dir of dirs) {
+      if (!existsSync(dir)) continue;
+      for (const file of readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+        const path = join(dir, file);
+        const profile = parseProfileFile(path);
+        byRole.set(profile.role, { profile, source: path });
+      }
+    }
+    const hash = createHash('sha256');
+    for (const role of [...byRole.keys()].sort()) hash.update(JSON.stringify(byRole.get(role)!.profile));
+    return new ProfileCatalog(byRole, hash.digest('hex').slice(0, 16));
+  }
+
+  static fromProfiles(profiles: readonly RoleProfile[]): ProfileCatalog {
+    for (const p of profiles) {
+      const problems = validateProfile(p);
+      if (problems.length) throw new ProfileError(`profile ${p.role}: ${problems.join('; ')}`);
+    }
+    const hash = createHash('sha256').update(JSON.stringify(profiles)).digest('hex').slice(0, 16);
+    return new ProfileCatalog(new Map(profiles.map((p) => [p.role, { profile: p, source: '(memory)' }])), hash);
+  }
+
+  get(role: string): RoleProfile | undefined {
+    return this.byRole.get(role)?.profile;
+  }
+
+  roles(): string[] {
+    return [...this.byRole.keys()].sort();
+  }
+
+  all(): RoleProfile[] {
+    return this.roles().map((r) => this.byRole.get(r)!.profile);
+  }
+}
+
+export function parseProfileFile(path: string): RoleProfile {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ProfileError(`${path}: not valid YAML: ${(err as Error).message}`);
+  }
+  const problems = validateProfile(raw);
+  if (problems.length) throw new ProfileError(`${path}: invalid role profile\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  const profile = raw as RoleProfile;
+  const expected = basename(path).replace(/\.ya?ml$/, '');
+  if (profile.role !== expected) throw new ProfileError(`${path}: role "${profile.role}" must match the file name ("${expected}")`);
+  return profile;
+}

@@ -1,0 +1,51 @@
+/**
+ * Bearer-JWT authentication for every route. A route says who may call it in its `config.auth`:
+ *   'public'                 no token (openapi, healthz, JWKS, enrolment exchange, refresh)
+ *   'authenticated'          any valid token (the default when `auth` is absent)
+ *   { roles: ['admin'] }     a valid token holding at least one of these roles
+ * The verified caller is on `request.caller`.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AuthError, type AccessTokens, type VerifiedCaller } from './auth/access-tokens.js';
+import { HttpError } from './http-errors.js';
+
+export type RouteAuth = 'public' | 'authenticated' | { roles: readonly string[] };
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    auth?: RouteAuth;
+  }
+  interface FastifyRequest {
+    caller?: VerifiedCaller;
+  }
+}
+
+export const ADMIN_ROLE = 'admin';
+export const adminOnly: RouteAuth = { roles: [ADMIN_ROLE] };
+
+const challenge = (description: string) => ({
+  'www-authenticate': `Bearer realm="switchboard-controller", error="invalid_token", error_description="${description.replace(/"/g, "'")}"`,
+});
+
+export function installRouteAuth(app: FastifyInstance, tokens: AccessTokens): void {
+  app.decorateRequest('caller', undefined);
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    // Unknown routes have no config; let them reach the 404 handler.
+    if (!request.routeOptions.url) return;
+    const auth = request.routeOptions.config.auth ?? 'authenticated';
+    if (auth === 'public') return;
+    const header = request.headers.authorization;
+    if (!header) throw new HttpError(401, 'missing bearer token (send "Authorization: Bearer <token>")', { 'www-authenticate': 'Bearer realm="switchboard-controller"' });
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match) throw new HttpError(401, 'authorization header must be "Bearer <token>"', challenge('malformed authorization header'));
+    try {
+      request.caller = await tokens.verify(match[1]!);
+    } catch (err) {
+      if (err instanceof AuthError) throw new HttpError(401, err.message, challenge(err.message));
+      throw err;
+    }
+    if (auth !== 'authenticated' && !auth.roles.some((r) => request.caller!.roles.includes(r))) {
+      throw new HttpError(403, `this endpoint needs one of the roles: ${auth.roles.join(', ')}`);
+    }
+  });
+}

@@ -1,0 +1,59 @@
+/**
+ * Everything the controller's routes use, built once at start-up and handed to each area plugin.
+ * Tests build the same object over a temp data dir.
+ */
+import { pino, type Logger } from 'pino';
+import { openControllerDb, type ControllerDb } from './storage/database.js';
+import { DirectoryRepository } from './directory/repository.js';
+import { SigningKeys } from './auth/signing-keys.js';
+import { AccessTokens } from './auth/access-tokens.js';
+import { Enrolment } from './auth/enrolment.js';
+import { ProfileCatalog } from './profiles/catalog.js';
+import { PolicyEvaluator } from './policy/evaluator.js';
+
+export const DEFAULT_ISSUER = 'urn:switchboard:controller';
+export const CONTROLLER_AUDIENCE = 'switchboard-controller';
+
+export interface ControllerServices {
+  dataDir: string;
+  store: ControllerDb;
+  directory: DirectoryRepository;
+  profiles: ProfileCatalog;
+  evaluator: PolicyEvaluator;
+  keys: SigningKeys;
+  tokens: AccessTokens;
+  enrolment: Enrolment;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export interface ControllerServicesOptions {
+  dataDir: string;
+  /** `postgres://…` or a SQLite path; default `<dataDir>/controller.db`. */
+  dbUrl?: string;
+  issuer?: string;
+  /** Extra profile folders, later ones overriding earlier (default: policies/profiles, then `<dataDir>/profiles`). */
+  profileDirs?: string[];
+  log?: Logger;
+}
+
+export async function createControllerServices(opts: ControllerServicesOptions): Promise<ControllerServices> {
+  const log = opts.log ?? pino({ level: 'silent' });
+  const profiles = ProfileCatalog.load(opts.profileDirs ?? ProfileCatalog.defaultDirs(opts.dataDir));
+  const evaluator = await PolicyEvaluator.create(profiles);
+  const keys = await SigningKeys.loadOrCreate(opts.dataDir);
+  const store = await openControllerDb({ dataDir: opts.dataDir, url: opts.dbUrl });
+  const tokens = new AccessTokens(keys, { issuer: opts.issuer ?? DEFAULT_ISSUER, audience: CONTROLLER_AUDIENCE });
+  return {
+    dataDir: opts.dataDir,
+    store,
+    directory: new DirectoryRepository(store.db),
+    profiles,
+    evaluator,
+    keys,
+    tokens,
+    enrolment: new Enrolment(store.db, tokens),
+    log,
+    close: () => store.close(),
+  };
+}

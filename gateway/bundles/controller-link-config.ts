@@ -1,0 +1,71 @@
+/**
+ * `controller:` section of switchboard.yaml — how this gateway talks to its org controller:
+ * where it is, how to authenticate, how often to poll for the signed policy bundle, how audit
+ * events are shipped. Absent section = standalone gateway (built-in policy, local audit only).
+ */
+export interface ControllerLinkConfig {
+  /** Controller base URL, e.g. https://controller.acme.internal:8788 */
+  url: string;
+  /** Environment variable holding the controller access token. */
+  tokenEnv?: string;
+  /** File (relative to the data dir, or absolute) holding the controller access token. */
+  tokenFile?: string;
+  bundles: {
+    /** How often to ask for a newer bundle (If-None-Match polling). */
+    pollIntervalMs: number;
+    requestTimeoutMs: number;
+  };
+  audit: {
+    /** Events per ingest request. */
+    batchSize: number;
+    /** How often the shipper looks for unshipped events when idle. */
+    flushIntervalMs: number;
+    /** Longest wait between retries while the controller is unreachable. */
+    maxBackoffMs: number;
+    /** Shipped events are kept in the local spool this long. */
+    localRetentionDays: number;
+  };
+}
+
+export type ControllerLinkInput = Partial<Omit<ControllerLinkConfig, 'bundles' | 'audit'>> & {
+  url: string;
+  bundles?: Partial<ControllerLinkConfig['bundles']>;
+  audit?: Partial<ControllerLinkConfig['audit']>;
+};
+
+export function resolveControllerLink(input: ControllerLinkInput): ControllerLinkConfig {
+  return {
+    ...input,
+    url: input.url.replace(/\/+$/, ''),
+    bundles: { pollIntervalMs: 30_000, requestTimeoutMs: 10_000, ...input.bundles },
+    audit: { batchSize: 500, flushIntervalMs: 2_000, maxBackoffMs: 60_000, localRetentionDays: 90, ...input.audit },
+  };
+}
+
+const positiveInt = { type: 'integer', minimum: 1 } as const;
+
+export const controllerLinkConfigSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['url'],
+  properties: {
+    url: { type: 'string', pattern: '^https?://' },
+    tokenEnv: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+    tokenFile: { type: 'string', minLength: 1 },
+    bundles: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { pollIntervalMs: { type: 'integer', minimum: 100 }, requestTimeoutMs: positiveInt },
+    },
+    audit: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        batchSize: { type: 'integer', minimum: 1, maximum: 5000 },
+        flushIntervalMs: { type: 'integer', minimum: 10 },
+        maxBackoffMs: positiveInt,
+        localRetentionDays: positiveInt,
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,201 @@
+/**
+ * Keeps this gateway's signed policy bundle current: polls GET /api/v1/bundles/{role} with
+ * If-None-Match, verifies every new bundle (signature, typ, expiry, role, schema, no rollback),
+ * and only then swaps it in and writes it to <data-dir>/bundles/ as the last good bundle.
+ * A refused bundle or an unreachable controller changes nothing: the gateway keeps serving
+ * with the last good bundle, so a controller restart never disrupts running agents.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { JSONWebKeySet } from 'jose';
+import type { Logger } from 'pino';
+import { writeFileAtomic } from '../../bin/data-dir.js';
+import { bundleEtag } from './format.js';
+import { BundleRejectedError, verifyBundle, type VerifiedBundle } from './verify.js';
+
+export interface BundleSyncOptions {
+  controllerUrl: string;
+  role: string;
+  token: () => string | Promise<string>;
+  /** Folder for the last good bundle and the controller's keys (under the data dir). */
+  dir: string;
+  pollIntervalMs: number;
+  requestTimeoutMs?: number;
+  validate: (bundle: unknown) => string[];
+  log: Logger;
+  /** Called after a new bundle was accepted. */
+  onUpdate?: (bundle: VerifiedBundle) => void;
+}
+
+export type SyncResult = 'updated' | 'unchanged' | 'refused' | 'unreachable';
+
+export class BundleSync {
+  private bundle: VerifiedBundle | undefined;
+  private jwks: JSONWebKeySet | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<SyncResult> | undefined;
+  private stopped = true;
+  private lastProblem: string | undefined;
+  private readonly bundleFile: string;
+  private readonly jwksFile: string;
+
+  constructor(private readonly opts: BundleSyncOptions) {
+    if (!/^[A-Za-z0-9_-]+$/.test(opts.role)) throw new Error(`role "${opts.role}" cannot name a bundle file`);
+    this.bundleFile = join(opts.dir, `${opts.role}.jws`);
+    this.jwksFile = join(opts.dir, 'bundle-keys.json');
+  }
+
+  /** The bundle in force, if any. */
+  current(): VerifiedBundle | undefined {
+    return this.bundle;
+  }
+
+  /** Loads the last good bundle from disk, then polls the controller every pollIntervalMs. */
+  async start(): Promise<void> {
+    mkdirSync(this.opts.dir, { recursive: true, mode: 0o700 });
+    await this.loadFromDisk();
+    this.stopped = false;
+    await this.syncNow();
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.inFlight) await this.inFlight;
+  }
+
+  /** One poll; concurrent callers share it. */
+  syncNow(): Promise<SyncResult> {
+    this.inFlight ??= this.poll().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      void this.syncNow().finally(() => this.schedule());
+    }, this.opts.pollIntervalMs);
+    this.timer.unref();
+  }
+
+  private async loadFromDisk(): Promise<void> {
+    if (!existsSync(this.bundleFile) || !existsSync(this.jwksFile)) return;
+    try {
+      this.jwks = JSON.parse(readFileSync(this.jwksFile, 'utf8')) as JSONWebKeySet;
+      // The stored bundle was fully verified when it arrived; re-check it was not altered on
+      // disk, but accept it past expiry: an old policy beats no policy while the controller is away.
+      const stored = await verifyBundle(readFileSync(this.bundleFile, 'utf8'), { ...this.verifyOptions(), allowExpired: true });
+      this.bundle = stored;
+      const expired = stored.expiresAt * 1000 <= Date.now();
+      this.opts.log[expired ? 'warn' : 'info'](
+        { role: stored.role, version: stored.version, expiresAt: new Date(stored.expiresAt * 1000).toISOString() },
+        expired ? 'policy bundle: last good bundle on disk has expired; using it until the controller sends a new one' : 'policy bundle: loaded last good bundle from disk',
+      );
+    } catch (err) {
+      const reason = err instanceof BundleRejectedError ? `${err.reason}: ${err.message}` : (err as Error).message;
+      this.opts.log.error({ file: this.bundleFile, reason }, 'policy bundle: stored bundle refused; waiting for the controller');
+    }
+  }
+
+  private verifyOptions() {
+    return {
+      jwks: this.jwks ?? { keys: [] },
+      role: this.opts.role,
+      validate: this.opts.validate,
+    };
+  }
+
+  private async poll(): Promise<SyncResult> {
+    const url = `${this.opts.controllerUrl}/api/v1/bundles/${encodeURIComponent(this.opts.role)}`;
+    let res: Response;
+    let body: string;
+    try {
+      const headers: Record<string, string> = { authorization: `Bearer ${await this.opts.token()}`, accept: 'application/jose' };
+      if (this.bundle) headers['if-none-match'] = bundleEtag(this.bundle.jws);
+      res = await fetch(url, { headers, signal: AbortSignal.timeout(this.opts.requestTimeoutMs ?? 10_000) });
+      body = await res.text();
+    } catch (err) {
+      this.problem('warn', `controller unreachable (${(err as Error).message})`, { url });
+      return 'unreachable';
+    }
+    if (res.status === 304) {
+      this.recovered();
+      return 'unchanged';
+    }
+    if (!res.ok) {
+      this.problem('warn', `controller answered HTTP ${res.status} for the bundle`, { url, body: body.slice(0, 200) });
+      return 'unreachable';
+    }
+    try {
+      const verified = await this.verifyWithKeyRefresh(body);
+      if (this.bundle && verified.jws === this.bundle.jws) {
+        this.recovered();
+        return 'unchanged';
+      }
+      writeFileAtomic(this.bundleFile, verified.jws);
+      const previous = this.bundle?.version;
+      this.bundle = verified;
+      this.lastProblem = undefined;
+      this.opts.log.info(
+        { role: verified.role, version: verified.version, previous, kid: verified.kid, expiresAt: new Date(verified.expiresAt * 1000).toISOString() },
+        'policy bundle: accepted new bundle',
+      );
+      this.opts.onUpdate?.(verified);
+      return 'updated';
+    } catch (err) {
+      if (!(err instanceof BundleRejectedError)) {
+        this.problem('warn', `could not fetch the controller's bundle keys (${(err as Error).message})`, { url });
+        return 'unreachable';
+      }
+      this.problem('error', `refused bundle (${err.reason}): ${err.message}`, {
+        reason: err.reason,
+        keepingVersion: this.bundle?.version ?? null,
+      });
+      return 'refused';
+    }
+  }
+
+  /** Verifies with the cached keys; on an unknown kid, fetches the JWKS once and retries. */
+  private async verifyWithKeyRefresh(jws: string): Promise<VerifiedBundle> {
+    const options = () => ({ ...this.verifyOptions(), ...(this.bundle ? { notIssuedBefore: this.bundle.issuedAt } : {}) });
+    try {
+      if (!this.jwks) throw new BundleRejectedError('unknown-key', 'no bundle keys cached yet');
+      return await verifyBundle(jws, options());
+    } catch (err) {
+      if (!(err instanceof BundleRejectedError) || err.reason !== 'unknown-key') throw err;
+    }
+    await this.fetchJwks();
+    return verifyBundle(jws, options());
+  }
+
+  private async fetchJwks(): Promise<void> {
+    const res = await fetch(`${this.opts.controllerUrl}/api/v1/bundle-keys`, {
+      headers: { authorization: `Bearer ${await this.opts.token()}` },
+      signal: AbortSignal.timeout(this.opts.requestTimeoutMs ?? 10_000),
+    });
+    if (!res.ok) throw new Error(`bundle keys: HTTP ${res.status}`);
+    const jwks = (await res.json()) as JSONWebKeySet;
+    if (!jwks || !Array.isArray(jwks.keys)) throw new Error('bundle keys: not a JWKS');
+    this.jwks = jwks;
+    writeFileAtomic(this.jwksFile, JSON.stringify(jwks));
+  }
+
+  /** Logs a problem once per distinct message (then at debug), so a long outage is one line. */
+  private problem(level: 'warn' | 'error', message: string, fields: Record<string, unknown>): void {
+    const repeated = this.lastProblem === message;
+    this.lastProblem = message;
+    this.opts.log[repeated ? 'debug' : level](
+      { ...fields, role: this.opts.role, servingVersion: this.bundle?.version ?? null },
+      `policy bundle: ${message}; ${this.bundle ? 'keeping the last good bundle' : 'no bundle yet, requests are refused'}`,
+    );
+  }
+
+  private recovered(): void {
+    if (this.lastProblem) this.opts.log.info({ role: this.opts.role }, 'policy bundle: controller reachable again');
+    this.lastProblem = undefined;
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * Secrets written as assignments — `password=…`, `DB_PASSWORD: …`, `"api_key": "…"`, `Pwd=…;` in
+ * connection strings — and generic high-entropy values next to any key. Anchored on '=' and ':'
+ * characters (indexOf), reading the key to the left and the value to the right by hand: no regex
+ * runs over the whole text, and nothing can backtrack.
+ */
+import type { Finding } from '../types.js';
+import { shannonEntropy, type Detector } from './detector.js';
+
+const PASSWORD_KEY = /pass(?:word|wd|phrase)?|pwd|pswd|passcode/;
+const SECRET_KEY = /secret|token|api_?key|apikey|access_?key|private_?key|auth|credential|client_?secret|signing_?key|encryption_?key|master_?key|session_?key|^key$|_key$|bearer/;
+/** Key segments that name something about a secret, not the secret itself. */
+const NOT_A_SECRET_SEGMENT = new Set([
+  'hash', 'hashed', 'length', 'len', 'min', 'max', 'policy', 'field', 'label', 'placeholder', 'hint', 'prompt',
+  'regex', 'pattern', 'rule', 'rules', 'required', 'expire', 'expires', 'expiry', 'expiration', 'ttl', 'file',
+  'path', 'url', 'uri', 'endpoint', 'type', 'name', 'id', 'count', 'header', 'strength', 'reset', 'enabled',
+  'mode', 'format', 'version', 'size', 'limit', 'timeout', 'public', 'env', 'var', 'input', 'error', 'message',
+  'valid', 'validation', 'changed', 'updated', 'created', 'at', 'prefix', 'suffix', 'location', 'store', 'provider',
+  'method', 'kind', 'scope', 'scopes', 'usage', 'used', 'uses', 'template', 'class', 'style', 'dir', 'manager',
+]);
+/** Keys whose values are high-entropy by nature and not secret. */
+const NON_SECRET_KEYS = /(?:^|_|-|\.)(?:sha\d*|md5|checksum|digest|integrity|etag|commit|rev|revision|uuid|guid|id|ids|version|mappings|hash|src|href|image|data|fingerprint|nonce|request_?id|trace_?id|span_?id)$/;
+const PLACEHOLDER = /^(?:\*+|x{3,}|\.{3}|null|none|nil|undefined|true|false|string|str|number|int|integer|bool|boolean|any|object|required|optional|redacted|hidden|masked|example|placeholder|changeme|your[_\- ]?\w*|<[^>]*>|\{\{.*\}\}|\$\{.*\}|\$[A-Za-z_]\w*|%\(?\w*\)?s?|\[[^\]]*\])$/i;
+const CODE_REFERENCE = /^(?:process\.env|os\.environ|os\.getenv|env\(|getenv|System\.getenv|config\.|settings\.|self\.|this\.|args\.|options\.|opts\.|params\.|req\.|request\.|ENV\[)/;
+
+function isKeyCode(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 45 || c === 46;
+}
+function isSpace(c: number): boolean {
+  return c === 32 || c === 9;
+}
+
+/** snake, kebab, dotted and camelCase keys to lower-case segments. */
+function keySegments(key: string): string[] {
+  return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase().split(/[_\-.]+/).filter(Boolean);
+}
+
+function charClassTransitions(v: string): number {
+  let prev = -1;
+  let n = 0;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    const k = c >= 48 && c <= 57 ? 0 : c >= 65 && c <= 90 ? 1 : c >= 97 && c <= 122 ? 2 : 3;
+    if (prev !== -1 && k !== prev) n++;
+    prev = k;
+  }
+  return n / Math.max(1, v.length - 1);
+}
+
+/** A random-looking token: long, mixed classes, high entropy, not an identifier or a path. */
+export function looksRandom(v: string, minLength: number): boolean {
+  if (v.length < minLength || !/^[A-Za-z0-9+/=_\-.~]+$/.test(v)) return false;
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v)) return false;
+  let upper = 0, lower = 0, digit = 0;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c >= 65 && c <= 90) upper++;
+    else if (c >= 97 && c <= 122) lower++;
+    else if (c >= 48 && c <= 57) digit++;
+  }
+  if (upper < 2 || lower < 2 || digit < 2) return false;
+  return shannonEntropy(v) >= 4 && charClassTransitions(v) >= 0.3;
+}
+
+interface Value { start: number; end: number; quoted: boolean }
+
+function readValue(text: string, from: number): Value | null {
+  let i = from;
+  let spaces = 0;
+  while (i < text.length && isSpace(text.charCodeAt(i)) && spaces < 4) { i++; spaces++; }
+  if (i >= text.length) return null;
+  const q = text.charCodeAt(i);
+  if (q === 34 || q === 39 || q === 96) {
+    const start = i + 1;
+    let j = start;
+    const limit = Math.min(text.length, start + 1024);
+    while (j < limit) {
+      const c = text.charCodeAt(j);
+      if (c === q || c === 10 || c === 13) break;
+      if (c === 92) j++;
+      j++;
+    }
+    if (j >= text.length || text.charCodeAt(j) !== q) return null;
+    return { start, end: j, quoted: true };
+  }
+  const start = i;
+  let j = i;
+  const limit = Math.min(text.length, start + 1024);
+  while (j < limit) {
+    const c = text.charCodeAt(j);
+    // whitespace , ; & ) } ] " ' ` < >
+    if (c <= 32 || c === 44 || c === 59 || c === 38 || c === 41 || c === 125 || c === 93 || c === 34 || c === 39
+      || c === 96 || c === 60 || c === 62) break;
+    j++;
+  }
+  return j > start ? { start, end: j, quoted: false } : null;
+}
+
+function isLineStart(text: string, keyStart: number): boolean {
+  let i = keyStart - 1;
+  while (i >= 0 && isSpace(text.charCodeAt(i))) i--;
+  if (i >= 0 && (text.charCodeAt(i) === 34 || text.charCodeAt(i) === 39)) i--;
+  while (i >= 0 && isSpace(text.charCodeAt(i))) i--;
+  if (i < 0) return true;
+  const c = text.charCodeAt(i);
+  // newline, '{', ',', ';', '?', '&' start a key too (JSON, connection strings, query strings)
+  return c === 10 || c === 13 || c === 123 || c === 44 || c === 59 || c === 63 || c === 38;
+}
+
+export const assignmentDetector: Detector = {
+  name: 'assignments',
+  classes: ['PASSWORD', 'API_KEY'],
+  applies: (text) => text.includes('=') || text.includes(':'),
+  scan(text: string, out: Finding[]): void {
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c !== 61 && c !== 58) continue;
+      let valueFrom = i + 1;
+      const next = text.charCodeAt(i + 1);
+      if (c === 58 && next === 58) { i++; continue; } // '::'
+      if (c === 58 && next === 47) continue; // '://'
+      if (c === 61 && (next === 61 || next === 126)) { i++; continue; } // '==', '=~'
+      if (c === 61 && next === 62) valueFrom = i + 2; // '=>'
+      if (c === 58 && next === 61) { valueFrom = i + 2; i++; } // ':='
+      const prev = text.charCodeAt(i - 1);
+      if (c === 61 && (prev === 33 || prev === 60 || prev === 62 || prev === 61)) continue; // != <= >=
+
+      // Key: left of the separator, past spaces and one closing quote.
+      let k = i - 1;
+      while (k >= 0 && isSpace(text.charCodeAt(k))) k--;
+      const closing = text.charCodeAt(k);
+      if (closing === 34 || closing === 39) k--;
+      const keyEnd = k + 1;
+      while (k >= 0 && keyEnd - k <= 64 && isKeyCode(text.charCodeAt(k))) k--;
+      const keyStart = k + 1;
+      if (keyStart >= keyEnd) continue;
+      const key = text.slice(keyStart, keyEnd);
+      const lowerKey = key.toLowerCase();
+
+      const value = readValue(text, valueFrom);
+      if (!value) continue;
+      const v = text.slice(value.start, value.end);
+      if (v.length < 4 || PLACEHOLDER.test(v) || CODE_REFERENCE.test(v) || v.includes('://')) continue;
+
+      const segments = keySegments(key);
+      const nonSecretSegment = segments.some((s) => NOT_A_SECRET_SEGMENT.has(s));
+      const isPassword = PASSWORD_KEY.test(lowerKey) && !nonSecretSegment;
+      const isSecret = !isPassword && SECRET_KEY.test(lowerKey) && !nonSecretSegment && !NON_SECRET_KEYS.test(lowerKey);
+
+      if (isPassword || isSecret) {
+        if (!value.quoted) {
+          // Unquoted: code like `password = getPassword()` or `password: string` is no value.
+          if (/[()[\]{}]/.test(v)) continue;
+          const plainWord = /^[A-Za-z_]+$/.test(v);
+          if (plainWord && !(isLineStart(text, keyStart) && (c === 61 || c === 58))) continue;
+          if (/^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$/.test(v) && !/\d/.test(v)) continue;
+        }
+        if (isPassword) {
+          if (v.length < 6 && !value.quoted) continue;
+          out.push({ class: 'PASSWORD', start: value.start, end: value.end, score: 0.9, detector: 'assignment:password' });
+        } else {
+          if (v.length < 8 || /^[a-z]+$/.test(v) || /\s/.test(v)) continue;
+          if (/^[0-9a-f]{8}-[0-9a-f]{4}-/i.test(v)) continue;
+          out.push({ class: 'API_KEY', start: value.start, end: value.end, score: 0.85, detector: 'assignment:secret' });
+        }
+        continue;
+      }
+      if (!NON_SECRET_KEYS.test(lowerKey) && !nonSecretSegment && looksRandom(v, 20)) {
+        out.push({ class: 'API_KEY', start: value.start, end: value.end, score: 0.7, detector: 'entropy:secret' });
+      }
+    }
+  },
+};

@@ -1,0 +1,68 @@
+/** CRYPTO_WALLET: Bitcoin (Base58Check and bech32, both checksum-verified) and Ethereum addresses. */
+import { createHash } from 'node:crypto';
+import type { Finding } from '../types.js';
+import { type Detector } from './detector.js';
+
+const BASE58 = /(?<![A-Za-z0-9])[13][1-9A-HJ-NP-Za-km-z]{25,34}(?![A-Za-z0-9])/g;
+const BECH32 = /(?<![A-Za-z0-9])(?:bc1|tb1)[02-9ac-hj-np-z]{11,71}(?![A-Za-z0-9])/g;
+const ETH = /(?<![A-Za-z0-9])0x[0-9a-fA-F]{40}(?![0-9A-Za-z])/g;
+const ALPHABET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+
+function base58CheckValid(s: string): boolean {
+  let n = 0n;
+  for (const ch of s) {
+    const v = ALPHABET.indexOf(ch);
+    if (v < 0) return false;
+    n = n * 58n + BigInt(v);
+  }
+  let hex = n.toString(16);
+  if (hex.length % 2) hex = '0' + hex;
+  let leading = 0;
+  while (leading < s.length && s[leading] === '1') leading++;
+  const bytes = Buffer.concat([Buffer.alloc(leading), Buffer.from(hex, 'hex')]);
+  if (bytes.length !== 25) return false;
+  const payload = bytes.subarray(0, 21);
+  const check = createHash('sha256').update(createHash('sha256').update(payload).digest()).digest();
+  return check.subarray(0, 4).equals(bytes.subarray(21));
+}
+
+const BECH32_CHARSET = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
+function bech32Valid(s: string): boolean {
+  const sep = s.lastIndexOf('1');
+  const hrp = s.slice(0, sep);
+  const data: number[] = [];
+  for (const ch of s.slice(sep + 1)) data.push(BECH32_CHARSET.indexOf(ch));
+  const values = [...[...hrp].map((c) => c.charCodeAt(0) >> 5), 0, ...[...hrp].map((c) => c.charCodeAt(0) & 31), ...data];
+  const GEN = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3];
+  let chk = 1;
+  for (const v of values) {
+    const top = chk >> 25;
+    chk = ((chk & 0x1ffffff) << 5) ^ v;
+    for (let i = 0; i < 5; i++) if ((top >> i) & 1) chk ^= GEN[i]!;
+  }
+  return chk === 1 || chk === 0x2bc830a3; // bech32 / bech32m
+}
+
+export const cryptoWalletDetector: Detector = {
+  name: 'crypto-wallet',
+  classes: ['CRYPTO_WALLET'],
+  applies: (text) => /[13]|bc1|tb1|0x/.test(text),
+  scan(text: string, out: Finding[]): void {
+    BASE58.lastIndex = 0;
+    for (let m = BASE58.exec(text); m !== null; m = BASE58.exec(text)) {
+      if (base58CheckValid(m[0])) out.push({ class: 'CRYPTO_WALLET', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'base58check:bitcoin' });
+    }
+    if (text.includes('bc1') || text.includes('tb1')) {
+      BECH32.lastIndex = 0;
+      for (let m = BECH32.exec(text); m !== null; m = BECH32.exec(text)) {
+        if (bech32Valid(m[0])) out.push({ class: 'CRYPTO_WALLET', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'bech32:bitcoin' });
+      }
+    }
+    if (text.includes('0x')) {
+      ETH.lastIndex = 0;
+      for (let m = ETH.exec(text); m !== null; m = ETH.exec(text)) {
+        out.push({ class: 'CRYPTO_WALLET', start: m.index, end: m.index + m[0].length, score: 0.8, detector: 'regex:ethereum' });
+      }
+    }
+  },
+};

@@ -1,0 +1,58 @@
+/** What every detector family implements, and the few text probes they share. */
+import type { Finding } from '../types.js';
+
+export interface Detector {
+  /** Family name, used in docs and the bench; findings carry their own finer `detector` label. */
+  readonly name: string;
+  /** Classes this family can emit; detect() skips the family when none is wanted. */
+  readonly classes: readonly string[];
+  /** Cheap whole-text test (indexOf / one char class) so most texts skip the real scan. */
+  applies(text: string): boolean;
+  /** Appends candidate findings; overlaps are resolved by detect(). */
+  scan(text: string, out: Finding[]): void;
+}
+
+/** [A-Za-z0-9_] */
+export function isWordCode(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+}
+
+export function isDigitCode(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** Lower-cased text just before `start` (at most `size` chars), for context-word checks. */
+export function textBefore(text: string, start: number, size: number): string {
+  return text.slice(Math.max(0, start - size), start).toLowerCase();
+}
+
+/** Lower-cased text just after `end` (at most `size` chars). */
+export function textAfter(text: string, end: number, size: number): string {
+  return text.slice(end, Math.min(text.length, end + size)).toLowerCase();
+}
+
+/** Shannon entropy in bits per character. */
+export function shannonEntropy(value: string): number {
+  const counts = new Map<number, number>();
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    counts.set(c, (counts.get(c) ?? 0) + 1);
+  }
+  let bits = 0;
+  for (const n of counts.values()) {
+    const p = n / value.length;
+    bits -= p * Math.log2(p);
+  }
+  return bits;
+}
+
+/** Hosts that are never personal data: loopback, documentation and reserved names (RFC 2606/6761). */
+export function isReservedHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/\.$/, '');
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  if (h === 'example.com' || h === 'example.org' || h === 'example.net' || h.endsWith('.example.com')
+    || h.endsWith('.example.org') || h.endsWith('.example.net')) return true;
+  if (h.endsWith('.example') || h.endsWith('.test') || h.endsWith('.invalid') || h === 'example') return true;
+  if (h === '127.0.0.1' || h.startsWith('127.') || h === '0.0.0.0' || h === '[::1]' || h === '::1') return true;
+  return false;
+}

@@ -1,0 +1,42 @@
+/** IP_ADDRESS: IPv4 with octet validation and IPv6 (full and compressed); loopback and masks excluded. */
+import type { Finding } from '../types.js';
+import { textBefore, type Detector } from './detector.js';
+
+const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const IPV4 = new RegExp(`(?<![\\w.])${OCTET}(?:\\.${OCTET}){3}(?![\\w]|\\.\\d)`, 'g');
+const H = '[0-9A-Fa-f]{1,4}';
+const IPV6 = new RegExp(
+  `(?<![\\w:.])(?:(?:${H}:){7}${H}|(?:${H}:){1,6}:${H}|(?:${H}:){1,5}(?::${H}){1,2}|(?:${H}:){1,4}(?::${H}){1,3}`
+  + `|(?:${H}:){1,3}(?::${H}){1,4}|(?:${H}:){1,2}(?::${H}){1,5}|${H}:(?::${H}){1,6}|::(?:${H}:){1,5}${H})(?![\\w:])`,
+  'g',
+);
+const VERSION_CONTEXT = /(?:\bv|version|ver\.?|release|build|node|chrome|firefox|safari|os)\s*$/;
+
+function excludedV4(ip: string): boolean {
+  return ip.startsWith('127.') || ip === '0.0.0.0' || ip.startsWith('255.') || ip.endsWith('.255.255') || ip === '1.1.1.1';
+}
+
+export const ipDetector: Detector = {
+  name: 'ip',
+  classes: ['IP_ADDRESS'],
+  applies: (text) => text.includes('.') || text.includes(':'),
+  scan(text: string, out: Finding[]): void {
+    if (text.includes('.')) {
+      IPV4.lastIndex = 0;
+      for (let m = IPV4.exec(text); m !== null; m = IPV4.exec(text)) {
+        if (excludedV4(m[0]) || VERSION_CONTEXT.test(textBefore(text, m.index, 12))) continue;
+        out.push({ class: 'IP_ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'regex:ipv4' });
+      }
+    }
+    if (text.includes(':')) {
+      IPV6.lastIndex = 0;
+      for (let m = IPV6.exec(text); m !== null; m = IPV6.exec(text)) {
+        const v = m[0];
+        const groups = v.split(':').filter(Boolean).length;
+        // Needs a few groups and a digit, so "de:ad" or "std::cafe" in code is not an address.
+        if (groups < 3 || !/\d/.test(v) || v === '::1') continue;
+        out.push({ class: 'IP_ADDRESS', start: m.index, end: m.index + v.length, score: 0.9, detector: 'regex:ipv6' });
+      }
+    }
+  },
+};

@@ -1,0 +1,73 @@
+/**
+ * PHONE: phone-shaped digit groups (international, national, NANP, with extensions). Numbers with a
+ * '+' country code are checked with libphonenumber-js; the rest by shape and by the words around them,
+ * because a bare digit run is as often an id, an amount or a timestamp.
+ */
+import { parsePhoneNumberFromString } from 'libphonenumber-js';
+import type { Finding } from '../types.js';
+import { textBefore, type Detector } from './detector.js';
+
+const CANDIDATE = new RegExp(
+  '(?<![\\w+.\\-/,:])'
+  + '(?:\\+\\d{1,3}[ .\\-]?(?:\\(0\\)[ ]?)?|00\\d{1,3}[ .\\-])?'
+  + '(?:\\(\\d{1,5}\\)[ .\\-]?)?'
+  + '\\d{1,6}(?:[ .\\-]\\d{1,6}){0,5}'
+  + '(?:[ ]?(?:x|ext\\.?|#)[ ]?\\d{1,6})?'
+  + '(?![\\w\\-/]|[.,]\\d)',
+  'g',
+);
+const PHONE_CONTEXT = /\b(?:phone|tel|telephone|mobile|cell|cellphone|fax|call|calling|text|sms|whatsapp|reach|dial|contact|number|ring|landline|hotline)\b/;
+const OTHER_CONTEXT = /\b(?:order|invoice|ticket|tracking|transaction|txn|id|ref|reference|account|acct|serial|sku|build|version|pid|port|uid|timestamp|epoch|card|cc|iban|ssn|isbn|zip|postcode|postal|amount|total|price|usd|eur|\$|€|£)\b|[#$€£]\s*$/;
+const DATE_LIKE = /^(?:(?:19|20)\d\d[\-. ](?:0?[1-9]|1[0-2])[\-. ](?:0?[1-9]|[12]\d|3[01])|(?:0?[1-9]|[12]\d|3[01])[\-. ](?:0?[1-9]|1[0-2])[\-. ](?:19|20)\d\d)(?:\D|$)/;
+
+function digitCount(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) n++;
+  }
+  return n;
+}
+
+export const phoneDetector: Detector = {
+  name: 'phone',
+  classes: ['PHONE'],
+  applies: (text) => /\d{3}/.test(text),
+  scan(text: string, out: Finding[]): void {
+    CANDIDATE.lastIndex = 0;
+    for (let m = CANDIDATE.exec(text); m !== null; m = CANDIDATE.exec(text)) {
+      const raw = m[0];
+      const ext = /[ ]?(?:x|ext\.?|#)[ ]?\d{1,6}$/.exec(raw);
+      const main = ext ? raw.slice(0, ext.index) : raw;
+      const digits = digitCount(main);
+      if (digits < 7 || digits > 15) continue;
+      if (DATE_LIKE.test(main)) continue;
+      const before = textBefore(text, m.index, 32);
+      const context = PHONE_CONTEXT.test(before);
+      const plus = main.charCodeAt(0) === 43;
+      let score: number;
+      if (plus) {
+        const parsed = parsePhoneNumberFromString(main);
+        if (!parsed || !parsed.isPossible()) continue;
+        score = 0.95;
+      } else {
+        if (!context && OTHER_CONTEXT.test(before)) continue;
+        const groups = main.split(/[ .\-()]+/).filter(Boolean);
+        const separated = groups.length > 1 || main.includes('(');
+        if (!separated) {
+          // A bare run: NANP-shaped 10 digits, or anything 7–15 digits with a phone word before it.
+          if (!context && !(digits === 10 && /^[2-9]\d{2}[2-9]/.test(main))) continue;
+        } else {
+          if (main.includes('.')) {
+            // Dotted: every group 2–4 digits (phone style), never a version-like "10.0.19041.1".
+            if (groups.some((g) => g.length < 2 || g.length > 4)) continue;
+          }
+          // A 4-digit year as a group next to short groups is a date or a range, not a phone.
+          if (groups.length === 2 && groups.some((g) => g.length === 1)) continue;
+        }
+        score = context ? 0.9 : 0.75;
+      }
+      out.push({ class: 'PHONE', start: m.index, end: m.index + raw.length, score, detector: plus ? 'libphonenumber:phone' : 'rule:phone' });
+    }
+  },
+};

@@ -1,0 +1,101 @@
+/**
+ * API_KEY from well-known providers. Each rule is keyed on a literal prefix: the text is searched
+ * with indexOf (fast, no regex over the whole text) and the rule's sticky regex runs only at hits.
+ */
+import type { Finding } from '../types.js';
+import { isWordCode, type Detector } from './detector.js';
+
+interface KeyRule {
+  provider: string;
+  prefix: string;
+  /** Sticky; matched at the prefix position, includes the prefix. */
+  pattern: RegExp;
+  /** Index of the capture group holding the secret, when only part of the match is secret. */
+  group?: number;
+}
+
+const rule = (provider: string, prefix: string, body: string, group?: number): KeyRule =>
+  group === undefined ? { provider, prefix, pattern: new RegExp(body, 'y') } : { provider, prefix, pattern: new RegExp(body, 'y'), group };
+
+export const KEY_RULES: readonly KeyRule[] = [
+  rule('anthropic', 'sk-ant-', 'sk-ant-(?:api|admin)\\d{2}-[A-Za-z0-9_\\-]{40,}'),
+  rule('openrouter', 'sk-or-', 'sk-or-v\\d-[A-Za-z0-9]{32,}'),
+  rule('openai', 'sk-', 'sk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_\\-]{20,}'),
+  rule('aws-access-key-id', 'AKIA', 'AKIA[A-Z0-9]{16}(?![A-Z0-9])'),
+  rule('aws-access-key-id', 'ASIA', 'ASIA[A-Z0-9]{16}(?![A-Z0-9])'),
+  rule('aws-access-key-id', 'ABIA', 'ABIA[A-Z0-9]{16}(?![A-Z0-9])'),
+  rule('aws-access-key-id', 'ACCA', 'ACCA[A-Z0-9]{16}(?![A-Z0-9])'),
+  rule('google-api-key', 'AIza', 'AIza[0-9A-Za-z_\\-]{35}'),
+  rule('google-oauth-token', 'ya29.', 'ya29\\.[0-9A-Za-z_\\-]{20,}'),
+  rule('gcp-private-key-id', 'private_key_id', 'private_key_id"?\\s*[:=]\\s*"?([a-f0-9]{40})', 1),
+  rule('github', 'ghp_', 'ghp_[A-Za-z0-9]{36,255}'),
+  rule('github', 'gho_', 'gho_[A-Za-z0-9]{36,255}'),
+  rule('github', 'ghu_', 'ghu_[A-Za-z0-9]{36,255}'),
+  rule('github', 'ghs_', 'ghs_[A-Za-z0-9]{36,255}'),
+  rule('github', 'ghr_', 'ghr_[A-Za-z0-9]{36,255}'),
+  rule('github', 'github_pat_', 'github_pat_[A-Za-z0-9_]{60,255}'),
+  rule('gitlab', 'glpat-', 'glpat-[A-Za-z0-9_\\-]{20,}'),
+  rule('gitlab', 'gldt-', 'gldt-[A-Za-z0-9_\\-]{20,}'),
+  rule('gitlab', 'glrt-', 'glrt-[A-Za-z0-9_\\-]{20,}'),
+  rule('gitlab', 'glptt-', 'glptt-[A-Za-z0-9_\\-]{20,}'),
+  rule('slack', 'xox', 'xox[abposr]-[A-Za-z0-9\\-]{10,}'),
+  rule('slack-webhook', 'hooks.slack.com/', 'hooks\\.slack\\.com/(?:services|workflows)/[A-Za-z0-9/_\\-]{20,}'),
+  rule('discord-webhook', 'discord.com/api/webhooks/', 'discord\\.com/api/webhooks/\\d+/[A-Za-z0-9_\\-]{30,}'),
+  rule('stripe', 'sk_live_', 'sk_live_[A-Za-z0-9]{10,99}'),
+  rule('stripe', 'sk_test_', 'sk_test_[A-Za-z0-9]{10,99}'),
+  rule('stripe', 'rk_live_', 'rk_live_[A-Za-z0-9]{10,99}'),
+  rule('stripe', 'rk_test_', 'rk_test_[A-Za-z0-9]{10,99}'),
+  rule('stripe-webhook', 'whsec_', 'whsec_[A-Za-z0-9]{24,}'),
+  rule('twilio', 'SK', 'SK[0-9a-f]{32}(?![0-9A-Za-z])'),
+  rule('twilio-account', 'AC', 'AC[0-9a-f]{32}(?![0-9A-Za-z])'),
+  rule('sendgrid', 'SG.', 'SG\\.[A-Za-z0-9_\\-]{22}\\.[A-Za-z0-9_\\-]{43}'),
+  rule('npm', 'npm_', 'npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])'),
+  rule('pypi', 'pypi-', 'pypi-AgE[A-Za-z0-9_\\-]{50,}'),
+  rule('huggingface', 'hf_', 'hf_[A-Za-z]{34}(?![A-Za-z0-9])'),
+  rule('groq', 'gsk_', 'gsk_[A-Za-z0-9]{48,}'),
+  rule('xai', 'xai-', 'xai-[A-Za-z0-9]{60,}'),
+  rule('replicate', 'r8_', 'r8_[A-Za-z0-9]{37}(?![A-Za-z0-9])'),
+  rule('digitalocean', 'dop_v1_', 'do[opr]_v1_[a-f0-9]{64}'),
+  rule('shopify', 'shpat_', 'shpat_[a-fA-F0-9]{32}'),
+  rule('mailgun', 'key-', 'key-[0-9a-f]{32}(?![0-9A-Za-z])'),
+  rule('databricks', 'dapi', 'dapi[a-f0-9]{32}(?![0-9A-Za-z])'),
+  rule('azure-storage', 'AccountKey=', 'AccountKey=([A-Za-z0-9+/]{86}==)', 1),
+  rule('azure-sas', 'SharedAccessKey=', 'SharedAccessKey=([A-Za-z0-9+/=]{40,})', 1),
+  rule('azure-sas', 'sig=', 'sig=([A-Za-z0-9%+/=]{40,})', 1),
+  rule('azure-client-secret', 'Q~', '[A-Za-z0-9_~.\\-]{3}\\dQ~[A-Za-z0-9_~.\\-]{31,34}'),
+];
+
+/** Prefixes that may sit right after a word character (they are inside a URL or `key=` pair). */
+const INNER_PREFIXES = new Set(['hooks.slack.com/', 'discord.com/api/webhooks/', 'AccountKey=', 'SharedAccessKey=', 'sig=', 'Q~']);
+
+export const providerKeyDetector: Detector = {
+  name: 'provider-keys',
+  classes: ['API_KEY'],
+  applies: () => true,
+  scan(text: string, out: Finding[]): void {
+    for (const r of KEY_RULES) {
+      let at = text.indexOf(r.prefix);
+      while (at !== -1) {
+        let start = at;
+        if (r.prefix === 'Q~') start = Math.max(0, at - 4);
+        const bounded = start === 0 || INNER_PREFIXES.has(r.prefix) || !isWordCode(text.charCodeAt(start - 1));
+        let next = at + r.prefix.length;
+        if (bounded) {
+          r.pattern.lastIndex = start;
+          const m = r.pattern.exec(text);
+          if (m) {
+            let s = start;
+            let e = start + m[0].length;
+            if (r.group !== undefined && m[r.group] !== undefined) {
+              s = start + m[0].indexOf(m[r.group]!);
+              e = s + m[r.group]!.length;
+            }
+            out.push({ class: 'API_KEY', start: s, end: e, score: 0.99, detector: `prefix:${r.provider}` });
+            next = e;
+          }
+        }
+        at = text.indexOf(r.prefix, next);
+      }
+    }
+  },
+};

@@ -1,0 +1,99 @@
+/**
+ * privacyGuard (request stage): detects sensitive values in every text of the request and,
+ * per class as the caller's guard policy says, ignores them (off), records them (detect),
+ * replaces them with deterministic pseudonyms (mask) or refuses the request (block).
+ *
+ * A block answers 400 `privacy_blocked` naming the class and where (path, message index,
+ * character range), never the value. 400 rather than 403 because Goose reads 401/403 as an
+ * authentication failure; the wording avoids the phrases Goose takes for a context overflow.
+ *
+ * The request's pseudonym map is kept beside the context (never in ctx.notes or logs) for the
+ * reidentify stage, and written to the encrypted vault after the response.
+ */
+import { LRUCache } from 'lru-cache';
+import type { RequestContext, Stage } from '../context.js';
+import { GatewayError } from '../errors.js';
+import { defaultGuardPolicy } from '../../policies/guard-policy.js';
+import type { DetectFn } from '../guard/types.js';
+import type { TenantKeys } from '../guard/pseudonym.js';
+import type { Vault } from '../guard/vault.js';
+import { maskRequestBody, type BlockedFinding, type BodyKind, type PseudonymEntry } from '../guard/mask-request.js';
+import { resolveGuardPolicy } from '../guard/policy-modes.js';
+
+/** The pseudonyms each in-flight request used; weakly held so a finished request frees them. */
+export class RequestPseudonyms {
+  readonly #byRequest = new WeakMap<RequestContext, readonly PseudonymEntry[]>();
+  set(ctx: RequestContext, entries: readonly PseudonymEntry[]): void {
+    this.#byRequest.set(ctx, entries);
+  }
+  get(ctx: RequestContext): readonly PseudonymEntry[] | undefined {
+    return this.#byRequest.get(ctx);
+  }
+}
+
+export interface PrivacyGuardDeps {
+  detect: DetectFn;
+  keys: TenantKeys;
+  pseudonyms: RequestPseudonyms;
+  /** Where pseudonyms are kept after the response; opened lazily (omit to keep none). */
+  vault?: () => Vault;
+}
+
+const bodyKinds: Record<string, BodyKind | undefined> = { chat: 'openai-chat', messages: 'anthropic-messages', embeddings: 'embeddings' };
+
+/** Wording checked by a test against Goose's context-overflow trigger phrases. */
+export function blockMessage(b: BlockedFinding): string {
+  const more = b.count > 1 ? ` (${b.count} blocked values in this request)` : '';
+  return `Blocked by privacy policy: ${b.class} found in ${b.path} at characters ${b.start}-${b.end}${more}. ` +
+    'Remove it from the conversation, or ask your administrator to change the guard policy.';
+}
+
+export function privacyGuardStage(deps: PrivacyGuardDeps): Stage {
+  // Pseudonyms already in the vault and fresh enough not to be rewritten on every request.
+  const stored = new LRUCache<string, true>({ max: 50_000, ttl: 3600_000 });
+
+  return {
+    name: 'privacyGuard',
+    phase: 'request',
+    run(ctx: RequestContext) {
+      const kind = bodyKinds[ctx.route];
+      if (!kind || !ctx.body) return;
+      const policy = resolveGuardPolicy(ctx.policy?.guard ?? defaultGuardPolicy);
+      ctx.notes.guardMode = policy.defaultMode;
+      if (policy.inactive) return;
+      const tenantId = ctx.caller?.tenantId;
+      if (!tenantId) throw new GatewayError(500, 'privacyGuard ran before authenticate', 'server_error');
+
+      const result = maskRequestBody(ctx.body, kind, {
+        detect: deps.detect,
+        detectOptions: policy.detectOptions,
+        modeFor: policy.modeFor,
+        styleFor: policy.styleFor,
+        pseudonymizer: deps.keys.pseudonymizer(tenantId),
+      });
+
+      if (result.blocked) {
+        ctx.notes.denied = { stage: 'privacyGuard', reason: `${result.blocked.class} in ${result.blocked.path}` };
+        throw new GatewayError(400, blockMessage(result.blocked), 'invalid_request_error', 'privacy_blocked');
+      }
+      if (Object.keys(result.redactions).length > 0) ctx.notes.redactions = result.redactions;
+      if (Object.keys(result.detections).length > 0) ctx.notes.detections = result.detections;
+      if (result.entries.length === 0) return;
+      deps.pseudonyms.set(ctx, result.entries);
+
+      const openVault = deps.vault;
+      if (!openVault) return;
+      const fresh = result.entries.filter((e) => !stored.has(`${tenantId}\0${e.pseudonym}`));
+      if (fresh.length === 0) return;
+      // After the answer is delivered: vault writes stay off the request's latency.
+      ctx.onFinish(() => {
+        try {
+          openVault().put(tenantId, fresh);
+          for (const e of fresh) stored.set(`${tenantId}\0${e.pseudonym}`, true);
+        } catch (err) {
+          ctx.log.warn({ err: (err as Error).message, count: fresh.length }, 'privacy guard: vault write failed');
+        }
+      });
+    },
+  };
+}
