@@ -6,9 +6,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { gatewayConfigSchema, type GatewayConfig, defaultGatewayConfig, mergeGatewayConfig } from '../gateway/config.js';
+import { controllerLinkConfigSchema, resolveControllerLink, type ControllerLinkConfig, type ControllerLinkInput } from '../gateway/bundles/controller-link-config.js';
 
 export interface SwitchboardConfig {
   gateway: GatewayConfig;
+  /** How the gateway reaches its org controller (bundles, audit); absent = standalone. */
+  controller?: ControllerLinkConfig;
 }
 
 const configSchema = {
@@ -17,6 +20,7 @@ const configSchema = {
   additionalProperties: false,
   properties: {
     gateway: gatewayConfigSchema,
+    controller: controllerLinkConfigSchema,
   },
 } as const;
 
@@ -67,6 +71,9 @@ export function loadConfigFile(file: string): SwitchboardConfig {
     }
   }
   if (!validateConfig(raw)) throw new ConfigError(file, describeAjvErrors(validateConfig.errors, raw));
-  const parsed = raw as Partial<{ gateway: Partial<GatewayConfig> }>;
-  return { gateway: mergeGatewayConfig(defaultGatewayConfig(), parsed.gateway ?? {}) };
+  const parsed = raw as Partial<{ gateway: Partial<GatewayConfig>; controller: ControllerLinkInput }>;
+  return {
+    gateway: mergeGatewayConfig(defaultGatewayConfig(), parsed.gateway ?? {}),
+    ...(parsed.controller ? { controller: resolveControllerLink(parsed.controller) } : {}),
+  };
 }

@@ -48,7 +48,7 @@ export async function runGateway(flags: GatewayFlags, opts: { demoWhenNoKey: boo
       'no upstream key found (set OPENROUTER_API_KEY or SWITCHBOARD_UPSTREAM_KEY): answering with the offline demo upstream, which shows what a cloud model would receive',
     );
   }
-  const server = await createGatewayServer({ config: gateway, dataDir: dataDir.root, logger });
+  const server = await createGatewayServer({ config: gateway, dataDir: dataDir.root, logger, ...(config.controller ? { controller: config.controller } : {}) });
   const url = await server.listen();
   logger.info({ url, upstreams: server.services.upstreams.status(), dataDir: dataDir.root }, 'gateway listening');
   return {

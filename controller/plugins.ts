@@ -9,6 +9,8 @@ import { authRoutes } from './auth/routes.js';
 import { directoryRoutes } from './directory/routes.js';
 import { profileRoutes } from './profiles/routes.js';
 import { evaluateRoutes } from './policy/routes.js';
+import { bundleRoutes } from './bundles/routes.js';
+import { auditRoutes } from './audit/routes.js';
 
 export interface AreaOptions {
   services: ControllerServices;
@@ -22,4 +24,6 @@ export const areaPlugins: ReadonlyArray<{ name: string; plugin: AreaPlugin }> = 
   { name: 'directory', plugin: directoryRoutes },
   { name: 'profiles', plugin: profileRoutes },
   { name: 'evaluate', plugin: evaluateRoutes },
+  { name: 'bundles', plugin: bundleRoutes },
+  { name: 'audit', plugin: auditRoutes },
 ];

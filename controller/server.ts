@@ -18,12 +18,26 @@ export interface BuildControllerOptions {
 
 export const CONTROLLER_VERSION = '0.1.0';
 
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  /** Left out of the OpenAPI document on purpose (only /openapi.json itself). */
+  hidden: boolean;
+}
+
+const routeTables = new WeakMap<FastifyInstance, RegisteredRoute[]>();
+
+/** Every route registered on a controller app (lets tests prove the OpenAPI document is complete). */
+export function registeredRoutes(app: FastifyInstance): readonly RegisteredRoute[] {
+  return routeTables.get(app) ?? [];
+}
+
 export async function buildControllerServer(opts: BuildControllerOptions): Promise<FastifyInstance> {
   const { services } = opts;
   const app = Fastify({
     ...(opts.logger === false ? { logger: false } : { loggerInstance: services.log as FastifyBaseLogger }),
     // Refuse unknown fields (with a 400 naming them) rather than dropping them silently.
-    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+    ajv: { customOptions: { removeAdditional: false, allErrors: false, allowUnionTypes: true } },
     bodyLimit: 5 * 1024 * 1024,
   });
 
@@ -59,6 +73,13 @@ export async function buildControllerServer(opts: BuildControllerOptions): Promi
   );
 
   installRouteAuth(app, services.tokens);
+  const routes: RegisteredRoute[] = [];
+  routeTables.set(app, routes);
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) {
+      if (method !== 'HEAD') routes.push({ method, url: r.url, hidden: r.schema?.hide === true });
+    }
+  });
 
   app.get('/healthz', {
     config: { auth: 'public' },

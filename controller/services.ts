@@ -10,6 +10,8 @@ import { AccessTokens } from './auth/access-tokens.js';
 import { Enrolment } from './auth/enrolment.js';
 import { ProfileCatalog } from './profiles/catalog.js';
 import { PolicyEvaluator } from './policy/evaluator.js';
+import type { BundleRouteSettings } from './bundles/routes.js';
+import type { AuditRouteSettings } from './audit/routes.js';
 
 export const DEFAULT_ISSUER = 'urn:switchboard:controller';
 export const CONTROLLER_AUDIENCE = 'switchboard-controller';
@@ -24,6 +26,10 @@ export interface ControllerServices {
   tokens: AccessTokens;
   enrolment: Enrolment;
   log: Logger;
+  /** Bundle signing settings (controller/bundles/routes.ts); defaults when absent. */
+  bundles?: BundleRouteSettings;
+  /** Audit settings, e.g. retentionDays (controller/audit/routes.ts); defaults when absent. */
+  audit?: AuditRouteSettings;
   close(): Promise<void>;
 }
 

@@ -1,4 +1,7 @@
 /** Gateway section of switchboard.yaml: its type, JSON Schema and defaults. */
+import { cacheConfigSchema, type CacheConfig } from './cache/config.js';
+import { downshiftConfigSchema, type DownshiftConfig } from './downshift/config.js';
+import { costConfigSchema, type CostConfigInput } from './cost/config.js';
 export type UpstreamKind = 'openrouter' | 'openai' | 'ollama' | 'anthropic';
 
 export interface UpstreamConfig {
@@ -36,6 +39,12 @@ export interface GatewayConfig {
   /** Who this local gateway serves, until a controller identity is enrolled. */
   identity: { tenantId: string; userId: string; role: string };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Exact cache settings (gateway/cache/config.ts); absent keys take its defaults. */
+  cache?: Partial<CacheConfig>;
+  /** Downshift rule file (gateway/downshift/config.ts). */
+  downshift?: DownshiftConfig;
+  /** Usage retention, model tiers, budgets, reservation pricing (gateway/cost/config.ts). */
+  cost?: CostConfigInput;
 }
 
 export const OPENROUTER_BASE_URL = 'https://openrouter.ai/api/v1';
@@ -105,6 +114,9 @@ export const gatewayConfigSchema = {
       properties: { tenantId: { type: 'string', minLength: 1 }, userId: { type: 'string', minLength: 1 }, role: { type: 'string', minLength: 1 } },
     },
     logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+    cache: cacheConfigSchema,
+    downshift: downshiftConfigSchema,
+    cost: costConfigSchema,
   },
 } as const;
 

@@ -3,7 +3,7 @@
  * Wording matters: Goose treats some 400 phrases as "context too long" and starts compacting,
  * so gateway messages avoid those phrases (see docs/goose.md).
  */
-import type { GatewayResponse, WireFormat } from './context.js';
+import type { GatewayResponse, JsonObject, WireFormat } from './context.js';
 
 export class GatewayError extends Error {
   constructor(
@@ -30,7 +30,7 @@ const anthropicTypeByStatus: Record<number, string> = {
   529: 'overloaded_error',
 };
 
-export function errorBody(format: WireFormat, err: GatewayError) {
+export function errorBody(format: WireFormat, err: GatewayError): JsonObject {
   if (format === 'anthropic') {
     return { type: 'error', error: { type: anthropicTypeByStatus[err.status] ?? 'api_error', message: err.message } };
   }

@@ -1,7 +1,8 @@
 /**
  * The gateway pipeline: every model call runs these stages, in this order.
  *
- *   authenticate → loadPolicy → forward → (respond/stream, done by the server)
+ *   authenticate → loadPolicy → privacyGuard → cacheLookup → budgetCheck → downshift → budgetReserve → forward
+ *   → cacheStore → reidentify → meter → audit
  *
  * Request-phase stages run until one answers (sets ctx.response); response-phase stages
  * then all run in order, wrapping the response or registering finish hooks.
@@ -13,19 +14,43 @@ import { authenticateStage, type AuthenticateOptions } from './stages/authentica
 import { loadPolicyStage, type PolicySource } from './stages/policy.js';
 import { forwardStage, type ForwardOptions } from './stages/forward.js';
 import type { UpstreamRouter } from './upstream/router.js';
+import { cacheStages, type CacheStageDeps } from './stages/cache.js';
+import { downshiftStage, type DownshiftStageDeps } from './stages/downshift.js';
+import { privacyGuardStage, type PrivacyGuardDeps } from './stages/privacy-guard.js';
+import { reidentifyStage } from './stages/reidentify.js';
+import { budgetCheckStage, budgetReserveStage, type BudgetStageDeps } from './stages/budget.js';
+import { meterStage, type MeterStageDeps } from './stages/meter.js';
+import { auditStage, type AuditStageDeps } from './stages/audit.js';
 
 export interface PipelineDeps {
   auth: AuthenticateOptions;
   policies: PolicySource;
   upstreams: UpstreamRouter;
   forward?: ForwardOptions;
+  cache?: CacheStageDeps;
+  downshift?: DownshiftStageDeps;
+  guard?: PrivacyGuardDeps;
+  cost?: { budget: BudgetStageDeps; meter: MeterStageDeps };
+  audit?: AuditStageDeps;
 }
 
 export function buildPipeline(deps: PipelineDeps): Stage[] {
+  const cache = deps.cache ? cacheStages(deps.cache) : undefined;
   const stages: Array<Stage | undefined> = [
     authenticateStage(deps.auth),
     loadPolicyStage(deps.policies),
+    deps.guard ? privacyGuardStage(deps.guard) : undefined,
+    cache?.lookup,
+    deps.cost ? budgetCheckStage(deps.cost.budget) : undefined,
+    deps.downshift ? downshiftStage(deps.downshift) : undefined,
+    deps.cost ? budgetReserveStage(deps.cost.budget) : undefined,
     forwardStage(deps.upstreams, deps.forward),
+    // cacheStore must stay before reidentify: it records the masked answer, never the clear one.
+    cache?.store,
+    deps.guard ? reidentifyStage(deps.guard.pseudonyms) : undefined,
+    deps.cost ? meterStage(deps.cost.meter) : undefined,
+    // audit stays last: its finish hook runs after meter's, so cost and tokens are known.
+    deps.audit ? auditStage(deps.audit) : undefined,
   ];
   return stages.filter((s): s is Stage => s !== undefined);
 }

@@ -62,6 +62,7 @@ export interface GatewayServerOptions {
   dataDir: string;
   logger: Logger;
   env?: NodeJS.ProcessEnv;
+  controller?: import('./bundles/controller-link-config.js').ControllerLinkConfig;
 }
 
 export interface GatewayServer {
@@ -85,6 +86,8 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
     keepAliveTimeout: 65_000,
   });
 
+  // Model routes take JSON only: a text/plain body would otherwise reach schema validation as a string.
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, text, done) => {
     const body = text as string;
     if (body.length === 0) {
@@ -225,7 +228,8 @@ function toGatewayError(err: unknown, bodyLimit: number): GatewayError {
     return new GatewayError(400, 'Request body is empty; send a JSON object', 'invalid_request_error', 'empty_body');
   }
   if (e.validation) {
-    return new GatewayError(400, `Invalid request: ${(e.message ?? '').replace(/^body\/?/, '').replace(/^body /, '')}`, 'invalid_request_error', 'invalid_request');
+    const detail = (e.message ?? '').replace(/^body\//, '').replace(/^body\b/, 'request body');
+    return new GatewayError(400, `Invalid request: ${detail}`, 'invalid_request_error', 'invalid_request');
   }
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return new GatewayError(e.statusCode, e.message ?? 'Bad request', 'invalid_request_error');

@@ -11,6 +11,15 @@ import { loadOrCreateLocalToken } from './local-token.js';
 import { UpstreamRouter } from './upstream/router.js';
 import { openGatewayDb, type GatewayDb } from './store.js';
 import { defaultPolicySource } from '../policies/default-source.js';
+import { createCostServices } from './cost/services.js';
+import { estimatePromptTokens } from '../models/tokens.js';
+import { ExactCache } from './cache/exact-cache.js';
+import { exactCacheOptions, resolveCacheConfig } from './cache/config.js';
+import { loadConfiguredRules } from './downshift/active-rules.js';
+import { createPrivacyGuardDeps } from './stages/privacy-guard.js';
+import { detect } from './guard/detect.js';
+import { createControllerLink, type ControllerLink } from './bundles/controller-link.js';
+import type { ControllerLinkConfig } from './bundles/controller-link-config.js';
 
 export interface GatewayServicesOptions {
   config: GatewayConfig;
@@ -19,6 +28,10 @@ export interface GatewayServicesOptions {
   logger: Logger;
   /** Environment to read upstream keys from (tests pass their own). */
   env?: NodeJS.ProcessEnv;
+  /** Clock for circuit-breaker cooldowns (tests inject one); default Date.now. */
+  clock?: () => number;
+  /** The `controller:` config section; absent = standalone (default policy, local audit only). */
+  controller?: ControllerLinkConfig;
 }
 
 export interface GatewayServices {
@@ -27,21 +40,38 @@ export interface GatewayServices {
   upstreams: UpstreamRouter;
   /** The embedded database, opened on first use. */
   db(): GatewayDb;
+  /** Audit spool, and with a controller: bundle sync and audit shipper. */
+  controllerLink: ControllerLink;
   close(): Promise<void>;
 }
 
 export async function createGatewayServices(opts: GatewayServicesOptions): Promise<GatewayServices> {
   const env = opts.env ?? process.env;
   const localToken = loadOrCreateLocalToken(opts.dataDir);
-  const upstreams = new UpstreamRouter(opts.config, env, opts.logger);
+  const upstreams = new UpstreamRouter(opts.config, env, opts.logger, opts.clock);
   let db: GatewayDb | undefined;
   const getDb = () => (db ??= openGatewayDb(join(opts.dataDir, 'gateway.db')));
+  const controllerLink = await createControllerLink({ dataDir: opts.dataDir, config: opts.controller, identity: opts.config.identity, db: getDb, log: opts.logger, env });
+
+  const cost = createCostServices({ config: opts.config, dataDir: opts.dataDir, db: getDb(), logger: opts.logger });
+  const registry = cost.registry;
+  const cacheConfig = resolveCacheConfig(opts.config.cache);
+  const cache = cacheConfig.mode === 'off' ? undefined : new ExactCache(getDb(), exactCacheOptions(cacheConfig));
+  const downshiftRules = loadConfiguredRules(opts.dataDir, opts.config.downshift, registry.tierOf);
 
   const stages = buildPipeline({
     auth: { localToken, identity: opts.config.identity },
-    policies: defaultPolicySource,
+    policies: controllerLink.policies ?? defaultPolicySource,
+    audit: controllerLink.audit,
     upstreams,
     forward: { attribution: opts.config.attribution },
+    ...(cache ? { cache: { cache, mode: cacheConfig.mode, maxEntryBytes: exactCacheOptions(cacheConfig).maxEntryBytes } } : {}),
+    downshift: { rules: downshiftRules, estimatePromptTokens },
+    guard: createPrivacyGuardDeps({ dataDir: opts.dataDir, db: getDb, detect }),
+    cost: {
+      budget: { ledger: cost.ledger, registry, config: cost.config, resolver: cost.resolver },
+      meter: { registry, store: cost.store, ledger: cost.ledger },
+    },
   });
 
   return {
@@ -49,8 +79,11 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
     localToken,
     upstreams,
     db: getDb,
+    controllerLink,
     async close() {
+      await controllerLink.close();
       await upstreams.close();
+      cost.close();
       db?.close();
     },
   };

@@ -14,8 +14,9 @@ export async function* parseSse(body: AsyncIterable<Uint8Array | string>): Async
 
   const takeLine = function* (line: string): Generator<SseEvent> {
     if (line === '') {
-      if (data !== undefined || event !== undefined) {
-        const out: SseEvent = { data: data ?? '' };
+      // Per the SSE spec an event without data lines is not dispatched (it would go out as an empty `data:`).
+      if (data !== undefined) {
+        const out: SseEvent = { data };
         if (event !== undefined) out.event = event;
         if (id !== undefined) out.id = id;
         yield out;

@@ -167,7 +167,8 @@ export async function fetchModelListing(baseUrl: string, opts: FetchListingOptio
       signal: AbortSignal.any(signals),
     });
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+    const e = err as Error & { cause?: { code?: string; message?: string } };
+    const cause = e.name === 'TimeoutError' ? 'timed out' : (e.cause?.code ?? e.cause?.message ?? e.message);
     throw new ModelListingError(`could not reach ${url} (${cause})`);
   }
   if (!res.ok) {

@@ -3,9 +3,19 @@ import type { Command } from 'commander';
 import { registerUpCommand } from './up.js';
 import { registerGatewayCommands } from './gateway.js';
 import { registerConfigCommands } from './config.js';
+import { registerRulesCommands } from './rules.js';
+import { registerModelsCommands } from './models.js';
+import { registerUsageCommand } from './usage.js';
+import { registerControllerCommands } from './controller.js';
+import { registerGuardCommands } from './guard.js';
 
 export const commandGroups: Array<(program: Command) => void> = [
   registerUpCommand,
   registerGatewayCommands,
   registerConfigCommands,
+  registerModelsCommands,
+  registerUsageCommand,
+  registerRulesCommands,
+  registerControllerCommands,
+  registerGuardCommands,
 ];

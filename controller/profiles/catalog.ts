@@ -32,7 +32,8 @@ let validator: { profile: ValidateFunction; budgets?: ValidateFunction } | undef
 /** Compiles the profile schema once, with every section schema found in policies/schema/. */
 export function profileValidator(): { profile: ValidateFunction; budgets?: ValidateFunction } {
   if (validator) return validator;
-  const ajv = new Ajv2020({ allErrors: true, strict: false });
+  // Section schemas are written by other modules against draft-07 or 2020-12; compile all with one engine.
+  const ajv = new Ajv2020({ allErrors: true, strict: false, validateSchema: false });
   let budgetsId: string | undefined;
   for (const file of readdirSync(POLICY_SCHEMA_DIR).filter((f) => f.endsWith('.schema.json')).sort()) {
     const schema = JSON.parse(readFileSync(join(POLICY_SCHEMA_DIR, file), 'utf8')) as { $id?: string };

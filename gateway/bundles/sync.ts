@@ -50,13 +50,17 @@ export class BundleSync {
     return this.bundle;
   }
 
-  /** Loads the last good bundle from disk, then polls the controller every pollIntervalMs. */
+  /**
+   * Loads the last good bundle from disk, then polls the controller every pollIntervalMs.
+   * With a bundle on disk the first poll runs in the background (an unreachable controller
+   * must not delay start-up); without one, start waits for it so the first request has a policy.
+   */
   async start(): Promise<void> {
     mkdirSync(this.opts.dir, { recursive: true, mode: 0o700 });
     await this.loadFromDisk();
     this.stopped = false;
-    await this.syncNow();
-    this.schedule();
+    const first = this.syncNow().finally(() => this.schedule());
+    if (!this.bundle) await first;
   }
 
   async stop(): Promise<void> {

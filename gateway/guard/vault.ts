@@ -15,6 +15,8 @@ import type { PseudonymEntry } from './mask-request.js';
 
 export const GUARD_VAULT_KEY_FILE = 'guard-vault.key';
 export const DEFAULT_VAULT_TTL_MS = 7 * 24 * 3600 * 1000;
+/** Expired rows are purged on the first write and then at most this often, during writes (no timers). */
+const PURGE_INTERVAL_MS = 3600 * 1000;
 
 const migrations = [
   `CREATE TABLE guard_vault (
@@ -63,6 +65,7 @@ export class Vault {
   readonly #select;
   readonly #insertMap;
   readonly #selectMap;
+  #lastPurge: number;
 
   constructor(db: GatewayDb, key: Buffer, opts: VaultOptions = {}) {
     if (key.length !== 32) throw new Error('vault key must be 32 bytes (AES-256)');
@@ -78,6 +81,14 @@ export class Vault {
     this.#select = db.prepare('SELECT class, sealed FROM guard_vault WHERE tenant_id = ? AND pseudonym = ? AND expires_at > ?');
     this.#insertMap = db.prepare('INSERT INTO guard_vault_maps (tenant_id, map_ref, sealed, created_at, expires_at) VALUES (?, ?, ?, ?, ?)');
     this.#selectMap = db.prepare('SELECT sealed FROM guard_vault_maps WHERE tenant_id = ? AND map_ref = ? AND expires_at > ?');
+    // The first write purges; later writes at most once per interval.
+    this.#lastPurge = -Infinity;
+  }
+
+  #purgeIfDue(now: number): void {
+    if (now - this.#lastPurge < PURGE_INTERVAL_MS) return;
+    this.#lastPurge = now;
+    this.purgeExpired();
   }
 
   get ttlMs(): number {
@@ -88,6 +99,7 @@ export class Vault {
   put(tenantId: string, entries: Iterable<PseudonymEntry>): void {
     const now = this.#now();
     const expires = now + this.#ttlMs;
+    this.#purgeIfDue(now);
     this.#db.transaction(() => {
       for (const e of entries) {
         this.#upsert.run(tenantId, e.pseudonym, e.class, this.#seal(e.value, `${tenantId}\0${e.pseudonym}`), now, expires);
@@ -106,6 +118,7 @@ export class Vault {
   putMap(tenantId: string, entries: readonly PseudonymEntry[]): string {
     const mapRef = `map_${randomBytes(12).toString('base64url')}`;
     const now = this.#now();
+    this.#purgeIfDue(now);
     this.#insertMap.run(tenantId, mapRef, this.#seal(JSON.stringify(entries), `${tenantId}\0${mapRef}`), now, now + this.#ttlMs);
     return mapRef;
   }

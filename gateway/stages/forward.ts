@@ -23,11 +23,21 @@ export interface ForwardOptions {
   attribution?: { referer?: string; title?: string };
 }
 
+/** Extra hop-by-hop headers the sender named in `Connection` (RFC 9110 §7.6.1); undefined when none. */
+function connectionNominated(value: string | string[] | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  const tokens = (Array.isArray(value) ? value.join(',') : value).toLowerCase().split(',');
+  const named = tokens.map((t) => t.trim()).filter((t) => t !== '' && t !== 'keep-alive' && t !== 'close');
+  return named.length > 0 ? named : undefined;
+}
+
 export function forwardHeaders(headers: RequestContext['headers'], opts: ForwardOptions): Record<string, string> {
   const out: Record<string, string> = {};
+  const nominated = connectionNominated(headers['connection']);
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined || DROPPED_REQUEST_HEADERS.has(name) || name.startsWith('x-switchboard-')) continue;
+    if (nominated?.includes(name)) continue;
     out[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   if (opts.attribution?.referer) out['http-referer'] = opts.attribution.referer;

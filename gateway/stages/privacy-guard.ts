@@ -15,8 +15,9 @@ import type { RequestContext, Stage } from '../context.js';
 import { GatewayError } from '../errors.js';
 import { defaultGuardPolicy } from '../../policies/guard-policy.js';
 import type { DetectFn } from '../guard/types.js';
-import type { TenantKeys } from '../guard/pseudonym.js';
-import type { Vault } from '../guard/vault.js';
+import { TenantKeys } from '../guard/pseudonym.js';
+import { Vault, loadOrCreateVaultKey } from '../guard/vault.js';
+import type { GatewayDb } from '../store.js';
 import { maskRequestBody, type BlockedFinding, type BodyKind, type PseudonymEntry } from '../guard/mask-request.js';
 import { resolveGuardPolicy } from '../guard/policy-modes.js';
 
@@ -37,6 +38,17 @@ export interface PrivacyGuardDeps {
   pseudonyms: RequestPseudonyms;
   /** Where pseudonyms are kept after the response; opened lazily (omit to keep none). */
   vault?: () => Vault;
+}
+
+/** Production wiring: keys from the data dir, vault in gateway.db opened on first write. */
+export function createPrivacyGuardDeps(opts: { dataDir: string; db: () => GatewayDb; detect: DetectFn }): PrivacyGuardDeps {
+  let vault: Vault | undefined;
+  return {
+    detect: opts.detect,
+    keys: TenantKeys.fromDataDir(opts.dataDir),
+    pseudonyms: new RequestPseudonyms(),
+    vault: () => (vault ??= new Vault(opts.db(), loadOrCreateVaultKey(opts.dataDir))),
+  };
 }
 
 const bodyKinds: Record<string, BodyKind | undefined> = { chat: 'openai-chat', messages: 'anthropic-messages', embeddings: 'embeddings' };

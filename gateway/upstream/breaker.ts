@@ -39,6 +39,11 @@ export class CircuitBreaker {
     this.state = 'closed';
   }
 
+  /** The request holding the probe ended without a verdict on the upstream (the client went away). */
+  releaseProbe(): void {
+    this.probeInFlight = false;
+  }
+
   recordFailure(): void {
     this.probeInFlight = false;
     this.failures += 1;

@@ -36,6 +36,8 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   if (!v) return undefined;
   const trimmed = v.trim();
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  // HTTP-dates start with a day name; Date.parse alone would also accept things like "-5".
+  if (!/^[A-Za-z]{3}/.test(trimmed)) return undefined;
   const date = Date.parse(trimmed);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }

@@ -96,7 +96,11 @@ export class UpstreamRouter {
         try {
           res = await request(url, { method: req.method, headers, body: payload, signal: req.signal, dispatcher: target.dispatcher });
         } catch (err) {
-          if (req.signal.aborted) throw err;
+          if (req.signal.aborted) {
+            // A client abort says nothing about the upstream: free a half-open probe for the next caller.
+            target.breaker.releaseProbe();
+            throw err;
+          }
           if (!isRetryableError(err)) {
             target.breaker.recordFailure();
             problems.push(`${target.config.name}: ${describeError(err)}`);

@@ -19,6 +19,8 @@ export type ScriptedReply =
       delayMs?: number;
       /** Destroy the connection after this many events (mid-stream cut). */
       cutAfter?: number;
+      /** Awaited before event `index` is written: lets a test hold the stream at a known point. */
+      beforeEvent?: (index: number) => Promise<void> | void;
     }
   /** Close the socket without answering (connection reset before any byte). */
   | { kind: 'destroy' }
@@ -32,6 +34,27 @@ export interface ReceivedRequest {
   body: unknown;
   /** Raw body text as received. */
   raw: string;
+  /** Date.now() when the request line arrived (compare with Retry-After dates). */
+  at: number;
+}
+
+/** Progress of one SSE reply, updated live (the writer honours backpressure like a real server). */
+export interface StreamProgress {
+  total: number;
+  eventsWritten: number;
+  bytesWritten: number;
+  /** Times the writer had to wait for the reader to drain the socket. */
+  drainWaits: number;
+  /** Wrote every event and ended the response. */
+  ended: boolean;
+  /** The peer closed the connection before the end. */
+  closedByPeer: boolean;
+}
+
+export interface ScriptedUpstreamOptions {
+  /** Keep connections open between requests (default true). False sends `Connection: close`,
+   *  so openConnections() returning to 0 proves nothing hangs. */
+  keepAlive?: boolean;
 }
 
 export interface ScriptedUpstream {
@@ -44,6 +67,8 @@ export interface ScriptedUpstream {
   setDefault(reply: ((req: ReceivedRequest) => ScriptedReply) | undefined): void;
   /** Number of connections currently open (to check nothing hangs). */
   openConnections(): number;
+  /** One entry per SSE reply served, in order. */
+  streams: StreamProgress[];
   close(): Promise<void>;
 }
 
@@ -168,13 +193,16 @@ function defaultReplyFor(req: ReceivedRequest): ScriptedReply {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
+export async function startScriptedUpstream(opts: ScriptedUpstreamOptions = {}): Promise<ScriptedUpstream> {
   const queue: ScriptedReply[] = [];
   const received: ReceivedRequest[] = [];
+  const streams: StreamProgress[] = [];
+  const connectionHeader: Record<string, string> = opts.keepAlive === false ? { connection: 'close' } : {};
   const sockets = new Set<Socket>();
   let fallback: ((req: ReceivedRequest) => ScriptedReply) | undefined;
 
   const server: Server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    const at = Date.now();
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
@@ -184,7 +212,7 @@ export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
     } catch {
       body = undefined;
     }
-    const record: ReceivedRequest = { method: req.method ?? 'GET', path: (req.url ?? '/').split('?')[0]!, headers: req.headers, body, raw };
+    const record: ReceivedRequest = { method: req.method ?? 'GET', path: (req.url ?? '/').split('?')[0]!, headers: req.headers, body, raw, at };
     received.push(record);
     const reply = queue.shift() ?? (fallback ?? defaultReplyFor)(record);
     await serve(reply, res);
@@ -194,7 +222,7 @@ export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
     switch (reply.kind) {
       case 'json': {
         const text = JSON.stringify(reply.body);
-        res.writeHead(reply.status ?? 200, { 'content-type': 'application/json', ...reply.headers });
+        res.writeHead(reply.status ?? 200, { 'content-type': 'application/json', ...connectionHeader, ...reply.headers });
         res.end(text);
         return;
       }
@@ -204,20 +232,42 @@ export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
       case 'hang':
         return;
       case 'sse': {
-        res.writeHead(reply.status ?? 200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...reply.headers });
+        const progress: StreamProgress = { total: reply.events.length, eventsWritten: 0, bytesWritten: 0, drainWaits: 0, ended: false, closedByPeer: false };
+        streams.push(progress);
+        let cutting = false;
+        res.on('close', () => {
+          if (!progress.ended && !cutting) progress.closedByPeer = true;
+        });
+        res.writeHead(reply.status ?? 200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...connectionHeader, ...reply.headers });
         res.flushHeaders();
-        let sent = 0;
-        for (const e of reply.events) {
-          if (reply.cutAfter !== undefined && sent >= reply.cutAfter) {
+        for (const [index, e] of reply.events.entries()) {
+          if (reply.cutAfter !== undefined && index >= reply.cutAfter) {
+            cutting = true;
             res.socket?.destroy();
             return;
           }
           if (reply.delayMs) await sleep(reply.delayMs);
+          if (reply.beforeEvent) await reply.beforeEvent(index);
           if (res.destroyed) return;
           const frame = 'comment' in e ? `:${e.comment}\n\n` : `${e.event ? `event: ${e.event}\n` : ''}data: ${e.data}\n\n`;
-          res.write(frame);
-          sent++;
+          const flushed = res.write(frame);
+          progress.eventsWritten++;
+          progress.bytesWritten += Buffer.byteLength(frame);
+          if (!flushed) {
+            progress.drainWaits++;
+            await new Promise<void>((resolve) => {
+              const done = () => {
+                res.off('drain', done);
+                res.off('close', done);
+                resolve();
+              };
+              res.on('drain', done);
+              res.on('close', done);
+            });
+          }
         }
+        if (res.destroyed) return;
+        progress.ended = true;
         res.end();
         return;
       }
@@ -238,6 +288,7 @@ export async function startScriptedUpstream(): Promise<ScriptedUpstream> {
       fallback = r;
     },
     openConnections: () => sockets.size,
+    streams,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

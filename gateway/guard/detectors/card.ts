@@ -51,6 +51,8 @@ export const cardDetector: Detector = {
       const cardContext = CARD_CONTEXT.test(before);
       if (!cardContext) {
         if (!plausibleIssuer(digits) || OTHER_CONTEXT.test(before)) continue;
+        // `bytes=345253734759`: the value of some other key, not a card.
+        if (/[a-z_]\s*[=:]\s*$/.test(before)) continue;
         // Epoch milliseconds (13 digits starting with 1) pass Luhn one time in ten.
         if (digits.length === 13 && digits.startsWith('1')) continue;
       }

@@ -40,7 +40,9 @@ export const emailDetector: Detector = {
       let end = at + 1;
       while (end < text.length && isDomainCode(text.charCodeAt(end))) end++;
       while (end > at + 1 && (text.charCodeAt(end - 1) === 46 || text.charCodeAt(end - 1) === 45)) end--;
-      if (start < at && end > at + 1 && !isUrlUserinfo(text, start)
+      // "git@github.com:org/repo" is an ssh remote, not a mailbox.
+      const sshRemote = at - start === 3 && text.startsWith('git', start);
+      if (start < at && end > at + 1 && !sshRemote && !isUrlUserinfo(text, start)
         && acceptableDomain(text.slice(at + 1, end))) {
         out.push({ class: 'EMAIL', start, end, score: 0.95, detector: 'regex:email' });
       }

@@ -10,7 +10,7 @@ const IPV6 = new RegExp(
   + `|(?:${H}:){1,3}(?::${H}){1,4}|(?:${H}:){1,2}(?::${H}){1,5}|${H}:(?::${H}){1,6}|::(?:${H}:){1,5}${H})(?![\\w:])`,
   'g',
 );
-const VERSION_CONTEXT = /(?:\bv|version|ver\.?|release|build|node|chrome|firefox|safari|os)\s*$/;
+const VERSION_CONTEXT = /(?:\bv|version|ver\.?|release|build|node|chrome|firefox|safari|os)\s*[=:]?\s*$/;
 
 function excludedV4(ip: string): boolean {
   return ip.startsWith('127.') || ip === '0.0.0.0' || ip.startsWith('255.') || ip.endsWith('.255.255') || ip === '1.1.1.1';

@@ -8,12 +8,12 @@ import type { Finding } from '../types.js';
 import { textBefore, type Detector } from './detector.js';
 
 const CANDIDATE = new RegExp(
-  '(?<![\\w+.\\-/,:])'
+  '(?<![\\w+.\\-/]|\\d[,:])'
   + '(?:\\+\\d{1,3}[ .\\-]?(?:\\(0\\)[ ]?)?|00\\d{1,3}[ .\\-])?'
   + '(?:\\(\\d{1,5}\\)[ .\\-]?)?'
-  + '\\d{1,6}(?:[ .\\-]\\d{1,6}){0,5}'
+  + '\\d{1,15}(?:[ .\\-]\\d{1,8}){0,5}'
   + '(?:[ ]?(?:x|ext\\.?|#)[ ]?\\d{1,6})?'
-  + '(?![\\w\\-/]|[.,]\\d)',
+  + '(?![\\w/]|-\\d|\\.\\d|,\\d{3}(?![\\d\\-]))',
   'g',
 );
 const PHONE_CONTEXT = /\b(?:phone|tel|telephone|mobile|cell|cellphone|fax|call|calling|text|sms|whatsapp|reach|dial|contact|number|ring|landline|hotline)\b/;
@@ -32,7 +32,7 @@ function digitCount(s: string): number {
 export const phoneDetector: Detector = {
   name: 'phone',
   classes: ['PHONE'],
-  applies: (text) => /\d{3}/.test(text),
+  applies: (text) => /\d\d/.test(text),
   scan(text: string, out: Finding[]): void {
     CANDIDATE.lastIndex = 0;
     for (let m = CANDIDATE.exec(text); m !== null; m = CANDIDATE.exec(text)) {

@@ -1,0 +1,184 @@
+/**
+ * `switchboard controller` (run the org controller), `controller enrol-code`, `controller
+ * admin-token`, and `switchboard directory import`. All work on the controller's database
+ * (SQLite under --data-dir, or PostgreSQL with --db) and keys (under --data-dir).
+ */
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import type { Command } from 'commander';
+import { addDataDirOption, CliError, loadContext, parsePort, type CommonOptions } from '../cli-support.js';
+import { DEFAULT_CONTROLLER_PORT, runController } from '../../controller/run.js';
+import { CONTROLLER_AUDIENCE, DEFAULT_ISSUER, createControllerServices, type ControllerServices } from '../../controller/services.js';
+import { SigningKeys } from '../../controller/auth/signing-keys.js';
+import { StorageConfigError } from '../../controller/storage/database.js';
+import { ProfileError } from '../../controller/profiles/catalog.js';
+import { PolicyConfigError } from '../../controller/policy/evaluator.js';
+import { DirectoryImportError, importDirectory } from '../../controller/directory/import.js';
+import { AccessTokens, MAX_ACCESS_TOKEN_TTL_S } from '../../controller/auth/access-tokens.js';
+import { DEFAULT_ENROLMENT_CODE_TTL_S, MAX_ENROLMENT_CODE_TTL_S } from '../../controller/auth/enrolment.js';
+import { ADMIN_ROLE } from '../../controller/route-auth.js';
+
+interface DbFlags extends CommonOptions {
+  db?: string;
+}
+
+const DB_HELP = 'database: postgres://user@host:5432/db[?schema=name], or a SQLite file (default <data-dir>/controller.db; env SWITCHBOARD_CONTROLLER_DB)';
+
+function addDbOption(cmd: Command): Command {
+  return addDataDirOption(cmd.option('--db <url>', DB_HELP));
+}
+
+/** "90", "90s", "15m", "24h", "7d" → seconds. */
+export function parseDuration(flag: string, value: string, maxSeconds: number): number {
+  const m = /^(\d+)\s*([smhd]?)$/.exec(value.trim());
+  if (!m) throw new CliError(`${flag} must be a duration like 900, 15m, 24h or 7d (got "${value}")`);
+  const seconds = Number(m[1]) * { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as '' | 's' | 'm' | 'h' | 'd'];
+  if (seconds <= 0 || seconds > maxSeconds) throw new CliError(`${flag} must be between 1 second and ${maxSeconds} seconds (got "${value}")`);
+  return seconds;
+}
+
+/** Opens the controller's services for a one-shot command; user-caused failures become CliErrors. */
+async function withServices<T>(flags: DbFlags, run: (s: ControllerServices) => Promise<T>): Promise<T> {
+  const { dataDir } = loadContext(flags);
+  let services: ControllerServices;
+  try {
+    services = await createControllerServices({ dataDir: dataDir.root, dbUrl: flags.db ?? process.env.SWITCHBOARD_CONTROLLER_DB });
+  } catch (err) {
+    throw asCliError(err);
+  }
+  try {
+    return await run(services);
+  } finally {
+    await services.close();
+  }
+}
+
+function asCliError(err: unknown): unknown {
+  if (err instanceof StorageConfigError || err instanceof ProfileError || err instanceof PolicyConfigError || err instanceof DirectoryImportError) {
+    return new CliError(err.message);
+  }
+  return err;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+
+export function registerControllerCommands(program: Command): void {
+  const controller = program
+    .command('controller')
+    .description('Run the org controller (directory, role profiles, policy evaluation, enrolment), or manage it');
+
+  addDbOption(
+    controller
+      .command('serve', { isDefault: true })
+      .description('Run the controller HTTP service (the default when no subcommand is given)')
+      .option('--host <host>', 'address to bind', '127.0.0.1')
+      .option('--port <port>', 'port to listen on', String(DEFAULT_CONTROLLER_PORT))
+      .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'info'),
+  )
+    .addHelpText('after', `
+Signing keys are created on first run in <data-dir>/controller-keys.json (0600).
+Role profiles: policies/profiles/*.yaml, overridden by <data-dir>/profiles/*.yaml.
+API description: GET /openapi.json. Get a first admin token with \`switchboard controller admin-token\`.`)
+    .action(async (flags: DbFlags & { host: string; port: string; logLevel: string }) => {
+      const { dataDir } = loadContext(flags);
+      const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+      if (!levels.includes(flags.logLevel)) throw new CliError(`--log-level must be one of ${levels.join(', ')} (got "${flags.logLevel}")`);
+      let running;
+      try {
+        running = await runController({
+          dataDir: dataDir.root,
+          host: flags.host,
+          port: parsePort(flags.port),
+          dbUrl: flags.db ?? process.env.SWITCHBOARD_CONTROLLER_DB,
+          logLevel: flags.logLevel as 'info',
+        });
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE') throw new CliError(`port ${flags.port} on ${flags.host} is already in use (choose another with --port)`);
+        if (code === 'EADDRNOTAVAIL') throw new CliError(`cannot bind ${flags.host}: no such local address`);
+        throw asCliError(err);
+      }
+      const stop = () => {
+        void running.stop().then(() => process.exit(0));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+
+  addDbOption(
+    controller
+      .command('enrol-code')
+      .description('Create a one-time enrolment code that a gateway or agent exchanges for tokens (POST /api/v1/enrol)')
+      .requiredOption('--subject <id>', 'who the tokens will speak for: a person id in the directory, or e.g. gateway:alice-laptop')
+      .option('--role <role>', 'role to grant (repeat or comma-separate); default: the person\'s roles in the directory', collect, [] as string[])
+      .option('--ttl <duration>', `how long the code stays valid (max ${MAX_ENROLMENT_CODE_TTL_S / 86400}d)`, `${DEFAULT_ENROLMENT_CODE_TTL_S / 3600}h`)
+      .option('--json', 'print {code, subject, roles, expiresAt} as JSON'),
+  ).action(async (flags: DbFlags & { subject: string; role: string[]; ttl: string; json?: boolean }) => {
+    const ttlSeconds = parseDuration('--ttl', flags.ttl, MAX_ENROLMENT_CODE_TTL_S);
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$/.test(flags.subject)) throw new CliError(`--subject "${flags.subject}" may only hold letters, digits and _ . @ : -`);
+    const badRole = flags.role.find((r) => !/^[a-z][a-z0-9_-]{0,63}$/.test(r));
+    if (badRole) throw new CliError(`--role "${badRole}" must be lower-case letters, digits, _ or -`);
+    const created = await withServices(flags, async (s) => {
+      const roles = flags.role.length ? flags.role : (await s.directory.get(flags.subject))?.roles ?? [];
+      if (roles.length === 0) throw new CliError(`give --role: "${flags.subject}" is not a person with roles in the directory`);
+      return s.enrolment.createCode({ subject: flags.subject, roles, ttlSeconds, createdBy: 'cli' });
+    });
+    if (flags.json) process.stdout.write(`${JSON.stringify(created)}\n`);
+    else {
+      process.stdout.write(`${created.code}\n`);
+      process.stderr.write(`one-time code for ${created.subject} (roles: ${created.roles.join(', ')}), valid until ${new Date(created.expiresAt * 1000).toISOString()}\n`);
+    }
+  });
+
+  addDataDirOption(
+    controller
+      .command('admin-token')
+      .description('Print a short-lived admin access token signed with the local controller keys (bootstrap)')
+      .option('--subject <id>', 'subject of the token', 'admin:local')
+      .option('--ttl <duration>', 'token lifetime (max 30m)', '15m'),
+  )
+    .addHelpText('after', `
+Use it as "Authorization: Bearer <token>" against the controller running on the same data dir,
+e.g. to create enrolment codes through POST /api/v1/enrol-codes. Anyone who can read
+<data-dir>/controller-keys.json can mint such tokens: keep the data dir private.`)
+    .action(async (flags: CommonOptions & { subject: string; ttl: string }) => {
+      const ttlSeconds = parseDuration('--ttl', flags.ttl, MAX_ACCESS_TOKEN_TTL_S);
+      const { dataDir } = loadContext(flags);
+      // Only the keys are needed; the database is not opened.
+      const tokens = new AccessTokens(await SigningKeys.loadOrCreate(dataDir.root), { issuer: DEFAULT_ISSUER, audience: CONTROLLER_AUDIENCE });
+      const minted = await tokens.mintAccessToken({ subject: flags.subject, roles: [ADMIN_ROLE], ttlSeconds, authMethod: 'admin-cli' });
+      process.stdout.write(`${minted.token}\n`);
+    });
+
+  const directory = program.command('directory').description('Manage the org directory held by the controller');
+  addDbOption(
+    directory
+      .command('import')
+      .description('Create or update directory nodes (org, department, team, person, role) from a YAML or CSV file')
+      .argument('<file>', 'a .yaml/.yml file with a "nodes:" list, or a .csv file with a header row')
+      .option('--format <format>', 'yaml or csv (default: from the file extension)'),
+  )
+    .addHelpText('after', `
+YAML: nodes: [{ id, kind, name, parent?, email?, manager?, roles?: [..], attributes?: {..} }]
+CSV:  header id,kind,name,parent,email,manager,roles[,attr.<name>...]; roles separated by ";"
+Kinds: org, department, team, person, role. manager and roles apply to persons only.
+Nothing is written unless the whole file is valid. Format reference: docs/controller.md.`)
+    .action(async (file: string, flags: DbFlags & { format?: string }) => {
+      const format = flags.format ?? ({ '.yaml': 'yaml', '.yml': 'yaml', '.csv': 'csv' } as Record<string, string>)[extname(file).toLowerCase()];
+      if (format !== 'yaml' && format !== 'csv') throw new CliError(`cannot tell the format of ${file}; pass --format yaml or --format csv`);
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (err) {
+        throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+      const result = await withServices(flags, async (s) => {
+        try {
+          return await importDirectory(text, format, file, s.directory);
+        } catch (err) {
+          throw asCliError(err);
+        }
+      });
+      process.stdout.write(`imported ${file}: ${result.created} created, ${result.updated} updated\n`);
+    });
+}

@@ -1,0 +1,210 @@
+/**
+ * Audit API: gateways POST their hash-chained events; auditors and admins query and export
+ * them. Retention runs here too (hourly sweep), deleting events older than retentionDays.
+ */
+import { Readable } from 'node:stream';
+import type { FastifyReply } from 'fastify';
+import type { AreaPlugin } from '../plugins.js';
+import { adminOnly, ADMIN_ROLE, type RouteAuth } from '../route-auth.js';
+import { HttpError, authErrorResponses } from '../http-errors.js';
+import { auditEventSchema, type AuditEvent } from '../../gateway/audit/event.js';
+import { CSV_HEADER, toCsvRow, toNdjsonLine, type ExportFormat } from '../../gateway/audit/export-format.js';
+import { AuditRepository, InvalidCursorError, type AuditQuery } from './repository.js';
+
+export const AUDITOR_ROLE = 'auditor';
+const auditReaders: RouteAuth = { roles: [ADMIN_ROLE, AUDITOR_ROLE] };
+
+export const DEFAULT_AUDIT_RETENTION_DAYS = 90;
+const RETENTION_SWEEP_MS = 60 * 60_000;
+const DAY_MS = 86_400_000;
+
+const filterProperties = {
+  tenant: { type: 'string', minLength: 1, maxLength: 128, description: 'tenant id' },
+  actor: { type: 'string', minLength: 1, maxLength: 256, description: 'actor id (user, agent or gateway)' },
+  action: { type: 'string', minLength: 1, maxLength: 128, description: 'e.g. model.call, policy.denied' },
+  from: { type: 'string', format: 'date-time', description: 'events at or after this time' },
+  to: { type: 'string', format: 'date-time', description: 'events before this time' },
+} as const;
+
+interface FilterQuery {
+  tenant?: string;
+  actor?: string;
+  action?: string;
+  from?: string;
+  to?: string;
+}
+
+function toFilters(q: FilterQuery): Omit<AuditQuery, 'limit' | 'cursor'> {
+  const from = q.from === undefined ? undefined : Date.parse(q.from);
+  const to = q.to === undefined ? undefined : Date.parse(q.to);
+  if (from !== undefined && to !== undefined && from >= to) throw new HttpError(400, '"from" must be earlier than "to"');
+  return {
+    ...(q.tenant !== undefined ? { tenantId: q.tenant } : {}),
+    ...(q.actor !== undefined ? { actorId: q.actor } : {}),
+    ...(q.action !== undefined ? { action: q.action } : {}),
+    ...(from !== undefined ? { from } : {}),
+    ...(to !== undefined ? { to } : {}),
+  };
+}
+
+export interface AuditRouteSettings {
+  retentionDays?: number;
+}
+
+export const auditRoutes: AreaPlugin = async (app, { services }) => {
+  const repo = new AuditRepository(services.store.db, services.store.dialect);
+  const settings: AuditRouteSettings = services.audit ?? {};
+  const retentionDays = settings.retentionDays ?? DEFAULT_AUDIT_RETENTION_DAYS;
+
+  const sweep = async () => {
+    try {
+      const removed = await repo.deleteOlderThan(Date.now() - retentionDays * DAY_MS);
+      if (removed > 0) app.log.info({ removed, retentionDays }, 'audit retention: deleted old events');
+    } catch (err) {
+      app.log.error({ err }, 'audit retention sweep failed');
+    }
+  };
+  const timer = setInterval(() => void sweep(), RETENTION_SWEEP_MS);
+  timer.unref();
+  app.addHook('onReady', sweep);
+  app.addHook('onClose', async () => clearInterval(timer));
+
+  app.post<{ Body: { events: AuditEvent[] } }>('/api/v1/audit/ingest', {
+    schema: {
+      tags: ['audit'],
+      summary: 'Ingest a batch of hash-chained audit events (idempotent by event id)',
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['events'],
+        properties: { events: { type: 'array', minItems: 1, maxItems: 5000, items: auditEventSchema } },
+      },
+      response: {
+        200: {
+          type: 'object',
+          required: ['accepted', 'duplicates', 'rejected', 'alerts'],
+          properties: {
+            accepted: { type: 'integer' },
+            duplicates: { type: 'integer' },
+            rejected: { type: 'integer', description: 'tampered or forked events, recorded as alerts' },
+            alerts: { type: 'integer', description: 'continuity alerts raised by this batch' },
+          },
+        },
+        400: { $ref: 'ErrorResponse#' },
+        ...authErrorResponses,
+      },
+    },
+  }, async (request) => {
+    const tenant = request.caller?.claims.tenant;
+    if (typeof tenant === 'string') {
+      const foreign = request.body.events.find((e) => e.tenantId !== tenant);
+      if (foreign) throw new HttpError(403, `this token may only send events of tenant "${tenant}" (event ${foreign.id} is for "${foreign.tenantId}")`);
+    }
+    const result = await repo.ingest(request.body.events);
+    if (result.alerts.length > 0) {
+      request.log.warn({ caller: request.caller?.subject, alerts: result.alerts.map((a) => ({ kind: a.kind, chainId: a.chainId, seq: a.seq })) }, 'audit ingest: chain continuity alerts');
+    }
+    return { accepted: result.accepted, duplicates: result.duplicates, rejected: result.rejected, alerts: result.alerts.length };
+  });
+
+  app.get<{ Querystring: FilterQuery & { limit?: number; cursor?: string } }>('/api/v1/audit/events', {
+    config: { auth: auditReaders },
+    schema: {
+      tags: ['audit'],
+      summary: 'Audit events matching the filters, oldest first, paginated by cursor',
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          ...filterProperties,
+          limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          cursor: { type: 'string', minLength: 1, maxLength: 512, description: 'nextCursor of the previous page' },
+        },
+      },
+      response: {
+        200: {
+          type: 'object',
+          required: ['events', 'nextCursor'],
+          properties: { events: { type: 'array', items: auditEventSchema }, nextCursor: { type: ['string', 'null'] } },
+        },
+        400: { $ref: 'ErrorResponse#' },
+        ...authErrorResponses,
+      },
+    },
+  }, async (request) => {
+    try {
+      return await repo.query({ ...toFilters(request.query), limit: request.query.limit ?? 100, ...(request.query.cursor ? { cursor: request.query.cursor } : {}) });
+    } catch (err) {
+      if (err instanceof InvalidCursorError) throw new HttpError(400, err.message);
+      throw err;
+    }
+  });
+
+  app.get<{ Querystring: FilterQuery & { format?: ExportFormat } }>('/api/v1/audit/export', {
+    config: { auth: auditReaders },
+    schema: {
+      tags: ['audit'],
+      summary: 'Export matching events as ndjson or CSV, in chain order (verifiable with `switchboard audit verify`)',
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { ...filterProperties, format: { enum: ['ndjson', 'csv'], default: 'ndjson' } },
+      },
+      response: {
+        200: { description: 'application/x-ndjson or text/csv', type: 'string' },
+        400: { $ref: 'ErrorResponse#' },
+        ...authErrorResponses,
+      },
+    },
+  }, async (request, reply: FastifyReply) => {
+    const format = request.query.format ?? 'ndjson';
+    const events = repo.exportEvents(toFilters(request.query));
+    async function* lines(): AsyncGenerator<string> {
+      if (format === 'csv') yield CSV_HEADER;
+      for await (const e of events) yield format === 'csv' ? toCsvRow(e) : toNdjsonLine(e);
+    }
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    return reply
+      .header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson')
+      .header('content-disposition', `attachment; filename="audit-${stamp}.${format}"`)
+      .send(Readable.from(lines()));
+  });
+
+  app.get<{ Querystring: { chain?: string; limit?: number } }>('/api/v1/audit/alerts', {
+    config: { auth: adminOnly },
+    schema: {
+      tags: ['audit'],
+      summary: 'Chain continuity alerts (gaps, forks, broken links, tampered events), newest first',
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { chain: { type: 'string', minLength: 1, maxLength: 128 }, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+      },
+      response: {
+        200: {
+          type: 'object',
+          required: ['alerts'],
+          properties: {
+            alerts: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['id', 'chainId', 'kind', 'seq', 'eventId', 'detail', 'createdAt'],
+                properties: {
+                  id: { type: 'string' }, chainId: { type: 'string' }, kind: { type: 'string' }, seq: { type: 'integer' },
+                  eventId: { type: 'string' }, detail: { type: 'string' }, createdAt: { type: 'string' },
+                },
+              },
+            },
+          },
+        },
+        ...authErrorResponses,
+      },
+    },
+  }, async (request) => {
+    const rows = await repo.alerts(request.query.chain, request.query.limit ?? 100);
+    return {
+      alerts: rows.map((r) => ({ id: r.id, chainId: r.chain_id, kind: r.kind, seq: r.seq, eventId: r.event_id, detail: r.detail, createdAt: new Date(r.created_at).toISOString() })),
+    };
+  });
+};

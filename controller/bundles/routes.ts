@@ -1,0 +1,120 @@
+/**
+ * Signed policy bundles: GET /api/v1/bundles/{role} (ETag / If-None-Match → 304), the bundle
+ * keys' JWKS, and key rotation for admins. A caller may fetch the bundle of a role it holds
+ * (a gateway enrolled for finance gets finance's); admins may fetch any.
+ */
+import type { AreaPlugin } from '../plugins.js';
+import { adminOnly, ADMIN_ROLE } from '../route-auth.js';
+import { HttpError, authErrorResponses } from '../http-errors.js';
+import { bundleBodyFor } from '../../gateway/bundles/body.js';
+import { BundleKeyring } from './keyring.js';
+import { BundleStore } from './store.js';
+
+export interface BundleRouteSettings {
+  /** Lifetime of a signed bundle. Default 24 h; re-signed when half is left. */
+  ttlMs?: number;
+  /** How long a rotated-in key is published before it signs. Default 10 min. */
+  publishLeadMs?: number;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+export const DEFAULT_BUNDLE_TTL_MS = 24 * 3_600_000;
+
+const jwkSchema = {
+  type: 'object',
+  required: ['kty', 'kid', 'alg', 'use'],
+  properties: { kty: { type: 'string' }, crv: { type: 'string' }, x: { type: 'string' }, kid: { type: 'string' }, alg: { type: 'string' }, use: { type: 'string' } },
+} as const;
+
+export const bundleRoutes: AreaPlugin = async (app, { services }) => {
+  const settings: BundleRouteSettings = services.bundles ?? {};
+  const ttlMs = settings.ttlMs ?? DEFAULT_BUNDLE_TTL_MS;
+  const keyring = await BundleKeyring.loadOrCreate(services.dataDir, {
+    bundleTtlMs: ttlMs,
+    ...(settings.publishLeadMs !== undefined ? { publishLeadMs: settings.publishLeadMs } : {}),
+    ...(settings.now ? { now: settings.now } : {}),
+  });
+  const store = new BundleStore(services.store.db, keyring, ttlMs, settings.now);
+
+  app.get<{ Params: { role: string } }>('/api/v1/bundles/:role', {
+    schema: {
+      tags: ['bundles'],
+      summary: "One role's signed policy bundle (compact JWS, EdDSA); send If-None-Match with the last ETag",
+      params: { type: 'object', required: ['role'], properties: { role: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,63}$' } } },
+      headers: { type: 'object', properties: { 'if-none-match': { type: 'string', maxLength: 1024 } } },
+      response: {
+        200: { description: 'application/jose: the signed bundle', type: 'string' },
+        304: { description: 'not modified since the ETag sent', type: 'null' },
+        404: { $ref: 'ErrorResponse#' },
+        ...authErrorResponses,
+      },
+    },
+  }, async (request, reply) => {
+    const { role } = request.params;
+    const roles = request.caller?.roles ?? [];
+    if (!roles.includes(role) && !roles.includes(ADMIN_ROLE)) {
+      throw new HttpError(403, `this token may fetch bundles for ${roles.join(', ') || 'no role'}, not "${role}"`);
+    }
+    const profile = services.profiles.get(role);
+    if (!profile) throw new HttpError(404, `no profile for role "${role}"; roles are: ${services.profiles.roles().join(', ')}`);
+    const signed = await store.signedFor(role, bundleBodyFor(profile) as unknown as Record<string, unknown>);
+    reply.header('etag', signed.etag).header('cache-control', 'no-cache').header('x-bundle-version', signed.version);
+    const given = request.headers['if-none-match'];
+    if (given && given.split(',').some((t) => t.trim() === signed.etag || t.trim() === `W/${signed.etag}`)) {
+      return reply.code(304).send();
+    }
+    return reply.header('content-type', 'application/jose').send(signed.jws);
+  });
+
+  app.get('/api/v1/bundle-keys', {
+    config: { auth: 'public' },
+    schema: {
+      tags: ['bundles'],
+      summary: 'Public keys (JWKS) that verify policy bundles: next, current and not-yet-expired retired keys',
+      security: [],
+      response: { 200: { type: 'object', required: ['keys'], properties: { keys: { type: 'array', items: jwkSchema } } } },
+    },
+  }, async () => {
+    keyring.prune();
+    return keyring.jwks();
+  });
+
+  app.post('/api/v1/bundle-keys/rotate', {
+    config: { auth: adminOnly },
+    schema: {
+      tags: ['bundles'],
+      summary: 'Publish a new bundle signing key; it signs after the publish lead time, the old key is kept until its bundles expire',
+      response: {
+        200: {
+          type: 'object',
+          required: ['kid', 'keys'],
+          properties: {
+            kid: { type: 'string' },
+            keys: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['kid', 'state', 'activatesAt'],
+                properties: { kid: { type: 'string' }, state: { enum: ['next', 'active', 'retired'] }, activatesAt: { type: 'string' }, removeAfter: { type: 'string' } },
+              },
+            },
+          },
+        },
+        ...authErrorResponses,
+      },
+    },
+  }, async (request) => {
+    const kid = await keyring.rotate();
+    request.log.info({ kid, activatesInMs: keyring.publishLeadMs }, 'bundle signing key rotation started');
+    return {
+      kid,
+      keys: keyring.describe().map((k) => ({
+        kid: k.kid,
+        state: k.state,
+        activatesAt: new Date(k.activatesAt).toISOString(),
+        ...(k.removeAfter !== undefined ? { removeAfter: new Date(k.removeAfter).toISOString() } : {}),
+      })),
+    };
+  });
+};

@@ -1,0 +1,49 @@
+/** Starts the controller service on a host/port (used by `switchboard controller` and end-to-end tests). */
+import { pino, type Level } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { createControllerServices, type ControllerServices } from './services.js';
+import { buildControllerServer } from './server.js';
+
+export const DEFAULT_CONTROLLER_PORT = 8788;
+
+export interface RunControllerOptions {
+  dataDir: string;
+  host?: string;
+  port?: number;
+  dbUrl?: string;
+  logLevel?: Level | 'silent';
+}
+
+export interface RunningController {
+  url: string;
+  app: FastifyInstance;
+  services: ControllerServices;
+  stop(): Promise<void>;
+}
+
+export async function runController(opts: RunControllerOptions): Promise<RunningController> {
+  const log = pino({ level: opts.logLevel ?? 'info', base: { service: 'switchboard-controller' } });
+  const services = await createControllerServices({ dataDir: opts.dataDir, dbUrl: opts.dbUrl, log });
+  let app: FastifyInstance;
+  try {
+    app = await buildControllerServer({ services, logger: opts.logLevel !== 'silent' });
+    await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? DEFAULT_CONTROLLER_PORT });
+  } catch (err) {
+    await services.close();
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : (opts.port ?? DEFAULT_CONTROLLER_PORT);
+  const host = opts.host ?? '127.0.0.1';
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  log.info({ url, storage: services.store.location, profiles: services.profiles.roles(), policyVersion: services.evaluator.version }, 'controller listening');
+  return {
+    url,
+    app,
+    services,
+    async stop() {
+      await app.close();
+      await services.close();
+    },
+  };
+}

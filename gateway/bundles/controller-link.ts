@@ -1,0 +1,121 @@
+/**
+ * Everything the gateway does with its org controller, built once in gateway/services.ts:
+ *   - the audit spool (always: a standalone gateway keeps a local, verifiable audit trail),
+ *   - with a `controller:` config section, the audit shipper and the signed-bundle sync,
+ *     whose bundle becomes the pipeline's PolicySource.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import type { GatewayDb } from '../store.js';
+import type { PolicySource } from '../stages/policy.js';
+import type { AuditStageDeps } from '../stages/audit.js';
+import { AuditSpool } from '../audit/spool.js';
+import { AuditShipper } from '../audit/shipper.js';
+import { BundleSync } from './sync.js';
+import { BundlePolicySource } from './policy-source.js';
+import { validateBundleBody } from './body.js';
+import type { ControllerLinkConfig } from './controller-link-config.js';
+
+export const BUNDLES_DIR = 'bundles';
+const DAY_MS = 86_400_000;
+const PRUNE_EVERY_MS = 6 * 3_600_000;
+
+export interface ControllerLinkOptions {
+  dataDir: string;
+  /** Absent: standalone gateway (local audit only, default policy). */
+  config: ControllerLinkConfig | undefined;
+  identity: { tenantId: string; role: string };
+  db: () => GatewayDb;
+  log: Logger;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface ControllerLink {
+  /** The bundle-backed policy source, when a controller is configured. */
+  policies?: PolicySource;
+  audit: AuditStageDeps;
+  spool: AuditSpool;
+  bundles?: BundleSync;
+  shipper?: AuditShipper;
+  close(): Promise<void>;
+}
+
+/** Reads the controller token from the configured env var or file, on every use (rotation-safe). */
+export function controllerTokenProvider(config: ControllerLinkConfig, dataDir: string, env: NodeJS.ProcessEnv): () => string {
+  return () => {
+    if (config.tokenEnv) {
+      const value = env[config.tokenEnv]?.trim();
+      if (!value) throw new Error(`controller token: environment variable ${config.tokenEnv} is not set`);
+      return value;
+    }
+    if (config.tokenFile) {
+      const file = resolve(dataDir, config.tokenFile);
+      if (!existsSync(file)) throw new Error(`controller token: file ${file} does not exist`);
+      return readFileSync(file, 'utf8').trim();
+    }
+    throw new Error('controller token: set controller.tokenEnv or controller.tokenFile in switchboard.yaml');
+  };
+}
+
+export async function createControllerLink(opts: ControllerLinkOptions): Promise<ControllerLink> {
+  const spool = new AuditSpool(opts.db());
+  const retentionDays = opts.config?.audit.localRetentionDays ?? 90;
+  const prune = () => {
+    try {
+      spool.prune(new Date(Date.now() - retentionDays * DAY_MS));
+    } catch (err) {
+      opts.log.error({ err }, 'audit: pruning the local spool failed');
+    }
+  };
+  const pruneTimer = setInterval(prune, PRUNE_EVERY_MS);
+  pruneTimer.unref();
+
+  if (!opts.config) {
+    prune();
+    return {
+      audit: { spool, defaultTenantId: opts.identity.tenantId },
+      spool,
+      async close() {
+        clearInterval(pruneTimer);
+      },
+    };
+  }
+
+  const config = opts.config;
+  const token = controllerTokenProvider(config, opts.dataDir, opts.env);
+  const shipper = new AuditShipper({
+    spool,
+    controllerUrl: config.url,
+    token,
+    log: opts.log,
+    batchSize: config.audit.batchSize,
+    intervalMs: config.audit.flushIntervalMs,
+    maxBackoffMs: config.audit.maxBackoffMs,
+  });
+  const bundles = new BundleSync({
+    controllerUrl: config.url,
+    role: opts.identity.role,
+    token,
+    dir: join(opts.dataDir, BUNDLES_DIR),
+    pollIntervalMs: config.bundles.pollIntervalMs,
+    requestTimeoutMs: config.bundles.requestTimeoutMs,
+    validate: validateBundleBody,
+    log: opts.log,
+  });
+  await bundles.start();
+  shipper.start();
+  prune();
+  return {
+    policies: new BundlePolicySource(() => bundles.current()),
+    audit: { spool, defaultTenantId: opts.identity.tenantId, onAppend: () => shipper.notify() },
+    spool,
+    bundles,
+    shipper,
+    async close() {
+      clearInterval(pruneTimer);
+      await bundles.stop();
+      await shipper.stop();
+    },
+  };
+}

@@ -1,0 +1,176 @@
+/**
+ * PERSON, offline: shipped name lexicons (see gateway/guard/data/LICENSES.md), casing, and context.
+ * Capitalised tokens are grouped into chains ("Mary J. van Dyke"); a chain is a name when it holds a
+ * lexicon name that is not also a common English word, or when a cue ("Mr", "Dear", "my name is")
+ * stands before it. Unknown capitalised words join a chain next to a known name ("Kevin Veitonen").
+ */
+import lexicons from '../data/lexicons.json' with { type: 'json' };
+import type { Finding } from '../types.js';
+import { type Detector } from './detector.js';
+
+const toSet = (joined: string): ReadonlySet<string> => new Set(joined.split('\n'));
+const GIVEN = toSet(lexicons.given);
+const NAMES = toSet(lexicons.names);
+const ENGLISH = toSet(lexicons.english);
+
+/** Capitalised words that are names in the lexicon but, in prompts, are mostly something else. */
+const NOT_NAMES = new Set([
+  'january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november',
+  'december', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday', 'christmas', 'easter',
+  'god', 'jesus', 'lord', 'allah', 'buddha',
+  // software and platforms that double as names
+  'kafka', 'jenkins', 'django', 'ruby', 'julia', 'pascal', 'ada', 'haskell', 'travis', 'jasmine', 'cassandra',
+  'babel', 'linus', 'swift', 'rust', 'dart', 'perl', 'elixir', 'erlang', 'kotlin', 'scala', 'maven', 'gradle',
+  'docker', 'redis', 'mongo', 'postgres', 'mysql', 'nginx', 'apache', 'ubuntu', 'debian', 'fedora', 'alpine',
+  'linux', 'windows', 'darwin', 'siri', 'alexa', 'cortana', 'claude', 'gemini', 'llama', 'mistral', 'ollama',
+  'goose', 'jest', 'mocha', 'karma', 'sinon', 'chai', 'vue', 'angular', 'svelte', 'ember', 'deno', 'bun',
+  'vite', 'webpack', 'rollup', 'terraform', 'ansible', 'helm', 'grafana', 'kibana', 'jira', 'confluence',
+  'slack', 'zoom', 'teams', 'github', 'gitlab', 'azure', 'heroku', 'vercel', 'netlify', 'stripe', 'twilio',
+  'oracle', 'cisco', 'dell', 'tesla', 'amazon', 'google', 'apple', 'meta', 'openai', 'anthropic', 'mozilla',
+  'chrome', 'firefox', 'safari', 'edge', 'opera', 'android', 'ios', 'macos', 'xcode', 'unity', 'godot',
+  'london', 'paris', 'berlin', 'madrid', 'rome', 'vienna', 'sydney', 'austin', 'dallas', 'houston', 'denver',
+  'phoenix', 'boston', 'chicago', 'jordan', 'israel', 'georgia', 'virginia', 'carolina', 'dakota', 'florida',
+  'india', 'china', 'japan', 'france', 'germany', 'spain', 'italy', 'ireland', 'kenya', 'chad', 'victoria',
+  'street', 'avenue', 'road', 'lane', 'drive', 'suite', 'apt', 'box', 'unit', 'fax', 'tel', 'desk', 'mobile',
+  // countries and nationalities that double as names
+  'brazil', 'austria', 'canada', 'cyprus', 'greece', 'greek', 'estonia', 'finland', 'sweden', 'norway', 'denmark',
+  'poland', 'hungary', 'portugal', 'belgium', 'netherlands', 'holland', 'switzerland', 'iceland', 'greenland',
+  'mexico', 'chile', 'peru', 'argentina', 'colombia', 'cuba', 'russia', 'ukraine', 'turkey', 'egypt', 'morocco',
+  'nigeria', 'ghana', 'africa', 'america', 'asia', 'europe', 'australia', 'zealand', 'scotland', 'wales',
+  'england', 'britain', 'nicosia', 'lima', 'quebec', 'ontario', 'alberta', 'texas', 'nevada', 'montana',
+  'american', 'british', 'english', 'french', 'german', 'spanish', 'italian', 'irish', 'dutch', 'swiss',
+  'swedish', 'danish', 'polish', 'russian', 'chinese', 'japanese', 'indian', 'african', 'european', 'latin',
+]);
+const PARTICLES = /^ (?:(?:van|von|de|der|den|da|di|du|del|della|la|le|ten|ter|bin|ibn|al|el|dos|das|do|y|zu) )+$/;
+const CUE_BEFORE = /(?:\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|dear|hi|hello|hey|thanks|thank you|regards|sincerely|cheers|best|attn|cc|from|to|by|signed|named|called|contact|customer|patient|client|employee|user|applicant|tenant|husband|wife|son|daughter|kid|child|mother|father|mom|dad|brother|sister|friend|colleague|manager|boss|landlord|doctor|nurse|agent)\.?,?|name is|name's|i am|i'm|this is|ask for|speak to|talk to|name:|author:|owner:|assignee:|reporter:|by:)\s*$/;
+const LOCATION_BEFORE = /\b(?:in|at|near|via|visit|visiting|across|around|inside|outside|of)\s$/;
+const SURNAME_SHAPE = /(?:sson|sen|dóttir|dottir|ová|ova|ov|ev|eva|ski|ska|sky|ić|vić|ez|yama|moto|uchi|kawa|ainen|inen|nen|escu|elli|etti|ini|ucci|yan|ian|enko|czyk|berg|stein|mann|ström|strom|lund|quist|poulos|akis|oglu|ović|evich|ovich)$/;
+
+/** A capitalised word that may be part of a name; code identifiers are filtered by shape. */
+const TOKEN = /(?<![\p{L}\p{N}_.@/\\#$&\-'’])\p{Lu}[\p{L}\p{M}'’\-]*/gu;
+const NAME_SHAPE = /^(?:(?:Mc|Mac|O'|O’|D'|D’)?\p{Lu}[\p{Ll}\p{M}]*(?:['’\-]\p{Lu}?[\p{Ll}\p{M}]+)*)$/u;
+
+type Kind = 'strong' | 'weak' | 'unknown' | 'initial' | 'word';
+interface Token { start: number; end: number; kind: Kind; given: boolean }
+
+function classify(word: string): { kind: Kind; given: boolean } {
+  word = word.replace(/['’](?:s|m|ll|re|ve|d|t)$/i, '');
+  if (word.length === 1) return { kind: 'initial', given: false };
+  if (!NAME_SHAPE.test(word)) return { kind: 'word', given: false };
+  const lower = word.toLowerCase();
+  if (NOT_NAMES.has(lower)) return { kind: 'word', given: false };
+  const known = NAMES.has(lower);
+  const common = ENGLISH.has(lower);
+  if (known) return { kind: common ? 'weak' : 'strong', given: GIVEN.has(lower) };
+  return { kind: common ? 'word' : 'unknown', given: false };
+}
+
+function emit(text: string, chain: Token[], out: Finding[], singles: Token[]): void {
+  // Trim initials at the edges: a name does not start or end with "J.".
+  let a = 0;
+  let b = chain.length;
+  while (a < b && chain[a]!.kind === 'initial') a++;
+  while (b > a && chain[b - 1]!.kind === 'initial') b--;
+  if (a >= b) return;
+  const part = chain.slice(a, b);
+  const start = part[0]!.start;
+  let end = part[part.length - 1]!.end;
+  const strong = part.filter((t) => t.kind === 'strong').length;
+  const weak = part.filter((t) => t.kind === 'weak').length;
+  const unknown = part.filter((t) => t.kind === 'unknown').length;
+  const initials = part.filter((t) => t.kind === 'initial').length;
+  const lineAlone = /(?:^|\n)[ \t]*$/.test(text.slice(Math.max(0, start - 8), start)) && /^[ \t]*(?:\r?\n|$)/.test(text.slice(part[part.length - 1]!.end, part[part.length - 1]!.end + 4));
+  const before = text.slice(Math.max(0, start - 24), start).toLowerCase();
+  const cue = CUE_BEFORE.test(before);
+  let score = 0;
+  if (part.length === 1) {
+    const t = part[0]!;
+    if (t.kind === 'strong') score = LOCATION_BEFORE.test(before) ? 0 : cue ? 0.85 : 0.7;
+    else if ((t.kind === 'weak' || t.kind === 'unknown') && cue && /\b(?:mr|mrs|ms|miss|dr|prof|dear|name is|i am|i'm)\.?,?\s*$/.test(before)) score = 0.75;
+  } else if (strong >= 1 || (part[0]!.given && part.length >= 2)) {
+    score = strong >= 2 || (strong >= 1 && part[0]!.given) ? 0.9 : 0.8;
+  } else if (unknown >= 1 && unknown + weak + initials === part.length) {
+    // "Ravil G Yefimov": two words around an initial is the shape of a full name.
+    const initialInside = initials > 0 && part.length >= 3;
+    const shaped = part.some((t) => SURNAME_SHAPE.test(text.slice(t.start, t.end).toLowerCase()) || /[^\x00-\x7f]/.test(text.slice(t.start, t.end)));
+    if (cue || initialInside || shaped || lineAlone) score = initialInside ? 0.75 : 0.65;
+  } else if (cue && weak >= 1) {
+    score = 0.65;
+  }
+  if (score === 0) {
+    if (part.length === 1 && (part[0]!.kind === 'unknown' || part[0]!.kind === 'weak')) singles.push(part[0]!);
+    return;
+  }
+  // Possessive "'s" is not part of the name.
+  if (/['’]s$/.test(text.slice(start, end))) end -= 2;
+  out.push({ class: 'PERSON', start, end, score, detector: 'lexicon:person' });
+}
+
+const LIST_GAP = /^(?:, | and |, and | & | or )$/;
+
+/** "Usamov and Bowers", "Kónya, Becker and Vasquez": an unknown word listed with names is one too. */
+function addListNeighbours(text: string, singles: Token[], out: Finding[], firstOwn: number): void {
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (let i = singles.length - 1; i >= 0; i--) {
+      const t = singles[i]!;
+      if (t.kind !== 'unknown' && !t.given) continue;
+      for (let j = firstOwn; j < out.length; j++) {
+        const f = out[j]!;
+        const gap = f.end <= t.start ? text.slice(f.end, t.start) : t.end <= f.start ? text.slice(t.end, f.start) : '';
+        if (gap.length > 0 && gap.length <= 6 && LIST_GAP.test(gap)) {
+          out.push({ class: 'PERSON', start: t.start, end: t.end, score: 0.6, detector: 'lexicon:person' });
+          singles.splice(i, 1);
+          changed = true;
+          break;
+        }
+      }
+    }
+  }
+}
+
+export const personDetector: Detector = {
+  name: 'person',
+  classes: ['PERSON'],
+  applies: () => true,
+  scan(text: string, out: Finding[]): void {
+    let chain: Token[] = [];
+    const singles: Token[] = [];
+    const firstOwn = out.length;
+    const flush = (): void => {
+      // Split at plain words: "Thanks Mary Smith" → [Mary Smith].
+      let run: Token[] = [];
+      for (const t of chain) {
+        if (t.kind === 'word') {
+          if (run.length) emit(text, run, out, singles);
+          run = [];
+        } else run.push(t);
+      }
+      if (run.length) emit(text, run, out, singles);
+      chain = [];
+    };
+    TOKEN.lastIndex = 0;
+    for (let m = TOKEN.exec(text); m !== null; m = TOKEN.exec(text)) {
+      let word = m[0];
+      // Method calls and member access ("Foo.bar", "Foo(") are code, not names.
+      const after = text.charCodeAt(m.index + word.length);
+      if (after === 40 || (after === 46 && /[a-z]/.test(text[m.index + word.length + 1] ?? ''))) {
+        flush();
+        continue;
+      }
+      if (word.endsWith('-') || word.endsWith("'")) word = word.slice(0, -1);
+      const { kind, given } = classify(word.replace(/['’]s$/, ''));
+      const tok: Token = { start: m.index, end: m.index + word.length, kind, given };
+      if (chain.length > 0) {
+        const prev = chain[chain.length - 1]!;
+        const gap = text.slice(prev.end, tok.start);
+        const joined = chain.length < 4 && (gap === ' ' || (prev.kind === 'initial' && gap === '. ') || PARTICLES.test(gap));
+        if (!joined) flush();
+      }
+      chain.push(tok);
+    }
+    flush();
+    if (singles.length > 0) addListNeighbours(text, singles, out, firstOwn);
+  },
+};

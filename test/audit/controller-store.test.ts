@@ -1,0 +1,122 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { backends } from '../controller/backends.js';
+import { AuditRepository } from '../../controller/audit/repository.js';
+import { openGatewayDb } from '../../gateway/store.js';
+import { AuditSpool, type AuditFacts } from '../../gateway/audit/spool.js';
+import { computeEventHash, type AuditEvent } from '../../gateway/audit/event.js';
+import { verifyChains } from '../../gateway/audit/verify-chain.js';
+
+function facts(i: number, over: Partial<AuditFacts> = {}): AuditFacts {
+  return {
+    ts: new Date(Date.UTC(2026, 10, 1, 0, 0, i)).toISOString(),
+    tenantId: 'acme',
+    actor: { type: 'user', id: i % 2 ? 'alice' : 'bob', role: 'finance' },
+    action: i % 3 ? 'model.call' : 'policy.denied',
+    target: 'openai/gpt-4.1-mini',
+    result: i % 3 ? 'ok' : 'denied',
+    reason: null,
+    policyVersion: 'abc',
+    redactions: [],
+    cost: { tokens: i, usd: 0 },
+    traceId: `t${i}`,
+    ...over,
+  };
+}
+
+/** A gateway chain of n events, made by the real spool. */
+function gatewayChain(n: number, over: Partial<AuditFacts> = {}): AuditEvent[] {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-audit-'));
+  const db = openGatewayDb(join(dir, 'gateway.db'));
+  try {
+    const spool = new AuditSpool(db);
+    for (let i = 1; i <= n; i++) spool.append(facts(i, over));
+    return [...spool.events()];
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+for (const backend of backends) {
+  test(`audit store (${backend.name}): ingest is idempotent, continuity is checked, queries filter and page`, async () => {
+    const { handle, dispose } = await backend.open();
+    try {
+      const repo = new AuditRepository(handle.db, handle.dialect);
+      const chain = gatewayChain(10);
+      const first = await repo.ingest(chain.slice(0, 6));
+      assert.deepEqual([first.accepted, first.duplicates, first.alerts.length], [6, 0, 0]);
+      // Re-sent batch (lost reply) plus the rest: duplicates are skipped, not stored twice.
+      const second = await repo.ingest(chain.slice(3));
+      assert.deepEqual([second.accepted, second.duplicates, second.alerts.length], [4, 3, 0]);
+      assert.deepEqual(await repo.chainHead(chain[0]!.chainId), { seq: 10, hash: chain[9]!.hash });
+
+      const page1 = await repo.query({ tenantId: 'acme', limit: 4 });
+      assert.equal(page1.events.length, 4);
+      assert.ok(page1.nextCursor);
+      const rest = await repo.query({ tenantId: 'acme', limit: 100, cursor: page1.nextCursor! });
+      assert.equal(rest.events.length, 6);
+      assert.equal(rest.nextCursor, null);
+      assert.deepEqual([...page1.events, ...rest.events].map((e) => e.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      assert.deepEqual(rest.events[0], chain[4], 'stored events come back exactly as sent');
+
+      assert.equal((await repo.query({ actorId: 'alice', limit: 100 })).events.length, 5);
+      assert.equal((await repo.query({ action: 'policy.denied', limit: 100 })).events.length, 3);
+      const from = Date.parse(chain[2]!.ts);
+      const to = Date.parse(chain[5]!.ts);
+      assert.deepEqual((await repo.query({ from, to, limit: 100 })).events.map((e) => e.seq), [3, 4, 5]);
+      assert.equal((await repo.query({ tenantId: 'other', limit: 100 })).events.length, 0);
+
+      const exported: AuditEvent[] = [];
+      for await (const e of repo.exportEvents({}, 3)) exported.push(e);
+      assert.equal(verifyChains(exported).ok, true);
+      assert.equal(exported.length, 10);
+
+      // Retention: events older than the cutoff go, the chain head stays for continuity.
+      assert.equal(await repo.deleteOlderThan(Date.parse(chain[5]!.ts)), 5);
+      assert.equal((await repo.query({ limit: 100 })).events.length, 5);
+      assert.deepEqual(await repo.chainHead(chain[0]!.chainId), { seq: 10, hash: chain[9]!.hash });
+    } finally {
+      await dispose();
+    }
+  });
+
+  test(`audit store (${backend.name}): gaps, forks, broken links and tampered events raise alerts`, async () => {
+    const { handle, dispose } = await backend.open();
+    try {
+      const repo = new AuditRepository(handle.db, handle.dialect);
+      const chain = gatewayChain(6);
+      await repo.ingest(chain.slice(0, 2));
+
+      const gap = await repo.ingest([chain[3]!]);
+      assert.deepEqual(gap.alerts.map((a) => [a.kind, a.seq]), [['gap', 4]]);
+      assert.equal(gap.accepted, 1, 'a gapped event is stored, flagged');
+      // The missing event arrives late and links correctly: no new alert.
+      const late = await repo.ingest([chain[2]!]);
+      assert.deepEqual([late.accepted, late.alerts.length], [1, 0]);
+
+      const fork = { ...chain[4]!, id: 'forked-event', traceId: 'other' };
+      fork.hash = computeEventHash(fork);
+      await repo.ingest([chain[4]!]);
+      const forked = await repo.ingest([fork]);
+      assert.deepEqual([forked.rejected, forked.alerts.map((a) => a.kind)], [1, ['fork']]);
+
+      const tampered = { ...chain[5]!, cost: { tokens: 0, usd: 0 } };
+      const t = await repo.ingest([tampered]);
+      assert.deepEqual([t.rejected, t.alerts.map((a) => a.kind)], [1, ['tampered']]);
+
+      const relinked = { ...chain[5]!, hashPrev: 'a'.repeat(64) };
+      relinked.hash = computeEventHash(relinked);
+      const b = await repo.ingest([relinked]);
+      assert.deepEqual([b.accepted, b.alerts.map((a) => a.kind)], [1, ['broken-link']]);
+
+      const alerts = await repo.alerts(chain[0]!.chainId);
+      assert.deepEqual(alerts.map((a) => a.kind).sort(), ['broken-link', 'fork', 'gap', 'tampered']);
+    } finally {
+      await dispose();
+    }
+  });
+}
