@@ -238,16 +238,17 @@ async function main(): Promise<void> {
     ]);
     servers.push(passthrough, spine, gateway);
 
-    const headers = (stream: boolean): Record<string, string> => ({
+    // Every target gets the same headers; only the gateways check the token (each has its own data dir).
+    const headers = (server: ServerProcess, stream: boolean): Record<string, string> => ({
       'content-type': 'application/json',
-      authorization: `Bearer ${gateway.token ?? ''}`,
+      authorization: `Bearer ${server.token ?? gateway.token ?? ''}`,
       ...(stream ? { accept: 'text/event-stream' } : {}),
     });
     const bodies = { 'non-stream': gooseLikeBody(false), stream: gooseLikeBody(true) };
     const serverOf = (name: TargetName): ServerProcess => ({ direct: upstream, passthrough, 'gateway-spine': spine, gateway })[name];
     const targetFor = (name: TargetName, mode: Mode): LoadTarget => {
-      const origin = new URL(serverOf(name).url).origin;
-      return { origin, path: '/v1/chat/completions', headers: headers(mode === 'stream'), body: bodies[mode], stream: mode === 'stream' };
+      const server = serverOf(name);
+      return { origin: new URL(server.url).origin, path: '/v1/chat/completions', headers: headers(server, mode === 'stream'), body: bodies[mode], stream: mode === 'stream' };
     };
 
     const measure = async (target: TargetName, mode: Mode, connections: number, durationMs: number): Promise<Measured> => {

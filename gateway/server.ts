@@ -62,6 +62,8 @@ export interface GatewayServerOptions {
   dataDir: string;
   logger: Logger;
   env?: NodeJS.ProcessEnv;
+  /** Clock for circuit-breaker cooldowns (tests inject one); default Date.now. */
+  clock?: () => number;
   controller?: import('./bundles/controller-link-config.js').ControllerLinkConfig;
 }
 
@@ -104,13 +106,18 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
   app.setErrorHandler((err: unknown, request, reply) => {
     const format = formatForUrl(request.url);
     const gatewayError = toGatewayError(err, opts.config.bodyLimitBytes);
-    if (gatewayError.status >= 500) log.error({ err, url: request.url }, 'gateway error');
+    // Path only (a query string may carry keys) and never the message: a JSON parse error quotes the body.
+    const path = request.url.split('?')[0];
+    if (gatewayError.status >= 500) log.error({ err, path }, 'gateway error');
+    else log.info({ path, method: request.method, status: gatewayError.status, code: gatewayError.code }, 'request rejected');
     void reply.code(gatewayError.status).headers(gatewayError.headers).send(errorBody(format, gatewayError));
   });
 
   app.setNotFoundHandler((request, reply) => {
     const format = formatForUrl(request.url);
-    const err = new GatewayError(404, `Unknown route ${request.method} ${request.url.split('?')[0]}`, 'invalid_request_error', 'unknown_route');
+    const path = request.url.split('?')[0];
+    const err = new GatewayError(404, `Unknown route ${request.method} ${path}`, 'invalid_request_error', 'unknown_route');
+    log.info({ path, method: request.method, status: 404, code: err.code }, 'request rejected');
     void reply.code(404).send(errorBody(format, err));
   });
 

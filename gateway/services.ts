@@ -16,6 +16,7 @@ import { estimatePromptTokens } from '../models/tokens.js';
 import { ExactCache } from './cache/exact-cache.js';
 import { exactCacheOptions, resolveCacheConfig } from './cache/config.js';
 import { loadConfiguredRules } from './downshift/active-rules.js';
+import { registryLookup } from './downshift/rules.js';
 import { createPrivacyGuardDeps } from './stages/privacy-guard.js';
 import { detect } from './guard/detect.js';
 import { createControllerLink, type ControllerLink } from './bundles/controller-link.js';
@@ -57,7 +58,7 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
   const registry = cost.registry;
   const cacheConfig = resolveCacheConfig(opts.config.cache);
   const cache = cacheConfig.mode === 'off' ? undefined : new ExactCache(getDb(), exactCacheOptions(cacheConfig));
-  const downshiftRules = loadConfiguredRules(opts.dataDir, opts.config.downshift, registry.tierOf);
+  const downshiftRules = loadConfiguredRules(opts.dataDir, opts.config.downshift, registryLookup(registry));
 
   const stages = buildPipeline({
     auth: { localToken, identity: opts.config.identity },

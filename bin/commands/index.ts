@@ -8,6 +8,9 @@ import { registerModelsCommands } from './models.js';
 import { registerUsageCommand } from './usage.js';
 import { registerControllerCommands } from './controller.js';
 import { registerGuardCommands } from './guard.js';
+import { registerAuditCommands } from './audit.js';
+import { registerGooseCommands } from './goose.js';
+import { registerServiceCommands } from './service.js';
 
 export const commandGroups: Array<(program: Command) => void> = [
   registerUpCommand,
@@ -18,4 +21,7 @@ export const commandGroups: Array<(program: Command) => void> = [
   registerRulesCommands,
   registerControllerCommands,
   registerGuardCommands,
+  registerAuditCommands,
+  registerGooseCommands,
+  registerServiceCommands,
 ];

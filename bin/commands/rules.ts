@@ -10,7 +10,7 @@ import { DownshiftRulesError, loadDownshiftRulesFile } from '../../policies/down
 import { MODEL_TIERS, type BudgetState, type DownshiftRuleSet } from '../../policies/downshift/types.js';
 import { loadModelRegistry, type ModelRegistry } from '../../models/registry.js';
 import { UsageStore } from '../../models/usage-store.js';
-import { DownshiftRules } from '../../gateway/downshift/rules.js';
+import { DownshiftRules, registryLookup } from '../../gateway/downshift/rules.js';
 import { openGatewayDb } from '../../gateway/store.js';
 import { parseWindow, simulateRules } from '../../gateway/simulate/simulate.js';
 import { formatSimulationTable } from '../../gateway/simulate/report-format.js';
@@ -46,7 +46,7 @@ const parseSince = (value: string): string => {
   return value;
 };
 
-interface SimulateFlags extends CommonOptions {
+export interface SimulateFlags extends CommonOptions {
   rules: string;
   since: string;
   format: 'table' | 'json';
@@ -84,30 +84,33 @@ export function registerRulesCommands(program: Command): void {
       .option('--tenant <id>', 'only this tenant\'s usage')
       .addHelpText('after', '\nQuality is not simulated: the projection assumes the substitute model answers as well.'),
   ).action((flags: SimulateFlags) => {
-    const { dataDir } = loadContext(flags);
-    const set = loadRules(flags.rules);
-    const dbFile = dataDir.path('gateway.db');
-    if (!existsSync(dbFile)) throw new CliError(`no recorded usage in ${dataDir.root} (gateway.db does not exist yet; run the gateway first or pass --data-dir)`);
-    const registry = loadModelRegistry({ dataDir: dataDir.root });
-    const db = openGatewayDb(dbFile);
-    try {
-      const store = new UsageStore(db);
-      const now = Date.now();
-      const since = now - (parseWindow(flags.since) ?? 0);
-      const report = simulateRules(
-        store.records({ since, until: now, ...(flags.tenant ? { tenantId: flags.tenant } : {}) }),
-        new DownshiftRules(set, registry.tierOf),
-        (id) => registry.get(id),
-        { assumeBudget: flags.assumeBudget },
-      );
-      if (flags.format === 'json') {
-        process.stdout.write(`${JSON.stringify({ rulesFile: flags.rules, since: new Date(since).toISOString(), until: new Date(now).toISOString(), ...report }, null, 2)}\n`);
-      } else {
-        process.stdout.write(formatSimulationTable(report, flags.since));
-        for (const w of ruleWarnings(set, registry)) process.stdout.write(`warning: ${w}\n`);
-      }
-    } finally {
-      db.close();
-    }
+    process.stdout.write(runSimulation(flags));
   });
+}
+
+/** The `rules simulate` command's output for these flags. */
+export function runSimulation(flags: SimulateFlags): string {
+  const { dataDir } = loadContext(flags);
+  const set = loadRules(flags.rules);
+  const dbFile = dataDir.path('gateway.db');
+  if (!existsSync(dbFile)) throw new CliError(`no recorded usage in ${dataDir.root} (gateway.db does not exist yet; run the gateway first or pass --data-dir)`);
+  const registry = loadModelRegistry({ dataDir: dataDir.root });
+  const db = openGatewayDb(dbFile);
+  try {
+    const store = new UsageStore(db);
+    const now = Date.now();
+    const since = now - (parseWindow(flags.since) ?? 0);
+    const report = simulateRules(
+      store.records({ since, until: now, ...(flags.tenant ? { tenantId: flags.tenant } : {}) }),
+      new DownshiftRules(set, registryLookup(registry)),
+      (id) => registry.get(id),
+      { assumeBudget: flags.assumeBudget },
+    );
+    if (flags.format === 'json') {
+      return `${JSON.stringify({ rulesFile: flags.rules, since: new Date(since).toISOString(), until: new Date(now).toISOString(), ...report }, null, 2)}\n`;
+    }
+    return formatSimulationTable(report, flags.since) + ruleWarnings(set, registry).map((w) => `warning: ${w}\n`).join('');
+  } finally {
+    db.close();
+  }
 }

@@ -3,8 +3,11 @@
  * (User in Role, User in Department) plus ABAC on principal, resource and context attributes
  * (department, data class, amount, budget state, time). The policy set is parsed once per
  * version and evaluated statefully; each call only ships the few entities of the request.
+ * Decisions are memoised per exact Cedar request (time enters only as hour and weekday), so
+ * the common repeated checks of a gateway skip the Wasm boundary altogether.
  */
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import { LRUCache } from 'lru-cache';
 import type { ProfileCatalog } from '../profiles/catalog.js';
 import type { AttributeValue } from '../directory/types.js';
 import { basePolicies, type NamedPolicy } from './base-policies.js';
@@ -40,12 +43,14 @@ export interface EvaluationInput {
 }
 
 export interface EvaluationResult {
-  allow: boolean;
-  reasons: string[];
+  readonly allow: boolean;
+  readonly reasons: readonly string[];
   /** Ids of the rules that decided (permits for allow, forbids for deny). */
-  policies: string[];
-  policyVersion: string;
+  readonly policies: readonly string[];
+  readonly policyVersion: string;
 }
+
+export const DEFAULT_DECISION_CACHE_SIZE = 10_000;
 
 export class PolicyConfigError extends Error {
   override name = 'PolicyConfigError';
@@ -54,13 +59,18 @@ export class PolicyConfigError extends Error {
 const CEDAR_SAFE_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export class PolicyEvaluator {
+  private readonly decisions: LRUCache<string, EvaluationResult> | undefined;
+
   private constructor(
     readonly version: string,
     private readonly reasons: ReadonlyMap<string, string>,
-  ) {}
+    cacheSize: number,
+  ) {
+    this.decisions = cacheSize > 0 ? new LRUCache({ max: cacheSize }) : undefined;
+  }
 
   /** Builds and pre-parses the policy set for a catalog version; a bad rule names its id. */
-  static async create(profiles: ProfileCatalog): Promise<PolicyEvaluator> {
+  static async create(profiles: ProfileCatalog, opts: { cacheSize?: number } = {}): Promise<PolicyEvaluator> {
     const all: NamedPolicy[] = [...basePolicies, ...profiles.all().flatMap(policiesForProfile)];
     const texts: Record<string, string> = {};
     const reasons = new Map<string, string>();
@@ -77,7 +87,7 @@ export class PolicyEvaluator {
     const version = `cedar-${profiles.version}`;
     const parsed = cedar.preparsePolicySet(version, { staticPolicies: texts });
     if (parsed.type === 'failure') throw new PolicyConfigError(`policy set: ${parsed.errors.map((e) => e.message).join('; ')}`);
-    return new PolicyEvaluator(version, reasons);
+    return new PolicyEvaluator(version, reasons, opts.cacheSize ?? DEFAULT_DECISION_CACHE_SIZE);
   }
 
   evaluate(input: EvaluationInput): EvaluationResult {
@@ -91,12 +101,33 @@ export class PolicyEvaluator {
     if (principal.team) principalAttrs.team = principal.team;
     const resourceAttrs = cedarAttrs(resource.attributes);
     resourceAttrs.name = resource.id;
+    const context = cedarContext(input.context);
 
+    const key = this.decisions
+      ? JSON.stringify([principal.id, parents, principalAttrs, input.action, resourceUid.type, resource.id, resourceAttrs, context])
+      : '';
+    const cached = this.decisions?.get(key);
+    if (cached) return cached;
+    const result = this.authorize(input, principalUid, parents, principalAttrs, resourceUid, resourceAttrs, context);
+    this.decisions?.set(key, result);
+    return result;
+  }
+
+  private authorize(
+    input: EvaluationInput,
+    principalUid: { type: string; id: string },
+    parents: Array<{ type: string; id: string }>,
+    principalAttrs: CedarAttrs,
+    resourceUid: { type: string; id: string },
+    resourceAttrs: CedarAttrs,
+    context: CedarAttrs,
+  ): EvaluationResult {
+    const { principal, resource } = input;
     const answer = cedar.statefulIsAuthorized({
       principal: principalUid,
       action: { type: 'Action', id: input.action },
       resource: resourceUid,
-      context: cedarContext(input.context),
+      context,
       preparsedPolicySetId: this.version,
       entities: [
         { uid: principalUid, attrs: principalAttrs, parents },
@@ -109,7 +140,7 @@ export class PolicyEvaluator {
     }
     const { decision, diagnostics } = answer.response;
     const allow = decision === 'allow';
-    const reasons = diagnostics.reason.map((id) => this.reasons.get(id) ?? id);
+    const reasons: string[] = diagnostics.reason.map((id) => this.reasons.get(id) ?? id);
     if (!allow && reasons.length === 0) {
       reasons.push(`no rule permits ${input.action} on ${resource.type} "${resource.id}" for role(s) ${principal.roles.join(', ') || '(none)'}`);
     }

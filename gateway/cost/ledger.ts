@@ -27,6 +27,8 @@ interface LedgerEntry {
   start: number;
   spentUsd: number;
   reservedUsd: number;
+  /** Open reservations; at zero, reservedUsd is reset to exactly 0 so float drift cannot pile up. */
+  open: number;
 }
 
 /** Where one budget stands right now. */
@@ -67,7 +69,7 @@ export class BudgetLedger {
     const start = windowStart(b.window, now);
     let e = this.entries.get(key);
     if (!e || e.start !== start) {
-      e = { start, spentUsd: this.spentSince(b.scope, start), reservedUsd: 0 };
+      e = { start, spentUsd: this.spentSince(b.scope, start), reservedUsd: 0, open: 0 };
       this.entries.set(key, e);
     }
     return e;
@@ -104,7 +106,10 @@ export class BudgetLedger {
       if (s.remainingUsd < amountUsd && (!blocking || s.remainingUsd < blocking.remainingUsd)) blocking = s;
     }
     if (blocking) return { ok: false, blocking, standings };
-    for (const e of entries) e.reservedUsd += amountUsd;
+    for (const e of entries) {
+      e.reservedUsd += amountUsd;
+      e.open++;
+    }
     return { ok: true, reservation: { amountUsd, parts: entries.map((entry) => ({ entry, start: entry.start })), settled: false }, standings };
   }
 
@@ -116,7 +121,8 @@ export class BudgetLedger {
       // A window that rolled over meanwhile was re-seeded from the store; its new totals do
       // not include this reservation, and the cost is recorded in the old window.
       if (entry.start !== start) continue;
-      entry.reservedUsd = Math.max(0, entry.reservedUsd - reservation.amountUsd);
+      entry.open--;
+      entry.reservedUsd = entry.open === 0 ? 0 : Math.max(0, entry.reservedUsd - reservation.amountUsd);
       entry.spentUsd += actualUsd;
     }
   }

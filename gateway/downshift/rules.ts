@@ -4,6 +4,7 @@
  * gateway stage and the what-if simulator, so a simulation predicts exactly what the
  * gateway would do.
  */
+import { blendedUsdPerMTok, type ModelRegistry } from '../../models/registry.js';
 import { MODEL_TIERS, type BudgetState, type DownshiftRule, type DownshiftRuleSet, type ModelTier, type Weekday } from '../../policies/downshift/types.js';
 
 /** What a rule can look at. `promptTokens` is a function so it is only computed when a rule asks. */
@@ -17,8 +18,21 @@ export interface DownshiftFacts {
   now: number;
 }
 
-/** Tier of a model id per the registry, or undefined when the registry does not know it. */
-export type TierOf = (modelId: string) => ModelTier | undefined;
+/** What the registry knows about a model id, or undefined when it does not know it. */
+export interface ModelFacts {
+  tier: ModelTier;
+  /** Blended USD per million tokens (registry's input-heavy mix), when priced. */
+  blendedUsdPerMTok?: number;
+}
+export type ModelLookup = (modelId: string) => ModelFacts | undefined;
+
+/** The registry as downshift sees it: tier and blended price per model id. */
+export function registryLookup(registry: ModelRegistry): ModelLookup {
+  return (id) => {
+    const m = registry.get(id);
+    return m ? { tier: m.tier, blendedUsdPerMTok: blendedUsdPerMTok(m) } : undefined;
+  };
+}
 
 export interface DownshiftDecision {
   rule: string;
@@ -123,7 +137,7 @@ export class DownshiftRules {
   /** True when some enabled rule looks at prompt size, so callers know estimates are needed. */
   readonly needsPromptTokens: boolean;
 
-  constructor(readonly ruleSet: DownshiftRuleSet, private readonly tierOf: TierOf = () => undefined) {
+  constructor(readonly ruleSet: DownshiftRuleSet, private readonly lookup: ModelLookup = () => undefined) {
     this.compiled = ruleSet.rules.filter((r) => r.enabled !== false).map((r) => compileRule(r, ruleSet));
     this.needsPromptTokens = this.compiled.some((r) => r.minTokens !== undefined || r.maxTokens !== undefined);
   }
@@ -174,12 +188,16 @@ export class DownshiftRules {
     return { rule: rule.id, ...(model ? { model } : {}), ...(maxTokens !== undefined ? { maxTokens } : {}), reason };
   }
 
-  /** A rule only ever moves a request down (or sideways when the registry cannot tell). */
+  /**
+   * A rule only ever moves a request to a cheaper model: by price when the registry prices
+   * both, else by tier; when the registry knows neither, the rule's author is trusted.
+   */
   private isCheaperOrUnknown(from: string, to: string): boolean {
-    const a = this.tierOf(from);
-    const b = this.tierOf(to);
+    const a = this.lookup(from);
+    const b = this.lookup(to);
     if (a === undefined || b === undefined) return true;
-    return (tierRank.get(b) ?? 0) > (tierRank.get(a) ?? 0);
+    if (a.blendedUsdPerMTok !== undefined && b.blendedUsdPerMTok !== undefined) return b.blendedUsdPerMTok < a.blendedUsdPerMTok;
+    return (tierRank.get(b.tier) ?? 0) > (tierRank.get(a.tier) ?? 0);
   }
 
   private matches(r: CompiledRule, f: DownshiftFacts): boolean {

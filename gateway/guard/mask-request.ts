@@ -15,6 +15,7 @@ import type { GuardMode } from '../../policies/guard-policy.js';
 import type { DetectFn, DetectOptions, EntityClass } from './types.js';
 import { normaliseValue, type Pseudonymizer } from './pseudonym.js';
 import { realisticSurrogate } from './surrogate.js';
+import { PseudonymMatcher } from './reidentify-stream.js';
 
 export type PseudonymStyle = 'token' | 'realistic';
 
@@ -151,18 +152,16 @@ function maskSlots(slots: TextSlot[], commits: Array<() => void>, opts: MaskOpti
  */
 function addVerbatimRepeats(slots: TextSlot[], values: Map<string, EntityClass>): void {
   // Very short values would also hit inside unrelated words; detection alone covers those.
-  const candidates = [...values].filter(([v]) => v.length >= 4);
+  const candidates: Array<{ pseudonym: string; value: string }> = [];
+  for (const [v, cls] of values) if (v.length >= 4) candidates.push({ pseudonym: v, value: cls });
   if (candidates.length === 0) return;
+  // One pass per text over a trie of all values (not one indexOf per value and text).
+  const finder = new PseudonymMatcher(candidates);
   for (const slot of slots) {
     let added: Span[] | undefined;
-    for (const [value, cls] of candidates) {
-      let at = slot.text.indexOf(value);
-      while (at !== -1) {
-        const end = at + value.length;
-        if (!overlaps(slot.spans, at, end) && !overlaps(added, at, end)) (added ??= []).push({ start: at, end, cls });
-        at = slot.text.indexOf(value, end);
-      }
-    }
+    finder.forEachMatch(slot.text, (start, end, cls) => {
+      if (!overlaps(slot.spans, start, end)) (added ??= []).push({ start, end, cls });
+    });
     if (added) slot.spans = [...(slot.spans ?? []), ...added].sort((a, b) => a.start - b.start);
   }
 }
@@ -215,8 +214,10 @@ class PseudonymAssigner {
       }
     }
     if (pseudonym === undefined) {
+      // Tokens only need to differ from this request's other pseudonyms (a real value cannot
+      // look like CLASS_8HEX by accident, and if it is the token itself it maps to the same value).
       pseudonym = pz.token(cls, digest);
-      if (!this.#isFree(pseudonym)) pseudonym = pz.token(cls, digest, true);
+      if (this.#byPseudonym.has(pseudonym)) pseudonym = pz.token(cls, digest, true);
     }
     const entry: PseudonymEntry = { pseudonym, class: cls, value };
     this.#byKey.set(key, entry);

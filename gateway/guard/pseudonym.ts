@@ -6,6 +6,7 @@
  */
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { LRUCache } from 'lru-cache';
 import { readOrCreateSecret } from '../../bin/data-dir.js';
 import type { EntityClass } from './types.js';
 
@@ -63,6 +64,8 @@ export class TenantKeys {
 
 export class Pseudonymizer {
   readonly #key: Buffer;
+  // Agents resend the whole history every turn, so the same values come back again and again.
+  readonly #digests = new LRUCache<string, Buffer>({ max: 20_000 });
 
   constructor(key: Buffer) {
     this.#key = key;
@@ -70,7 +73,10 @@ export class Pseudonymizer {
 
   /** HMAC-SHA256 of class + NUL + normalised value: the seed of both pseudonym styles. */
   digest(cls: EntityClass, normalised: string): Buffer {
-    return createHmac('sha256', this.#key).update(cls).update('\0').update(normalised).digest();
+    const cacheKey = `${cls}\0${normalised}`;
+    let d = this.#digests.get(cacheKey);
+    if (!d) this.#digests.set(cacheKey, (d = createHmac('sha256', this.#key).update(cacheKey).digest()));
+    return d;
   }
 
   /** `EMAIL_7F3A2C9B`; `long` gives 16 hex digits for the rare in-request collision. */

@@ -1,7 +1,7 @@
 /**
  * Streaming re-identification: pseudonym → real value in text that arrives in pieces.
  *
- * A trie over the request's pseudonyms is walked at each position that can start one; matching
+ * A radix trie over the request's pseudonyms is walked at each position that can start one; matching
  * is leftmost-longest. Only the shortest suffix that could still become a pseudonym is held
  * back (at most one pseudonym's length), so a stream is delayed by no more than one chunk and
  * never buffered. The same engine does the non-stream case (one push + flush), which is what
@@ -15,34 +15,40 @@
 import type { JsonObject, JsonValue, SseEvent } from '../context.js';
 import type { PseudonymEntry } from './mask-request.js';
 
-interface TrieNode {
-  next: Map<number, TrieNode>;
+interface RadixNode {
+  /** Outgoing edges by their label's first char; absent on leaves. */
+  edges?: Map<number, RadixEdge>;
   /** Set when a pseudonym ends here. */
   value?: string;
-  /** The value as it must appear inside a JSON string literal. */
+  /** The value as it must appear inside a JSON string literal (computed on first use). */
   escaped?: string;
 }
 
-/** The request's pseudonyms, compiled once per request for all streams of its response. */
+interface RadixEdge {
+  /** Characters along this edge (first char included). */
+  label: string;
+  node: RadixNode;
+}
+
+/**
+ * The request's pseudonyms as a radix trie (one node per branching point, so a few hundred
+ * pseudonyms cost a few hundred small objects), compiled once per request for all its streams.
+ */
 export class PseudonymMatcher {
-  readonly root: TrieNode = { next: new Map() };
-  /** Fast reject: does an ASCII char start any pseudonym? (All pseudonyms start with ASCII.) */
+  readonly #root: RadixNode = {};
+  /** Fast reject for ASCII chars that start no pseudonym. */
   readonly #firstAscii = new Uint8Array(128);
   readonly size: number;
+  // Result of the last #walk (kept on the instance: no allocation per position).
+  #matchEnd = -1;
+  #matched: RadixNode | undefined;
+  #couldExtend = false;
 
   constructor(entries: Iterable<Pick<PseudonymEntry, 'pseudonym' | 'value'>>) {
     let n = 0;
     for (const { pseudonym, value } of entries) {
       if (pseudonym.length === 0) continue;
-      let node = this.root;
-      for (let i = 0; i < pseudonym.length; i++) {
-        const c = pseudonym.charCodeAt(i);
-        let child = node.next.get(c);
-        if (!child) node.next.set(c, (child = { next: new Map() }));
-        node = child;
-      }
-      node.value = value;
-      node.escaped = JSON.stringify(value).slice(1, -1);
+      this.#insert(pseudonym, value);
       const first = pseudonym.charCodeAt(0);
       if (first < 128) this.#firstAscii[first] = 1;
       n++;
@@ -50,8 +56,122 @@ export class PseudonymMatcher {
     this.size = n;
   }
 
+  #insert(key: string, value: string): void {
+    let node = this.#root;
+    let pos = 0;
+    for (;;) {
+      if (pos === key.length) {
+        node.value = value;
+        return;
+      }
+      const edges = (node.edges ??= new Map());
+      const edge = edges.get(key.charCodeAt(pos));
+      if (!edge) {
+        edges.set(key.charCodeAt(pos), { label: key.slice(pos), node: { value } });
+        return;
+      }
+      const label = edge.label;
+      let common = 1;
+      while (common < label.length && pos + common < key.length && label.charCodeAt(common) === key.charCodeAt(pos + common)) common++;
+      if (common < label.length) {
+        // Split the edge where the new key leaves it.
+        const mid: RadixNode = { edges: new Map([[label.charCodeAt(common), { label: label.slice(common), node: edge.node }]]) };
+        edge.label = label.slice(0, common);
+        edge.node = mid;
+      }
+      node = edge.node;
+      pos += common;
+    }
+  }
+
   canStart(c: number): boolean {
-    return c < 128 ? this.#firstAscii[c] === 1 : this.root.next.has(c);
+    return c < 128 ? this.#firstAscii[c] === 1 : this.#root.edges?.has(c) === true;
+  }
+
+  /**
+   * Walks from `i`: sets #matchEnd/#matched to the longest pseudonym starting there (or -1) and
+   * #couldExtend when the text ran out while a longer pseudonym was still possible.
+   */
+  #walk(text: string, i: number): void {
+    const n = text.length;
+    let node = this.#root;
+    let j = i;
+    this.#matchEnd = -1;
+    this.#matched = undefined;
+    this.#couldExtend = false;
+    for (;;) {
+      if (node.value !== undefined && j > i) {
+        this.#matchEnd = j;
+        this.#matched = node;
+      }
+      if (node.edges === undefined) return;
+      if (j === n) {
+        this.#couldExtend = true;
+        return;
+      }
+      const edge = node.edges.get(text.charCodeAt(j));
+      if (!edge) return;
+      const label = edge.label;
+      let k = 1;
+      while (k < label.length && j + k < n && text.charCodeAt(j + k) === label.charCodeAt(k)) k++;
+      if (k < label.length) {
+        if (j + k === n) this.#couldExtend = true;
+        return;
+      }
+      node = edge.node;
+      j += k;
+    }
+  }
+
+  /** Calls `fn` for each leftmost-longest, non-overlapping occurrence in a complete text. */
+  forEachMatch(text: string, fn: (start: number, end: number, value: string) => void): void {
+    const n = text.length;
+    let i = 0;
+    while (i < n) {
+      if (!this.canStart(text.charCodeAt(i))) {
+        i++;
+        continue;
+      }
+      this.#walk(text, i);
+      if (this.#matchEnd === -1) {
+        i++;
+      } else {
+        const end = this.#matchEnd;
+        fn(i, end, this.#matched!.value!);
+        i = end;
+      }
+    }
+  }
+
+  /**
+   * Replaces pseudonyms in `buf`. Unless `final`, stops at the first position whose pseudonym
+   * could still grow with more text, and returns that position as `holdFrom` (else -1).
+   */
+  replace(buf: string, final: boolean, jsonEscape: boolean): { out: string; holdFrom: number } {
+    const n = buf.length;
+    let out = '';
+    let emitFrom = 0;
+    let i = 0;
+    while (i < n) {
+      if (!this.canStart(buf.charCodeAt(i))) {
+        i++;
+        continue;
+      }
+      this.#walk(buf, i);
+      if (!final && this.#couldExtend) {
+        return { out: out + buf.slice(emitFrom, i), holdFrom: i };
+      }
+      if (this.#matchEnd === -1) {
+        i++;
+        continue;
+      }
+      const node = this.#matched!;
+      const value = jsonEscape ? (node.escaped ??= JSON.stringify(node.value).slice(1, -1)) : node.value!;
+      out += buf.slice(emitFrom, i) + value;
+      i = this.#matchEnd;
+      emitFrom = i;
+    }
+    return { out: emitFrom === 0 ? buf : out + buf.slice(emitFrom), holdFrom: -1 };
   }
 }
 
@@ -70,65 +190,21 @@ export class ReidentifyingStream {
   /** Text that can be passed on now; a possible pseudonym start at the end is held back. */
   push(chunk: string): string {
     const buf = this.#pending.length === 0 ? chunk : this.#pending + chunk;
-    return this.#scan(buf, false);
+    const { out, holdFrom } = this.#matcher.replace(buf, false, this.#jsonEscape);
+    this.#pending = holdFrom === -1 ? '' : buf.slice(holdFrom);
+    return out;
   }
 
   /** The held-back rest, at the end of the text. */
   flush(): string {
     if (this.#pending.length === 0) return '';
-    return this.#scan(this.#pending, true);
+    const { out } = this.#matcher.replace(this.#pending, true, this.#jsonEscape);
+    this.#pending = '';
+    return out;
   }
 
   get holding(): boolean {
     return this.#pending.length > 0;
-  }
-
-  #scan(buf: string, final: boolean): string {
-    const matcher = this.#matcher;
-    const root = matcher.root;
-    const n = buf.length;
-    let out = '';
-    let emitFrom = 0;
-    let i = 0;
-    while (i < n) {
-      const c = buf.charCodeAt(i);
-      if (!matcher.canStart(c)) {
-        i++;
-        continue;
-      }
-      let node = root.next.get(c)!;
-      let j = i + 1;
-      let matchEnd = -1;
-      let matched: TrieNode | undefined;
-      if (node.value !== undefined) {
-        matchEnd = j;
-        matched = node;
-      }
-      while (j < n && node.next.size > 0) {
-        const child = node.next.get(buf.charCodeAt(j));
-        if (!child) break;
-        node = child;
-        j++;
-        if (node.value !== undefined) {
-          matchEnd = j;
-          matched = node;
-        }
-      }
-      if (!final && j === n && node.next.size > 0) {
-        // The text so far could still grow into a (longer) pseudonym: hold it back.
-        this.#pending = buf.slice(i);
-        return out + buf.slice(emitFrom, i);
-      }
-      if (matched) {
-        out += buf.slice(emitFrom, i) + (this.#jsonEscape ? matched.escaped! : matched.value!);
-        i = matchEnd;
-        emitFrom = i;
-      } else {
-        i++;
-      }
-    }
-    this.#pending = '';
-    return emitFrom === 0 ? buf : out + buf.slice(emitFrom);
   }
 }
 

@@ -40,9 +40,12 @@ function clientAskedForStreamUsage(body: JsonObject | undefined): boolean {
   return typeof so === 'object' && so !== null && !Array.isArray(so) && so.include_usage === true;
 }
 
-/** Framing events in a stream that carry no completion text (role/finish chunks, block starts...). */
+/**
+ * Data events in a stream that carry no completion text: OpenAI's role chunk, finish chunk and
+ * [DONE]; Anthropic's message_start, block start/stop, message_delta and message_stop.
+ */
 function framingEvents(format: RequestContext['format']): number {
-  return format === 'anthropic' ? 5 : 2;
+  return format === 'anthropic' ? 5 : 3;
 }
 
 export interface PricedUsage {

@@ -46,14 +46,14 @@ export class UpstreamRouter {
   private readonly targets: Target[];
   private readonly retry: RetryPolicy;
 
-  constructor(config: GatewayConfig, env: NodeJS.ProcessEnv, private readonly log: Logger) {
+  constructor(config: GatewayConfig, env: NodeJS.ProcessEnv, private readonly log: Logger, clock: () => number = Date.now) {
     this.retry = config.retry;
     this.targets = config.upstreams.map((u, index) => ({
       config: u,
       adapter: adapters[u.kind],
       // SWITCHBOARD_UPSTREAM_KEY overrides the primary's key; otherwise each upstream's own env var.
       apiKey: (index === 0 ? env.SWITCHBOARD_UPSTREAM_KEY : undefined) || (u.apiKeyEnv ? env[u.apiKeyEnv] : undefined) || undefined,
-      breaker: new CircuitBreaker(config.breaker.failureThreshold, config.breaker.cooldownMs),
+      breaker: new CircuitBreaker(config.breaker.failureThreshold, config.breaker.cooldownMs, clock),
       dispatcher: new Agent({
         connections: 512,
         keepAliveTimeout: 30_000,

@@ -29,11 +29,11 @@ const org: DirectoryNode[] = [
 
 for (const backend of backends) {
   describe(`controller storage on ${backend.name}`, () => {
-    it('migrates to the same tables and re-opening is a no-op', async () => {
+    it('migrates the core tables and re-opening is a no-op', async () => {
       const b = await backend.open();
       try {
         const tables = await listTables(b.handle.db as unknown as Kysely<Record<string, never>>);
-        assert.deepEqual(tables, ['directory_edges', 'directory_nodes', 'enrolment_codes', 'refresh_tokens']);
+        for (const t of ['directory_edges', 'directory_nodes', 'enrolment_codes', 'refresh_tokens']) assert.ok(tables.includes(t), `${t} missing`);
         const again = await openControllerDb({ dataDir: b.dataDir, url: b.dbUrl });
         await again.close();
       } finally {
@@ -75,10 +75,51 @@ for (const backend of backends) {
 }
 
 describe('controller storage configuration', () => {
+  it('creates the same tables on SQLite and PostgreSQL (one migration set)', async () => {
+    const opened = await Promise.all(backends.map((b) => b.open()));
+    try {
+      const [sqlite, postgres] = await Promise.all(opened.map((o) => listTables(o.handle.db as unknown as Kysely<Record<string, never>>)));
+      assert.deepEqual(sqlite, postgres);
+    } finally {
+      await Promise.all(opened.map((o) => o.dispose()));
+    }
+  });
+
   it('rejects an unsafe PostgreSQL schema name', async () => {
     await assert.rejects(
       openControllerDb({ dataDir: '/nonexistent', url: 'postgres://postgres@127.0.0.1:5432/test?schema=bad;drop' }),
       (err: unknown) => err instanceof StorageConfigError && /schema name must match/.test(err.message),
     );
   });
+});
+
+describe('enrolment storage on both backends', () => {
+  for (const backend of backends) {
+    it(`${backend.name}: a code is single use even when redeemed concurrently, refresh rotates`, async () => {
+      const b = await backend.open();
+      try {
+        const { SigningKeys } = await import('../../controller/auth/signing-keys.js');
+        const { AccessTokens } = await import('../../controller/auth/access-tokens.js');
+        const { Enrolment, CredentialRejected } = await import('../../controller/auth/enrolment.js');
+        const tokens = new AccessTokens(await SigningKeys.loadOrCreate(b.dataDir), { issuer: 'urn:test', audience: 'switchboard-controller' });
+        const enrolment = new Enrolment(b.handle.db, tokens);
+        const { code } = await enrolment.createCode({ subject: 'gateway:a', roles: ['engineering'], createdBy: 'test' });
+        const results = await Promise.allSettled([enrolment.exchange(code), enrolment.exchange(code), enrolment.exchange(code)]);
+        const won = results.filter((r) => r.status === 'fulfilled');
+        assert.equal(won.length, 1, 'exactly one redeemer wins');
+        for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof CredentialRejected);
+        const pair = (won[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof enrolment.exchange>>>).value;
+        const caller = await tokens.verify(pair.accessToken.token);
+        assert.deepEqual([caller.subject, caller.roles], ['gateway:a', ['engineering']]);
+        const next = await enrolment.refresh(pair.refreshToken);
+        assert.notEqual(next.refreshToken, pair.refreshToken);
+        await assert.rejects(enrolment.refresh(pair.refreshToken), CredentialRejected);
+        const rows = await b.handle.db.selectFrom('refresh_tokens').select(['revoked_at']).execute();
+        assert.equal(rows.length, 2);
+        assert.ok(rows.every((r) => typeof r.revoked_at === 'number'), 'reuse revoked the family');
+      } finally {
+        await b.dispose();
+      }
+    });
+  }
 });

@@ -14,7 +14,7 @@ const tiers: Record<string, ModelTier> = {
   'google/gemini-2.5-flash': 'economy',
   'openai/gpt-4o-mini': 'economy',
 };
-const tierOf = (id: string) => tiers[id];
+const lookup = (id: string) => (tiers[id] ? { tier: tiers[id] } : undefined);
 
 function facts(over: Partial<DownshiftFacts> = {}): DownshiftFacts {
   return {
@@ -109,7 +109,7 @@ describe('downshift rule matching', () => {
     },
     'test',
   );
-  const rules = new DownshiftRules(set, tierOf);
+  const rules = new DownshiftRules(set, lookup);
 
   it('skips disabled rules and takes the first match', () => {
     assert.deepEqual(rules.ruleIds, ['compaction', 'finance-soft', 'opus-big', 'night', 'to-premium']);
@@ -179,5 +179,17 @@ describe('downshift rule matching', () => {
     assert.equal(r.decide(facts({ model: 'OpenAI/GPT-5.1' }))?.rule, 'g');
     assert.equal(r.decide(facts({ model: 'x/openai/gpt-5' })), undefined);
     assert.equal(r.decide(facts({ model: 'openai/gpt-4o' })), undefined);
+  });
+});
+
+describe('downshift "cheaper" check', () => {
+  const set = parseDownshiftRules({ version: 1, rules: [{ id: 'r', match: {}, action: { model: 'b/cheap-premium' } }] }, 't');
+  it('uses prices when the registry has them, so a cheaper model in the same tier is allowed', () => {
+    const priced = new DownshiftRules(set, (id) => ({ tier: 'premium', blendedUsdPerMTok: id === 'b/cheap-premium' ? 6 : 30 }));
+    assert.equal(priced.decide(facts({ model: 'a/pricey' }))?.model, 'b/cheap-premium');
+    const dearer = new DownshiftRules(set, (id) => ({ tier: 'premium', blendedUsdPerMTok: id === 'b/cheap-premium' ? 6 : 5 }));
+    assert.equal(dearer.decide(facts({ model: 'a/pricey' }))?.model, undefined);
+    const tiersOnly = new DownshiftRules(set, () => ({ tier: 'premium' }));
+    assert.equal(tiersOnly.decide(facts({ model: 'a/pricey' }))?.model, undefined, 'same tier without prices: kept');
   });
 });

@@ -59,7 +59,7 @@ describe('downshift stage', () => {
       },
       'test',
     ),
-    (id) => (id.startsWith('google/') ? 'economy' : 'standard'),
+    (id) => ({ tier: id.startsWith('google/') ? 'economy' : 'standard' }),
   );
   let estimates = 0;
   const stage = downshiftStage({

@@ -20,7 +20,7 @@ function run(args: string[], stdin = ''): Promise<{ code: number; stdout: string
   });
 }
 
-describe('switchboard guard CLI', () => {
+describe('switchboard guard CLI', { concurrency: true }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'sb-guard-cli-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -50,7 +50,7 @@ describe('switchboard guard CLI', () => {
     writeFileSync(policy, 'defaultMode: mask\nclasses:\n  API_KEY: block\n');
     const blocked = await run(['guard', 'mask', file, '--policy', policy, '--data-dir', dir]);
     assert.equal(blocked.code, 1);
-    assert.deepEqual(JSON.parse(blocked.stdout), { blocked: { class: 'API_KEY', start: 43, end: 43 + KEY.length } });
+    assert.deepEqual(JSON.parse(blocked.stdout), { blocked: { class: 'API_KEY', start: 44, end: 44 + KEY.length } });
   });
 
   it('user errors are one line and exit 2', async () => {

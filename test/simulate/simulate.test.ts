@@ -11,9 +11,11 @@ import type { UsageRecord } from '../../models/usage-record.js';
 import { UsageStore } from '../../models/usage-store.js';
 import { loadModelRegistry, type ModelPrice } from '../../models/registry.js';
 import { openGatewayDb } from '../../gateway/store.js';
-import { DownshiftRules } from '../../gateway/downshift/rules.js';
+import { DownshiftRules, registryLookup } from '../../gateway/downshift/rules.js';
 import { parseWindow, simulateRules, type SimulationReport } from '../../gateway/simulate/simulate.js';
 import { parseDownshiftRules } from '../../policies/downshift/load.js';
+import { runSimulation } from '../../bin/commands/rules.js';
+import { CliError } from '../../bin/cli-support.js';
 
 const run = promisify(execFile);
 const DAY = 86_400_000;
@@ -59,7 +61,7 @@ function record(over: Partial<UsageRecord>): UsageRecord {
 
 describe('what-if simulator (hand-computed example)', () => {
   const registry = loadModelRegistry();
-  const rules = new DownshiftRules(parseDownshiftRules(parseYaml(CANDIDATE), 't'), registry.tierOf);
+  const rules = new DownshiftRules(parseDownshiftRules(parseYaml(CANDIDATE), 't'), registryLookup(registry));
 
   it('prices caught requests at the substitute model and keeps the rest at the requested model', () => {
     // Prices from the shipped snapshot: sonnet-4 $3/$15 per MTok, flash $0.30/$2.50, opus-4 $15/$75.
@@ -99,7 +101,7 @@ describe('what-if simulator (hand-computed example)', () => {
   });
 
   it('counts unpriced substitutes instead of inventing a saving', () => {
-    const odd = new DownshiftRules(parseDownshiftRules({ version: 1, rules: [{ id: 'x', match: {}, action: { model: 'acme/unknown-model' } }] }, 't'), registry.tierOf);
+    const odd = new DownshiftRules(parseDownshiftRules({ version: 1, rules: [{ id: 'x', match: {}, action: { model: 'acme/unknown-model' } }] }, 't'), registryLookup(registry));
     const r = simulateRules([record({ costUsd: 0.0045 })], odd, (id) => registry.get(id), { assumeBudget: 'ok' });
     assert.equal(r.unpriced, 1);
     assert.equal(r.rules[0]!.requests, 1);
@@ -216,11 +218,20 @@ describe('switchboard rules simulate on generated usage history', () => {
   });
 
   it('the table names every rule, the totals and the quality caveat', async () => {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'bin/switchboard.ts', 'rules', 'simulate', '--rules', rulesFile, '--since', '45d', '--data-dir', dir]);
+    const stdout = runSimulation({ rules: rulesFile, since: '45d', format: 'table', assumeBudget: 'ok', dataDir: dir });
     const want = expected(45 * DAY);
     assert.match(stdout, new RegExp(`Replayed ${want.records} recorded requests from the last 45d`));
     for (const id of ['aux-to-flash', 'finance-opus', 'nobody', '(no rule)']) assert.ok(stdout.includes(id), id);
     assert.match(stdout, /Total: actual \$[\d.]+, projected \$[\d.]+, saving \$[\d.]+ \([\d.]+%\)/);
     assert.match(stdout, /Caveat: Quality is not simulated/);
+  });
+
+  it('a data dir without usage is a one-line user error', () => {
+    const empty = mkdtempSync(join(tmpdir(), 'sb-simulate-empty-'));
+    try {
+      assert.throws(() => runSimulation({ rules: rulesFile, since: '30d', format: 'table', assumeBudget: 'ok', dataDir: empty }), (err: unknown) => err instanceof CliError && /no recorded usage/.test(err.message));
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 });

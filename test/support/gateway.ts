@@ -27,6 +27,8 @@ export interface StartGatewayOptions {
   /** Changes to the default gateway config (shallow per key). */
   config?: Partial<GatewayConfig>;
   env?: NodeJS.ProcessEnv;
+  /** Clock for circuit-breaker cooldowns, so breaker tests need no real waiting. */
+  clock?: () => number;
   /** Reuse a data dir (e.g. to test restarts); default a fresh temp dir, removed on close. */
   dataDir?: string;
 }
@@ -49,7 +51,7 @@ export async function startTestGateway(opts: StartGatewayOptions): Promise<TestG
     retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20, maxRetryAfterMs: 2000 },
     ...opts.config,
   };
-  const server = await createGatewayServer({ config, dataDir, logger, env: { TEST_UPSTREAM_KEY: 'sk-upstream-test', ...opts.env } });
+  const server = await createGatewayServer({ config, dataDir, logger, env: { TEST_UPSTREAM_KEY: 'sk-upstream-test', ...opts.env }, ...(opts.clock ? { clock: opts.clock } : {}) });
   const url = await server.listen();
   return {
     url,

@@ -241,13 +241,13 @@ export async function startScriptedUpstream(opts: ScriptedUpstreamOptions = {}):
         res.writeHead(reply.status ?? 200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...connectionHeader, ...reply.headers });
         res.flushHeaders();
         for (const [index, e] of reply.events.entries()) {
+          if (reply.delayMs) await sleep(reply.delayMs);
+          if (reply.beforeEvent) await reply.beforeEvent(index);
           if (reply.cutAfter !== undefined && index >= reply.cutAfter) {
             cutting = true;
             res.socket?.destroy();
             return;
           }
-          if (reply.delayMs) await sleep(reply.delayMs);
-          if (reply.beforeEvent) await reply.beforeEvent(index);
           if (res.destroyed) return;
           const frame = 'comment' in e ? `:${e.comment}\n\n` : `${e.event ? `event: ${e.event}\n` : ''}data: ${e.data}\n\n`;
           const flushed = res.write(frame);

@@ -15,9 +15,13 @@ const UNIT = "(?:Apt|Apartment|Suite|Ste|Unit|Flat|Bldg|Building)\\.?\\s?#?\\d{1
 const CONT_SUFFIX = '(?:straße|strasse|str\\.|gasse|weg|allee|platz|damm|gatan|vägen|gata|gården|katu|tie|kuja|polku|vej|gade|vænget|veien|vegen|vegur|stræti|utca|laan|straat|plein|gracht|kade|singel|steeg)';
 const CONT_WORD = '(?:Straße|Strasse|Str\\.|Gasse|Weg|Allee|Platz|u\\.|utca|út|tér|ulica|ul\\.|straat|laan|gata|gatan|katu|vej|gade)';
 
-const STREET_EN = new RegExp(`(?<![\\w.])\\d{1,6}[A-Za-z]?(?: \\d{1,5})? (?:(?:${CAP}|\\d{1,3}(?:st|nd|rd|th)) ){0,4}${STREET_TYPE}\\b\\.?`, 'gu');
+const STREET_EN = new RegExp(`(?<![\\w.])\\d{1,6}[A-Za-z]?(?: \\d{1,5})? (?:(?:${CAP}|\\d{1,3}(?:st|nd|rd|th)) ){0,4}${STREET_TYPE}\\b\\.?(?: (?:N|S|E|W|NE|NW|SE|SW)\\b)?`, 'gu');
 /** "Milánská 532, 35608 Libčice nad Vltavou", "Auf dem Hof 7a, 47508 Ludwigshafen": street, number, postcode, town. */
-const STREET_POSTCODE = new RegExp(`(?<![\\p{L}\\w])(?:(?:${CAP}|\\p{Ll}{2,4}) ){0,3}${CAP} \\d{1,5}[a-z]?, (?:\\d{3} ?\\d{2}|\\d{4}(?: ?[A-Z]{2})?) ${CAP}(?: (?:\\p{Ll}{2,4} )?${CAP}){0,3}`, 'gu');
+const POSTCODE_ANCHOR = new RegExp(`(?<![\\w.])\\d{1,5}[a-z]?, (?:\\d{3} ?\\d{2}|\\d{4}(?: ?[A-Z]{2})?) ${CAP}(?: (?:\\p{Ll}{2,4} )?${CAP}){0,3}`, 'gu');
+/** The street words before a house number, matched at the end of a short look-back window. */
+const STREET_WORDS_BEFORE = new RegExp(`(?:^|[^\\p{L}\\w])((?:(?:${CAP}|\\p{Ll}{2,4}) ){0,3}${CAP} )$`, 'u');
+/** Only texts with a continental street word pay for the STREET_CONT scan. */
+const CONT_HINT = /(?:straße|strasse|str\.|gasse|weg|allee|platz|damm|gatan|vägen|gata|gården|katu|tie|kuja|polku|vej|gade|vænget|veien|vegen|vegur|stræti|utca|laan|straat|plein|gracht|kade|singel|steeg|u\.|út|tér|ulica|ul\.) \d/i;
 const STREET_CONT = new RegExp(`(?<![\\p{L}\\w])(?:\\d{1,6} )?(?:\\p{Lu}[\\p{L}\\p{M}\\-]*${CONT_SUFFIX}|(?:${CAP} ){1,3}${CONT_WORD}) \\d{1,5}[a-z]?\\b\\.?`, 'gu');
 /** "30102 Kaevu 94", "5850 Jana Nerudy 894": a number, one to three capitalised words, a house number. */
 const NUMBER_WORDS_NUMBER = new RegExp(`(?<![\\w.,])(\\d{3,6}) (?:${CAP} ){1,3}\\d{1,5}[a-z]?\\b\\.?`, 'gu');
@@ -58,16 +62,23 @@ export const addressDetector: Detector = {
     const hasDigit = /\d/.test(text);
     if (hasDigit) {
       scanAll(STREET_EN, text, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.85, 'rule:street', out));
-      scanAll(STREET_CONT, text, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.8, 'rule:street', out));
-      scanAll(STREET_POSTCODE, text, (m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.8, detector: 'rule:street' }));
+      if (CONT_HINT.test(text)) scanAll(STREET_CONT, text, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.8, 'rule:street', out));
+      if (text.includes(', ')) {
+        scanAll(POSTCODE_ANCHOR, text, (m) => {
+          const words = STREET_WORDS_BEFORE.exec(text.slice(Math.max(0, m.index - 64), m.index));
+          if (!words) return;
+          const start = m.index - words[1]!.length;
+          out.push({ class: 'ADDRESS', start, end: m.index + m[0].length, score: 0.8, detector: 'rule:street' });
+        });
+      }
       scanAll(NUMBER_WORDS_NUMBER, text, (m) => {
         if (/^(?:19|20)\d\d$/.test(m[1]!)) return; // "2019 Python 3" is a year, not a street
         pushExtended(text, m.index, m.index + m[0].length, 0.6, 'rule:street', out);
       });
       scanAll(STREET_PREFIXED, text, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.75, 'rule:street', out));
       scanAll(UNIT_ALONE, text, (m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.6, detector: 'rule:unit' }));
-      scanAll(PO_BOX, text, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.85, 'rule:po_box', out));
-      scanAll(MILITARY, text, (m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'rule:military' }));
+      if (/box|postfach/i.test(text)) scanAll(PO_BOX, text, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.85, 'rule:po_box', out));
+      if (/[ADF]PO /.test(text)) scanAll(MILITARY, text, (m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'rule:military' }));
       scanAll(CUE, text, (m) => {
         const start = m.index + m[0].length;
         let end = start;

@@ -23,6 +23,8 @@ const NON_SECRET_KEYS = /(?:^|_|-|\.)(?:sha\d*|md5|checksum|digest|integrity|eta
 const PLACEHOLDER = /^(?:\*+|x{3,}|\.{3}|null|none|nil|undefined|true|false|string|str|number|int|integer|bool|boolean|any|object|required|optional|redacted|hidden|masked|example|placeholder|changeme|your[_\- ]?\w*|<[^>]*>|\{\{.*\}\}|\$\{.*\}|\$[A-Za-z_]\w*|%\(?\w*\)?s?|\[[^\]]*\])$/i;
 const CODE_REFERENCE = /^(?:(?:sha\d*|md5|blake\d*)[:\-]|process\.env|os\.environ|os\.getenv|env\(|getenv|System\.getenv|config\.|settings\.|self\.|this\.|args\.|options\.|opts\.|params\.|req\.|request\.|ENV\[)/;
 
+const SEPARATOR = /[=:]/g;
+
 function isKeyCode(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 45 || c === 46;
 }
@@ -49,14 +51,15 @@ function charClassTransitions(v: string): number {
 
 /** A random-looking token: long, mixed classes, high entropy, not an identifier or a path. */
 export function looksRandom(v: string, minLength: number): boolean {
-  if (v.length < minLength || !/^[A-Za-z0-9+/=_\-.~]+$/.test(v)) return false;
-  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v)) return false;
+  if (v.length < minLength) return false;
   let upper = 0, lower = 0, digit = 0;
   for (let i = 0; i < v.length; i++) {
     const c = v.charCodeAt(i);
     if (c >= 65 && c <= 90) upper++;
     else if (c >= 97 && c <= 122) lower++;
     else if (c >= 48 && c <= 57) digit++;
+    // + / = _ - . ~
+    else if (c !== 43 && c !== 47 && c !== 61 && c !== 95 && c !== 45 && c !== 46 && c !== 126) return false;
   }
   if (upper < 2 || lower < 2 || digit < 2) return false;
   return shannonEntropy(v) >= 4 && charClassTransitions(v) >= 0.3;
@@ -112,16 +115,17 @@ export const assignmentDetector: Detector = {
   classes: ['PASSWORD', 'API_KEY'],
   applies: (text) => text.includes('=') || text.includes(':'),
   scan(text: string, out: Finding[]): void {
-    for (let i = 0; i < text.length; i++) {
+    SEPARATOR.lastIndex = 0;
+    for (let sep = SEPARATOR.exec(text); sep !== null; sep = SEPARATOR.exec(text)) {
+      let i = sep.index;
       const c = text.charCodeAt(i);
-      if (c !== 61 && c !== 58) continue;
       let valueFrom = i + 1;
       const next = text.charCodeAt(i + 1);
-      if (c === 58 && next === 58) { i++; continue; } // '::'
+      if (c === 58 && next === 58) { SEPARATOR.lastIndex = i + 2; continue; } // '::'
       if (c === 58 && next === 47) continue; // '://'
-      if (c === 61 && (next === 61 || next === 126)) { i++; continue; } // '==', '=~'
+      if (c === 61 && (next === 61 || next === 126)) { SEPARATOR.lastIndex = i + 2; continue; } // '==', '=~'
       if (c === 61 && next === 62) valueFrom = i + 2; // '=>'
-      if (c === 58 && next === 61) { valueFrom = i + 2; i++; } // ':='
+      if (c === 58 && next === 61) { valueFrom = i + 2; i++; SEPARATOR.lastIndex = i + 1; } // ':='
       const prev = text.charCodeAt(i - 1);
       if (c === 61 && (prev === 33 || prev === 60 || prev === 62 || prev === 61)) continue; // != <= >=
 
@@ -133,14 +137,22 @@ export const assignmentDetector: Detector = {
       const keyEnd = k + 1;
       while (k >= 0 && keyEnd - k <= 64 && isKeyCode(text.charCodeAt(k))) k--;
       const keyStart = k + 1;
-      if (keyStart >= keyEnd) continue;
+      // Keys start with a letter or '_' and are at least 3 long: "12:30:45" and "a=b" are not keys.
+      if (keyEnd - keyStart < 3) continue;
+      const first = text.charCodeAt(keyStart);
+      if (!((first >= 65 && first <= 90) || (first >= 97 && first <= 122) || first === 95)) continue;
       const key = text.slice(keyStart, keyEnd);
       const lowerKey = key.toLowerCase();
 
+      // Cheap gates first: most '=' and ':' in code and prose are neither secret-named nor random.
+      const secretNamed = PASSWORD_KEY.test(lowerKey) || SECRET_KEY.test(lowerKey);
       const value = readValue(text, valueFrom);
       if (!value) continue;
+      const length = value.end - value.start;
+      if (length < 4 || (!secretNamed && length < 20)) continue;
       const v = text.slice(value.start, value.end);
-      if (v.length < 4 || PLACEHOLDER.test(v) || CODE_REFERENCE.test(v) || v.includes('://')) continue;
+      if (!secretNamed && !looksRandom(v, 20)) continue;
+      if (PLACEHOLDER.test(v) || CODE_REFERENCE.test(v) || v.includes('://')) continue;
 
       const segments = keySegments(key);
       const nonSecretSegment = segments.some((s) => NOT_A_SECRET_SEGMENT.has(s));
@@ -165,7 +177,7 @@ export const assignmentDetector: Detector = {
         }
         continue;
       }
-      if (!NON_SECRET_KEYS.test(lowerKey) && !nonSecretSegment && looksRandom(v, 20)) {
+      if (!NON_SECRET_KEYS.test(lowerKey) && !nonSecretSegment && looksRandom(v, 20)) { // entropy checked above when not secret-named
         out.push({ class: 'API_KEY', start: value.start, end: value.end, score: 0.7, detector: 'entropy:secret' });
       }
     }

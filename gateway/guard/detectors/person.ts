@@ -53,10 +53,24 @@ const NAME_SHAPE = /^(?:(?:Mc|Mac|O'|O’|D'|D’)?\p{Lu}[\p{Ll}\p{M}]*(?:['’\
 type Kind = 'strong' | 'weak' | 'unknown' | 'initial' | 'word';
 interface Token { start: number; end: number; kind: Kind; given: boolean }
 
+/** "Anna", "Smith": upper-case ASCII letter then lower-case ASCII letters (the common case, no regex). */
+function simpleAsciiName(word: string): boolean {
+  const c0 = word.charCodeAt(0);
+  if (c0 < 65 || c0 > 90) return false;
+  for (let i = 1; i < word.length; i++) {
+    const c = word.charCodeAt(i);
+    if (c < 97 || c > 122) return false;
+  }
+  return true;
+}
+
 function classify(word: string): { kind: Kind; given: boolean } {
-  word = word.replace(/['’](?:s|m|ll|re|ve|d|t)$/i, '');
+  const apostrophe = word.lastIndexOf("'") > 0 ? word.lastIndexOf("'") : word.lastIndexOf('’');
+  if (apostrophe > 0 && word.length - apostrophe <= 3 && /^['’](?:s|m|ll|re|ve|d|t)$/i.test(word.slice(apostrophe))) {
+    word = word.slice(0, apostrophe);
+  }
   if (word.length === 1) return { kind: 'initial', given: false };
-  if (!NAME_SHAPE.test(word)) return { kind: 'word', given: false };
+  if (!simpleAsciiName(word) && !NAME_SHAPE.test(word)) return { kind: 'word', given: false };
   const lower = word.toLowerCase();
   if (NOT_NAMES.has(lower)) return { kind: 'word', given: false };
   const known = NAMES.has(lower);
@@ -79,7 +93,8 @@ function emit(text: string, chain: Token[], out: Finding[], singles: Token[]): v
   const weak = part.filter((t) => t.kind === 'weak').length;
   const unknown = part.filter((t) => t.kind === 'unknown').length;
   const initials = part.filter((t) => t.kind === 'initial').length;
-  const lineAlone = /(?:^|\n)[ \t]*$/.test(text.slice(Math.max(0, start - 8), start)) && /^[ \t]*(?:\r?\n|$)/.test(text.slice(part[part.length - 1]!.end, part[part.length - 1]!.end + 4));
+  const lineAlone = (): boolean => /(?:^|\n)[ \t]*$/.test(text.slice(Math.max(0, start - 8), start))
+    && /^[ \t]*(?:\r?\n|$)/.test(text.slice(part[part.length - 1]!.end, part[part.length - 1]!.end + 4));
   const before = text.slice(Math.max(0, start - 24), start).toLowerCase();
   const cue = CUE_BEFORE.test(before);
   let score = 0;
@@ -93,7 +108,7 @@ function emit(text: string, chain: Token[], out: Finding[], singles: Token[]): v
     // "Ravil G Yefimov": two words around an initial is the shape of a full name.
     const initialInside = initials > 0 && part.length >= 3;
     const shaped = part.some((t) => SURNAME_SHAPE.test(text.slice(t.start, t.end).toLowerCase()) || /[^\x00-\x7f]/.test(text.slice(t.start, t.end)));
-    if (cue || initialInside || shaped || lineAlone) score = initialInside ? 0.75 : 0.65;
+    if (cue || initialInside || shaped || lineAlone()) score = initialInside ? 0.75 : 0.65;
   } else if (cue && weak >= 1) {
     score = 0.65;
   }
@@ -160,7 +175,7 @@ export const personDetector: Detector = {
         continue;
       }
       if (word.endsWith('-') || word.endsWith("'")) word = word.slice(0, -1);
-      const { kind, given } = classify(word.replace(/['’]s$/, ''));
+      const { kind, given } = classify(word);
       const tok: Token = { start: m.index, end: m.index + word.length, kind, given };
       if (chain.length > 0) {
         const prev = chain[chain.length - 1]!;

@@ -55,6 +55,8 @@ export const phoneDetector: Detector = {
         const groups = main.split(/[ .\-()]+/).filter(Boolean);
         const separated = groups.length > 1 || main.includes('(');
         if (!separated) {
+          // `user_id=4155550132`: the value of some other key.
+          if (!context && /[a-z_]\s*[=:]\s*$/.test(before)) continue;
           // A bare run: NANP-shaped 10 digits, or anything 7–15 digits with a phone word before it.
           if (!context && !(digits === 10 && /^[2-9]\d{2}[2-9]/.test(main))) continue;
         } else {

@@ -1,0 +1,64 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chat, eventually, startLinkedSetup } from '../bundles/linked-setup.js';
+import { verifyChains } from '../../gateway/audit/verify-chain.js';
+import type { AuditEvent } from '../../gateway/audit/event.js';
+
+async function controllerEvents(s: Awaited<ReturnType<typeof startLinkedSetup>>): Promise<AuditEvent[]> {
+  const res = await s.controller()!.app.inject({ url: '/api/v1/audit/events?limit=1000', headers: { authorization: await s.bearer(['auditor']) } });
+  assert.equal(res.statusCode, 200, res.body);
+  return (res.json() as { events: AuditEvent[] }).events;
+}
+
+test('audit events reach the controller exactly once, also across a controller outage', async () => {
+  const s = await startLinkedSetup({ pollIntervalMs: 60_000 });
+  try {
+    await s.startGateway();
+    const link = s.gateway()!.services.controllerLink;
+    const secret = 'ana.lopez@acmecorp.io';
+    assert.equal((await chat(s.gatewayUrl(), s.gatewayToken(), 'openai/gpt-4.1-mini', `Mail ${secret} the report`)).status, 200);
+    assert.equal((await chat(s.gatewayUrl(), s.gatewayToken(), 'openai/gpt-4o-mini')).status, 403);
+    await eventually(() => link.spool.pendingCount() === 0, 'first events shipped');
+    let stored = await controllerEvents(s);
+    assert.deepEqual(stored.map((e) => [e.action, e.result]), [['model.call', 'ok'], ['policy.denied', 'denied']]);
+    const call = stored[0]!;
+    assert.equal(call.tenantId, 'acme');
+    assert.deepEqual(call.actor, { type: 'user', id: 'ana', role: 'finance' });
+    assert.equal(call.target, 'openai/gpt-4.1-mini');
+    assert.equal(call.policyVersion, link.bundles!.current()!.version);
+    assert.deepEqual(call.redactions, [{ class: 'EMAIL', count: 1 }]);
+    assert.ok(call.cost.tokens > 0, 'tokens metered');
+    assert.ok(!JSON.stringify(stored).includes(secret), 'no detected value in the audit trail');
+    assert.ok(!JSON.stringify(stored).includes('the report'), 'no prompt text in the audit trail');
+    assert.match(stored[1]!.reason ?? '', /not allowed/);
+
+    // Controller down: events are spooled, nothing is lost.
+    await s.stopController();
+    for (let i = 0; i < 5; i++) assert.equal((await chat(s.gatewayUrl(), s.gatewayToken(), 'openai/gpt-4.1-mini')).status, 200);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(link.spool.pendingCount(), 5);
+    assert.ok(s.logs.some((l) => l.includes('controller unreachable, events stay spooled')));
+
+    // Controller back (same data dir, same port): the backlog drains, each event exactly once.
+    await s.startController();
+    await eventually(() => link.spool.pendingCount() === 0, 'backlog shipped after restart', 8000);
+    stored = await controllerEvents(s);
+    assert.equal(stored.length, 7);
+    assert.equal(new Set(stored.map((e) => e.id)).size, 7, 'no duplicates');
+    assert.deepEqual(stored.map((e) => e.seq), [1, 2, 3, 4, 5, 6, 7]);
+    assert.equal(verifyChains(stored).ok, true);
+    const alerts = await s.controller()!.app.inject({ url: '/api/v1/audit/alerts', headers: { authorization: await s.bearer(['admin']) } });
+    assert.deepEqual((alerts.json() as { alerts: unknown[] }).alerts, []);
+
+    // A batch re-sent after a lost reply is acknowledged as duplicates, not stored twice.
+    const resent = await s.controller()!.app.inject({
+      method: 'POST',
+      url: '/api/v1/audit/ingest',
+      headers: { authorization: await s.bearer(['finance']) },
+      payload: { events: stored.slice(0, 3) },
+    });
+    assert.deepEqual(resent.json(), { accepted: 0, duplicates: 3, rejected: 0, alerts: 0 });
+  } finally {
+    await s.close();
+  }
+});

@@ -1,0 +1,77 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openControllerDb, type ControllerDb } from '../../controller/storage/database.js';
+import { DirectoryRepository } from '../../controller/directory/repository.js';
+import { DirectoryImportError, importDirectory } from '../../controller/directory/import.js';
+import { sampleDirectoryYaml } from './harness.js';
+
+describe('directory import', () => {
+  let dir: string;
+  let handle: ControllerDb;
+  let repo: DirectoryRepository;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sb-dir-'));
+    handle = await openControllerDb({ dataDir: dir });
+    repo = new DirectoryRepository(handle.db);
+  });
+  after(async () => {
+    await handle.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function problems(text: string, format: 'yaml' | 'csv'): Promise<string[]> {
+    try {
+      await importDirectory(text, format, 'input', repo);
+    } catch (err) {
+      if (err instanceof DirectoryImportError) return err.problems;
+      throw err;
+    }
+    assert.fail('import was expected to fail');
+  }
+
+  it('imports YAML and is idempotent on re-import', async () => {
+    assert.deepEqual(await importDirectory(sampleDirectoryYaml, 'yaml', 'a.yaml', repo), { created: 12, updated: 0 });
+    assert.deepEqual(await importDirectory(sampleDirectoryYaml, 'yaml', 'a.yaml', repo), { created: 0, updated: 12 });
+    assert.deepEqual((await repo.managerChain('ana')).map((n) => n.id), ['lead', 'cfo']);
+  });
+
+  it('imports CSV with roles lists and typed attr.* columns, referring to stored nodes', async () => {
+    const csv = 'id,kind,name,parent,email,manager,roles,attr.clearance,attr.remote,attr.site\n' +
+      'bea,person,Bea,payables,bea@acme.test,ana,finance;treasury,3,true,Lisbon\n';
+    assert.deepEqual(await importDirectory(csv, 'csv', 'b.csv', repo), { created: 1, updated: 0 });
+    const bea = await repo.get('bea');
+    assert.deepEqual(bea?.roles, ['finance', 'treasury']);
+    assert.deepEqual(bea?.attributes, { clearance: 3, remote: true, site: 'Lisbon' });
+    assert.equal(bea?.email, 'bea@acme.test');
+  });
+
+  it('names the row and key of every CSV problem and writes nothing', async () => {
+    const before = await repo.count();
+    const csv = 'id,kind,name,parent,manager,roles\n' +
+      'c1,person,C1,payables,ghost,\n' +
+      'c2,wizard,C2,,,\n' +
+      'c3,team,C3,ana,,\n' +
+      'c4,person,C4,payables,,sales\n' +
+      'c1,person,C1 again,payables,,\n';
+    assert.deepEqual(await problems(csv, 'csv'), [
+      'row 3 (id c2): kind: must be one of "org", "department", "team", "person", "role" (got "wizard")',
+      'row 6 (id c1): id: duplicate of row 2',
+      'row 2 (id c1): manager: unknown node "ghost"',
+      'row 4 (id c3): parent: a team cannot sit inside a person ("ana")',
+      'row 5 (id c4): roles: unknown role "sales" (add a node with kind: role)',
+    ]);
+    assert.equal(await repo.count(), before);
+  });
+
+  it('refuses unknown CSV columns, bad YAML shapes and manager cycles', async () => {
+    assert.deepEqual(await problems('id,kind,name,colour\nx,org,X,red\n', 'csv'), ['column "colour": unknown (use id, kind, name, parent, email, manager, roles, attr.<name>)']);
+    assert.deepEqual(await problems('people: []', 'yaml'), ['top level must be a mapping with a "nodes:" list']);
+    assert.deepEqual(await problems('nodes:\n  - { id: x, kind: org, name: X, colour: red }\n', 'yaml'), ['nodes[0] (id x): colour: unknown key']);
+    const cycle = 'nodes:\n  - { id: p1, kind: person, name: P1, manager: p2 }\n  - { id: p2, kind: person, name: P2, manager: p1 }\n';
+    assert.deepEqual(await problems(cycle, 'yaml'), ['manager: cycle p1 → p2 → p1']);
+    assert.deepEqual(await problems('nodes:\n  - { id: r, kind: role, name: R, manager: ana }\n', 'yaml'), ['nodes[0] (id r): manager: only a person has a manager or roles']);
+  });
+});
