@@ -4,6 +4,7 @@
  * Each model call becomes a RequestContext run through the pipeline, then written out raw.
  */
 import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { FinishHook, JsonObject, RequestContext, RequestNotes, RouteKind, WireFormat } from './context.js';
@@ -178,6 +179,8 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
     res.off('close', onClose);
     const totalMs = performance.now() - receivedAt;
     const outcome = { status: response.status, totalMs, ...written };
+    // Hooks may do synchronous work (pricing, tokenizing, db writes): let the last bytes leave first.
+    if (finishHooks.length > 0) await flushed(res);
     for (const hook of finishHooks) {
       try {
         await hook(outcome);
@@ -216,6 +219,20 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
       await services.close();
     },
   };
+}
+
+/** Resolves once the response's bytes are handed to the OS (or the connection is gone). */
+function flushed(res: ServerResponse): Promise<void> {
+  if (res.writableFinished || res.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('finish', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('finish', done);
+    res.on('close', done);
+  });
 }
 
 function round(ms: number): number {

@@ -131,7 +131,7 @@ export function registerAuditCommands(program: Command): void {
         }
         throw new CliError(`controller refused the export (HTTP ${res.status}): ${message}`);
       }
-      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>), sink);
+      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>), sink, { end: Boolean(flags.out) });
       return;
     }
     const path = dataDir.path('gateway.db');
@@ -155,6 +155,7 @@ export function registerAuditCommands(program: Command): void {
         if (filters.every((f) => f(e))) yield format === 'csv' ? toCsvRow(e) : toNdjsonLine(e);
       }
     }
-    await pipeline(Readable.from(lines()), sink);
+    // stdout stays open (other output may follow); a file is closed when done.
+    await pipeline(Readable.from(lines()), sink, { end: Boolean(flags.out) });
   });
 }

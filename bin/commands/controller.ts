@@ -113,21 +113,8 @@ API description: GET /openapi.json. Get a first admin token with \`switchboard c
       .option('--role <role>', 'role to grant (repeat or comma-separate); default: the person\'s roles in the directory', collect, [] as string[])
       .option('--ttl <duration>', `how long the code stays valid (max ${MAX_ENROLMENT_CODE_TTL_S / 86400}d)`, `${DEFAULT_ENROLMENT_CODE_TTL_S / 3600}h`)
       .option('--json', 'print {code, subject, roles, expiresAt} as JSON'),
-  ).action(async (flags: DbFlags & { subject: string; role: string[]; ttl: string; json?: boolean }) => {
-    const ttlSeconds = parseDuration('--ttl', flags.ttl, MAX_ENROLMENT_CODE_TTL_S);
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$/.test(flags.subject)) throw new CliError(`--subject "${flags.subject}" may only hold letters, digits and _ . @ : -`);
-    const badRole = flags.role.find((r) => !/^[a-z][a-z0-9_-]{0,63}$/.test(r));
-    if (badRole) throw new CliError(`--role "${badRole}" must be lower-case letters, digits, _ or -`);
-    const created = await withServices(flags, async (s) => {
-      const roles = flags.role.length ? flags.role : (await s.directory.get(flags.subject))?.roles ?? [];
-      if (roles.length === 0) throw new CliError(`give --role: "${flags.subject}" is not a person with roles in the directory`);
-      return s.enrolment.createCode({ subject: flags.subject, roles, ttlSeconds, createdBy: 'cli' });
-    });
-    if (flags.json) process.stdout.write(`${JSON.stringify(created)}\n`);
-    else {
-      process.stdout.write(`${created.code}\n`);
-      process.stderr.write(`one-time code for ${created.subject} (roles: ${created.roles.join(', ')}), valid until ${new Date(created.expiresAt * 1000).toISOString()}\n`);
-    }
+  ).action(async (flags: EnrolCodeFlags) => {
+    process.stdout.write(await enrolCodeCommand(flags));
   });
 
   addDataDirOption(
@@ -141,13 +128,8 @@ API description: GET /openapi.json. Get a first admin token with \`switchboard c
 Use it as "Authorization: Bearer <token>" against the controller running on the same data dir,
 e.g. to create enrolment codes through POST /api/v1/enrol-codes. Anyone who can read
 <data-dir>/controller-keys.json can mint such tokens: keep the data dir private.`)
-    .action(async (flags: CommonOptions & { subject: string; ttl: string }) => {
-      const ttlSeconds = parseDuration('--ttl', flags.ttl, MAX_ACCESS_TOKEN_TTL_S);
-      const { dataDir } = loadContext(flags);
-      // Only the keys are needed; the database is not opened.
-      const tokens = new AccessTokens(await SigningKeys.loadOrCreate(dataDir.root), { issuer: DEFAULT_ISSUER, audience: CONTROLLER_AUDIENCE });
-      const minted = await tokens.mintAccessToken({ subject: flags.subject, roles: [ADMIN_ROLE], ttlSeconds, authMethod: 'admin-cli' });
-      process.stdout.write(`${minted.token}\n`);
+    .action(async (flags: AdminTokenFlags) => {
+      process.stdout.write(await adminTokenCommand(flags));
     });
 
   const directory = program.command('directory').description('Manage the org directory held by the controller');
@@ -163,22 +145,56 @@ YAML: nodes: [{ id, kind, name, parent?, email?, manager?, roles?: [..], attribu
 CSV:  header id,kind,name,parent,email,manager,roles[,attr.<name>...]; roles separated by ";"
 Kinds: org, department, team, person, role. manager and roles apply to persons only.
 Nothing is written unless the whole file is valid. Format reference: docs/controller.md.`)
-    .action(async (file: string, flags: DbFlags & { format?: string }) => {
-      const format = flags.format ?? ({ '.yaml': 'yaml', '.yml': 'yaml', '.csv': 'csv' } as Record<string, string>)[extname(file).toLowerCase()];
-      if (format !== 'yaml' && format !== 'csv') throw new CliError(`cannot tell the format of ${file}; pass --format yaml or --format csv`);
-      let text: string;
-      try {
-        text = readFileSync(file, 'utf8');
-      } catch (err) {
-        throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-      }
-      const result = await withServices(flags, async (s) => {
-        try {
-          return await importDirectory(text, format, file, s.directory);
-        } catch (err) {
-          throw asCliError(err);
-        }
-      });
-      process.stdout.write(`imported ${file}: ${result.created} created, ${result.updated} updated\n`);
+    .action(async (file: string, flags: DirectoryImportFlags) => {
+      process.stdout.write(await directoryImportCommand(file, flags));
     });
+}
+
+type EnrolCodeFlags = DbFlags & { subject: string; role: string[]; ttl: string; json?: boolean };
+type AdminTokenFlags = CommonOptions & { subject: string; ttl: string };
+type DirectoryImportFlags = DbFlags & { format?: string };
+
+/** `controller enrol-code`: returns what to print on stdout (the code, or JSON). */
+export async function enrolCodeCommand(flags: EnrolCodeFlags): Promise<string> {
+  const ttlSeconds = parseDuration('--ttl', flags.ttl, MAX_ENROLMENT_CODE_TTL_S);
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$/.test(flags.subject)) throw new CliError(`--subject "${flags.subject}" may only hold letters, digits and _ . @ : -`);
+  const badRole = flags.role.find((r) => !/^[a-z][a-z0-9_-]{0,63}$/.test(r));
+  if (badRole) throw new CliError(`--role "${badRole}" must be lower-case letters, digits, _ or -`);
+  const created = await withServices(flags, async (s) => {
+    const roles = flags.role.length ? flags.role : (await s.directory.get(flags.subject))?.roles ?? [];
+    if (roles.length === 0) throw new CliError(`give --role: "${flags.subject}" is not a person with roles in the directory`);
+    return s.enrolment.createCode({ subject: flags.subject, roles, ttlSeconds, createdBy: 'cli' });
+  });
+  if (flags.json) return `${JSON.stringify(created)}\n`;
+  process.stderr.write(`one-time code for ${created.subject} (roles: ${created.roles.join(', ')}), valid until ${new Date(created.expiresAt * 1000).toISOString()}\n`);
+  return `${created.code}\n`;
+}
+
+/** `controller admin-token`: a short-lived admin JWT from the data dir's keys (no database needed). */
+export async function adminTokenCommand(flags: AdminTokenFlags): Promise<string> {
+  const ttlSeconds = parseDuration('--ttl', flags.ttl, MAX_ACCESS_TOKEN_TTL_S);
+  const { dataDir } = loadContext(flags);
+  const tokens = new AccessTokens(await SigningKeys.loadOrCreate(dataDir.root), { issuer: DEFAULT_ISSUER, audience: CONTROLLER_AUDIENCE });
+  const minted = await tokens.mintAccessToken({ subject: flags.subject, roles: [ADMIN_ROLE], ttlSeconds, authMethod: 'admin-cli' });
+  return `${minted.token}\n`;
+}
+
+/** `directory import <file>`: validates the whole file, then writes it in one transaction. */
+export async function directoryImportCommand(file: string, flags: DirectoryImportFlags): Promise<string> {
+  const format = flags.format ?? ({ '.yaml': 'yaml', '.yml': 'yaml', '.csv': 'csv' } as Record<string, string>)[extname(file).toLowerCase()];
+  if (format !== 'yaml' && format !== 'csv') throw new CliError(`cannot tell the format of ${file}; pass --format yaml or --format csv`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const result = await withServices(flags, async (s) => {
+    try {
+      return await importDirectory(text, format, file, s.directory);
+    } catch (err) {
+      throw asCliError(err);
+    }
+  });
+  return `imported ${file}: ${result.created} created, ${result.updated} updated\n`;
 }

@@ -5,7 +5,7 @@
  */
 import { createReadStream, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
@@ -38,21 +38,30 @@ function readPolicyFile(file: string | undefined): GuardPolicy {
   return parsed.policy;
 }
 
+/** Where the commands read and write; tests pass their own streams. */
+export interface GuardIo {
+  stdin: Readable;
+  stdout: Writable;
+  setExitCode(code: number): void;
+}
+
+const processIo: GuardIo = { stdin: process.stdin, stdout: process.stdout, setExitCode: (code) => (process.exitCode = code) };
+
 /** Writes one line, waiting when stdout is full so huge corpora do not pile up in memory. */
-async function writeLine(value: unknown): Promise<void> {
-  if (!process.stdout.write(`${JSON.stringify(value)}\n`)) {
-    await new Promise<void>((resolve) => process.stdout.once('drain', resolve));
+async function writeLine(io: GuardIo, value: unknown): Promise<void> {
+  if (!io.stdout.write(`${JSON.stringify(value)}\n`)) {
+    await new Promise<void>((resolve) => io.stdout.once('drain', resolve));
   }
 }
 
-function openInput(file: string | undefined): Readable {
-  if (!file || file === '-') return process.stdin;
+function openInput(io: GuardIo, file: string | undefined): Readable {
+  if (!file || file === '-') return io.stdin;
   const stream = createReadStream(file, { encoding: 'utf8' });
   return stream;
 }
 
-async function readAll(file: string | undefined): Promise<string> {
-  const input = openInput(file);
+async function readAll(io: GuardIo, file: string | undefined): Promise<string> {
+  const input = openInput(io, file);
   input.setEncoding('utf8');
   let text = '';
   try {
@@ -64,9 +73,9 @@ async function readAll(file: string | undefined): Promise<string> {
 }
 
 /** Calls `each` with the text of every JSONL input line; blank lines are skipped. */
-async function forEachJsonlText(file: string | undefined, each: (text: string) => Promise<void>): Promise<void> {
+async function forEachJsonlText(io: GuardIo, file: string | undefined, each: (text: string) => Promise<void>): Promise<void> {
   const name = file ?? 'stdin';
-  const lines = createInterface({ input: openInput(file), crlfDelay: Infinity });
+  const lines = createInterface({ input: openInput(io, file), crlfDelay: Infinity });
   let n = 0;
   try {
     for await (const line of lines) {
@@ -91,14 +100,14 @@ async function forEachJsonlText(file: string | undefined, each: (text: string) =
 }
 
 /** Runs `handle` over every input (files or stdin), in JSONL or whole-text mode. */
-async function eachInput(files: string[], jsonl: boolean | undefined, handle: (text: string) => Record<string, unknown>): Promise<void> {
+async function eachInput(io: GuardIo, files: string[], jsonl: boolean | undefined, handle: (text: string) => Record<string, unknown>): Promise<void> {
   const inputs: Array<string | undefined> = files.length > 0 ? files : [undefined];
   for (const file of inputs) {
     if (jsonl) {
-      await forEachJsonlText(file, (text) => writeLine(handle(text)));
+      await forEachJsonlText(io, file, (text) => writeLine(io, handle(text)));
     } else {
-      const out = handle(await readAll(file));
-      await writeLine(files.length > 1 ? { file, ...out } : out);
+      const out = handle(await readAll(io, file));
+      await writeLine(io, files.length > 1 ? { file, ...out } : out);
     }
   }
 }
@@ -109,7 +118,7 @@ function entitiesOf(text: string, policy: ResolvedGuardPolicy) {
     .map((f) => ({ start: f.start, end: f.end, class: f.class, score: f.score, detector: f.detector }));
 }
 
-export function registerGuardCommands(program: Command): void {
+export function registerGuardCommands(program: Command, io: GuardIo = processIo): void {
   const guard = program
     .command('guard')
     .description('Privacy Guard: find and mask personal data and secrets; serve the guard as MCP tools');
@@ -126,7 +135,7 @@ export function registerGuardCommands(program: Command): void {
       .addHelpText('after', `${inputHelp}\nExample: echo '{"text":"mail jane@corp.io"}' | switchboard guard detect --jsonl`),
   ).action(async (files: string[], flags: GuardOptions) => {
     const policy = resolveGuardPolicy(readPolicyFile(flags.policy));
-    await eachInput(files, flags.jsonl, (text) => ({ entities: entitiesOf(text, policy) }));
+    await eachInput(io, files, flags.jsonl, (text) => ({ entities: entitiesOf(text, policy) }));
   });
 
   addDataDirOption(
@@ -143,12 +152,12 @@ export function registerGuardCommands(program: Command): void {
     const ctx = loadContext(flags);
     const policy = resolveGuardPolicy(readPolicyFile(flags.policy));
     const pseudonymizer = TenantKeys.fromDataDir(ctx.dataDir.root).pseudonymizer(flags.tenant ?? ctx.config.gateway.identity.tenantId);
-    await eachInput(files, flags.jsonl, (text) => {
+    await eachInput(io, files, flags.jsonl, (text) => {
       const { masked, result } = maskText(text, {
         detect, detectOptions: policy.detectOptions, modeFor: policy.modeFor, styleFor: policy.styleFor, pseudonymizer,
       });
       if (result.blocked) {
-        process.exitCode = 1;
+        io.setExitCode(1);
         return { blocked: { class: result.blocked.class, start: result.blocked.start, end: result.blocked.end } };
       }
       return flags.jsonl ? { masked } : { masked, redactions: result.redactions };
@@ -190,7 +199,7 @@ export function registerGuardCommands(program: Command): void {
     const db = openGatewayDb(ctx.dataDir.path('gateway.db'));
     try {
       const removed = new Vault(db, loadOrCreateVaultKey(ctx.dataDir.root)).purgeExpired();
-      process.stdout.write(`${JSON.stringify({ removed })}\n`);
+      io.stdout.write(`${JSON.stringify({ removed })}\n`);
     } finally {
       db.close();
     }

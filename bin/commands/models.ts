@@ -38,6 +38,44 @@ function costConfigOf(flags: CommonOptions) {
   }
 }
 
+export type ModelsListFlags = CommonOptions & { json?: boolean; tier?: ModelTier };
+
+/** Output of `switchboard models list`. */
+export function modelsList(flags: ModelsListFlags): string {
+  const { ctx, cost } = costConfigOf(flags);
+  const registry = loadModelRegistry({ dataDir: ctx.dataDir.root, rules: tierRulesFor(ctx.config.gateway, cost) });
+  const list = registry.list().filter((m) => !flags.tier || m.tier === flags.tier);
+  const src = registry.source;
+  if (flags.json) return `${JSON.stringify({ source: src, models: list }, null, 2)}\n`;
+  const from = src.kind === 'snapshot' ? `shipped snapshot taken ${src.takenAt}` : `refreshed ${src.takenAt} (${src.path})`;
+  return `${formatModelTable(list)}\n\n${list.length} models; prices from the ${from}. Update with \`switchboard models refresh\`.\n`;
+}
+
+export type ModelsRefreshFlags = CommonOptions & { upstream?: string };
+
+/** Does `switchboard models refresh`; returns its one-line report. */
+export async function modelsRefresh(flags: ModelsRefreshFlags): Promise<string> {
+  const ctx = loadContext(flags);
+  const configured = ctx.config.gateway.upstreams.find((u) => u.kind === 'openrouter');
+  const baseUrl = flags.upstream ? parseUrl('--upstream', flags.upstream) : (configured?.baseUrl ?? OPENROUTER_BASE_URL);
+  const apiKeyEnv = flags.upstream ? undefined : configured?.apiKeyEnv;
+  const apiKey = apiKeyEnv ? process.env[apiKeyEnv] : undefined;
+  let fetched;
+  try {
+    fetched = await fetchModelListing(baseUrl, apiKey ? { apiKey } : {});
+  } catch (err) {
+    if (err instanceof ModelListingError) {
+      const current = readModelListing(ctx.dataDir.root).source;
+      throw new CliError(`models refresh: ${err.message}; still using the ${current.kind === 'snapshot' ? 'shipped snapshot' : 'listing refreshed'} ${current.takenAt}`);
+    }
+    throw err;
+  }
+  if (fetched.models.length === 0) throw new CliError(`models refresh: ${baseUrl}/models listed no model with a price; nothing stored`);
+  const file = storeModelListing(ctx.dataDir.root, fetched.json, `${baseUrl}/models`);
+  const skipped = fetched.skipped.length > 0 ? ` (${fetched.skipped.length} without a usable price left out)` : '';
+  return `Stored ${fetched.models.length} models${skipped} from ${baseUrl}/models in ${file}\n`;
+}
+
 export function registerModelsCommands(program: Command): void {
   const models = program.command('models').description('Model registry: prices, context lengths and tiers used for metering and budgets');
 
@@ -47,17 +85,8 @@ export function registerModelsCommands(program: Command): void {
       .description('List known models with price per million tokens, context length and tier')
       .option('--json', 'print JSON (prices in USD per token) instead of a table')
       .addOption(new Option('--tier <tier>', 'only models of this tier').choices([...MODEL_TIERS])),
-  ).action((flags: CommonOptions & { json?: boolean; tier?: ModelTier }) => {
-    const { ctx, cost } = costConfigOf(flags);
-    const registry = loadModelRegistry({ dataDir: ctx.dataDir.root, rules: tierRulesFor(ctx.config.gateway, cost) });
-    const list = registry.list().filter((m) => !flags.tier || m.tier === flags.tier);
-    const src = registry.source;
-    if (flags.json) {
-      process.stdout.write(`${JSON.stringify({ source: src, models: list }, null, 2)}\n`);
-      return;
-    }
-    const from = src.kind === 'snapshot' ? `shipped snapshot taken ${src.takenAt}` : `refreshed ${src.takenAt} (${src.path})`;
-    process.stdout.write(`${formatModelTable(list)}\n\n${list.length} models; prices from the ${from}. Update with \`switchboard models refresh\`.\n`);
+  ).action((flags: ModelsListFlags) => {
+    process.stdout.write(modelsList(flags));
   });
 
   addDataDirOption(
@@ -65,25 +94,7 @@ export function registerModelsCommands(program: Command): void {
       .command('refresh')
       .description("Fetch the upstream's GET /models listing and store it under the data dir (the shipped snapshot stays the fallback)")
       .option('--upstream <url>', 'base URL of an OpenRouter-compatible API (default: the first openrouter upstream in the config)'),
-  ).action(async (flags: CommonOptions & { upstream?: string }) => {
-    const ctx = loadContext(flags);
-    const configured = ctx.config.gateway.upstreams.find((u) => u.kind === 'openrouter');
-    const baseUrl = flags.upstream ? parseUrl('--upstream', flags.upstream) : (configured?.baseUrl ?? OPENROUTER_BASE_URL);
-    const apiKeyEnv = flags.upstream ? undefined : configured?.apiKeyEnv;
-    const apiKey = apiKeyEnv ? process.env[apiKeyEnv] : undefined;
-    let fetched;
-    try {
-      fetched = await fetchModelListing(baseUrl, apiKey ? { apiKey } : {});
-    } catch (err) {
-      if (err instanceof ModelListingError) {
-        const current = readModelListing(ctx.dataDir.root).source;
-        throw new CliError(`models refresh: ${err.message}; still using the ${current.kind === 'snapshot' ? 'shipped snapshot' : 'listing refreshed'} ${current.takenAt}`);
-      }
-      throw err;
-    }
-    if (fetched.models.length === 0) throw new CliError(`models refresh: ${baseUrl}/models listed no model with a price; nothing stored`);
-    const file = storeModelListing(ctx.dataDir.root, fetched.json, `${baseUrl}/models`);
-    const skipped = fetched.skipped.length > 0 ? ` (${fetched.skipped.length} without a usable price left out)` : '';
-    process.stdout.write(`Stored ${fetched.models.length} models${skipped} from ${baseUrl}/models in ${file}\n`);
+  ).action(async (flags: ModelsRefreshFlags) => {
+    process.stdout.write(await modelsRefresh(flags));
   });
 }

@@ -63,12 +63,7 @@ export function registerRulesCommands(program: Command): void {
       .description('Validate a downshift rule file (schema and references); errors name the key')
       .argument('<file>', 'YAML rule file, e.g. policies/downshift/default-rules.yaml'),
   ).action((file: string, flags: CommonOptions) => {
-    const { dataDir } = loadContext(flags);
-    const set = loadRules(file);
-    const enabled = set.rules.filter((r) => r.enabled !== false).length;
-    const warnings = ruleWarnings(set, loadModelRegistry({ dataDir: dataDir.root }));
-    process.stdout.write(`${file}: OK (${set.rules.length} rules, ${enabled} enabled)\n`);
-    for (const w of warnings) process.stdout.write(`  warning: ${w}\n`);
+    process.stdout.write(checkRules(file, flags));
   });
 
   addDataDirOption(
@@ -86,6 +81,15 @@ export function registerRulesCommands(program: Command): void {
   ).action((flags: SimulateFlags) => {
     process.stdout.write(runSimulation(flags));
   });
+}
+
+/** The `rules check` command's output; throws CliError listing every problem. */
+export function checkRules(file: string, flags: CommonOptions): string {
+  const { dataDir } = loadContext(flags);
+  const set = loadRules(file);
+  const enabled = set.rules.filter((r) => r.enabled !== false).length;
+  const warnings = ruleWarnings(set, loadModelRegistry({ dataDir: dataDir.root }));
+  return `${file}: OK (${set.rules.length} rules, ${enabled} enabled)\n${warnings.map((w) => `  warning: ${w}\n`).join('')}`;
 }
 
 /** The `rules simulate` command's output for these flags. */

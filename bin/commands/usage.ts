@@ -60,6 +60,28 @@ export function formatUsageCsv(by: UsageGrouping, rows: UsageSummaryRow[], total
   return [head, ...lines].join('\n');
 }
 
+export type UsageFlags = CommonOptions & { by: UsageGrouping; since: string; tenant?: string; format: Format };
+
+/** Output of `switchboard usage`. */
+export function usageReport(flags: UsageFlags): string {
+  const ctx = loadContext(flags);
+  const since = parseSince(flags.since);
+  const db = openGatewayDb(ctx.dataDir.path('gateway.db'));
+  try {
+    const store = new UsageStore(db);
+    const query = { since, ...(flags.tenant ? { tenantId: flags.tenant } : {}) };
+    const rows = store.summarize(query, flags.by);
+    const total = store.total(query);
+    const from = new Date(since).toISOString();
+    if (flags.format === 'json') return `${JSON.stringify({ by: flags.by, since: from, rows, total }, null, 2)}\n`;
+    if (flags.format === 'csv') return `${formatUsageCsv(flags.by, rows, total)}\n`;
+    if (total.requests === 0) return `No usage recorded since ${from}.\n`;
+    return `Usage since ${from} (UTC days; savings are estimates against the requested model)\n\n${formatUsageTable(flags.by, rows, total)}\n`;
+  } finally {
+    db.close();
+  }
+}
+
 export function registerUsageCommand(program: Command): void {
   addDataDirOption(
     program
@@ -69,27 +91,7 @@ export function registerUsageCommand(program: Command): void {
       .option('--since <when>', 'start: a span back from now (30d, 12h, 2w) or a date (2026-11-01)', '30d')
       .option('--tenant <id>', 'only this tenant')
       .addOption(new Option('--format <format>', 'output format').choices([...FORMATS]).default('table')),
-  ).action((flags: CommonOptions & { by: UsageGrouping; since: string; tenant?: string; format: Format }) => {
-    const ctx = loadContext(flags);
-    const since = parseSince(flags.since);
-    const db = openGatewayDb(ctx.dataDir.path('gateway.db'));
-    try {
-      const store = new UsageStore(db);
-      const query = { since, ...(flags.tenant ? { tenantId: flags.tenant } : {}) };
-      const rows = store.summarize(query, flags.by);
-      const total = store.total(query);
-      if (flags.format === 'json') {
-        process.stdout.write(`${JSON.stringify({ by: flags.by, since: new Date(since).toISOString(), rows, total }, null, 2)}\n`);
-      } else if (flags.format === 'csv') {
-        process.stdout.write(`${formatUsageCsv(flags.by, rows, total)}\n`);
-      } else if (total.requests === 0) {
-        process.stdout.write(`No usage recorded since ${new Date(since).toISOString()}.\n`);
-      } else {
-        process.stdout.write(`Usage since ${new Date(since).toISOString()} (UTC days; savings are estimates against the requested model)\n\n`);
-        process.stdout.write(`${formatUsageTable(flags.by, rows, total)}\n`);
-      }
-    } finally {
-      db.close();
-    }
+  ).action((flags: UsageFlags) => {
+    process.stdout.write(usageReport(flags));
   });
 }

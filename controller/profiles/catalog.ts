@@ -27,10 +27,17 @@ function shippedDir(...parts: string[]): string {
 export const SHIPPED_PROFILES_DIR = shippedDir('policies', 'profiles');
 export const POLICY_SCHEMA_DIR = shippedDir('policies', 'schema');
 
-let validator: { profile: ValidateFunction; budgets?: ValidateFunction } | undefined;
+interface PolicyValidators {
+  profile: ValidateFunction;
+  /** policies/schema/bundle.schema.json: `{format, role, profile}`. */
+  bundle: ValidateFunction;
+  budgets?: ValidateFunction;
+}
 
-/** Compiles the profile schema once, with every section schema found in policies/schema/. */
-export function profileValidator(): { profile: ValidateFunction; budgets?: ValidateFunction } {
+let validator: PolicyValidators | undefined;
+
+/** Compiles the profile and bundle schemas once, with every section schema found in policies/schema/. */
+export function profileValidator(): PolicyValidators {
   if (validator) return validator;
   // Section schemas are written by other modules against draft-07 or 2020-12; compile all with one engine.
   const ajv = new Ajv2020({ allErrors: true, strict: false, validateSchema: false });
@@ -42,8 +49,11 @@ export function profileValidator(): { profile: ValidateFunction; budgets?: Valid
     if (file === 'budgets.schema.json') budgetsId = schema.$id;
   }
   const profileSchema = JSON.parse(readFileSync(join(POLICY_SCHEMA_DIR, 'profile.schema.json'), 'utf8')) as object;
+  const profile = ajv.compile(profileSchema);
+  const bundleSchema = JSON.parse(readFileSync(join(POLICY_SCHEMA_DIR, 'bundle.schema.json'), 'utf8')) as object;
   validator = {
-    profile: ajv.compile(profileSchema),
+    profile,
+    bundle: ajv.compile(bundleSchema),
     ...(budgetsId ? { budgets: ajv.getSchema(budgetsId) } : {}),
   };
   return validator;
@@ -58,6 +68,15 @@ export function validateProfile(raw: unknown): string[] {
     return describeAjvErrors(v.budgets.errors, budgets).map((p) => `budgets.${p}`);
   }
   return [];
+}
+
+/** Validates a bundle payload `{format, role, profile}` against policies/schema/bundle.schema.json. */
+export function validateBundlePayload(raw: unknown): string[] {
+  const v = profileValidator();
+  if (!v.bundle(raw)) return describeAjvErrors(v.bundle.errors, raw);
+  const b = raw as { role: string; profile: RoleProfile };
+  if (b.profile.role !== b.role) return [`profile.role: "${b.profile.role}" differs from bundle role "${b.role}"`];
+  return validateProfile(b.profile).map((p) => `profile.${p}`);
 }
 
 export class ProfileCatalog {

@@ -4,6 +4,7 @@ import type { SimulationReport } from './simulate.js';
 function usd(v: number): string {
   const sign = v < 0 ? '-' : '';
   const a = Math.abs(v);
+  if (a === 0) return '$0.00';
   return `${sign}$${a >= 100 ? a.toFixed(2) : a >= 0.01 ? a.toFixed(4) : a.toFixed(6)}`;
 }
 

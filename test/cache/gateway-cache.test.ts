@@ -8,6 +8,8 @@ import Anthropic from '@anthropic-ai/sdk';
 import { anthropicStream, errorReply, openAiCompletion, openAiStream, startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { openGatewayDb } from '../../gateway/store.js';
+import { UsageStore } from '../../models/usage-store.js';
+import type { UsageRecord } from '../../models/usage-record.js';
 
 let counter = 0;
 /** A fresh temperature-0 request per test so entries from other tests never interfere. */
@@ -96,6 +98,24 @@ describe('exact cache through the gateway', () => {
     const strip = (cs: OpenAI.ChatCompletionChunk[]) => cs.map(({ id: _id, ...rest }) => rest);
     assert.deepEqual(strip(replayed), strip(first));
     assert.ok(replayed.at(-1)!.usage, 'usage chunk is replayed');
+  });
+
+  it('a hit is still metered (cost 0, cache hit) with its task kind', async () => {
+    const body = request();
+    await (await post('/v1/chat/completions', body)).text();
+    const hit = await post('/v1/chat/completions', body, { 'x-request-id': `hit-${counter}` });
+    assert.equal(hit.headers.get('x-switchboard-cache'), 'hit');
+    await hit.text();
+    const store = new UsageStore(gw.server.services.db());
+    let found: UsageRecord | undefined;
+    for (let i = 0; i < 100 && !found; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      found = [...store.records({ since: 0 })].find((r) => r.id === `hit-${counter}`);
+    }
+    assert.ok(found, 'usage record for the hit');
+    assert.equal(found.cacheHit, true);
+    assert.equal(found.costUsd, 0);
+    assert.equal(found.taskKind, 'chat');
   });
 
   it('a stream cut mid-way is never cached', async () => {

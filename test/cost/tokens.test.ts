@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import type { JsonObject } from '../../gateway/context.js';
 import {
   countTokens,
   encoder,
@@ -32,7 +33,7 @@ describe('token estimates', () => {
   });
 
   it('estimates chat prompts with per-message framing, tools and images', () => {
-    const body = {
+    const body: JsonObject = {
       model: 'openai/gpt-4o',
       messages: [
         { role: 'system', content: 'You are a helpful assistant.' },
@@ -41,7 +42,7 @@ describe('token estimates', () => {
     };
     const text = countTokens('You are a helpful assistant.\nWhat is in this picture?', 'o200k_base');
     assert.equal(estimatePromptTokens(body, 'openai', 'openai/gpt-4o'), text + IMAGE_TOKEN_ESTIMATE + 2 * 3 + 3);
-    const withTools = { ...body, tools: [{ type: 'function', function: { name: 'developer__shell', description: 'Run a shell command', parameters: { type: 'object' } } }] };
+    const withTools: JsonObject = { ...body, tools: [{ type: 'function', function: { name: 'developer__shell', description: 'Run a shell command', parameters: { type: 'object' } } }] };
     assert.ok(estimatePromptTokens(withTools, 'openai', 'gpt-4o') > estimatePromptTokens(body, 'openai', 'gpt-4o') + 10);
   });
 

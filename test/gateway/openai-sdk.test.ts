@@ -1,7 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { openAiCompletion, openAiStream, startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
+import { errorReply, openAiCompletion, openAiStream, startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
+import { waitUntil } from '../support/wait.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 
 describe('gateway with the official openai SDK', () => {
@@ -10,7 +11,7 @@ describe('gateway with the official openai SDK', () => {
   let client: OpenAI;
 
   before(async () => {
-    upstream = await startScriptedUpstream();
+    upstream = await startScriptedUpstream({ keepAlive: false });
     gw = await startTestGateway({ upstreamUrl: upstream.baseUrl });
     client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: gw.token, maxRetries: 0 });
   });
@@ -63,6 +64,44 @@ describe('gateway with the official openai SDK', () => {
   it('embeddings pass through', async () => {
     const res = await client.embeddings.create({ model: 'text-embedding-3-small', input: ['hello'] });
     assert.equal(res.data.length, 1);
+  });
+
+  it('a stream that dies mid-way raises an APIError in the SDK after the chunks that did arrive', async () => {
+    let got = 0;
+    upstream.enqueue({
+      kind: 'sse',
+      events: openAiStream({ contentPieces: ['partial', ' answer', ' lost'] }),
+      cutAfter: 3,
+      beforeEvent: (i) => (i === 3 ? waitUntil(() => got >= 3, 'client has three chunks') : undefined),
+    });
+    const stream = await client.chat.completions.create({
+      model: 'anthropic/claude-sonnet-4',
+      messages: [{ role: 'user', content: 'write something long' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    await assert.rejects(
+      (async () => {
+        for await (const _chunk of stream) got++;
+      })(),
+      (err: unknown) => {
+        assert.ok(err instanceof OpenAI.APIError);
+        assert.match(err.message, /Upstream stream interrupted/);
+        return true;
+      },
+    );
+    assert.equal(got, 3);
+    await waitUntil(() => upstream.openConnections() === 0, 'no upstream socket left after the cut');
+  });
+
+  it('an upstream 429 beyond the retry budget reaches the SDK as a RateLimitError with Retry-After', async () => {
+    upstream.enqueue(errorReply(429, 'Rate limit exceeded: free-models-per-min', { 'retry-after': '60' }));
+    await assert.rejects(client.chat.completions.create({ model: 'anthropic/claude-sonnet-4', messages: [{ role: 'user', content: 'hi again' }] }), (err: unknown) => {
+      assert.ok(err instanceof OpenAI.RateLimitError);
+      assert.equal(err.headers.get('retry-after'), '60');
+      assert.match(err.message, /free-models-per-min/);
+      return true;
+    });
   });
 
   it('rejects a wrong token with 401 in the OpenAI error shape', async () => {

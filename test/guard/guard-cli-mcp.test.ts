@@ -1,11 +1,18 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { PassThrough, Writable } from 'node:stream';
+import { Command } from 'commander';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { detect } from '../../gateway/guard/detect.js';
+import { maskText } from '../../gateway/guard/mask-request.js';
+import { TenantKeys } from '../../gateway/guard/pseudonym.js';
+import { registerGuardCommands } from '../../bin/commands/guard.js';
+import { CliError } from '../../bin/cli-support.js';
 
 const CLI = ['--import', 'tsx', 'bin/switchboard.ts'];
 const EMAIL = 'alice.johnson@acme-corp.com';
@@ -20,14 +27,31 @@ function run(args: string[], stdin = ''): Promise<{ code: number; stdout: string
   });
 }
 
-describe('switchboard guard CLI', { concurrency: true }, () => {
+/** Runs the guard commands in-process with their own streams (fast: no tsx start-up per case). */
+async function guardCli(args: string[], stdin = ''): Promise<{ stdout: string; exitCode: number | undefined }> {
+  const chunks: string[] = [];
+  let exitCode: number | undefined;
+  const input = new PassThrough();
+  input.end(stdin);
+  const stdout = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      chunks.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
+  const program = new Command().exitOverride();
+  registerGuardCommands(program, { stdin: input, stdout, setExitCode: (code) => (exitCode = code) });
+  await program.parseAsync(['node', 'switchboard', ...args]);
+  return { stdout: chunks.join(''), exitCode };
+}
+
+describe('switchboard guard CLI', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sb-guard-cli-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('detect --jsonl writes one entities line per input line', async () => {
     const input = [JSON.stringify({ text: `mail ${EMAIL}` }), '', JSON.stringify({ text: 'version 1.2.3, nothing else' })].join('\n');
-    const r = await run(['guard', 'detect', '--jsonl', '--data-dir', dir], input);
-    assert.equal(r.code, 0, r.stderr);
+    const r = await guardCli(['guard', 'detect', '--jsonl', '--data-dir', dir], input);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual(lines, [
       { entities: [{ start: 5, end: 5 + EMAIL.length, class: 'EMAIL', score: lines[0].entities[0].score, detector: lines[0].entities[0].detector }] },
@@ -35,36 +59,52 @@ describe('switchboard guard CLI', { concurrency: true }, () => {
     ]);
   });
 
-  it('mask reads files, gives stable pseudonyms per data dir, and honours a policy file', async () => {
-    const file = join(dir, 'ticket.txt');
-    writeFileSync(file, `Customer ${EMAIL} pasted ${KEY}`);
-    const a = await run(['guard', 'mask', file, '--data-dir', dir]);
-    const b = await run(['guard', 'mask', '--jsonl', '--data-dir', dir], JSON.stringify({ text: `Customer ${EMAIL} pasted ${KEY}` }));
-    assert.equal(a.code, 0, a.stderr);
-    const masked = JSON.parse(a.stdout);
-    assert.match(masked.masked, /^Customer EMAIL_[0-9A-F]{8} pasted API_KEY_[0-9A-F]{8}$/);
-    assert.deepEqual(masked.redactions, { EMAIL: 1, API_KEY: 1 });
-    assert.deepEqual(JSON.parse(b.stdout), { masked: masked.masked });
-
-    const policy = join(dir, 'policy.yaml');
-    writeFileSync(policy, 'defaultMode: mask\nclasses:\n  API_KEY: block\n');
-    const blocked = await run(['guard', 'mask', file, '--policy', policy, '--data-dir', dir]);
-    assert.equal(blocked.code, 1);
-    assert.deepEqual(JSON.parse(blocked.stdout), { blocked: { class: 'API_KEY', start: 44, end: 44 + KEY.length } });
+  it('mask reads files and uses the data dir\'s key, so pseudonyms match the gateway\'s', async () => {
+    const text = `Customer ${EMAIL} pasted ${KEY}`;
+    writeFileSync(join(dir, 'a.txt'), text);
+    writeFileSync(join(dir, 'b.txt'), 'no secrets here');
+    const r = await guardCli(['guard', 'mask', join(dir, 'a.txt'), join(dir, 'b.txt'), '--data-dir', dir]);
+    const [a, b] = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.match(a.masked, /^Customer EMAIL_[0-9A-F]{8} pasted API_KEY_[0-9A-F]{8}$/);
+    assert.deepEqual(a.redactions, { EMAIL: 1, API_KEY: 1 });
+    assert.equal(a.file, join(dir, 'a.txt'));
+    assert.deepEqual(b, { file: join(dir, 'b.txt'), masked: 'no secrets here', redactions: {} });
+    // Same key file, same tenant (config default "local") → the same pseudonyms the gateway uses.
+    const expected = maskText(text, { detect, modeFor: () => 'mask', pseudonymizer: TenantKeys.fromDataDir(dir).pseudonymizer('local') });
+    assert.equal(a.masked, expected.masked);
+    const other = await guardCli(['guard', 'mask', '--tenant', 'globex', join(dir, 'a.txt'), '--data-dir', dir]);
+    assert.notEqual(JSON.parse(other.stdout).masked, a.masked);
   });
 
-  it('user errors are one line and exit 2', async () => {
+  it('mask --jsonl with a blocking policy file reports where, exit code 1', async () => {
+    const policy = join(dir, 'policy.yaml');
+    writeFileSync(policy, 'defaultMode: mask\nclasses:\n  API_KEY: block\n');
+    const input = [JSON.stringify({ text: `mail ${EMAIL}` }), JSON.stringify({ text: `key ${KEY}` })].join('\n');
+    const r = await guardCli(['guard', 'mask', '--jsonl', '--policy', policy, '--data-dir', dir], input);
+    assert.equal(r.exitCode, 1);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(lines.length, 2);
+    assert.deepEqual(Object.keys(lines[0]), ['masked']);
+    assert.match(lines[0].masked, /^mail EMAIL_[0-9A-F]{8}$/);
+    assert.deepEqual(lines[1], { blocked: { class: 'API_KEY', start: 4, end: 4 + KEY.length } });
+  });
+
+  it('user errors are clear CliErrors', async () => {
+    await assert.rejects(guardCli(['guard', 'detect', '--jsonl', '--data-dir', dir], 'not json\n'), (e: Error) =>
+      e instanceof CliError && e.message === 'stdin:1: not valid JSON (expected {"text": "..."})');
+    await assert.rejects(guardCli(['guard', 'mask', join(dir, 'missing.txt'), '--data-dir', dir]), (e: Error) =>
+      e instanceof CliError && /^cannot read .*missing\.txt: ENOENT$/.test(e.message));
+    const policy = join(dir, 'bad-policy.json');
+    writeFileSync(policy, JSON.stringify({ defaultMode: 'hide' }));
+    await assert.rejects(guardCli(['guard', 'mask', '--policy', policy, '--data-dir', dir], 'x'), (e: Error) =>
+      e instanceof CliError && e.message.endsWith('bad-policy.json: invalid guard policy: defaultMode: must be one of "off", "detect", "mask", "block" (got "hide")'));
+  });
+
+  it('through the real binary, a user error is one stderr line and exit 2', async () => {
     const bad = await run(['guard', 'detect', '--jsonl', '--data-dir', dir], '{"text": 1}\n');
     assert.equal(bad.code, 2);
     assert.equal(bad.stderr, 'switchboard: stdin:1: expected an object with a string "text" field\n');
-    const missing = await run(['guard', 'mask', join(dir, 'nope.txt'), '--data-dir', dir]);
-    assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /^switchboard: cannot read .*nope\.txt: ENOENT\n$/);
-    const policy = join(dir, 'bad-policy.json');
-    writeFileSync(policy, JSON.stringify({ defaultMode: 'hide' }));
-    const badPolicy = await run(['guard', 'mask', '--policy', policy, '--data-dir', dir], 'x');
-    assert.equal(badPolicy.code, 2);
-    assert.match(badPolicy.stderr, /invalid guard policy: defaultMode: must be one of "off", "detect", "mask", "block" \(got "hide"\)/);
+    assert.equal(bad.stdout, '');
   });
 });
 

@@ -1,26 +1,46 @@
 /**
- * The CLI end to end: `switchboard goose setup` writes a provider file that really works against a
- * running gateway (requests made the way Goose derives them from base_url + headers), dry runs
- * write nothing, bad flags are one-line errors, and `service install` writes only with --write.
+ * The CLI end to end (in-process, so the suite stays fast): `switchboard goose setup` writes a
+ * provider file that really works against a running gateway (requests made the way Goose derives
+ * them from base_url + headers), dry runs write nothing, bad flags are clear CliErrors, and
+ * `service install` writes only with --write.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import type { GooseProviderFile } from '../../installers/goose/provider-file.js';
 
-const run = promisify(execFile);
-function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  return run(process.execPath, ['--import', 'tsx', 'bin/switchboard.ts', ...args], { env: { ...process.env, ...env } }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-  );
+import { buildProgram } from '../../bin/program.js';
+import { CliError } from '../../bin/cli-support.js';
+
+/** Runs `switchboard <args>` in this process; exit code 2 + message for a CliError, as bin/switchboard.ts does. */
+async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const realOut = process.stdout.write.bind(process.stdout);
+  const realErr = process.stderr.write.bind(process.stderr);
+  const savedEnv = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  process.stdout.write = ((chunk: string | Uint8Array) => out.push(String(chunk)) > 0) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => err.push(String(chunk)) > 0) as typeof process.stderr.write;
+  try {
+    await buildProgram().exitOverride().parseAsync(['node', 'switchboard', ...args]);
+    return { code: 0, stdout: out.join(''), stderr: err.join('') };
+  } catch (e) {
+    if (e instanceof CliError) return { code: e.exitCode, stdout: out.join(''), stderr: `switchboard: ${e.message}\n` };
+    throw e;
+  } finally {
+    process.stdout.write = realOut;
+    process.stderr.write = realErr;
+    for (const [k, v] of Object.entries(savedEnv)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
 }
 
 describe('switchboard goose setup against a running gateway', () => {
@@ -117,15 +137,20 @@ describe('switchboard goose/service CLI errors and service files', () => {
     const env = { HOME: home, XDG_CONFIG_HOME: join(home, '.config') };
     const unitPath = join(home, '.config', 'systemd', 'user', 'switchboard-gateway.service');
     try {
-      const printed = await cli(['service', 'install', '--manager', 'systemd', '--data-dir', join(home, 'data')], env);
+      // In-process, argv[1] is this test file, so name the executable the service should run.
+      const exec = ['--exec', 'bin/switchboard.ts'];
+      const printed = await cli(['service', 'install', '--manager', 'systemd', ...exec, '--data-dir', join(home, 'data')], env);
       assert.equal(printed.code, 0, printed.stderr);
-      assert.match(printed.stdout, /^ExecStart=.*bin\/switchboard\.ts gateway --data-dir .*\/data$/m);
+      assert.match(printed.stdout, /^ExecStart=\/\S+\/bin\/switchboard\.ts gateway --data-dir \/\S+\/data$/m);
       assert.equal(existsSync(unitPath), false);
 
-      const written = await cli(['service', 'install', '--manager', 'systemd', '--write', '--data-dir', join(home, 'data')], env);
+      const written = await cli(['service', 'install', '--manager', 'systemd', ...exec, '--write', '--data-dir', join(home, 'data')], env);
       assert.equal(written.code, 0, written.stderr);
       assert.equal(readFileSync(unitPath, 'utf8'), printed.stdout);
       assert.match(written.stderr, /systemctl --user enable --now switchboard-gateway\.service/);
+      const missing = await cli(['service', 'install', '--exec', join(home, 'nope'), '--data-dir', join(home, 'data')], env);
+      assert.equal(missing.code, 2);
+      assert.match(missing.stderr, /--exec: no such file/);
     } finally {
       rmSync(home, { recursive: true, force: true });
     }

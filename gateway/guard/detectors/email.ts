@@ -54,10 +54,10 @@ export const emailDetector: Detector = {
 /** `scheme://user:pass@host` is a URL's userinfo, handled by the URL detector. */
 function isUrlUserinfo(text: string, start: number): boolean {
   let i = start - 1;
-  const stop = Math.max(0, start - 256);
+  const stop = Math.max(0, start - 128);
   while (i >= stop) {
     const c = text.charCodeAt(i);
-    if (c === 32 || c === 10 || c === 9 || c === 13 || c === 34 || c === 39 || c === 60) return false;
+    if (c === 32 || c === 10 || c === 9 || c === 13 || c === 34 || c === 39 || c === 60 || c === 64) return false;
     if (c === 47 && i > 0 && text.charCodeAt(i - 1) === 47) return true;
     i--;
   }

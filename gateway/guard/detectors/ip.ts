@@ -10,6 +10,7 @@ const IPV6 = new RegExp(
   + `|(?:${H}:){1,3}(?::${H}){1,4}|(?:${H}:){1,2}(?::${H}){1,5}|${H}:(?::${H}){1,6}|::(?:${H}:){1,5}${H})(?![\\w:])`,
   'g',
 );
+const IPV6_HINT = /[0-9A-Fa-f]:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]/;
 const VERSION_CONTEXT = /(?:\bv|version|ver\.?|release|build|node|chrome|firefox|safari|os)\s*[=:]?\s*$/;
 
 function excludedV4(ip: string): boolean {
@@ -28,7 +29,8 @@ export const ipDetector: Detector = {
         out.push({ class: 'IP_ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'regex:ipv4' });
       }
     }
-    if (text.includes(':')) {
+    // IPv6 needs three colons close together (or '::'); clock times like 12:30:45 have two.
+    if (text.includes('::') || IPV6_HINT.test(text)) {
       IPV6.lastIndex = 0;
       for (let m = IPV6.exec(text); m !== null; m = IPV6.exec(text)) {
         const v = m[0];

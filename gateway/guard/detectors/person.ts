@@ -47,7 +47,20 @@ const LOCATION_BEFORE = /\b(?:in|at|near|via|visit|visiting|across|around|inside
 const SURNAME_SHAPE = /(?:sson|sen|dóttir|dottir|ová|ova|ov|ev|eva|ski|ska|sky|ić|vić|ez|yama|moto|uchi|kawa|ainen|inen|nen|escu|elli|etti|ini|ucci|yan|ian|enko|czyk|berg|stein|mann|ström|strom|lund|quist|poulos|akis|oglu|ović|evich|ovich)$/;
 
 /** A capitalised word that may be part of a name; code identifiers are filtered by shape. */
-const TOKEN = /(?<![\p{L}\p{N}_.@/\\#$&\-'’])\p{Lu}[\p{L}\p{M}'’\-]*/gu;
+const TOKEN = /\p{Lu}[\p{L}\p{M}'’\-]*/gu;
+/** A token glued to a letter, digit or one of _ . @ / \ # $ & - ' ’ is part of something else. */
+const GLUE = /[\p{L}\p{N}_.@/\\#$&\-'’]/u;
+function gluedBefore(text: string, at: number): boolean {
+  if (at === 0) return false;
+  const c = text.charCodeAt(at - 1);
+  if (c === 32 || c === 10 || c === 9 || c === 13 || c === 40 || c === 34 || c === 44 || c === 58 || c === 59) return false;
+  if (c < 128) return isAsciiGlue(c);
+  return GLUE.test(text[at - 1]!);
+}
+function isAsciiGlue(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 46 || c === 64
+    || c === 47 || c === 92 || c === 35 || c === 36 || c === 38 || c === 45 || c === 39;
+}
 const NAME_SHAPE = /^(?:(?:Mc|Mac|O'|O’|D'|D’)?\p{Lu}[\p{Ll}\p{M}]*(?:['’\-]\p{Lu}?[\p{Ll}\p{M}]+)*)$/u;
 
 type Kind = 'strong' | 'weak' | 'unknown' | 'initial' | 'word';
@@ -168,6 +181,13 @@ export const personDetector: Detector = {
     TOKEN.lastIndex = 0;
     for (let m = TOKEN.exec(text); m !== null; m = TOKEN.exec(text)) {
       let word = m[0];
+      if (gluedBefore(text, m.index)) continue;
+      // Followed by a digit or one of _ / + = @ it is part of a token, a path or base64, not a name.
+      const next = text.charCodeAt(m.index + word.length);
+      if ((next >= 48 && next <= 57) || next === 95 || next === 47 || next === 43 || next === 61 || next === 64 || word.length > 40) {
+        flush();
+        continue;
+      }
       // Method calls and member access ("Foo.bar", "Foo(") are code, not names.
       const after = text.charCodeAt(m.index + word.length);
       if (after === 40 || (after === 46 && /[a-z]/.test(text[m.index + word.length + 1] ?? ''))) {
@@ -179,8 +199,13 @@ export const personDetector: Detector = {
       const tok: Token = { start: m.index, end: m.index + word.length, kind, given };
       if (chain.length > 0) {
         const prev = chain[chain.length - 1]!;
-        const gap = text.slice(prev.end, tok.start);
-        const joined = chain.length < 4 && (gap === ' ' || (prev.kind === 'initial' && gap === '. ') || PARTICLES.test(gap));
+        const gapLength = tok.start - prev.end;
+        let joined = false;
+        if (chain.length < 4 && gapLength <= 24) {
+          if (gapLength === 1) joined = text.charCodeAt(prev.end) === 32;
+          else if (gapLength === 2 && prev.kind === 'initial') joined = text.startsWith('. ', prev.end);
+          else if (gapLength >= 3) joined = PARTICLES.test(text.slice(prev.end, tok.start));
+        }
         if (!joined) flush();
       }
       chain.push(tok);

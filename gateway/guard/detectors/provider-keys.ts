@@ -68,34 +68,43 @@ export const KEY_RULES: readonly KeyRule[] = [
 /** Prefixes that may sit right after a word character (they are inside a URL or `key=` pair). */
 const INNER_PREFIXES = new Set(['hooks.slack.com/', 'discord.com/api/webhooks/', 'AccountKey=', 'SharedAccessKey=', 'sig=', 'Q~']);
 
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** One pass over the text finds every rule prefix (longest first), instead of one indexOf per rule. */
+const ANY_PREFIX = new RegExp([...new Set(KEY_RULES.map((r) => r.prefix))].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'g');
+
+function tryRule(r: KeyRule, text: string, at: number, out: Finding[]): number {
+  const start = r.prefix === 'Q~' ? Math.max(0, at - 4) : at;
+  const bounded = start === 0 || INNER_PREFIXES.has(r.prefix) || !isWordCode(text.charCodeAt(start - 1));
+  if (!bounded) return -1;
+  r.pattern.lastIndex = start;
+  const m = r.pattern.exec(text);
+  if (!m) return -1;
+  let s = start;
+  let e = start + m[0].length;
+  if (r.group !== undefined && m[r.group] !== undefined) {
+    s = start + m[0].indexOf(m[r.group]!);
+    e = s + m[r.group]!.length;
+  }
+  out.push({ class: 'API_KEY', start: s, end: e, score: 0.99, detector: `prefix:${r.provider}` });
+  return e;
+}
+
 export const providerKeyDetector: Detector = {
   name: 'provider-keys',
   classes: ['API_KEY'],
   applies: () => true,
   scan(text: string, out: Finding[]): void {
-    for (const r of KEY_RULES) {
-      let at = text.indexOf(r.prefix);
-      while (at !== -1) {
-        let start = at;
-        if (r.prefix === 'Q~') start = Math.max(0, at - 4);
-        const bounded = start === 0 || INNER_PREFIXES.has(r.prefix) || !isWordCode(text.charCodeAt(start - 1));
-        let next = at + r.prefix.length;
-        if (bounded) {
-          r.pattern.lastIndex = start;
-          const m = r.pattern.exec(text);
-          if (m) {
-            let s = start;
-            let e = start + m[0].length;
-            if (r.group !== undefined && m[r.group] !== undefined) {
-              s = start + m[0].indexOf(m[r.group]!);
-              e = s + m[r.group]!.length;
-            }
-            out.push({ class: 'API_KEY', start: s, end: e, score: 0.99, detector: `prefix:${r.provider}` });
-            next = e;
-          }
-        }
-        at = text.indexOf(r.prefix, next);
+    ANY_PREFIX.lastIndex = 0;
+    for (let m = ANY_PREFIX.exec(text); m !== null; m = ANY_PREFIX.exec(text)) {
+      const at = m.index;
+      let end = -1;
+      // Longer prefixes first: "sk-ant-" is tried before the generic "sk-".
+      for (const r of KEY_RULES) {
+        if (r.prefix.charCodeAt(0) !== text.charCodeAt(at) || !text.startsWith(r.prefix, at)) continue;
+        end = tryRule(r, text, at, out);
+        if (end !== -1) break;
       }
+      if (end > at) ANY_PREFIX.lastIndex = end;
     }
   },
 };

@@ -1,0 +1,85 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import type { FinishHook, RequestContext, RequestOutcome } from '../../gateway/context.js';
+import { auditFacts, auditStage } from '../../gateway/stages/audit.js';
+import { openGatewayDb } from '../../gateway/store.js';
+import { AuditSpool } from '../../gateway/audit/spool.js';
+
+function context(over: Partial<RequestContext> = {}): RequestContext & { hooks: FinishHook[] } {
+  const hooks: FinishHook[] = [];
+  return {
+    id: 'req-1',
+    route: 'chat',
+    format: 'openai',
+    method: 'POST',
+    receivedAt: 0,
+    headers: {},
+    body: { model: 'openai/gpt-4.1-mini', messages: [{ role: 'user', content: 'call +1 415 555 0100' }] },
+    stream: false,
+    requestedModel: 'openai/gpt-4.1-mini',
+    notes: {},
+    signal: new AbortController().signal,
+    log: pino({ level: 'silent' }),
+    onFinish: (h: FinishHook) => hooks.push(h),
+    hooks,
+    ...over,
+  } as RequestContext & { hooks: FinishHook[] };
+}
+
+const done: RequestOutcome = { status: 200, completed: true, clientAborted: false, totalMs: 5 };
+const caller = { tenantId: 'acme', userId: 'ana', role: 'finance' };
+
+test('auditFacts maps each outcome to action, result and a non-sensitive reason', () => {
+  const ok = auditFacts(context({ caller, upstream: { name: 'p', attempts: 1, ms: 3, model: 'openai/gpt-4.1-nano' } }), done, 'local');
+  assert.deepEqual([ok.action, ok.result, ok.reason, ok.target], ['model.call', 'ok', null, 'openai/gpt-4.1-nano']);
+
+  const ctx = context({ caller });
+  ctx.notes.redactions = { PHONE: 1, EMAIL: 0, API_KEY: 2 };
+  ctx.notes.usage = { promptTokens: 10, completionTokens: 5, cachedTokens: 0, estimated: false };
+  ctx.notes.costUsd = 0.0012;
+  const metered = auditFacts(ctx, done, 'local');
+  assert.deepEqual(metered.redactions, [{ class: 'API_KEY', count: 2 }, { class: 'PHONE', count: 1 }]);
+  assert.deepEqual(metered.cost, { tokens: 15, usd: 0.0012 });
+  assert.ok(!JSON.stringify(metered).includes('415'), 'no request text');
+
+  const denied = context({ caller });
+  denied.notes.denied = { stage: 'privacyGuard', reason: 'IBAN in messages[0].content' };
+  assert.deepEqual(
+    [auditFacts(denied, { ...done, status: 400 }, 'local').action, auditFacts(denied, { ...done, status: 400 }, 'local').reason],
+    ['policy.denied', 'privacyGuard: IBAN in messages[0].content'],
+  );
+
+  const anon = auditFacts(context(), { ...done, status: 401 }, 'local');
+  assert.deepEqual([anon.action, anon.result, anon.tenantId, anon.actor.type], ['auth.denied', 'denied', 'local', 'anonymous']);
+
+  assert.equal(auditFacts(context({ caller }), { ...done, completed: false, clientAborted: true }, 'local').result, 'aborted');
+  const cut = auditFacts(context({ caller }), { ...done, completed: false, error: 'upstream reset' }, 'local');
+  assert.deepEqual([cut.result, cut.reason], ['error', 'HTTP 200, incomplete']);
+  assert.equal(auditFacts(context({ caller }), { ...done, status: 503 }, 'local').result, 'error');
+});
+
+test('audit stage appends one chained event per model call after the response, none for model listing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-audit-stage-'));
+  const db = openGatewayDb(join(dir, 'gateway.db'));
+  try {
+    const spool = new AuditSpool(db);
+    let notified = 0;
+    const stage = auditStage({ spool, defaultTenantId: 'local', onAppend: () => notified++ });
+    const ctx = context({ caller });
+    await stage.run(ctx);
+    assert.equal(spool.pendingCount(), 0, 'nothing is written before the response is delivered');
+    for (const hook of ctx.hooks) await hook(done);
+    assert.equal(spool.pendingCount(), 1);
+    assert.equal(notified, 1);
+    const list = context({ caller, route: 'models' });
+    await stage.run(list);
+    assert.equal(list.hooks.length, 0);
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
