@@ -12,6 +12,8 @@ export interface RunControllerOptions {
   port?: number;
   dbUrl?: string;
   logLevel?: Level | 'silent';
+  /** Audit settings (retentionDays), see controller/audit/routes.ts. */
+  audit?: import('./audit/routes.js').AuditRouteSettings;
 }
 
 export interface RunningController {
@@ -24,6 +26,7 @@ export interface RunningController {
 export async function runController(opts: RunControllerOptions): Promise<RunningController> {
   const log = pino({ level: opts.logLevel ?? 'info', base: { service: 'switchboard-controller' } });
   const services = await createControllerServices({ dataDir: opts.dataDir, dbUrl: opts.dbUrl, log });
+  if (opts.audit) services.audit = opts.audit;
   let app: FastifyInstance;
   try {
     app = await buildControllerServer({ services, logger: opts.logLevel !== 'silent' });

@@ -61,10 +61,25 @@ export async function writeResponse(
     'cache-control': 'no-cache',
     'x-accel-buffering': 'no',
   });
+  // Writes made in the same tick (the headers, the events parsed from one upstream chunk) leave in
+  // one syscall: cork, and uncork once this tick's work is done. No write waits past the tick.
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    res.uncork();
+  };
+  const corkForThisTick = () => {
+    if (corked) return;
+    corked = true;
+    res.cork();
+    process.nextTick(uncork);
+  };
+  corkForThisTick();
   res.flushHeaders();
   try {
     for await (const event of response.events) {
       if (res.destroyed) return { completed: false, clientAborted: true };
+      corkForThisTick();
       if (!res.write(serializeSse(event))) await waitForDrainOrClose(res);
     }
   } catch (err) {

@@ -12,24 +12,24 @@ export async function* parseSse(body: AsyncIterable<Uint8Array | string>): Async
   let event: string | undefined;
   let id: string | undefined;
 
-  const takeLine = function* (line: string): Generator<SseEvent> {
+  // A plain function, not a generator: a line completes at most one event, and this runs per line.
+  const takeLine = (line: string): SseEvent | undefined => {
     if (line === '') {
+      let out: SseEvent | undefined;
       // Per the SSE spec an event without data lines is not dispatched (it would go out as an empty `data:`).
       if (data !== undefined) {
-        const out: SseEvent = { data };
+        out = { data };
         if (event !== undefined) out.event = event;
         if (id !== undefined) out.id = id;
-        yield out;
       }
       data = undefined;
       event = undefined;
       id = undefined;
-      return;
+      return out;
     }
     if (line.charCodeAt(0) === 58 /* ':' */) {
       // A comment is a keep-alive: pass it on at once so idle timers downstream reset too.
-      yield { comment: line.slice(1) };
-      return;
+      return { comment: line.slice(1) };
     }
     const colon = line.indexOf(':');
     const field = colon === -1 ? line : line.slice(0, colon);
@@ -38,6 +38,7 @@ export async function* parseSse(body: AsyncIterable<Uint8Array | string>): Async
     if (field === 'data') data = data === undefined ? value : `${data}\n${value}`;
     else if (field === 'event') event = value;
     else if (field === 'id') id = value;
+    return undefined;
   };
 
   for await (const chunk of body) {
@@ -46,15 +47,18 @@ export async function* parseSse(body: AsyncIterable<Uint8Array | string>): Async
     let nl: number;
     while ((nl = buffer.indexOf('\n', start)) !== -1) {
       const end = nl > start && buffer.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-      yield* takeLine(buffer.slice(start, end));
+      const out = takeLine(buffer.slice(start, end));
+      if (out) yield out;
       start = nl + 1;
     }
     buffer = start === 0 ? buffer : buffer.slice(start);
   }
   buffer += decoder.decode();
-  if (buffer.length > 0) yield* takeLine(buffer.endsWith('\r') ? buffer.slice(0, -1) : buffer);
+  const last = buffer.length > 0 ? takeLine(buffer.endsWith('\r') ? buffer.slice(0, -1) : buffer) : undefined;
+  if (last) yield last;
   // A stream that ends without the final blank line still delivers its last event.
-  yield* takeLine('');
+  const pending = takeLine('');
+  if (pending) yield pending;
 }
 
 export function serializeSse(e: SseEvent): string {

@@ -65,7 +65,10 @@ const collect = (value: string, previous: string[]) => [...previous, ...value.sp
 export function registerControllerCommands(program: Command): void {
   const controller = program
     .command('controller')
-    .description('Run the org controller (directory, role profiles, policy evaluation, enrolment), or manage it');
+    .description('Run the org controller (directory, role profiles, policy evaluation, enrolment), or manage it')
+    .addHelpText('after', `
+With no subcommand, runs \`serve\`: switchboard controller [--host 127.0.0.1] [--port 8788] [--db URL] [--data-dir DIR]
+(see \`switchboard controller serve --help\` for every option).`);
 
   addDbOption(
     controller
@@ -73,16 +76,19 @@ export function registerControllerCommands(program: Command): void {
       .description('Run the controller HTTP service (the default when no subcommand is given)')
       .option('--host <host>', 'address to bind', '127.0.0.1')
       .option('--port <port>', 'port to listen on', String(DEFAULT_CONTROLLER_PORT))
-      .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'info'),
+      .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'info')
+      .option('--audit-retention-days <days>', 'delete audit events older than this many days', '90'),
   )
     .addHelpText('after', `
 Signing keys are created on first run in <data-dir>/controller-keys.json (0600).
 Role profiles: policies/profiles/*.yaml, overridden by <data-dir>/profiles/*.yaml.
 API description: GET /openapi.json. Get a first admin token with \`switchboard controller admin-token\`.`)
-    .action(async (flags: DbFlags & { host: string; port: string; logLevel: string }) => {
+    .action(async (flags: DbFlags & { host: string; port: string; logLevel: string; auditRetentionDays: string }) => {
       const { dataDir } = loadContext(flags);
       const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
       if (!levels.includes(flags.logLevel)) throw new CliError(`--log-level must be one of ${levels.join(', ')} (got "${flags.logLevel}")`);
+      const retentionDays = Number(flags.auditRetentionDays);
+      if (!Number.isInteger(retentionDays) || retentionDays < 1) throw new CliError(`--audit-retention-days must be a whole number of days >= 1 (got "${flags.auditRetentionDays}")`);
       let running;
       try {
         running = await runController({
@@ -91,6 +97,7 @@ API description: GET /openapi.json. Get a first admin token with \`switchboard c
           port: parsePort(flags.port),
           dbUrl: flags.db ?? process.env.SWITCHBOARD_CONTROLLER_DB,
           logLevel: flags.logLevel as 'info',
+          audit: { retentionDays },
         });
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;

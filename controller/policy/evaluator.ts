@@ -65,6 +65,7 @@ export class PolicyEvaluator {
     readonly version: string,
     private readonly reasons: ReadonlyMap<string, string>,
     cacheSize: number,
+    private readonly profiles: ProfileCatalog,
   ) {
     this.decisions = cacheSize > 0 ? new LRUCache({ max: cacheSize }) : undefined;
   }
@@ -87,7 +88,7 @@ export class PolicyEvaluator {
     const version = `cedar-${profiles.version}`;
     const parsed = cedar.preparsePolicySet(version, { staticPolicies: texts });
     if (parsed.type === 'failure') throw new PolicyConfigError(`policy set: ${parsed.errors.map((e) => e.message).join('; ')}`);
-    return new PolicyEvaluator(version, reasons, opts.cacheSize ?? DEFAULT_DECISION_CACHE_SIZE);
+    return new PolicyEvaluator(version, reasons, opts.cacheSize ?? DEFAULT_DECISION_CACHE_SIZE, profiles);
   }
 
   evaluate(input: EvaluationInput): EvaluationResult {
@@ -143,10 +144,45 @@ export class PolicyEvaluator {
     const reasons: string[] = diagnostics.reason.map((id) => this.reasons.get(id) ?? id);
     if (!allow && reasons.length === 0) {
       reasons.push(`no rule permits ${input.action} on ${resource.type} "${resource.id}" for role(s) ${principal.roles.join(', ') || '(none)'}`);
+      reasons.push(...this.explainDeny(input));
     }
     for (const e of diagnostics.errors) reasons.push(`rule ${e.policyId} could not be applied: ${e.error.message}`);
     return { allow, reasons, policies: diagnostics.reason, policyVersion: this.version };
   }
+
+  /** Why the profile-generated permits did not match, per role, for the actions they cover. */
+  private explainDeny(input: EvaluationInput): string[] {
+    const out: string[] = [];
+    for (const role of input.principal.roles) {
+      const p = this.profiles.get(role);
+      if (!p) {
+        out.push(`role ${role} has no profile`);
+        continue;
+      }
+      const name = input.resource.id;
+      if (input.action === 'model.call') {
+        const tier = input.resource.attributes?.tier;
+        if (!p.models.allowed.some((g) => globMatches(g, name))) out.push(`model "${name}" is not in role ${role}'s allowed models`);
+        else if (typeof tier === 'string' && p.models.tiers && !(p.models.tiers as string[]).includes(tier)) {
+          out.push(`tier ${tier} is not allowed for role ${role} (allowed: ${p.models.tiers.join(', ')})`);
+        }
+      } else if (input.action === 'extension.use' && !p.extensions.allow.includes(name)) {
+        out.push(`extension "${name}" is not on role ${role}'s allowlist`);
+      } else if (input.action === 'skill.use' && !(p.skills ?? []).some((sk) => sk.id === name)) {
+        out.push(`skill "${name}" is not listed for role ${role}`);
+      } else if (input.action === 'data.send' && input.context?.dataClass) {
+        const mode = p.guard.classes?.[input.context.dataClass] ?? p.guard.defaultMode;
+        if (mode === 'block') out.push(`role ${role}'s guard policy blocks ${input.context.dataClass}`);
+      }
+    }
+    return out;
+  }
+}
+
+/** Same semantics as Cedar's `like`: `*` matches any run of characters, everything else is literal. */
+function globMatches(glob: string, value: string): boolean {
+  const re = new RegExp(`^${glob.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return re.test(value);
 }
 
 function entityType(type: string): string {

@@ -90,7 +90,7 @@ export function maskRequestBody(body: JsonObject, kind: BodyKind, opts: MaskOpti
   const slots: TextSlot[] = [];
   const commits: Array<() => void> = [];
   if (kind === 'openai-chat') collectOpenAiChat(body, slots, commits);
-  else if (kind === 'anthropic-messages') collectAnthropic(body, slots, commits);
+  else if (kind === 'anthropic-messages') collectAnthropic(body, slots);
   else collectEmbeddings(body, slots);
   return maskSlots(slots, commits, opts);
 }
@@ -155,7 +155,8 @@ function addVerbatimRepeats(slots: TextSlot[], values: Map<string, EntityClass>)
   const candidates: Array<{ pseudonym: string; value: string }> = [];
   for (const [v, cls] of values) if (v.length >= 4) candidates.push({ pseudonym: v, value: cls });
   if (candidates.length === 0) return;
-  // One pass per text over a trie of all values (not one indexOf per value and text).
+  // One pass per text over a trie of all values (not one indexOf per value and text); the
+  // matcher's "pseudonym → value" here is "real value → its class".
   const finder = new PseudonymMatcher(candidates);
   for (const slot of slots) {
     let added: Span[] | undefined;
@@ -361,7 +362,7 @@ function collectAnthropicBlocks(blocks: JsonValue[], path: string, messageIndex:
   });
 }
 
-function collectAnthropic(body: JsonObject, slots: TextSlot[], _commits: Array<() => void>): void {
+function collectAnthropic(body: JsonObject, slots: TextSlot[]): void {
   const system = body['system'];
   if (typeof system === 'string') addStringField(body, 'system', 'system', undefined, slots);
   else if (Array.isArray(system)) collectAnthropicBlocks(system, 'system', undefined, slots);

@@ -64,7 +64,7 @@ export function createGuardMcpServer(deps: GuardMcpDeps): McpServer {
     },
     ({ text: input }) => {
       const policy = resolveGuardPolicy(deps.policy ?? defaultGuardPolicy);
-      const entities = deps.detect(input, policy.detectOptions).map((f) => ({
+      const entities = deps.detect(input, policy.detectOptions).filter((f) => policy.modeFor(f.class) !== 'off').map((f) => ({
         start: f.start, end: f.end, class: f.class, score: f.score, detector: f.detector,
       }));
       return success({ entities });

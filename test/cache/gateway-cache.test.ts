@@ -118,6 +118,21 @@ describe('exact cache through the gateway', () => {
     assert.equal(found.taskKind, 'chat');
   });
 
+  it('the stored stream keeps its usage chunk; a hit shows it only to clients that asked', async () => {
+    const body = { ...request(), stream: true };
+    const usageChunks = (text: string) => text.split('\n').filter((l) => l.startsWith('data: {') && l.includes('"usage"')).length;
+    const first = await post('/v1/chat/completions', body);
+    assert.equal(usageChunks(await first.text()), 0, 'client did not ask for usage');
+    const hit = await post('/v1/chat/completions', body);
+    assert.equal(hit.headers.get('x-switchboard-cache'), 'hit');
+    const hitText = await hit.text();
+    assert.equal(usageChunks(hitText), 0);
+    assert.ok(hitText.trimEnd().endsWith('data: [DONE]'));
+    const asking = await post('/v1/chat/completions', { ...body, stream_options: { include_usage: true } });
+    assert.equal(asking.headers.get('x-switchboard-cache'), 'hit');
+    assert.equal(usageChunks(await asking.text()), 1);
+  });
+
   it('a stream cut mid-way is never cached', async () => {
     const body = { ...request(), stream: true };
     upstream.enqueue({ kind: 'sse', events: openAiStream({ contentPieces: ['a', 'b', 'c'] }), cutAfter: 2 });

@@ -1,22 +1,19 @@
+/**
+ * `switchboard models` and `switchboard usage`, run in-process (spawning the CLI costs seconds
+ * per call); CliError → one line + exit 2 is the entry point's contract, tested in test/cli.
+ */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
 import { openGatewayDb } from '../../gateway/store.js';
 import { UsageStore } from '../../models/usage-store.js';
-import { usageRecord } from './usage-store.test.js';
-import { parseSince } from '../../bin/commands/usage.js';
-
-const run = promisify(execFile);
-const cli = (args: string[]) =>
-  run(process.execPath, ['--import', 'tsx', 'bin/switchboard.ts', ...args], { env: { ...process.env, OPENROUTER_API_KEY: '' } }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-  );
+import { usageRecord } from './records.js';
+import { parseSince, usageReport } from '../../bin/commands/usage.js';
+import { modelsList, modelsRefresh } from '../../bin/commands/models.js';
+import { CliError } from '../../bin/cli-support.js';
 
 describe('switchboard models', () => {
   let upstream: ScriptedUpstream;
@@ -30,6 +27,13 @@ describe('switchboard models', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('list shows the shipped snapshot until a refresh', () => {
+    const out = modelsList({ dataDir: dir });
+    assert.match(out, /^model\s+tier\s+prompt \$\/M\s+completion \$\/M\s+cache read \$\/M\s+context$/m);
+    assert.match(out, /^anthropic\/claude-sonnet-4\s+premium\s+3\s+15\s+0\.3\s+1000000$/m);
+    assert.match(out, /\d+ models; prices from the shipped snapshot taken \d{4}-\d{2}-\d{2}\./);
+  });
+
   it('refresh stores the upstream listing under the data dir; list then shows it', async () => {
     upstream.enqueue({
       kind: 'json',
@@ -41,31 +45,31 @@ describe('switchboard models', () => {
         ],
       },
     });
-    const refresh = await cli(['models', 'refresh', '--data-dir', dir, '--upstream', upstream.baseUrl]);
-    assert.equal(refresh.code, 0, refresh.stderr);
-    assert.match(refresh.stdout, /Stored 2 models \(1 without a usable price left out\) from http:\/\/127\.0\.0\.1:\d+\/v1\/models/);
+    const refresh = await modelsRefresh({ dataDir: dir, upstream: upstream.baseUrl });
+    assert.match(refresh, /^Stored 2 models \(1 without a usable price left out\) from http:\/\/127\.0\.0\.1:\d+\/v1\/models in .*models\/openrouter-models\.json\n$/);
     assert.equal(upstream.received.at(-1)!.path, '/v1/models');
 
-    const list = await cli(['models', 'list', '--data-dir', dir]);
-    assert.equal(list.code, 0, list.stderr);
-    assert.match(list.stdout, /acme\/big\s+premium\s+10\s+30\s+1\s+200000/);
-    assert.match(list.stdout, /acme\/small\s+economy\s+0\.1\s+0\.4\s+-\s+32000/);
-    assert.match(list.stdout, /2 models; prices from the refreshed /);
+    const list = modelsList({ dataDir: dir });
+    assert.match(list, /^acme\/big\s+premium\s+10\s+30\s+1\s+200000$/m);
+    assert.match(list, /^acme\/small\s+economy\s+0\.1\s+0\.4\s+-\s+32000$/m);
+    assert.match(list, /2 models; prices from the refreshed /);
 
-    const json = await cli(['models', 'list', '--data-dir', dir, '--json', '--tier', 'economy']);
-    const parsed = JSON.parse(json.stdout) as { source: { kind: string }; models: Array<{ id: string }> };
+    const parsed = JSON.parse(modelsList({ dataDir: dir, json: true, tier: 'economy' })) as { source: { kind: string }; models: Array<{ id: string }> };
     assert.equal(parsed.source.kind, 'refreshed');
     assert.deepEqual(parsed.models.map((m) => m.id), ['acme/small']);
   });
 
-  it('refresh failure is one clear line, exit 2, and keeps the current listing', async () => {
+  it('refresh failures are clear CLI errors and keep the current listing', async () => {
     upstream.enqueue({ kind: 'json', status: 503, body: { error: { message: 'down' } } });
-    const res = await cli(['models', 'refresh', '--data-dir', dir, '--upstream', upstream.baseUrl]);
-    assert.equal(res.code, 2);
-    assert.match(res.stderr, /^switchboard: models refresh: http:\/\/127\.0\.0\.1:\d+\/v1\/models answered HTTP 503; still using the listing refreshed \S+\n$/);
-    const bad = await cli(['models', 'refresh', '--data-dir', dir, '--upstream', 'ftp://x']);
-    assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /--upstream must be an http\(s\) URL/);
+    await assert.rejects(modelsRefresh({ dataDir: dir, upstream: upstream.baseUrl }), (e: unknown) => {
+      assert.ok(e instanceof CliError);
+      assert.match(e.message, /^models refresh: http:\/\/127\.0\.0\.1:\d+\/v1\/models answered HTTP 503; still using the listing refreshed \S+$/);
+      return true;
+    });
+    upstream.enqueue({ kind: 'json', body: { object: 'list', data: [{ id: 'no/price' }] } });
+    await assert.rejects(modelsRefresh({ dataDir: dir, upstream: upstream.baseUrl }), /listed no model with a price; nothing stored/);
+    await assert.rejects(modelsRefresh({ dataDir: dir, upstream: 'ftp://x' }), /--upstream must be an http\(s\) URL/);
+    assert.match(modelsList({ dataDir: dir }), /acme\/big/);
   });
 });
 
@@ -85,35 +89,29 @@ describe('switchboard usage', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('reports by user as a table with savings and a total row', async () => {
-    const res = await cli(['usage', '--data-dir', dir, '--by', 'user']);
-    assert.equal(res.code, 0, res.stderr);
-    const lines = res.stdout.trim().split('\n');
-    assert.match(lines[0]!, /^Usage since /);
-    assert.match(res.stdout, /^user\s+requests\s+prompt tok\s+completion tok\s+cached tok\s+cost \$\s+estimated\s+cache hits\s+cache saved \$\s+downshifts\s+downshift saved \$$/m);
-    assert.match(res.stdout, /^alice\s+2\s+200\s+20\s+0\s+0\.6000\s+0\s+0\s+0\.0000\s+1\s+0\.3000$/m);
-    assert.match(res.stdout, /^bob\s+1\s+100\s+10\s+0\s+0\.0000\s+0\s+1\s+0\.2500\s+0\s+0\.0000$/m);
-    assert.match(res.stdout, /^total\s+3\s+300\s+30\s+0\s+0\.6000\s+0\s+1\s+0\.2500\s+1\s+0\.3000$/m);
+  it('reports by user as a table with savings and a total row', () => {
+    const out = usageReport({ dataDir: dir, by: 'user', since: '30d', format: 'table' });
+    assert.match(out, /^Usage since /);
+    assert.match(out, /^user\s+requests\s+prompt tok\s+completion tok\s+cached tok\s+cost \$\s+estimated\s+cache hits\s+cache saved \$\s+downshifts\s+downshift saved \$$/m);
+    assert.match(out, /^alice\s+2\s+200\s+20\s+0\s+0\.6000\s+0\s+0\s+0\.0000\s+1\s+0\.3000$/m);
+    assert.match(out, /^bob\s+1\s+100\s+10\s+0\s+0\.0000\s+0\s+1\s+0\.2500\s+0\s+0\.0000$/m);
+    assert.match(out, /^total\s+3\s+300\s+30\s+0\s+0\.6000\s+0\s+1\s+0\.2500\s+1\s+0\.3000$/m);
   });
 
-  it('reports JSON and CSV, and honours --since', async () => {
-    const json = JSON.parse((await cli(['usage', '--data-dir', dir, '--by', 'model', '--format', 'json'])).stdout) as { rows: Array<{ key: string }>; total: { requests: number } };
+  it('reports JSON and CSV, and honours --since and --tenant', () => {
+    const json = JSON.parse(usageReport({ dataDir: dir, by: 'model', since: '30d', format: 'json' })) as { rows: Array<{ key: string }>; total: { requests: number } };
     assert.deepEqual(json.rows.map((r) => r.key), ['anthropic/claude-sonnet-4', 'google/gemini-2.5-flash']);
     assert.equal(json.total.requests, 3);
-    const csv = (await cli(['usage', '--data-dir', dir, '--by', 'role', '--format', 'csv', '--since', '90d'])).stdout.trim().split('\n');
+    const csv = usageReport({ dataDir: dir, by: 'role', since: '90d', format: 'csv' }).trim().split('\n');
     assert.equal(csv[0], 'role,requests,promptTokens,completionTokens,cachedTokens,costUsd,estimatedRequests,cacheHits,cacheSavingsUsd,downshifts,downshiftSavingsUsd');
     assert.equal(csv.length, 4);
     assert.match(csv[3]!, /^total,4,/);
+    assert.match(usageReport({ dataDir: dir, by: 'day', since: '30d', format: 'table', tenant: 'nobody' }), /^No usage recorded since /);
   });
 
-  it('rejects a bad --since or --by with one line and exit 2', async () => {
-    const since = await cli(['usage', '--data-dir', dir, '--since', 'yesterday']);
-    assert.equal(since.code, 2);
-    assert.match(since.stderr, /--since must be a span like 30d/);
-    const by = await cli(['usage', '--data-dir', dir, '--by', 'weather']);
-    assert.notEqual(by.code, 0);
-    assert.match(by.stderr, /Allowed choices are day, role, user, model/);
+  it('parses --since spans and dates, and rejects anything else', () => {
     assert.equal(parseSince('2026-11-01'), Date.UTC(2026, 10, 1));
     assert.equal(parseSince('2d', 1_000_000_000), 1_000_000_000 - 2 * 86_400_000);
+    assert.throws(() => parseSince('yesterday'), (e: unknown) => e instanceof CliError && /--since must be a span like 30d/.test(e.message));
   });
 });

@@ -5,31 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openGatewayDb, type GatewayDb } from '../../gateway/store.js';
 import { UsageStore } from '../../models/usage-store.js';
-import type { UsageRecord } from '../../models/usage-record.js';
+import { T0, usageRecord } from './records.js';
 
 const DAY = 86_400_000;
-const T0 = Date.UTC(2026, 10, 20, 12); // 2026-11-20 12:00 UTC
-
-export function usageRecord(over: Partial<UsageRecord> & { id: string }): UsageRecord {
-  return {
-    ts: T0,
-    tenantId: 'acme',
-    userId: 'alice',
-    role: 'engineering',
-    route: 'chat',
-    modelRequested: 'anthropic/claude-sonnet-4',
-    modelUsed: 'anthropic/claude-sonnet-4',
-    promptTokens: 100,
-    completionTokens: 10,
-    cachedTokens: 0,
-    costUsd: 0.01,
-    estimated: false,
-    latencyMs: 50,
-    status: 200,
-    cacheHit: false,
-    ...over,
-  };
-}
 
 describe('usage store', () => {
   let dir: string;

@@ -119,7 +119,7 @@ describe('privacy_guard MCP server over stdio', () => {
       args: [...CLI, 'guard', 'mcp', '--data-dir', dir],
       cwd: process.cwd(),
       stderr: 'pipe',
-    }));
+    }), { timeout: 300_000 }); // Start-up through tsx can be slow on a loaded CI machine.
   });
   after(async () => {
     await client.close();

@@ -47,7 +47,15 @@ const LOCATION_BEFORE = /\b(?:in|at|near|via|visit|visiting|across|around|inside
 const SURNAME_SHAPE = /(?:sson|sen|dóttir|dottir|ová|ova|ov|ev|eva|ski|ska|sky|ić|vić|ez|yama|moto|uchi|kawa|ainen|inen|nen|escu|elli|etti|ini|ucci|yan|ian|enko|czyk|berg|stein|mann|ström|strom|lund|quist|poulos|akis|oglu|ović|evich|ovich)$/;
 
 /** A capitalised word that may be part of a name; code identifiers are filtered by shape. */
-const TOKEN = /\p{Lu}[\p{L}\p{M}'’\-]*/gu;
+const UPPER = /\p{Lu}/u;
+const WORD_CHAR = /[\p{L}\p{M}]/u;
+
+/** Letters, marks, apostrophes and hyphens continue a word; ASCII is decided without a regex. */
+function continuesWord(text: string, j: number): boolean {
+  const d = text.charCodeAt(j);
+  if ((d >= 97 && d <= 122) || (d >= 65 && d <= 90) || d === 39 || d === 45 || d === 8217) return true;
+  return d >= 192 && WORD_CHAR.test(text[j]!);
+}
 /** A token glued to a letter, digit or one of _ . @ / \ # $ & - ' ’ is part of something else. */
 const GLUE = /[\p{L}\p{N}_.@/\\#$&\-'’]/u;
 function gluedBefore(text: string, at: number): boolean {
@@ -178,9 +186,16 @@ export const personDetector: Detector = {
       if (run.length) emit(text, run, out, singles);
       chain = [];
     };
-    TOKEN.lastIndex = 0;
-    for (let m = TOKEN.exec(text); m !== null; m = TOKEN.exec(text)) {
-      let word = m[0];
+    // A hand-rolled tokenizer: one charCodeAt pass, no match arrays for the (many) non-capitalised words.
+    const n = text.length;
+    for (let i = 0; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (!(c >= 65 && c <= 90) && !(c >= 192 && UPPER.test(text[i]!))) continue;
+      let j = i + 1;
+      while (j < n && continuesWord(text, j)) j++;
+      const m = { index: i };
+      let word = text.slice(i, j);
+      i = j - 1;
       if (gluedBefore(text, m.index)) continue;
       // Followed by a digit or one of _ / + = @ it is part of a token, a path or base64, not a name.
       const next = text.charCodeAt(m.index + word.length);
