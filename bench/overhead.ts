@@ -26,6 +26,8 @@ Options:
   --drip <ms>         delay between stream events in that phase (default 10)
   --quick             short runs for a smoke check
   --profile <dir>     write a V8 CPU profile of the gateway process into <dir> (node --cpu-prof)
+  --without <stages>  run the \`gateway\` target without these stages (comma-separated names,
+                      e.g. audit,privacyGuard) to see what they cost
   -h, --help          this text
 `;
 
@@ -36,6 +38,7 @@ interface Settings {
   streams: number;
   dripMs: number;
   profileDir?: string;
+  without: string[];
 }
 
 function fail(message: string): never {
@@ -62,6 +65,7 @@ function readSettings(argv: string[]): Settings {
         drip: { type: 'string' },
         quick: { type: 'boolean', default: false },
         profile: { type: 'string' },
+        without: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -82,6 +86,7 @@ function readSettings(argv: string[]): Settings {
     streams: positiveNumber('--streams', v.streams, 300, true),
     dripMs: positiveNumber('--drip', v.drip, 10, false),
     ...(v.profile ? { profileDir: resolve(v.profile) } : {}),
+    without: (v.without ?? '').split(',').map((name) => name.trim()).filter(Boolean),
   };
 }
 
@@ -100,8 +105,9 @@ interface ServerProcess {
 
 const serverEntry = fileURLToPath(new URL('./support/server-process.ts', import.meta.url));
 
-async function startServer(role: ServerRole, upstreamUrl?: string, profileDir?: string): Promise<ServerProcess> {
-  const child = fork(serverEntry, upstreamUrl ? [role, upstreamUrl] : [role], {
+async function startServer(role: ServerRole, upstreamUrl?: string, profileDir?: string, without: string[] = []): Promise<ServerProcess> {
+  const args = upstreamUrl ? [role, upstreamUrl, without.join(',')] : [role];
+  const child = fork(serverEntry, args, {
     execArgv: ['--import', 'tsx', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -231,12 +237,15 @@ async function main(): Promise<void> {
   try {
     const upstream = await startServer('upstream');
     servers.push(upstream);
-    const [passthrough, spine, gateway] = await Promise.all([
+    const started = await Promise.allSettled([
       startServer('passthrough', upstream.url),
       startServer('gateway-spine', upstream.url),
-      startServer('gateway', upstream.url, settings.profileDir),
+      startServer('gateway', upstream.url, settings.profileDir, settings.without),
     ]);
-    servers.push(passthrough, spine, gateway);
+    for (const s of started) if (s.status === 'fulfilled') servers.push(s.value);
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    const [passthrough, spine, gateway] = servers.slice(1) as [ServerProcess, ServerProcess, ServerProcess];
 
     // Every target gets the same headers; only the gateways check the token (each has its own data dir).
     const headers = (server: ServerProcess, stream: boolean): Record<string, string> => ({
@@ -291,7 +300,8 @@ async function main(): Promise<void> {
     const out: string[] = [];
     out.push(`Machine: ${availableParallelism()} CPUs (${cpuModel}), Node ${process.version}, ${process.platform}/${process.arch}`);
     out.push(`Load average (1/5/15 min) at the end: ${load()}`);
-    out.push(`Gateway pipeline (default config): ${gateway.stages?.join(' → ') ?? '?'}`);
+    const pipelineLabel = settings.without.length > 0 ? `default config without ${settings.without.join(', ')}` : 'default config';
+    out.push(`Gateway pipeline (${pipelineLabel}): ${gateway.stages?.join(' → ') ?? '?'}`);
     out.push(`gateway-spine (same server, only ${spine.stages?.join(' → ') ?? '?'})`);
     out.push(`Settings: ${settings.durationMs / 1000} s per run, throughput runs with ${settings.connections} connections, request body ${bodies['non-stream'].length} bytes`);
     out.push('', '### Runs', '', table(RUN_HEADER, runs.map(runRow)));

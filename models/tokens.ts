@@ -67,9 +67,9 @@ const TOKENS_REPLY_PRIMING = 3;
 /** An image part, counted as one 1024×1024 high-detail image (OpenAI's 765) — an estimate. */
 export const IMAGE_TOKEN_ESTIMATE = 765;
 
-/** What a request asks the model to read: all text in one string plus fixed extras. */
-export interface PromptText {
-  text: string;
+/** What a request asks the model to read: its text pieces plus fixed extras. */
+export interface PromptParts {
+  parts: string[];
   /** Message framing and images, already in tokens. */
   fixedTokens: number;
 }
@@ -98,7 +98,7 @@ function collectContent(value: JsonValue | undefined, parts: string[], extra: { 
 }
 
 /** Gathers the prompt text of an OpenAI chat or Anthropic messages body (or embeddings input). */
-export function promptText(body: JsonObject, format: WireFormat): PromptText {
+export function promptParts(body: JsonObject, format: WireFormat): PromptParts {
   const parts: string[] = [];
   const extra = { tokens: 0 };
   let messages = 0;
@@ -126,13 +126,13 @@ export function promptText(body: JsonObject, format: WireFormat): PromptText {
   // Tool schemas are sent to the model as text too; their JSON is a close (slightly high) stand-in.
   if (Array.isArray(body.tools) && body.tools.length > 0) parts.push(JSON.stringify(body.tools));
   const fixedTokens = extra.tokens + (messages > 0 ? messages * TOKENS_PER_MESSAGE + TOKENS_REPLY_PRIMING : 0);
-  return { text: parts.join('\n'), fixedTokens };
+  return { parts, fixedTokens };
 }
 
 /** tiktoken estimate of a request's prompt tokens for the given model. */
 export function estimatePromptTokens(body: JsonObject, format: WireFormat, model: string): number {
-  const p = promptText(body, format);
-  return countTokens(p.text, encodingForModel(model)) + p.fixedTokens;
+  const p = promptParts(body, format);
+  return countTokens(p.parts.join('\n'), encodingForModel(model)) + p.fixedTokens;
 }
 
 /**
@@ -140,8 +140,11 @@ export function estimatePromptTokens(body: JsonObject, format: WireFormat, model
  * BPE token covers ≥ 1 byte) plus framing. Cheap enough for every request.
  */
 export function promptTokensUpperBound(body: JsonObject, format: WireFormat): number {
-  const p = promptText(body, format);
-  return Buffer.byteLength(p.text, 'utf8') + p.fixedTokens;
+  const p = promptParts(body, format);
+  // Summed per part (plus one separator each), so no joined copy of a large prompt is made.
+  let bytes = p.fixedTokens + p.parts.length;
+  for (const part of p.parts) bytes += Buffer.byteLength(part, 'utf8');
+  return bytes;
 }
 
 /** tiktoken estimate of the completion text in a non-stream response (when no usage came back). */

@@ -35,7 +35,7 @@ function benchReply(req: ReceivedRequest): ScriptedReply {
   };
 }
 
-async function start(role: ServerRole, target: string | undefined): Promise<() => Promise<void>> {
+async function start(role: ServerRole, target: string | undefined, without: string[]): Promise<() => Promise<void>> {
   if (role === 'upstream') {
     const upstream = await startScriptedUpstream();
     upstream.setDefault(benchReply);
@@ -64,11 +64,16 @@ async function start(role: ServerRole, target: string | undefined): Promise<() =
     upstreams: [{ name: 'bench-upstream', kind: 'openrouter' as const, baseUrl: target, apiKeyEnv: 'BENCH_UPSTREAM_KEY' }],
   };
   const gateway = await createGatewayServer({ config, dataDir, logger, env: { BENCH_UPSTREAM_KEY: 'sk-bench-upstream' } });
-  if (role === 'gateway-spine') {
-    // The server reads services.stages per request, so narrowing the list in place narrows the pipeline.
-    const stages = gateway.services.stages;
-    stages.splice(0, stages.length, ...stages.filter((s) => SPINE_STAGES.includes(s.name)));
+  // The server reads services.stages per request, so narrowing the list in place narrows the pipeline.
+  const stages = gateway.services.stages;
+  const unknown = without.filter((name) => !stages.some((s) => s.name === name));
+  if (unknown.length > 0) {
+    await gateway.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw new Error(`--without names no stage of this pipeline: ${unknown.join(', ')} (stages: ${stages.map((s) => s.name).join(', ')})`);
   }
+  const keep = (name: string) => (role === 'gateway-spine' ? SPINE_STAGES.includes(name) : !without.includes(name));
+  stages.splice(0, stages.length, ...stages.filter((s) => keep(s.name)));
   const url = await gateway.listen();
   send({
     type: 'ready',
@@ -91,7 +96,8 @@ if (role !== 'upstream' && role !== 'passthrough' && role !== 'gateway' && role 
 }
 
 try {
-  const stop = await start(role, process.argv[3]);
+  // Optional third argument for `gateway`: comma-separated stages to leave out (to price one stage).
+  const stop = await start(role, process.argv[3], (process.argv[4] ?? '').split(',').filter(Boolean));
   process.on('message', (message: ParentMessage) => {
     if (message.type === 'cpu') {
       const usage = process.cpuUsage();
@@ -104,5 +110,7 @@ try {
   process.on('disconnect', () => void stop().finally(() => process.exit(0)));
 } catch (err) {
   send({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
-  process.exit(1);
+  // Let the logger finish opening and the loop drain rather than exiting mid-write.
+  process.exitCode = 1;
+  process.disconnect?.();
 }

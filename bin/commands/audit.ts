@@ -104,7 +104,7 @@ export function registerAuditCommands(program: Command): void {
         if (!token) throw new CliError(`--token-env: environment variable ${flags.tokenEnv} is not set`);
       } else if (config.controller) {
         try {
-          token = controllerTokenProvider(config.controller, dataDir.root, process.env)();
+          token = await controllerTokenProvider(config.controller, dataDir.root, process.env)();
         } catch (err) {
           throw new CliError((err as Error).message);
         }

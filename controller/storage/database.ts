@@ -122,6 +122,9 @@ async function runMigrations(db: Kysely<ControllerTables>, extra: Record<string,
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');
-    throw new StorageConfigError(`migration ${failed?.migrationName ?? '(unknown)'} failed: ${(error as Error).message ?? String(error)}`);
+    const message = (error as Error).message ?? String(error);
+    // No failed migration means the database itself could not be reached or locked.
+    if (!failed) throw new Error(message);
+    throw new StorageConfigError(`migration ${failed.migrationName} failed: ${message}`);
   }
 }

@@ -16,6 +16,7 @@ import { BundleSync } from './sync.js';
 import { BundlePolicySource } from './policy-source.js';
 import { validateBundleBody } from './body.js';
 import type { ControllerLinkConfig } from './controller-link-config.js';
+import { EnrolledTokenProvider, isEnrolled } from './enrolled-token.js';
 
 export const BUNDLES_DIR = 'bundles';
 const DAY_MS = 86_400_000;
@@ -41,8 +42,15 @@ export interface ControllerLink {
   close(): Promise<void>;
 }
 
-/** Reads the controller token from the configured env var or file, on every use (rotation-safe). */
-export function controllerTokenProvider(config: ControllerLinkConfig, dataDir: string, env: NodeJS.ProcessEnv): () => string {
+/**
+ * The controller token: from the configured env var or file (read on every use, so an external
+ * rotation is seen), else from this gateway's enrolment (refreshed automatically).
+ */
+export function controllerTokenProvider(config: ControllerLinkConfig, dataDir: string, env: NodeJS.ProcessEnv): () => string | Promise<string> {
+  if (!config.tokenEnv && !config.tokenFile && isEnrolled(dataDir)) {
+    const enrolled = new EnrolledTokenProvider(dataDir, config.url);
+    return () => enrolled.token();
+  }
   return () => {
     if (config.tokenEnv) {
       const value = env[config.tokenEnv]?.trim();
@@ -54,7 +62,7 @@ export function controllerTokenProvider(config: ControllerLinkConfig, dataDir: s
       if (!existsSync(file)) throw new Error(`controller token: file ${file} does not exist`);
       return readFileSync(file, 'utf8').trim();
     }
-    throw new Error('controller token: set controller.tokenEnv or controller.tokenFile in switchboard.yaml');
+    throw new Error('controller token: enrol this gateway (`switchboard enrol --controller <url> --code <code>`) or set controller.tokenEnv or controller.tokenFile in switchboard.yaml');
   };
 }
 

@@ -66,7 +66,12 @@ export function downshiftStage(deps: DownshiftStageDeps): Stage {
         },
         requestedMaxTokens(body),
       );
-      if (!decision || (decision.model === undefined && decision.maxTokens === undefined)) return;
+      if (!decision) return;
+      if (decision.model === undefined && decision.maxTokens === undefined) {
+        // Matched but nothing to change (already cheap enough, already capped): not a downshift.
+        ctx.log.debug({ rule: decision.rule, reason: decision.reason }, 'downshift rule matched without change');
+        return;
+      }
       if (decision.model !== undefined) body.model = decision.model;
       if (decision.maxTokens !== undefined) capMaxTokens(body, decision.maxTokens);
       ctx.notes.downshift = { from: model, to: decision.model ?? model, rule: decision.rule, reason: decision.reason };

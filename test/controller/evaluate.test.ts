@@ -30,14 +30,18 @@ describe('POST /api/v1/evaluate', () => {
     assert.match(ok.reasons[0]!, /role finance may call the models/);
     const premium = await evaluate({ subject: { id: 'ana' }, action: 'model.call', resource: { type: 'model', id: 'anthropic/claude-sonnet-4', attributes: { tier: 'premium' } } });
     assert.equal(premium.allow, false);
+    assert.match(premium.reasons.join('\n'), /tier premium is not allowed for role finance \(allowed: standard, economy\)/);
     const other = await evaluate({ subject: { id: 'ana' }, action: 'model.call', resource: { type: 'model', id: 'openai/gpt-5' } });
     assert.equal(other.allow, false);
     assert.match(other.reasons[0]!, /no rule permits model.call on model "openai\/gpt-5" for role\(s\) finance/);
+    assert.match(other.reasons[1]!, /model "openai\/gpt-5" is not in role finance's allowed models/);
   });
 
   it('RBAC: extension allowlist and skills', async () => {
     assert.equal((await evaluate({ subject: { id: 'ana' }, action: 'extension.use', resource: { type: 'extension', id: 'memory' } })).allow, true);
-    assert.equal((await evaluate({ subject: { id: 'ana' }, action: 'extension.use', resource: { type: 'extension', id: 'jetbrains' } })).allow, false);
+    const jetbrains = await evaluate({ subject: { id: 'ana' }, action: 'extension.use', resource: { type: 'extension', id: 'jetbrains' } });
+    assert.equal(jetbrains.allow, false);
+    assert.match(jetbrains.reasons.join('\n'), /extension "jetbrains" is not on role finance's allowlist/);
     assert.equal((await evaluate({ subject: { id: 'mia' }, action: 'skill.use', resource: { type: 'skill', id: 'copywriting' } })).allow, true);
     assert.equal((await evaluate({ subject: { id: 'mia' }, action: 'skill.use', resource: { type: 'skill', id: 'payment-run' } })).allow, false);
   });
@@ -47,6 +51,7 @@ describe('POST /api/v1/evaluate', () => {
     assert.equal(email.allow, true);
     const iban = await evaluate({ subject: { id: 'ana' }, action: 'data.send', resource: { type: 'model', id: 'anthropic/claude-sonnet-4' }, context: { dataClass: 'IBAN' } });
     assert.equal(iban.allow, false);
+    assert.match(iban.reasons.join('\n'), /role finance's guard policy blocks IBAN/);
   });
 
   it('ABAC: amount and time for payments, with the deciding rule as reason', async () => {

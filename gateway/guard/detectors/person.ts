@@ -8,10 +8,6 @@ import lexicons from '../data/lexicons.json' with { type: 'json' };
 import type { Finding } from '../types.js';
 import { type Detector } from './detector.js';
 
-const toSet = (joined: string): ReadonlySet<string> => new Set(joined.split('\n'));
-const GIVEN = toSet(lexicons.given);
-const NAMES = toSet(lexicons.names);
-const ENGLISH = toSet(lexicons.english);
 
 /** Capitalised words that are names in the lexicon but, in prompts, are mostly something else. */
 const NOT_NAMES = new Set([
@@ -41,6 +37,23 @@ const NOT_NAMES = new Set([
   'american', 'british', 'english', 'french', 'german', 'spanish', 'italian', 'irish', 'dutch', 'swiss',
   'swedish', 'danish', 'polish', 'russian', 'chinese', 'japanese', 'indian', 'african', 'european', 'latin',
 ]);
+/** One lookup per word instead of four: lower-case word → flags (the tables are large; misses dominate). */
+const GIVEN = 1;
+const NAME = 2;
+const ENGLISH = 4;
+const NOT_NAME = 8;
+const LEXICON: ReadonlyMap<string, number> = (() => {
+  const flags = new Map<string, number>();
+  const add = (joined: string, flag: number) => {
+    for (const w of joined.split('\n')) flags.set(w, (flags.get(w) ?? 0) | flag);
+  };
+  add(lexicons.given, GIVEN);
+  add(lexicons.names, NAME);
+  add(lexicons.english, ENGLISH);
+  for (const w of NOT_NAMES) flags.set(w, (flags.get(w) ?? 0) | NOT_NAME);
+  return flags;
+})();
+
 const PARTICLES = /^ (?:(?:van|von|de|der|den|da|di|du|del|della|la|le|ten|ter|bin|ibn|al|el|dos|das|do|y|zu) )+$/;
 const CUE_BEFORE = /(?:\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|dear|hi|hello|hey|thanks|thank you|regards|sincerely|cheers|best|attn|cc|from|to|by|signed|named|called|contact|customer|patient|client|employee|user|applicant|tenant|husband|wife|son|daughter|kid|child|mother|father|mom|dad|brother|sister|friend|colleague|manager|boss|landlord|doctor|nurse|agent)\.?,?|name is|name's|i am|i'm|this is|ask for|speak to|talk to|name:|author:|owner:|assignee:|reporter:|by:)\s*$/;
 const LOCATION_BEFORE = /\b(?:in|at|near|via|visit|visiting|across|around|inside|outside|of)\s$/;
@@ -85,6 +98,9 @@ function simpleAsciiName(word: string): boolean {
   return true;
 }
 
+const WORD: { kind: Kind; given: boolean } = { kind: 'word', given: false };
+const UNKNOWN: { kind: Kind; given: boolean } = { kind: 'unknown', given: false };
+
 function classify(word: string): { kind: Kind; given: boolean } {
   const apostrophe = word.lastIndexOf("'") > 0 ? word.lastIndexOf("'") : word.lastIndexOf('’');
   if (apostrophe > 0 && word.length - apostrophe <= 3 && /^['’](?:s|m|ll|re|ve|d|t)$/i.test(word.slice(apostrophe))) {
@@ -92,12 +108,11 @@ function classify(word: string): { kind: Kind; given: boolean } {
   }
   if (word.length === 1) return { kind: 'initial', given: false };
   if (!simpleAsciiName(word) && !NAME_SHAPE.test(word)) return { kind: 'word', given: false };
-  const lower = word.toLowerCase();
-  if (NOT_NAMES.has(lower)) return { kind: 'word', given: false };
-  const known = NAMES.has(lower);
-  const common = ENGLISH.has(lower);
-  if (known) return { kind: common ? 'weak' : 'strong', given: GIVEN.has(lower) };
-  return { kind: common ? 'word' : 'unknown', given: false };
+  const flags = LEXICON.get(word.toLowerCase()) ?? 0;
+  if (flags & NOT_NAME) return WORD;
+  const common = (flags & ENGLISH) !== 0;
+  if (flags & NAME) return { kind: common ? 'weak' : 'strong', given: (flags & GIVEN) !== 0 };
+  return common ? WORD : UNKNOWN;
 }
 
 function emit(text: string, chain: Token[], out: Finding[], singles: Token[]): void {
@@ -140,6 +155,28 @@ function emit(text: string, chain: Token[], out: Finding[], singles: Token[]): v
   // Possessive "'s" is not part of the name.
   if (/['’]s$/.test(text.slice(start, end))) end -= 2;
   out.push({ class: 'PERSON', start, end, score, detector: 'lexicon:person' });
+}
+
+/** "my name is lena andersson": after an explicit name cue, lower-case lexicon names count too. */
+const LOWER_NAME_CUE = /\b(?:my name is|name is|name:|i am|i'm|called|named)\s+((?:\p{Ll}[\p{Ll}\p{M}'’\-]*)(?: \p{Ll}\.?)?(?: \p{Ll}[\p{Ll}\p{M}'’\-]*){0,2})/gu;
+function addLowerCaseAfterCue(text: string, out: Finding[]): void {
+  LOWER_NAME_CUE.lastIndex = 0;
+  for (let m = LOWER_NAME_CUE.exec(text); m !== null; m = LOWER_NAME_CUE.exec(text)) {
+    const words = m[1]!.split(' ');
+    // Keep the leading words that are lexicon names and not common English words.
+    let keep = 0;
+    for (const w of words) {
+      const flags = LEXICON.get(w.replace(/\.$/, '')) ?? 0;
+      const initial = /^\p{Ll}\.?$/u.test(w);
+      if (!initial && (!(flags & NAME) || (flags & (ENGLISH | NOT_NAME)))) break;
+      keep++;
+    }
+    while (keep > 0 && /^\p{Ll}\.?$/u.test(words[keep - 1]!)) keep--;
+    if (keep === 0) continue;
+    const start = m.index + m[0].length - m[1]!.length;
+    const end = start + words.slice(0, keep).join(' ').length;
+    out.push({ class: 'PERSON', start, end, score: 0.7, detector: 'lexicon:person' });
+  }
 }
 
 const LIST_GAP = /^(?:, | and |, and | & | or )$/;
@@ -227,5 +264,6 @@ export const personDetector: Detector = {
     }
     flush();
     if (singles.length > 0) addListNeighbours(text, singles, out, firstOwn);
+    if (text.includes('name')) addLowerCaseAfterCue(text, out);
   },
 };
