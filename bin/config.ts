@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { gatewayConfigSchema, type GatewayConfig, defaultGatewayConfig, mergeGatewayConfig } from '../gateway/config.js';
+import { softLimitProblems, type BudgetPolicy } from '../gateway/cost/budgets.js';
 import { controllerLinkConfigSchema, resolveControllerLink, type ControllerLinkConfig, type ControllerLinkInput } from '../gateway/bundles/controller-link-config.js';
 
 export interface SwitchboardConfig {
@@ -37,7 +38,7 @@ export class ConfigError extends Error {
 /** "gateway.port: must be integer (got "abc")" */
 export function describeAjvErrors(errors: ErrorObject[] | null | undefined, data: unknown): string[] {
   return (errors ?? []).map((e) => {
-    const key = e.instancePath.split('/').slice(1).join('.') || '(top level)';
+    const key = e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')).join('.') || '(top level)';
     if (e.keyword === 'additionalProperties') {
       const extra = (e.params as { additionalProperty: string }).additionalProperty;
       return `${key === '(top level)' ? '' : `${key}.`}${extra}: unknown key`;
@@ -71,6 +72,8 @@ export function loadConfigFile(file: string): SwitchboardConfig {
     }
   }
   if (!validateConfig(raw)) throw new ConfigError(file, describeAjvErrors(validateConfig.errors, raw));
+  const budgetProblems = softLimitProblems((raw as { gateway?: { cost?: { budgets?: BudgetPolicy } } }).gateway?.cost?.budgets, 'gateway.cost.budgets');
+  if (budgetProblems.length > 0) throw new ConfigError(file, budgetProblems);
   const parsed = raw as Partial<{ gateway: Partial<GatewayConfig>; controller: ControllerLinkInput }>;
   return {
     gateway: mergeGatewayConfig(defaultGatewayConfig(), parsed.gateway ?? {}),

@@ -177,6 +177,9 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
       return { completed: false, clientAborted: false, error: 'response write failed' };
     });
     res.off('close', onClose);
+    // A response that did not complete must not leave its upstream request running: the socket's
+    // 'close' can come after the writer has already noticed the client is gone.
+    if (!written.completed && !abort.signal.aborted) abort.abort(new Error(written.clientAborted ? 'client disconnected' : 'response not completed'));
     const totalMs = performance.now() - receivedAt;
     const outcome = { status: response.status, totalMs, ...written };
     // Hooks may do synchronous work (pricing, tokenizing, db writes): let the last bytes leave first.

@@ -4,6 +4,7 @@
  * enforces them; each section's JSON Schema lives in policies/schema/.
  */
 import type { GuardPolicy } from './guard-policy.js';
+import type { BudgetPolicy } from '../gateway/cost/budgets.js';
 
 export interface EffectivePolicy {
   /** Role this policy applies to (e.g. "finance"). */
@@ -13,6 +14,8 @@ export interface EffectivePolicy {
   guard: GuardPolicy;
   /** Models the role may use (ids or globs); empty/absent = any. */
   allowedModels?: string[];
+  /** Spend limits (policies/schema/budgets.schema.json); the gateway validates them again before use. */
+  budgets?: BudgetPolicy;
   /** Further sections (budgets, downshift, extensions, rules) are typed by their own modules. */
   [section: string]: unknown;
 }

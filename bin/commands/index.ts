@@ -9,6 +9,7 @@ import { registerUsageCommand } from './usage.js';
 import { registerControllerCommands } from './controller.js';
 import { registerGuardCommands } from './guard.js';
 import { registerAuditCommands } from './audit.js';
+import { registerEnrolCommand } from './enrol.js';
 import { registerGooseCommands } from './goose.js';
 import { registerServiceCommands } from './service.js';
 
@@ -22,6 +23,7 @@ export const commandGroups: Array<(program: Command) => void> = [
   registerControllerCommands,
   registerGuardCommands,
   registerAuditCommands,
+  registerEnrolCommand,
   registerGooseCommands,
   registerServiceCommands,
 ];

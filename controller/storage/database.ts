@@ -47,7 +47,9 @@ export async function openControllerDb(opts: OpenControllerDbOptions): Promise<C
     if (handle.dialect === 'postgres' && handle.schema) {
       await handle.db.schema.createSchema(handle.schema).ifNotExists().execute();
     }
-    await runMigrations(handle.db, opts.extraMigrations);
+    // On PostgreSQL, name the schema of Kysely's own migration tables: without it Kysely looks for
+    // them in every schema and may find another schema's, then fail to lock in ours.
+    await runMigrations(handle.db, opts.extraMigrations, handle.dialect === 'postgres' ? (handle.schema ?? 'public') : undefined);
   } catch (err) {
     await handle.close();
     if (err instanceof StorageConfigError) throw err;
@@ -108,7 +110,7 @@ function openPostgres(rawUrl: string, schemaOpt: string | undefined): Controller
   };
 }
 
-async function runMigrations(db: Kysely<ControllerTables>, extra: Record<string, Migration> | undefined): Promise<void> {
+async function runMigrations(db: Kysely<ControllerTables>, extra: Record<string, Migration> | undefined, migrationTableSchema: string | undefined): Promise<void> {
   const all: Record<string, Migration> = {};
   for (const set of [...migrationSets, extra ?? {}]) {
     for (const [name, migration] of Object.entries(set)) {
@@ -118,7 +120,7 @@ async function runMigrations(db: Kysely<ControllerTables>, extra: Record<string,
   }
   const provider: MigrationProvider = { getMigrations: async () => all };
   // Modules add migrations independently, so a new one may sort before one already applied.
-  const migrator = new Migrator({ db, provider, allowUnorderedMigrations: true });
+  const migrator = new Migrator({ db, provider, allowUnorderedMigrations: true, ...(migrationTableSchema ? { migrationTableSchema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');

@@ -24,7 +24,8 @@ export function canonicalJson(value: JsonValue, skipTopLevel?: ReadonlySet<strin
     }
     return `${out}]`;
   }
-  const keys = Object.keys(value).sort();
+  const keys = Object.keys(value);
+  if (keys.length > 1) keys.sort();
   let out = '{';
   let first = true;
   for (const k of keys) {

@@ -4,7 +4,7 @@
  * text. Each replay swaps the original completion id for a fresh one, because clients such
  * as Goose group streamed text by message id and two answers must not share one.
  */
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { GatewayResponse, JsonValue, SseEvent } from '../context.js';
 import type { CachedResponse } from './exact-cache.js';
 
@@ -24,7 +24,8 @@ export function responseIdOf(value: JsonValue | undefined): string | undefined {
 /** Same prefix as the original (`chatcmpl-`, `gen-`, `msg_`), fresh random remainder. */
 export function freshIdLike(original: string): string {
   const prefix = /^[A-Za-z]+[-_]/.exec(original)?.[0] ?? 'cache-';
-  return `${prefix}${randomBytes(12).toString('hex')}`;
+  // randomUUID draws from a cached entropy pool: far cheaper per call than randomBytes.
+  return `${prefix}${randomUUID().replaceAll('-', '').slice(0, 24)}`;
 }
 
 /** True for the event that ends a successful stream (OpenAI `[DONE]`, Anthropic `message_stop`). */

@@ -50,20 +50,23 @@ export class BudgetConfigError extends Error {
   }
 }
 
-/** Checks that no soft limit sits above its hard limit (the schema cannot say that). */
-function checkSoftLimits(policy: BudgetPolicy, where: string): void {
+/** Soft limits above their hard limit (the schema cannot say that), as "key: problem" lines. */
+export function softLimitProblems(policy: BudgetPolicy | undefined, where: string): string[] {
+  const problems: string[] = [];
   const check = (limits: BudgetLimits | undefined, path: string) => {
     for (const w of WINDOWS) {
       const l = limits?.[w];
       if (l?.softLimitUsd !== undefined && l.softLimitUsd > l.limitUsd) {
-        throw new BudgetConfigError(`${where}.${path}.${w}.softLimitUsd (${l.softLimitUsd}) must not be above limitUsd (${l.limitUsd})`);
+        problems.push(`${where}.${path}.${w}.softLimitUsd (${l.softLimitUsd}) must not be above limitUsd (${l.limitUsd})`);
       }
     }
   };
+  if (!policy) return problems;
   check(policy.tenant, 'tenant');
   check(policy.perUser, 'perUser');
   for (const [k, v] of Object.entries(policy.roles ?? {})) check(v, `roles.${k}`);
   for (const [k, v] of Object.entries(policy.users ?? {})) check(v, `users.${k}`);
+  return problems;
 }
 
 /** Validates a budgets section; throws BudgetConfigError naming the key and problem. */
@@ -77,7 +80,8 @@ export function parseBudgetPolicy(raw: unknown, where = 'budgets'): BudgetPolicy
     throw new BudgetConfigError(problems.join('; '));
   }
   const policy = raw as BudgetPolicy;
-  checkSoftLimits(policy, where);
+  const problems = softLimitProblems(policy, where);
+  if (problems.length > 0) throw new BudgetConfigError(problems.join('; '));
   return policy;
 }
 

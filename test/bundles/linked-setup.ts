@@ -15,6 +15,7 @@ import { createGatewayServer, type GatewayServer } from '../../gateway/server.js
 import { defaultGatewayConfig } from '../../gateway/config.js';
 import { resolveControllerLink } from '../../gateway/bundles/controller-link-config.js';
 import { startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
+import { enrolGateway } from '../../gateway/bundles/enrolled-token.js';
 
 export interface LinkedSetup {
   controllerUrl: string;
@@ -35,7 +36,7 @@ export interface LinkedSetup {
   close(): Promise<void>;
 }
 
-export async function startLinkedSetup(opts: { role?: string; pollIntervalMs?: number } = {}): Promise<LinkedSetup> {
+export async function startLinkedSetup(opts: { role?: string; pollIntervalMs?: number; auth?: 'token-file' | 'enrolment' } = {}): Promise<LinkedSetup> {
   const role = opts.role ?? 'finance';
   const ctlDir = mkdtempSync(join(tmpdir(), 'sb-ctl-'));
   const gwDir = mkdtempSync(join(tmpdir(), 'sb-gw-'));
@@ -69,8 +70,13 @@ export async function startLinkedSetup(opts: { role?: string; pollIntervalMs?: n
   };
   await startController();
   const controllerUrl = `http://127.0.0.1:${port}`;
-  const { token } = await ctl!.services.tokens.mintAccessToken({ subject: 'gateway:test', roles: [role], authMethod: 'test', ttlSeconds: 1800, claims: { tenant: 'acme' } });
-  writeFileSync(join(gwDir, 'controller-token'), token);
+  if (opts.auth === 'enrolment') {
+    const { code } = await ctl!.services.enrolment.createCode({ subject: 'gateway:test', roles: [role], ttlSeconds: 600, createdBy: 'test' });
+    await enrolGateway(controllerUrl, code, gwDir);
+  } else {
+    const { token } = await ctl!.services.tokens.mintAccessToken({ subject: 'gateway:test', roles: [role], authMethod: 'test', ttlSeconds: 1800, claims: { tenant: 'acme' } });
+    writeFileSync(join(gwDir, 'controller-token'), token);
+  }
 
   let gw: GatewayServer | undefined;
   let gwUrl = '';
@@ -89,7 +95,7 @@ export async function startLinkedSetup(opts: { role?: string; pollIntervalMs?: n
       env: { TEST_UPSTREAM_KEY: 'sk-upstream-test' },
       controller: resolveControllerLink({
         url: controllerUrl,
-        tokenFile: 'controller-token',
+        ...(opts.auth === 'enrolment' ? {} : { tokenFile: 'controller-token' }),
         bundles: { pollIntervalMs: opts.pollIntervalMs ?? 100, requestTimeoutMs: 2000 },
         audit: { flushIntervalMs: 50, maxBackoffMs: 200, batchSize: 2 },
       }),

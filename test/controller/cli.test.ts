@@ -42,7 +42,7 @@ describe('controller CLI', () => {
   });
 
   it('the binary reports an invalid import file in one clear line set, exit code 2, no stack trace', async () => {
-    const res = await run(process.execPath, ['--import', 'tsx', 'bin/switchboard.ts', 'directory', 'import', join(dir, 'bad.csv'), '--data-dir', dir], { timeout: 120_000 })
+    const res = await run(process.execPath, ['--import', 'tsx', 'bin/switchboard.ts', 'directory', 'import', join(dir, 'bad.csv'), '--data-dir', dir], { timeout: 300_000 })
       .then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }));
     assert.equal(res.code, 2);
     assert.match(res.stderr, /row 2 \(id x\): parent: unknown node "nowhere"/);

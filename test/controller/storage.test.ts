@@ -85,6 +85,16 @@ describe('controller storage configuration', () => {
     }
   });
 
+  it('reports an unreachable PostgreSQL with its location and without the password', async () => {
+    await assert.rejects(
+      openControllerDb({ dataDir: '/nonexistent', url: 'postgres://postgres:hunter2@127.0.0.1:1/test' }),
+      (err: unknown) =>
+        err instanceof StorageConfigError &&
+        /cannot open controller database at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/test: connect ECONNREFUSED/.test(err.message) &&
+        !err.message.includes('hunter2'),
+    );
+  });
+
   it('rejects an unsafe PostgreSQL schema name', async () => {
     await assert.rejects(
       openControllerDb({ dataDir: '/nonexistent', url: 'postgres://postgres@127.0.0.1:5432/test?schema=bad;drop' }),

@@ -216,6 +216,12 @@ describe('PERSON', () => {
     assertFinds('Ask Ludwig van Beethoven about it', 'PERSON', 'Ludwig van Beethoven');
     assertFinds('Dear Mr. Okonkwo, thanks', 'PERSON', 'Okonkwo');
     assertFinds("Kevin Veitonen's report", 'PERSON', 'Kevin Veitonen');
+    assertFinds('Call Sarah Connor at home', 'PERSON', 'Sarah Connor');
+    assertFinds('Rose Smith said so', 'PERSON', 'Rose Smith');
+  });
+  it('finds lower-case lexicon names only right after an explicit name cue', () => {
+    assertFinds('hi, my name is lena and my card expired', 'PERSON', 'lena');
+    assertNothing('i am going home, my name is not important', 'PERSON');
   });
   it('finds names listed next to names', () => {
     assertFinds('Our founders: Zyxwra, Becker and Vasquez.', 'PERSON', 'Zyxwra');

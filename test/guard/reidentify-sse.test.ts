@@ -103,6 +103,25 @@ describe('reidentifyOpenAiSse', () => {
     assert.deepEqual(chunks.map((c) => c.choices[0].finish_reason), [null, null, 'stop']);
   });
 
+  it('keeps one re-identifier per choice when choices interleave (n > 1)', async () => {
+    const events = [
+      openAiChunk({ index: 0, delta: { content: 'A: EMAIL_22' }, finish_reason: null }),
+      openAiChunk({ index: 1, delta: { content: 'B: PERSON_0A0B' }, finish_reason: null }),
+      openAiChunk({ index: 0, delta: { content: 'CC33DD' }, finish_reason: null }),
+      openAiChunk({ index: 1, delta: { content: '0C0D!' }, finish_reason: null }),
+      openAiChunk({ index: 0, delta: {}, finish_reason: 'stop' }),
+      openAiChunk({ index: 1, delta: {}, finish_reason: 'stop' }),
+      { data: '[DONE]' },
+    ];
+    const out = await collect(reidentifyOpenAiSse(from(events), matcher));
+    const text = ['', ''];
+    for (const e of out) {
+      if (e.data === '[DONE]') continue;
+      for (const c of JSON.parse(e.data!).choices) text[c.index] += c.delta.content ?? '';
+    }
+    assert.deepEqual(text, ['A: jane@corp.io', 'B: Zoë "Z" Ångström!']);
+  });
+
   it('passes through events it does not understand, keep-alives and errors', async () => {
     const events: SseEvent[] = [{ comment: 'ping' }, { data: 'not json' }, { data: JSON.stringify({ error: { message: 'upstream failed' } }) }];
     assert.deepEqual(await collect(reidentifyOpenAiSse(from(events), matcher)), events);

@@ -121,6 +121,9 @@ function emit(text: string, chain: Token[], out: Finding[], singles: Token[]): v
   let b = chain.length;
   while (a < b && chain[a]!.kind === 'initial') a++;
   while (b > a && chain[b - 1]!.kind === 'initial') b--;
+  // A sentence-initial common word that is only a surname ("Call Sarah Connor", "Ask Ann Lee") is not
+  // part of the name; a given name that is also a word ("Rose Smith") is.
+  while (b - a > 1 && chain[a]!.kind === 'weak' && !chain[a]!.given) a++;
   if (a >= b) return;
   const part = chain.slice(a, b);
   const start = part[0]!.start;

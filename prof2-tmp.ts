@@ -1,9 +1,0 @@
-import { assignmentDetector as d } from './gateway/guard/detectors/assignments.js';
-import { loadJsonl } from './bench/guard-scoring.js';
-const recs = [...loadJsonl('test/fixtures/guard/corpus.jsonl'), ...loadJsonl('/work/shared/data/pii-public.jsonl')];
-let big = ''; for (const r of recs) big += r.text + '\n\n';
-const chunks: string[] = []; for (let i = 0; i + 4096 <= big.length; i += 4096) chunks.push(big.slice(i, i + 4096));
-let n=0; for (const c of chunks) { n += (c.match(/[=:]/g)||[]).length }; console.log('seps/chunk', n/chunks.length);
-const t = performance.now();
-for (let k = 0; k < 50; k++) for (const c of chunks) { const o:any[]=[]; d.scan(c, o); }
-console.log((performance.now()-t)/(50*chunks.length), 'ms');
