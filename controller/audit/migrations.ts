@@ -33,6 +33,7 @@ export const auditMigrations: Record<string, Migration> = {
         .addColumn('tenant_id', 'text', (c) => c.notNull())
         .addColumn('head_seq', 'bigint', (c) => c.notNull())
         .addColumn('head_hash', 'text', (c) => c.notNull())
+        .addColumn('owner', 'text', (c) => c.notNull())
         .addColumn('updated_at', 'bigint', (c) => c.notNull())
         .execute();
       await db.schema

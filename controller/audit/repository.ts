@@ -37,6 +37,11 @@ export interface AuditPage {
   nextCursor: string | null;
 }
 
+/** A batch touches a chain that another caller writes. */
+export class ForeignChainError extends Error {
+  override name = 'ForeignChainError';
+}
+
 export class InvalidCursorError extends Error {
   override name = 'InvalidCursorError';
 }
@@ -46,17 +51,22 @@ type Db = Kysely<ControllerTables>;
 export class AuditRepository {
   constructor(private readonly db: Db, private readonly dialect: ControllerDialect) {}
 
-  async ingest(events: readonly AuditEvent[], now = Date.now()): Promise<IngestResult> {
+  /** `writer` is the caller's token subject: a chain belongs to the subject that started it. */
+  async ingest(events: readonly AuditEvent[], writer: string, now = Date.now()): Promise<IngestResult> {
     const result: IngestResult = { accepted: 0, duplicates: 0, rejected: 0, alerts: [] };
     // Per chain, in seq order, so a batch that arrived shuffled still links up.
     const sorted = [...events].sort((a, b) => (a.chainId < b.chainId ? -1 : a.chainId > b.chainId ? 1 : a.seq - b.seq));
     await this.db.transaction().execute(async (trx) => {
-      for (const event of sorted) await this.ingestOne(trx, event, now, result);
+      const chainIds = [...new Set(sorted.map((e) => e.chainId))];
+      const owned = await trx.selectFrom('audit_chains').select(['chain_id', 'owner']).where('chain_id', 'in', chainIds).execute();
+      const foreign = owned.find((c) => c.owner !== writer);
+      if (foreign) throw new ForeignChainError(`chain ${foreign.chain_id} is written by another identity; a gateway may only extend its own chain`);
+      for (const event of sorted) await this.ingestOne(trx, event, writer, now, result);
     });
     return result;
   }
 
-  private async ingestOne(trx: Transaction<ControllerTables>, e: AuditEvent, now: number, result: IngestResult): Promise<void> {
+  private async ingestOne(trx: Transaction<ControllerTables>, e: AuditEvent, writer: string, now: number, result: IngestResult): Promise<void> {
     const alert = async (kind: AuditAlertKind, detail: string, evidence?: AuditEvent) => {
       const row: AuditAlertRow = {
         id: randomUUID(),
@@ -100,7 +110,7 @@ export class AuditRepository {
 
     await trx
       .insertInto('audit_chains')
-      .values({ chain_id: e.chainId, tenant_id: e.tenantId, head_seq: 0, head_hash: GENESIS_HASH, updated_at: now })
+      .values({ chain_id: e.chainId, tenant_id: e.tenantId, head_seq: 0, head_hash: GENESIS_HASH, owner: writer, updated_at: now })
       .onConflict((oc) => oc.column('chain_id').doNothing())
       .execute();
     let headQuery = trx.selectFrom('audit_chains').select(['head_seq', 'head_hash']).where('chain_id', '=', e.chainId);

@@ -9,7 +9,7 @@ import { adminOnly, ADMIN_ROLE, type RouteAuth } from '../route-auth.js';
 import { HttpError, authErrorResponses } from '../http-errors.js';
 import { auditEventSchema, type AuditEvent } from '../../gateway/audit/event.js';
 import { CSV_HEADER, toCsvRow, toNdjsonLine, type ExportFormat } from '../../gateway/audit/export-format.js';
-import { AuditRepository, InvalidCursorError, type AuditQuery } from './repository.js';
+import { AuditRepository, ForeignChainError, InvalidCursorError, type AuditQuery } from './repository.js';
 
 export const AUDITOR_ROLE = 'auditor';
 const auditReaders: RouteAuth = { roles: [ADMIN_ROLE, AUDITOR_ROLE] };
@@ -100,7 +100,13 @@ export const auditRoutes: AreaPlugin = async (app, { services }) => {
       const foreign = request.body.events.find((e) => e.tenantId !== tenant);
       if (foreign) throw new HttpError(403, `this token may only send events of tenant "${tenant}" (event ${foreign.id} is for "${foreign.tenantId}")`);
     }
-    const result = await repo.ingest(request.body.events);
+    let result;
+    try {
+      result = await repo.ingest(request.body.events, request.caller!.subject);
+    } catch (err) {
+      if (err instanceof ForeignChainError) throw new HttpError(403, err.message);
+      throw err;
+    }
     if (result.alerts.length > 0) {
       request.log.warn({ caller: request.caller?.subject, alerts: result.alerts.map((a) => ({ kind: a.kind, chainId: a.chainId, seq: a.seq })) }, 'audit ingest: chain continuity alerts');
     }

@@ -24,6 +24,8 @@ export interface AuditChainRow {
   tenant_id: string;
   head_seq: number;
   head_hash: string;
+  /** Token subject that first wrote this chain; only it may extend the chain. */
+  owner: string;
   updated_at: EpochMs;
 }
 

@@ -96,10 +96,3 @@ export class AuditSpool {
       .run(before.toISOString()).changes;
   }
 }
-
-/** Reads events from a gateway.db file without migrating or writing it (for verify/export). */
-export function readSpoolEvents(db: GatewayDb): AuditEvent[] {
-  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'").get();
-  if (!exists) return [];
-  return (db.prepare('SELECT event FROM audit_events ORDER BY seq').all() as Array<{ event: string }>).map((r) => JSON.parse(r.event) as AuditEvent);
-}

@@ -9,10 +9,14 @@ export interface RetryPolicy {
 
 export const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 
-/** Connection-level failures where nothing reached the upstream's application, safe to retry. */
+/**
+ * Connection-level failures where nothing reached the upstream's application, safe to retry.
+ * A headers timeout is not among them: the upstream may be working on (and billing) the request,
+ * and retrying it would stack another full timeout on top of the caller's own deadline.
+ */
 const RETRYABLE_ERROR_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED',
 ]);
 
 export function errorCode(err: unknown): string | undefined {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backends } from '../controller/backends.js';
-import { AuditRepository } from '../../controller/audit/repository.js';
+import { AuditRepository, ForeignChainError } from '../../controller/audit/repository.js';
 import { openGatewayDb } from '../../gateway/store.js';
 import { AuditSpool, type AuditFacts } from '../../gateway/audit/spool.js';
 import { computeEventHash, type AuditEvent } from '../../gateway/audit/event.js';
@@ -47,12 +47,13 @@ for (const backend of backends) {
     try {
       const repo = new AuditRepository(handle.db, handle.dialect);
       const chain = gatewayChain(10);
-      const first = await repo.ingest(chain.slice(0, 6));
+      const first = await repo.ingest(chain.slice(0, 6), 'gateway:a');
       assert.deepEqual([first.accepted, first.duplicates, first.alerts.length], [6, 0, 0]);
       // Re-sent batch (lost reply) plus the rest: duplicates are skipped, not stored twice.
-      const second = await repo.ingest(chain.slice(3));
+      const second = await repo.ingest(chain.slice(3), 'gateway:a');
       assert.deepEqual([second.accepted, second.duplicates, second.alerts.length], [4, 3, 0]);
       assert.deepEqual(await repo.chainHead(chain[0]!.chainId), { seq: 10, hash: chain[9]!.hash });
+      await assert.rejects(repo.ingest(chain.slice(9), 'gateway:b'), ForeignChainError, 'another identity cannot extend the chain');
 
       const page1 = await repo.query({ tenantId: 'acme', limit: 4 });
       assert.equal(page1.events.length, 4);
@@ -89,28 +90,28 @@ for (const backend of backends) {
     try {
       const repo = new AuditRepository(handle.db, handle.dialect);
       const chain = gatewayChain(6);
-      await repo.ingest(chain.slice(0, 2));
+      await repo.ingest(chain.slice(0, 2), 'gateway:a');
 
-      const gap = await repo.ingest([chain[3]!]);
+      const gap = await repo.ingest([chain[3]!], 'gateway:a');
       assert.deepEqual(gap.alerts.map((a) => [a.kind, a.seq]), [['gap', 4]]);
       assert.equal(gap.accepted, 1, 'a gapped event is stored, flagged');
       // The missing event arrives late and links correctly: no new alert.
-      const late = await repo.ingest([chain[2]!]);
+      const late = await repo.ingest([chain[2]!], 'gateway:a');
       assert.deepEqual([late.accepted, late.alerts.length], [1, 0]);
 
       const fork = { ...chain[4]!, id: 'forked-event', traceId: 'other' };
       fork.hash = computeEventHash(fork);
-      await repo.ingest([chain[4]!]);
-      const forked = await repo.ingest([fork]);
+      await repo.ingest([chain[4]!], 'gateway:a');
+      const forked = await repo.ingest([fork], 'gateway:a');
       assert.deepEqual([forked.rejected, forked.alerts.map((a) => a.kind)], [1, ['fork']]);
 
       const tampered = { ...chain[5]!, cost: { tokens: 0, usd: 0 } };
-      const t = await repo.ingest([tampered]);
+      const t = await repo.ingest([tampered], 'gateway:a');
       assert.deepEqual([t.rejected, t.alerts.map((a) => a.kind)], [1, ['tampered']]);
 
       const relinked = { ...chain[5]!, hashPrev: 'a'.repeat(64) };
       relinked.hash = computeEventHash(relinked);
-      const b = await repo.ingest([relinked]);
+      const b = await repo.ingest([relinked], 'gateway:a');
       assert.deepEqual([b.accepted, b.alerts.map((a) => a.kind)], [1, ['broken-link']]);
 
       const alerts = await repo.alerts(chain[0]!.chainId);

@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { chat, eventually, startLinkedSetup } from '../bundles/linked-setup.js';
 import { verifyChains } from '../../gateway/audit/verify-chain.js';
 import type { AuditEvent } from '../../gateway/audit/event.js';
+import { readAuditSource } from '../../gateway/audit/sources.js';
+import { buildProgram } from '../../bin/program.js';
+import { join } from 'node:path';
 
 async function controllerEvents(s: Awaited<ReturnType<typeof startLinkedSetup>>): Promise<AuditEvent[]> {
   const res = await s.controller()!.app.inject({ url: '/api/v1/audit/events?limit=1000', headers: { authorization: await s.bearer(['auditor']) } });
@@ -41,7 +44,7 @@ test('audit events reach the controller exactly once, also across a controller o
 
     // Controller back (same data dir, same port): the backlog drains, each event exactly once.
     await s.startController();
-    await eventually(() => link.spool.pendingCount() === 0, 'backlog shipped after restart', 8000);
+    await eventually(() => link.spool.pendingCount() === 0, 'backlog shipped after restart');
     stored = await controllerEvents(s);
     assert.equal(stored.length, 7);
     assert.equal(new Set(stored.map((e) => e.id)).size, 7, 'no duplicates');
@@ -51,13 +54,31 @@ test('audit events reach the controller exactly once, also across a controller o
     assert.deepEqual((alerts.json() as { alerts: unknown[] }).alerts, []);
 
     // A batch re-sent after a lost reply is acknowledged as duplicates, not stored twice.
-    const resent = await s.controller()!.app.inject({
-      method: 'POST',
-      url: '/api/v1/audit/ingest',
-      headers: { authorization: await s.bearer(['finance']) },
-      payload: { events: stored.slice(0, 3) },
-    });
-    assert.deepEqual(resent.json(), { accepted: 0, duplicates: 3, rejected: 0, alerts: 0 });
+    const resend = async (subject: string) =>
+      s.controller()!.app.inject({
+        method: 'POST',
+        url: '/api/v1/audit/ingest',
+        headers: { authorization: await s.bearer(['finance'], subject) },
+        payload: { events: stored.slice(0, 3) },
+      });
+    assert.deepEqual((await resend('gateway:test')).json(), { accepted: 0, duplicates: 3, rejected: 0, alerts: 0 });
+    // Another identity cannot write into this gateway's chain.
+    const foreign = await resend('someone-else');
+    assert.equal(foreign.statusCode, 403);
+    assert.match(foreign.json().message, /only extend its own chain/);
+
+    // `switchboard audit export --controller` writes a file that `audit verify` accepts.
+    const out = join(s.gatewayDataDir, 'export.csv');
+    process.env.SB_TEST_AUDITOR_TOKEN = (await s.bearer(['auditor'])).slice('Bearer '.length);
+    try {
+      await buildProgram().exitOverride().parseAsync(['node', 'switchboard', 'audit', 'export', '--controller', s.controllerUrl, '--token-env', 'SB_TEST_AUDITOR_TOKEN', '--format', 'csv', '--out', out, '--data-dir', s.gatewayDataDir]);
+    } finally {
+      delete process.env.SB_TEST_AUDITOR_TOKEN;
+    }
+    const exported = readAuditSource(out);
+    assert.equal(exported.kind, 'csv');
+    assert.equal(exported.events.length, 7);
+    assert.equal(verifyChains(exported.events).ok, true);
   } finally {
     await s.close();
   }

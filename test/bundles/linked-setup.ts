@@ -32,7 +32,7 @@ export interface LinkedSetup {
   /** Gateway log lines (JSON text) since the start. */
   logs: string[];
   /** Bearer header for a controller token with these roles. */
-  bearer(roles: string[]): Promise<string>;
+  bearer(roles: string[], subject?: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -122,8 +122,8 @@ export async function startLinkedSetup(opts: { role?: string; pollIntervalMs?: n
     stopGateway,
     upstream,
     logs,
-    async bearer(roles: string[]) {
-      const minted = await ctl!.services.tokens.mintAccessToken({ subject: 'test-user', roles, authMethod: 'test' });
+    async bearer(roles: string[], subject = 'test-user') {
+      const minted = await ctl!.services.tokens.mintAccessToken({ subject, roles, authMethod: 'test' });
       return `Bearer ${minted.token}`;
     },
     async close() {
@@ -137,7 +137,7 @@ export async function startLinkedSetup(opts: { role?: string; pollIntervalMs?: n
 }
 
 /** Polls until `check` is true (events are shipped asynchronously); fails after timeoutMs. */
-export async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+export async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (await check()) return;

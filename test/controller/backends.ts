@@ -41,7 +41,14 @@ export const backends: TestBackend[] = [
       const dataDir = mkdtempSync(join(tmpdir(), 'sb-ctl-'));
       const schema = `sb_test_${process.pid}_${randomBytes(4).toString('hex')}`;
       const dbUrl = `${TEST_PG_URL}?schema=${schema}`;
-      const handle = await openControllerDb({ dataDir, url: dbUrl });
+      let handle: ControllerDb;
+      try {
+        handle = await openControllerDb({ dataDir, url: dbUrl });
+      } catch (err) {
+        await dropSchema(schema);
+        rmSync(dataDir, { recursive: true, force: true });
+        throw err;
+      }
       return {
         handle,
         dataDir,

@@ -21,9 +21,13 @@ describe('controller over real HTTP, on PostgreSQL', () => {
     await importDirectory(sampleDirectoryYaml, 'yaml', 'sample.yaml', running.services.directory);
   });
   after(async () => {
-    await running.stop();
-    await dropSchema(schema);
-    rmSync(dataDir, { recursive: true, force: true });
+    try {
+      // Undefined when before() failed; the schema is dropped either way.
+      await (running as RunningController | undefined)?.stop();
+    } finally {
+      await dropSchema(schema);
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('enrols an agent with a code, verifies its token against the JWKS, and calls the API', async () => {

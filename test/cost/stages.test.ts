@@ -9,7 +9,7 @@ import { openGatewayDb, type GatewayDb } from '../../gateway/store.js';
 import { loadModelRegistry } from '../../models/registry.js';
 import { UsageStore } from '../../models/usage-store.js';
 import { BudgetLedger } from '../../gateway/cost/ledger.js';
-import { budgetsFor } from '../../gateway/cost/budgets.js';
+import { budgetsFor, type BudgetPolicy } from '../../gateway/cost/budgets.js';
 import { defaultCostConfig, resolveCostConfig } from '../../gateway/cost/config.js';
 import { readUsage, priceUsage } from '../../gateway/cost/pricing.js';
 import { mentionsUsage, meterSseEvents, UsageMeter } from '../../gateway/cost/usage-meter.js';
@@ -131,7 +131,9 @@ describe('budget and meter stages', () => {
   it('an invalid budgets section in a policy fails closed with 503', () => {
     const d = deps({ tenant: { daily: { limitUsd: 1 } } });
     const ctx = fakeContext({ body: { model: 'openai/gpt-4o', messages: [] } });
-    ctx.policy = { role: 'engineering', version: 'v7', guard: {} as never, budgets: { tenant: { daily: { limitUsd: 'lots' } } } };
+    // A bundle can carry anything; the gateway must not trust the declared type.
+    const budgets = JSON.parse('{"tenant":{"daily":{"limitUsd":"lots"}}}') as BudgetPolicy;
+    ctx.policy = { role: 'engineering', version: 'v7', guard: {} as never, budgets };
     assert.throws(() => budgetCheckStage(d).run(ctx), (e: unknown) => e instanceof GatewayError && e.status === 503 && /policy version v7/.test(e.message));
   });
 

@@ -46,6 +46,7 @@ describe('PHONE', () => {
     assertNothing('total 1,234,567 rows; order 555-123-4567 shipped', 'PHONE');
     assertNothing('user_id=4155550132 pid=12345', 'PHONE');
     assertNothing('+1 555 12', 'PHONE');
+    assertNothing("migration '20261125-10' and build 20240131-2", 'PHONE');
   });
 });
 
@@ -194,6 +195,7 @@ describe('PASSWORD and generic secrets in assignments', () => {
     assertNothing('"integrity": "sha512-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7cDe0fGh3iJk6lMn9oPq2rSt5uVw8xYz1aBc4dEf7gH"');
     assertNothing("uuid_should_be_ignored: '203db13e-70c7-462b-9a3d-bf32640cb0be'\ncommit = 7fe2ab034b22d0c767d04d9ad3af2e94fd8fabcb\nred_herring = 'DEADBEEF'");
     assertNothing('password_min_length = 12\npasswordPolicy: strict', 'PASSWORD');
+    assertNothing('interface Deps {\n  authenticate: AuthenticateOptions;\n  author: "Jane Roe";\n  tokenizer: Tokenizer;\n}', 'API_KEY');
   });
 });
 
@@ -230,6 +232,7 @@ describe('PERSON', () => {
     assertNothing('class UserService extends BaseService { handle(): Promise<Error> {} }', 'PERSON');
     assertNothing('Will you Mark the Bill as paid in May? Docker and Kafka run on Linux.', 'PERSON');
     assertNothing('at Object.handle (/srv/app.js:10:5) TypeError: Cannot read properties', 'PERSON');
+    assertNothing('Max retries exceeded with url: /v1/charges', 'PERSON');
   });
 });
 

@@ -8,7 +8,7 @@ import type { Finding } from '../types.js';
 import { shannonEntropy, type Detector } from './detector.js';
 
 const PASSWORD_KEY = /pass(?:word|wd|phrase)?|pwd|pswd|passcode/;
-const SECRET_KEY = /secret|token|api_?key|apikey|access_?key|private_?key|auth|credential|client_?secret|signing_?key|encryption_?key|master_?key|session_?key|^key$|_key$|bearer/;
+const SECRET_KEY = /secret|token|api_?key|apikey|access_?key|private_?key|^auth$|_auth$|auth_?(?:key|code|string)|authorization|credential|client_?secret|signing_?key|encryption_?key|master_?key|session_?key|^key$|_key$|bearer/;
 /** Key segments that name something about a secret, not the secret itself. */
 const NOT_A_SECRET_SEGMENT = new Set([
   'hash', 'hashed', 'length', 'len', 'min', 'max', 'policy', 'field', 'label', 'placeholder', 'hint', 'prompt',
@@ -171,7 +171,8 @@ export const assignmentDetector: Detector = {
           if (v.length < 6 && !value.quoted) continue;
           out.push({ class: 'PASSWORD', start: value.start, end: value.end, score: 0.9, detector: 'assignment:password' });
         } else {
-          if (v.length < 8 || /^[a-z]+$/.test(v) || /\s/.test(v)) continue;
+          // Keys and tokens carry digits; an unquoted word ("AuthenticateOptions") is a type or a reference.
+          if (v.length < 8 || /^[a-z]+$/.test(v) || /\s/.test(v) || (!value.quoted && !/\d/.test(v))) continue;
           if (/^[0-9a-f]{8}-[0-9a-f]{4}-/i.test(v)) continue;
           out.push({ class: 'API_KEY', start: value.start, end: value.end, score: 0.85, detector: 'assignment:secret' });
         }

@@ -28,6 +28,7 @@ const NOT_NAMES = new Set([
   'phoenix', 'boston', 'chicago', 'jordan', 'israel', 'georgia', 'virginia', 'carolina', 'dakota', 'florida',
   'india', 'china', 'japan', 'france', 'germany', 'spain', 'italy', 'ireland', 'kenya', 'chad', 'victoria',
   'street', 'avenue', 'road', 'lane', 'drive', 'suite', 'apt', 'box', 'unit', 'fax', 'tel', 'desk', 'mobile',
+  'corp', 'inc', 'ltd', 'llc', 'gmbh', 'co', 'plc', 'max', 'min', 'avg', 'sum', 'todo', 'fixme', 'note', 'info', 'warn', 'debug', 'trace',
   // countries and nationalities that double as names
   'brazil', 'austria', 'canada', 'cyprus', 'greece', 'greek', 'estonia', 'finland', 'sweden', 'norway', 'denmark',
   'poland', 'hungary', 'portugal', 'belgium', 'netherlands', 'holland', 'switzerland', 'iceland', 'greenland',

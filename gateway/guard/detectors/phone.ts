@@ -20,7 +20,7 @@ const CANDIDATE = new RegExp(
 );
 const PHONE_CONTEXT = /\b(?:phone|tel|telephone|mobile|cell|cellphone|fax|call|calling|text|sms|whatsapp|reach|dial|contact|number|ring|landline|hotline)\b/;
 const OTHER_CONTEXT = /\b(?:order|invoice|ticket|tracking|transaction|txn|id|ref|reference|account|acct|serial|sku|build|version|pid|port|uid|timestamp|epoch|card|cc|iban|ssn|isbn|zip|postcode|postal|amount|total|price|usd|eur|\$|€|£)\b|[#$€£]\s*$/;
-const DATE_LIKE = /^(?:(?:19|20)\d\d[\-. ](?:0?[1-9]|1[0-2])[\-. ](?:0?[1-9]|[12]\d|3[01])|(?:0?[1-9]|[12]\d|3[01])[\-. ](?:0?[1-9]|1[0-2])[\-. ](?:19|20)\d\d)(?:\D|$)/;
+const DATE_LIKE = /^(?:(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])|(?:19|20)\d\d[\-. ](?:0?[1-9]|1[0-2])[\-. ](?:0?[1-9]|[12]\d|3[01])|(?:0?[1-9]|[12]\d|3[01])[\-. ](?:0?[1-9]|1[0-2])[\-. ](?:19|20)\d\d)(?:\D|$)/;
 
 /** Calling code → possible national number lengths (union over the countries sharing the code). */
 const POSSIBLE_LENGTHS: ReadonlyMap<string, ReadonlySet<number>> = (() => {
