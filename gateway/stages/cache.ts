@@ -134,7 +134,8 @@ export function cacheStages(deps: CacheStageDeps): { lookup: Stage; store: Stage
   return { lookup, store };
 }
 
-function idFromData(data: string): string | undefined {
+/** The completion id in an event's JSON, or '' when it has none (so later events are not parsed for it). */
+function idFromData(data: string): string {
   try {
     return responseIdOf(JSON.parse(data)) ?? '';
   } catch {

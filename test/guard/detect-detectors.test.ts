@@ -233,6 +233,11 @@ describe('PERSON', () => {
     assertNothing('Will you Mark the Bill as paid in May? Docker and Kafka run on Linux.', 'PERSON');
     assertNothing('at Object.handle (/srv/app.js:10:5) TypeError: Cannot read properties', 'PERSON');
     assertNothing('Max retries exceeded with url: /v1/charges', 'PERSON');
+    assertNothing('Date: Thu, 15 Jan 2026 10:00:00 GMT; due Sat 3 June', 'PERSON');
+  });
+  it('keeps calendar words that stand next to a name', () => {
+    assertFinds('Please call June Carter or Jan Novák', 'PERSON', 'June Carter');
+    assertFinds('Please call June Carter or Jan Novák', 'PERSON', 'Jan Novák');
   });
 });
 

@@ -11,8 +11,7 @@ import { type Detector } from './detector.js';
 
 /** Capitalised words that are names in the lexicon but, in prompts, are mostly something else. */
 const NOT_NAMES = new Set([
-  'january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november',
-  'december', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday', 'christmas', 'easter',
+  'christmas', 'easter',
   'god', 'jesus', 'lord', 'allah', 'buddha',
   // software and platforms that double as names
   'kafka', 'jenkins', 'django', 'ruby', 'julia', 'pascal', 'ada', 'haskell', 'travis', 'jasmine', 'cassandra',
@@ -38,6 +37,17 @@ const NOT_NAMES = new Set([
   'american', 'british', 'english', 'french', 'german', 'spanish', 'italian', 'irish', 'dutch', 'swiss',
   'swedish', 'danish', 'polish', 'russian', 'chinese', 'japanese', 'indian', 'african', 'european', 'latin',
 ]);
+/**
+ * Calendar words that are also given names ("Jan", "June", "Sat"): on their own they are dates, so
+ * they count as common words and need a neighbouring name ("June Carter", "Jan Novák").
+ */
+const CALENDAR_WORDS = [
+  'january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november',
+  'december', 'jan', 'feb', 'mar', 'apr', 'jun', 'jul', 'aug', 'sep', 'sept', 'oct', 'nov', 'dec', 'monday',
+  'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday', 'mon', 'tue', 'tues', 'wed', 'thu', 'thur',
+  'thurs', 'fri', 'sat', 'sun',
+];
+
 /** One lookup per word instead of four: lower-case word → flags (the tables are large; misses dominate). */
 const GIVEN = 1;
 const NAME = 2;
@@ -52,6 +62,7 @@ const LEXICON: ReadonlyMap<string, number> = (() => {
   add(lexicons.names, NAME);
   add(lexicons.english, ENGLISH);
   for (const w of NOT_NAMES) flags.set(w, (flags.get(w) ?? 0) | NOT_NAME);
+  for (const w of CALENDAR_WORDS) flags.set(w, (flags.get(w) ?? 0) | ENGLISH);
   return flags;
 })();
 
