@@ -67,7 +67,9 @@ export function controllerTokenProvider(config: ControllerLinkConfig, dataDir: s
 }
 
 export async function createControllerLink(opts: ControllerLinkOptions): Promise<ControllerLink> {
-  const spool = new AuditSpool(opts.db());
+  const spool = new AuditSpool(opts.db(), {
+    onFlushError: (err, lost) => opts.log.error({ err, lost }, 'audit: could not write audit events to the spool'),
+  });
   const retentionDays = opts.config?.audit.localRetentionDays ?? 90;
   const prune = () => {
     try {
@@ -86,6 +88,7 @@ export async function createControllerLink(opts: ControllerLinkOptions): Promise
       spool,
       async close() {
         clearInterval(pruneTimer);
+        spool.flush();
       },
     };
   }
@@ -122,6 +125,7 @@ export async function createControllerLink(opts: ControllerLinkOptions): Promise
     shipper,
     async close() {
       clearInterval(pruneTimer);
+      spool.flush();
       await bundles.stop();
       await shipper.stop();
     },

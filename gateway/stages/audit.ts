@@ -68,8 +68,7 @@ export function auditStage(deps: AuditStageDeps): Stage {
       if (ctx.route === 'models') return;
       ctx.onFinish((outcome) => {
         try {
-          deps.spool.append(auditFacts(ctx, outcome, deps.defaultTenantId));
-          deps.onAppend?.();
+          deps.spool.enqueue(auditFacts(ctx, outcome, deps.defaultTenantId), deps.onAppend);
         } catch (err) {
           ctx.log.error({ err }, 'audit: could not spool the audit event');
         }

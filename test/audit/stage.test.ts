@@ -73,11 +73,36 @@ test('audit stage appends one chained event per model call after the response, n
     await stage.run(ctx);
     assert.equal(spool.pendingCount(), 0, 'nothing is written before the response is delivered');
     for (const hook of ctx.hooks) await hook(done);
+    // Events finishing in the same tick share one transaction, written at the end of the tick.
+    await new Promise((resolve) => setImmediate(resolve));
     assert.equal(spool.pendingCount(), 1);
     assert.equal(notified, 1);
     const list = context({ caller, route: 'models' });
     await stage.run(list);
     assert.equal(list.hooks.length, 0);
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('events queued in one tick are written in one transaction and stay one unbroken chain', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-audit-batch-'));
+  const db = openGatewayDb(join(dir, 'gateway.db'));
+  try {
+    const spool = new AuditSpool(db);
+    spool.append(auditFacts(context({ caller }), done, 'local'));
+    let written = 0;
+    for (let i = 0; i < 50; i++) spool.enqueue(auditFacts(context({ caller }), done, 'local'), () => written++);
+    assert.equal(spool.pendingCount(), 1, 'queued events wait for the end of the tick');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(written, 50);
+    const events = [...spool.events()];
+    assert.equal(events.length, 51);
+    events.forEach((e, i) => {
+      assert.equal(e.seq, i + 1);
+      if (i > 0) assert.equal(e.hashPrev, events[i - 1]!.hash);
+    });
   } finally {
     db.close();
     rmSync(dir, { recursive: true, force: true });
