@@ -1,6 +1,8 @@
 /** Starting the gateway from the CLI: config + env + flags, logger, signals. Shared by `gateway` and `up`. */
 import type { Logger } from 'pino';
-import { loadContext, parsePort, parseUrl, type CommonOptions } from './cli-support.js';
+import { CliError, loadContext, parsePort, parseUrl, type CommonOptions } from './cli-support.js';
+import { DownshiftRulesError } from '../policies/downshift/load.js';
+import { BudgetConfigError } from '../gateway/cost/budgets.js';
 import { applyGatewayEnv } from './gateway-env.js';
 import type { GatewayConfig } from '../gateway/config.js';
 import { createGatewayServer, type GatewayServer } from '../gateway/server.js';
@@ -48,7 +50,15 @@ export async function runGateway(flags: GatewayFlags, opts: { demoWhenNoKey: boo
       'no upstream key found (set OPENROUTER_API_KEY or SWITCHBOARD_UPSTREAM_KEY): answering with the offline demo upstream, which shows what a cloud model would receive',
     );
   }
-  const server = await createGatewayServer({ config: gateway, dataDir: dataDir.root, logger, ...(config.controller ? { controller: config.controller } : {}) });
+  let server: GatewayServer;
+  try {
+    server = await createGatewayServer({ config: gateway, dataDir: dataDir.root, logger, ...(config.controller ? { controller: config.controller } : {}) });
+  } catch (err) {
+    await demoUpstream?.close();
+    // Mistakes in rule or budget files are the user's to fix: one clear message, no stack.
+    if (err instanceof DownshiftRulesError || err instanceof BudgetConfigError) throw new CliError(err.message);
+    throw err;
+  }
   const url = await server.listen();
   logger.info({ url, upstreams: server.services.upstreams.status(), dataDir: dataDir.root }, 'gateway listening');
   return {
