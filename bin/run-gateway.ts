@@ -8,6 +8,7 @@ import type { GatewayConfig } from '../gateway/config.js';
 import { createGatewayServer, type GatewayServer } from '../gateway/server.js';
 import { createLogger } from '../gateway/logger.js';
 import { startDemoUpstream } from '../gateway/demo-upstream.js';
+import { warmTokenizers } from '../models/tokens.js';
 
 export interface GatewayFlags extends CommonOptions {
   host?: string;
@@ -59,6 +60,7 @@ export async function runGateway(flags: GatewayFlags, opts: { demoWhenNoKey: boo
     if (err instanceof DownshiftRulesError || err instanceof BudgetConfigError) throw new CliError(err.message);
     throw err;
   }
+  warmTokenizers();
   const url = await server.listen();
   logger.info({ url, upstreams: server.services.upstreams.status(), dataDir: dataDir.root }, 'gateway listening');
   return {

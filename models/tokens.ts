@@ -39,6 +39,15 @@ export function encoder(name: EncodingName): Tiktoken {
   return enc;
 }
 
+/**
+ * Loads both encodings now. The gateway calls this before it listens: loading is synchronous
+ * (~0.3–2 s) and would otherwise stall every in-flight request on the first estimate.
+ */
+export function warmTokenizers(): void {
+  encoder('cl100k_base');
+  encoder('o200k_base');
+}
+
 /** OpenAI models using o200k_base: 4o/4.1/4.5, 5.x, o-series, oss, chatgpt-4o. */
 const O200K = /^(gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|gpt-6|gpt-oss|chatgpt-4o|o\d)/;
 const CL100K_OPENAI = /^(gpt-3\.5|gpt-35|gpt-4|text-embedding-|davinci-002|babbage-002)/;
