@@ -27,15 +27,27 @@ function answerText(body: object): string {
   return `[demo upstream: no cloud key configured] The model received: ${lastUserText(body as never)}`;
 }
 
+/**
+ * The gateway re-identifies pseudonyms in the answer, so the answer text shows real values again.
+ * This header (passed through untouched) shows the text as the model really received it.
+ */
+export const DEMO_RECEIVED_HEADER = 'x-switchboard-demo-received';
+
+function receivedHeader(body: object): Record<string, string> {
+  // A JSON string with non-ASCII escaped: header-safe, and readable.
+  const text = JSON.stringify(lastUserText(body as never).slice(0, 2000)).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return { [DEMO_RECEIVED_HEADER]: text };
+}
+
 function sendOpenAi(res: ServerResponse, body: { model?: string; stream?: boolean }, text: string) {
   const model = body.model ?? DEMO_MODEL;
   const usage = { prompt_tokens: Math.ceil(text.length / 4), completion_tokens: Math.ceil(text.length / 4), total_tokens: Math.ceil(text.length / 2) };
   if (!body.stream) {
-    res.writeHead(200, { 'content-type': 'application/json' });
+    res.writeHead(200, { 'content-type': 'application/json', ...receivedHeader(body) });
     res.end(JSON.stringify({ id: 'chatcmpl-demo', object: 'chat.completion', created: Math.floor(Date.now() / 1000), model, choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }], usage }));
     return;
   }
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...receivedHeader(body) });
   const chunk = (delta: object, finish: string | null) => `data: ${JSON.stringify({ id: 'chatcmpl-demo', object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
   res.write(chunk({ role: 'assistant', content: '' }, null));
   for (const word of text.split(/(?<= )/)) res.write(chunk({ content: word }, null));
@@ -45,7 +57,7 @@ function sendOpenAi(res: ServerResponse, body: { model?: string; stream?: boolea
 }
 
 function sendAnthropic(res: ServerResponse, body: { model?: string }, text: string) {
-  res.writeHead(200, { 'content-type': 'application/json' });
+  res.writeHead(200, { 'content-type': 'application/json', ...receivedHeader(body) });
   res.end(JSON.stringify({ id: 'msg_demo', type: 'message', role: 'assistant', model: body.model ?? DEMO_MODEL, content: [{ type: 'text', text }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 1, output_tokens: 1 } }));
 }
 
