@@ -15,18 +15,42 @@ const UNIT = "(?:Apt|Apartment|Suite|Ste|Unit|Flat|Bldg|Building)\\.?\\s?#?\\d{1
 const CONT_SUFFIX = '(?:straße|strasse|str\\.|gasse|weg|allee|platz|damm|gatan|vägen|gata|gården|katu|tie|kuja|polku|vej|gade|vænget|veien|vegen|vegur|stræti|utca|laan|straat|plein|gracht|kade|singel|steeg)';
 const CONT_WORD = '(?:Straße|Strasse|Str\\.|Gasse|Weg|Allee|Platz|u\\.|utca|út|tér|ulica|ul\\.|straat|laan|gata|gatan|katu|vej|gade)';
 
-const STREET_EN = new RegExp(`(?<![\\w.])\\d{1,6}[A-Za-z]?(?: \\d{1,5})? (?:(?:${CAP}|\\d{1,3}(?:st|nd|rd|th)) ){0,4}${STREET_TYPE}\\b\\.?(?: (?:N|S|E|W|NE|NW|SE|SW)\\b)?`, 'gu');
+const STREET_EN = new RegExp(`\\d(?<![\\w.]\\d)\\d{0,5}[A-Za-z]?(?: \\d{1,5})? (?:(?:${CAP}|\\d{1,3}(?:st|nd|rd|th)) ){0,4}${STREET_TYPE}\\b\\.?(?: (?:N|S|E|W|NE|NW|SE|SW)\\b)?`, 'gu');
 /** "Milánská 532, 35608 Libčice nad Vltavou", "Auf dem Hof 7a, 47508 Ludwigshafen": street, number, postcode, town. */
-const POSTCODE_ANCHOR = new RegExp(`(?<![\\w.])\\d{1,5}[a-z]?, (?:\\d{3} ?\\d{2}|\\d{4}(?: ?[A-Z]{2})?) ${CAP}(?: (?:\\p{Ll}{2,4} )?${CAP}){0,3}`, 'gu');
+const POSTCODE_ANCHOR = new RegExp(`\\d(?<![\\w.]\\d)\\d{0,4}[a-z]?, (?:\\d{3} ?\\d{2}|\\d{4}(?: ?[A-Z]{2})?) ${CAP}(?: (?:\\p{Ll}{2,4} )?${CAP}){0,3}`, 'gu');
 /** The street words before a house number, matched at the end of a short look-back window. */
 const STREET_WORDS_BEFORE = new RegExp(`(?:^|[^\\p{L}\\w])((?:(?:${CAP}|\\p{Ll}{2,4}) ){0,3}${CAP} )$`, 'u');
-/** Only texts with a continental street word pay for the STREET_CONT scan. */
-const CONT_HINT = /(?:straße|strasse|str\.|gasse|weg|allee|platz|damm|gatan|vägen|gata|gården|katu|tie|kuja|polku|vej|gade|vænget|veien|vegen|vegur|stræti|utca|laan|straat|plein|gracht|kade|singel|steeg|u\.|út|tér|ulica|ul\.) \d/i;
+/**
+ * STREET_CONT runs only over lines with a continental street word before " <digit>": every match
+ * holds one, and no match crosses a newline. The hint is checked by looking back from each
+ * " <digit>" (rare) instead of trying the alternation at every position.
+ */
+const SPACE_DIGIT = / \d/g;
+const CONT_HINT_BEFORE = /(?<=(?:straße|strasse|str\.|gasse|weg|allee|platz|damm|gatan|vägen|gata|gården|katu|tie|kuja|polku|vej|gade|vænget|veien|vegen|vegur|stræti|utca|laan|straat|plein|gracht|kade|singel|steeg|u\.|út|tér|ulica|ul\.))/iy;
+function scanContinentalStreets(text: string, out: Finding[]): void {
+  let lineEnd = -1;
+  SPACE_DIGIT.lastIndex = 0;
+  for (let m = SPACE_DIGIT.exec(text); m !== null; m = SPACE_DIGIT.exec(text)) {
+    if (m.index < lineEnd) continue; // this line was scanned already
+    CONT_HINT_BEFORE.lastIndex = m.index;
+    if (!CONT_HINT_BEFORE.test(text)) continue;
+    const lineStart = text.lastIndexOf('\n', m.index) + 1;
+    lineEnd = text.indexOf('\n', m.index);
+    if (lineEnd === -1) lineEnd = text.length;
+    // Scanning the line alone is exact: its edges ('\n' or the text's ends) satisfy the
+    // pattern's leading lookbehind and trailing \b the same way.
+    const line = text.slice(lineStart, lineEnd);
+    scanAll(STREET_CONT, line, (s) => pushExtended(text, lineStart + s.index, lineStart + s.index + s[0].length, 0.8, 'rule:street', out));
+    SPACE_DIGIT.lastIndex = lineEnd;
+  }
+}
+/** A street line ends in "<digits>[a-z]?, <digit>" before a postcode; most texts have none. */
+const POSTCODE_HINT = /\d[a-z]?, \d/;
 const STREET_CONT = new RegExp(`(?<![\\p{L}\\w])(?:\\d{1,6} )?(?:\\p{Lu}[\\p{L}\\p{M}\\-]*${CONT_SUFFIX}|(?:${CAP} ){1,3}${CONT_WORD}) \\d{1,5}[a-z]?\\b\\.?`, 'gu');
 /** "30102 Kaevu 94", "5850 Jana Nerudy 894": a number, one to three capitalised words, a house number. */
-const NUMBER_WORDS_NUMBER = new RegExp(`(?<![\\w.,])(\\d{3,6}) (?:${CAP} ){1,3}\\d{1,5}[a-z]?\\b\\.?`, 'gu');
-const STREET_PREFIXED = new RegExp(`(?<![\\p{L}\\w])(?:Rue|Rua|Rúa|Via|Viale|Calle|Carrer|Avenida|Av\\.|Piazza|Plaza|Paseo|Largo|Travessa|Ulica|ul\\.|Boulevard|Chemin|Allée|Place)(?: ${W}){1,4} \\d{1,5}[a-z]?\\b`, 'gu');
-const UNIT_ALONE = new RegExp(`(?<![\\w.])${UNIT}\\b`, 'g');
+const NUMBER_WORDS_NUMBER = new RegExp(`(\\d(?<![\\w.,]\\d)\\d{2,5}) (?:${CAP} ){1,3}\\d{1,5}[a-z]?\\b\\.?`, 'gu');
+const STREET_PREFIXED = new RegExp(`(?:Rue|Rua|Rúa|Via|Viale|Calle|Carrer|Avenida|Av\\.|Piazza|Plaza|Paseo|Largo|Travessa|Ulica|ul\\.|Boulevard|Chemin|Allée|Place)(?: ${W}){1,4} \\d{1,5}[a-z]?\\b`, 'gu');
+const UNIT_ALONE = new RegExp(`${UNIT}\\b`, 'g');
 const PO_BOX = /(?<![\w.])(?:P\.?\s?O\.?\s?Box|Post(?:al)?\s?(?:Office\s)?Box|Postbox|Postfach)\s#?\d{1,6}\b/gi;
 const MILITARY = /(?<![\w.])(?:(?:PSC|CMR|Unit) \d{3,5},? Box \d{3,5}|USNS [\p{L}\-]+|USS [\p{L}\-]+|USCGC [\p{L}\-]+)\s*\n?\s*(?:APO|FPO|DPO) (?:AA|AE|AP) \d{5}/giu;
 const CORNER = /\b(?:the )?corner of (?:[\p{L}\p{M}\d'’.\-]+ ){1,6}?and (?:\p{Lu}[\p{L}\p{M}'’.\-]*|\d+)(?: \p{Lu}[\p{L}\p{M}'’.\-]*| \d+\.?){0,4}/gu;
@@ -54,6 +78,35 @@ function scanAll(re: RegExp, text: string, fn: (m: RegExpExecArray) => void): vo
   }
 }
 
+/**
+ * scanAll for patterns that start with a literal word: the "not glued to the previous character"
+ * test runs after a match instead of as a leading lookbehind, which would be tried at every
+ * position. A rejected match resumes one character later, exactly where a lookbehind would.
+ */
+function scanAllUnglued(re: RegExp, text: string, glued: (c: number) => boolean, fn: (m: RegExpExecArray) => void): void {
+  re.lastIndex = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    // codePointAt on a low surrogate's pair start, so an astral letter before counts as a letter.
+    let before = m.index === 0 ? -1 : text.charCodeAt(m.index - 1);
+    if ((before & 0xfc00) === 0xdc00 && m.index >= 2) {
+      const pair = text.codePointAt(m.index - 2)!;
+      if (pair > 0xffff) before = pair;
+    }
+    if (before !== -1 && glued(before)) re.lastIndex = m.index + 1;
+    else fn(m);
+  }
+}
+const LETTER_OR_WORD = /[\p{L}\w]/u;
+/** [\w.] */
+function isWordOrDot(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 46;
+}
+/** [\p{L}\w] for one code point. */
+function isLetterOrWord(c: number): boolean {
+  if (c < 128) return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+  return LETTER_OR_WORD.test(String.fromCodePoint(c));
+}
+
 export const addressDetector: Detector = {
   name: 'address',
   classes: ['ADDRESS'],
@@ -62,8 +115,8 @@ export const addressDetector: Detector = {
     const hasDigit = /\d/.test(text);
     if (hasDigit) {
       scanAll(STREET_EN, text, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.85, 'rule:street', out));
-      if (CONT_HINT.test(text)) scanAll(STREET_CONT, text, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.8, 'rule:street', out));
-      if (text.includes(', ')) {
+      scanContinentalStreets(text, out);
+      if (POSTCODE_HINT.test(text)) {
         scanAll(POSTCODE_ANCHOR, text, (m) => {
           const words = STREET_WORDS_BEFORE.exec(text.slice(Math.max(0, m.index - 64), m.index));
           if (!words) return;
@@ -75,8 +128,8 @@ export const addressDetector: Detector = {
         if (/^(?:19|20)\d\d$/.test(m[1]!)) return; // "2019 Python 3" is a year, not a street
         pushExtended(text, m.index, m.index + m[0].length, 0.6, 'rule:street', out);
       });
-      scanAll(STREET_PREFIXED, text, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.75, 'rule:street', out));
-      scanAll(UNIT_ALONE, text, (m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.6, detector: 'rule:unit' }));
+      scanAllUnglued(STREET_PREFIXED, text, isLetterOrWord, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.75, 'rule:street', out));
+      scanAllUnglued(UNIT_ALONE, text, isWordOrDot, (m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.6, detector: 'rule:unit' }));
       if (/box|postfach/i.test(text)) scanAll(PO_BOX, text, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.85, 'rule:po_box', out));
       if (/[ADF]PO /.test(text)) scanAll(MILITARY, text, (m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'rule:military' }));
       scanAll(CUE, text, (m) => {

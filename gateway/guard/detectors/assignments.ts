@@ -7,8 +7,8 @@
 import type { Finding } from '../types.js';
 import { shannonEntropy, type Detector } from './detector.js';
 
-const PASSWORD_KEY = /pass(?:word|wd|phrase)?|pwd|pswd|passcode/;
-const SECRET_KEY = /secret|token|api_?key|apikey|access_?key|private_?key|^auth$|_auth$|auth_?(?:key|code|string)|authorization|credential|client_?secret|signing_?key|encryption_?key|master_?key|session_?key|^key$|_key$|bearer/;
+const PASSWORD_KEY = /pass(?:word|wd|phrase)?|pwd|pswd|passcode/i;
+const SECRET_KEY = /secret|token|api_?key|apikey|access_?key|private_?key|^auth$|_auth$|auth_?(?:key|code|string)|authorization|credential|client_?secret|signing_?key|encryption_?key|master_?key|session_?key|^key$|_key$|bearer/i;
 /** Key segments that name something about a secret, not the secret itself. */
 const NOT_A_SECRET_SEGMENT = new Set([
   'hash', 'hashed', 'length', 'len', 'min', 'max', 'policy', 'field', 'label', 'placeholder', 'hint', 'prompt',
@@ -19,11 +19,9 @@ const NOT_A_SECRET_SEGMENT = new Set([
   'method', 'kind', 'scope', 'scopes', 'usage', 'used', 'uses', 'template', 'class', 'style', 'dir', 'manager',
 ]);
 /** Keys whose values are high-entropy by nature and not secret. */
-const NON_SECRET_KEYS = /(?:^|_|-|\.)(?:sha\d*|md5|checksum|digest|integrity|etag|commit|rev|revision|uuid|guid|id|ids|version|mappings|hash|src|href|image|data|fingerprint|nonce|request_?id|trace_?id|span_?id)$/;
+const NON_SECRET_KEYS = /(?:^|_|-|\.)(?:sha\d*|md5|checksum|digest|integrity|etag|commit|rev|revision|uuid|guid|id|ids|version|mappings|hash|src|href|image|data|fingerprint|nonce|request_?id|trace_?id|span_?id)$/i;
 const PLACEHOLDER = /^(?:\*+|x{3,}|\.{3}|null|none|nil|undefined|true|false|string|str|number|int|integer|bool|boolean|any|object|required|optional|redacted|hidden|masked|example|placeholder|changeme|your[_\- ]?\w*|<[^>]*>|\{\{.*\}\}|\$\{.*\}|\$[A-Za-z_]\w*|%\(?\w*\)?s?|\[[^\]]*\])$/i;
 const CODE_REFERENCE = /^(?:(?:sha\d*|md5|blake\d*)[:\-]|process\.env|os\.environ|os\.getenv|env\(|getenv|System\.getenv|config\.|settings\.|self\.|this\.|args\.|options\.|opts\.|params\.|req\.|request\.|ENV\[)/;
-
-const SEPARATOR = /[=:]/g;
 
 function isKeyCode(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 45 || c === 46;
@@ -115,17 +113,24 @@ export const assignmentDetector: Detector = {
   classes: ['PASSWORD', 'API_KEY'],
   applies: (text) => text.includes('=') || text.includes(':'),
   scan(text: string, out: Finding[]): void {
-    SEPARATOR.lastIndex = 0;
-    for (let sep = SEPARATOR.exec(text); sep !== null; sep = SEPARATOR.exec(text)) {
-      let i = sep.index;
+    // Two indexOf cursors instead of a /[=:]/g regex: no match array per separator.
+    let from = 0;
+    let nextEquals = text.indexOf('=');
+    let nextColon = text.indexOf(':');
+    for (;;) {
+      if (nextEquals !== -1 && nextEquals < from) nextEquals = text.indexOf('=', from);
+      if (nextColon !== -1 && nextColon < from) nextColon = text.indexOf(':', from);
+      let i = nextEquals === -1 ? nextColon : nextColon === -1 ? nextEquals : Math.min(nextEquals, nextColon);
+      if (i === -1) break;
+      from = i + 1;
       const c = text.charCodeAt(i);
       let valueFrom = i + 1;
       const next = text.charCodeAt(i + 1);
-      if (c === 58 && next === 58) { SEPARATOR.lastIndex = i + 2; continue; } // '::'
+      if (c === 58 && next === 58) { from = i + 2; continue; } // '::'
       if (c === 58 && next === 47) continue; // '://'
-      if (c === 61 && (next === 61 || next === 126)) { SEPARATOR.lastIndex = i + 2; continue; } // '==', '=~'
+      if (c === 61 && (next === 61 || next === 126)) { from = i + 2; continue; } // '==', '=~'
       if (c === 61 && next === 62) valueFrom = i + 2; // '=>'
-      if (c === 58 && next === 61) { valueFrom = i + 2; i++; SEPARATOR.lastIndex = i + 1; } // ':='
+      if (c === 58 && next === 61) { valueFrom = i + 2; i++; from = i + 1; } // ':='
       const prev = text.charCodeAt(i - 1);
       if (c === 61 && (prev === 33 || prev === 60 || prev === 62 || prev === 61)) continue; // != <= >=
 
@@ -141,23 +146,23 @@ export const assignmentDetector: Detector = {
       if (keyEnd - keyStart < 3) continue;
       const first = text.charCodeAt(keyStart);
       if (!((first >= 65 && first <= 90) || (first >= 97 && first <= 122) || first === 95)) continue;
-      const key = text.slice(keyStart, keyEnd);
-      const lowerKey = key.toLowerCase();
-
       // Cheap gates first: most '=' and ':' in code and prose are neither secret-named nor random.
-      const secretNamed = PASSWORD_KEY.test(lowerKey) || SECRET_KEY.test(lowerKey);
       const value = readValue(text, valueFrom);
       if (!value) continue;
       const length = value.end - value.start;
-      if (length < 4 || (!secretNamed && length < 20)) continue;
+      if (length < 4) continue;
+      // Keys are ASCII (isKeyCode), so the /i key patterns read them without a lower-cased copy.
+      const key = text.slice(keyStart, keyEnd);
+      const secretNamed = PASSWORD_KEY.test(key) || SECRET_KEY.test(key);
+      if (!secretNamed && length < 20) continue;
       const v = text.slice(value.start, value.end);
       if (!secretNamed && !looksRandom(v, 20)) continue;
       if (PLACEHOLDER.test(v) || CODE_REFERENCE.test(v) || v.includes('://')) continue;
 
       const segments = keySegments(key);
       const nonSecretSegment = segments.some((s) => NOT_A_SECRET_SEGMENT.has(s));
-      const isPassword = PASSWORD_KEY.test(lowerKey) && !nonSecretSegment;
-      const isSecret = !isPassword && SECRET_KEY.test(lowerKey) && !nonSecretSegment && !NON_SECRET_KEYS.test(lowerKey);
+      const isPassword = PASSWORD_KEY.test(key) && !nonSecretSegment;
+      const isSecret = !isPassword && SECRET_KEY.test(key) && !nonSecretSegment && !NON_SECRET_KEYS.test(key);
 
       if (isPassword || isSecret) {
         if (!value.quoted) {
@@ -178,7 +183,7 @@ export const assignmentDetector: Detector = {
         }
         continue;
       }
-      if (!NON_SECRET_KEYS.test(lowerKey) && !nonSecretSegment && looksRandom(v, 20)) { // entropy checked above when not secret-named
+      if (!NON_SECRET_KEYS.test(key) && !nonSecretSegment && looksRandom(v, 20)) { // entropy checked above when not secret-named
         out.push({ class: 'API_KEY', start: value.start, end: value.end, score: 0.7, detector: 'entropy:secret' });
       }
     }

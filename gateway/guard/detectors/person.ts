@@ -75,12 +75,16 @@ const SURNAME_SHAPE = /(?:sson|sen|dóttir|dottir|ová|ova|ov|ev|eva|ski|ska|sky
 const UPPER = /\p{Lu}/u;
 const WORD_CHAR = /[\p{L}\p{M}]/u;
 
-/** Letters, marks, apostrophes and hyphens continue a word; ASCII is decided without a regex. */
+/** Letters, marks, apostrophes and hyphens continue a word; ASCII and Latin-1 are decided without a regex. */
 function continuesWord(text: string, j: number): boolean {
   const d = text.charCodeAt(j);
   if ((d >= 97 && d <= 122) || (d >= 65 && d <= 90) || d === 39 || d === 45 || d === 8217) return true;
-  return d >= 192 && WORD_CHAR.test(text[j]!);
+  if (d < 192) return false;
+  if (d <= 255) return d !== 215 && d !== 247; // À–ÿ are letters except × and ÷
+  return WORD_CHAR.test(text[j]!);
 }
+/** Code units that may start a name: A–Z, Latin-1 capitals (À–Þ except ×), and anything above U+00FF (checked with UPPER). */
+const CAPITAL_CANDIDATE = /[A-Z\u00C0-\u00D6\u00D8-\u00DE\u0100-\uFFFF]/g;
 /** A token glued to a letter, digit or one of _ . @ / \ # $ & - ' ’ is part of something else. */
 const GLUE = /[\p{L}\p{N}_.@/\\#$&\-'’]/u;
 function gluedBefore(text: string, at: number): boolean {
@@ -110,66 +114,138 @@ function simpleAsciiName(word: string): boolean {
   return true;
 }
 
-const WORD: { kind: Kind; given: boolean } = { kind: 'word', given: false };
-const UNKNOWN: { kind: Kind; given: boolean } = { kind: 'unknown', given: false };
+function isLowerAsciiCode(c: number): boolean {
+  return c >= 97 && c <= 122;
+}
 
-function classify(word: string): { kind: Kind; given: boolean } {
+/** classify() results are shared constants: one per kind, no allocation per word. */
+type WordClass = Readonly<{ kind: Kind; given: boolean }>;
+const WORD: WordClass = { kind: 'word', given: false };
+const UNKNOWN: WordClass = { kind: 'unknown', given: false };
+const INITIAL: WordClass = { kind: 'initial', given: false };
+const STRONG: WordClass = { kind: 'strong', given: false };
+const STRONG_GIVEN: WordClass = { kind: 'strong', given: true };
+const WEAK: WordClass = { kind: 'weak', given: false };
+const WEAK_GIVEN: WordClass = { kind: 'weak', given: true };
+
+/**
+ * classify() for text[start, end): the common "Anna" shape (A–Z then a–z) is checked on char codes
+ * and looked up as one slice of the lower-cased text; everything else goes through classify().
+ */
+function classifyAt(text: string, lower: string | null, start: number, end: number): WordClass {
+  if (lower !== null && isSimpleAsciiNameAt(text, start, end)) {
+    if (end - start === 1) return INITIAL;
+    return flagsClass(LEXICON.get(lower.slice(start, end)) ?? 0);
+  }
+  return classify(text.slice(start, end));
+}
+function isSimpleAsciiNameAt(text: string, start: number, end: number): boolean {
+  const c0 = text.charCodeAt(start);
+  if (c0 < 65 || c0 > 90) return false;
+  for (let i = start + 1; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 97 || c > 122) return false;
+  }
+  return true;
+}
+
+function classify(word: string): WordClass {
+  if (simpleAsciiName(word)) {
+    if (word.length === 1) return INITIAL;
+    return lexiconClass(word);
+  }
   const apostrophe = word.lastIndexOf("'") > 0 ? word.lastIndexOf("'") : word.lastIndexOf('’');
   if (apostrophe > 0 && word.length - apostrophe <= 3 && /^['’](?:s|m|ll|re|ve|d|t)$/i.test(word.slice(apostrophe))) {
     word = word.slice(0, apostrophe);
   }
-  if (word.length === 1) return { kind: 'initial', given: false };
-  if (!simpleAsciiName(word) && !NAME_SHAPE.test(word)) return { kind: 'word', given: false };
-  const flags = LEXICON.get(word.toLowerCase()) ?? 0;
+  if (word.length === 1) return INITIAL;
+  if (!simpleAsciiName(word) && !NAME_SHAPE.test(word)) return WORD;
+  return lexiconClass(word);
+}
+
+function lexiconClass(word: string): WordClass {
+  return flagsClass(LEXICON.get(word.toLowerCase()) ?? 0);
+}
+
+function flagsClass(flags: number): WordClass {
   if (flags & NOT_NAME) return WORD;
   const common = (flags & ENGLISH) !== 0;
-  if (flags & NAME) return { kind: common ? 'weak' : 'strong', given: (flags & GIVEN) !== 0 };
+  if (flags & NAME) {
+    const given = (flags & GIVEN) !== 0;
+    return common ? (given ? WEAK_GIVEN : WEAK) : (given ? STRONG_GIVEN : STRONG);
+  }
   return common ? WORD : UNKNOWN;
 }
 
-function emit(text: string, chain: Token[], out: Finding[], singles: Token[]): void {
+/** Lower-cased look-back window for the cue rules (only built when a rule needs it). */
+function lowerBefore(text: string, start: number): string {
+  return text.slice(Math.max(0, start - 24), start).toLowerCase();
+}
+/** The cues that make a lone lexicon-word or unknown word a name; a subset of CUE_BEFORE. */
+const STRONG_CUE_BEFORE = /\b(?:mr|mrs|ms|miss|dr|prof|dear|name is|i am|i'm)\.?,?\s*$/;
+
+/** Scores chain[from, to) (a run without plain words) and pushes it when it reads as a name. */
+function emit(text: string, chain: readonly Token[], from: number, to: number, out: Finding[], singles: Token[]): void {
   // Trim initials at the edges: a name does not start or end with "J.".
-  let a = 0;
-  let b = chain.length;
+  let a = from;
+  let b = to;
   while (a < b && chain[a]!.kind === 'initial') a++;
   while (b > a && chain[b - 1]!.kind === 'initial') b--;
   // A sentence-initial common word that is only a surname ("Call Sarah Connor", "Ask Ann Lee") is not
   // part of the name; a given name that is also a word ("Rose Smith") is.
   while (b - a > 1 && chain[a]!.kind === 'weak' && !chain[a]!.given) a++;
   if (a >= b) return;
-  const part = chain.slice(a, b);
-  const start = part[0]!.start;
-  let end = part[part.length - 1]!.end;
-  const strong = part.filter((t) => t.kind === 'strong').length;
-  const weak = part.filter((t) => t.kind === 'weak').length;
-  const unknown = part.filter((t) => t.kind === 'unknown').length;
-  const initials = part.filter((t) => t.kind === 'initial').length;
+  const first = chain[a]!;
+  const last = chain[b - 1]!;
+  const length = b - a;
+  const start = first.start;
+  let end = last.end;
+  let strong = 0;
+  let weak = 0;
+  let unknown = 0;
+  let initials = 0;
+  for (let k = a; k < b; k++) {
+    const kind = chain[k]!.kind;
+    if (kind === 'strong') strong++;
+    else if (kind === 'weak') weak++;
+    else if (kind === 'unknown') unknown++;
+    else if (kind === 'initial') initials++;
+  }
   const lineAlone = (): boolean => /(?:^|\n)[ \t]*$/.test(text.slice(Math.max(0, start - 8), start))
-    && /^[ \t]*(?:\r?\n|$)/.test(text.slice(part[part.length - 1]!.end, part[part.length - 1]!.end + 4));
-  const before = text.slice(Math.max(0, start - 24), start).toLowerCase();
-  const cue = CUE_BEFORE.test(before);
+    && /^[ \t]*(?:\r?\n|$)/.test(text.slice(last.end, last.end + 4));
+  // The cue regexes are the expensive part of a chain; they run only on the branches that read them.
+  const cue = (): boolean => CUE_BEFORE.test(lowerBefore(text, start));
   let score = 0;
-  if (part.length === 1) {
-    const t = part[0]!;
-    if (t.kind === 'strong') score = LOCATION_BEFORE.test(before) ? 0 : cue ? 0.85 : 0.7;
-    else if ((t.kind === 'weak' || t.kind === 'unknown') && cue && /\b(?:mr|mrs|ms|miss|dr|prof|dear|name is|i am|i'm)\.?,?\s*$/.test(before)) score = 0.75;
-  } else if (strong >= 1 || (part[0]!.given && part.length >= 2)) {
-    score = strong >= 2 || (strong >= 1 && part[0]!.given) ? 0.9 : 0.8;
-  } else if (unknown >= 1 && unknown + weak + initials === part.length) {
+  if (length === 1) {
+    if (first.kind === 'strong') {
+      const before = lowerBefore(text, start);
+      score = LOCATION_BEFORE.test(before) ? 0 : CUE_BEFORE.test(before) ? 0.85 : 0.7;
+    } else if ((first.kind === 'weak' || first.kind === 'unknown') && STRONG_CUE_BEFORE.test(lowerBefore(text, start))) score = 0.75;
+  } else if (strong >= 1 || first.given) {
+    score = strong >= 2 || (strong >= 1 && first.given) ? 0.9 : 0.8;
+  } else if (unknown >= 1 && unknown + weak + initials === length) {
     // "Ravil G Yefimov": two words around an initial is the shape of a full name.
-    const initialInside = initials > 0 && part.length >= 3;
-    const shaped = part.some((t) => SURNAME_SHAPE.test(text.slice(t.start, t.end).toLowerCase()) || /[^\x00-\x7f]/.test(text.slice(t.start, t.end)));
-    if (cue || initialInside || shaped || lineAlone()) score = initialInside ? 0.75 : 0.65;
-  } else if (cue && weak >= 1) {
+    const initialInside = initials > 0 && length >= 3;
+    if (initialInside || cue() || surnameShaped(text, chain, a, b) || lineAlone()) score = initialInside ? 0.75 : 0.65;
+  } else if (weak >= 1 && cue()) {
     score = 0.65;
   }
   if (score === 0) {
-    if (part.length === 1 && (part[0]!.kind === 'unknown' || part[0]!.kind === 'weak')) singles.push(part[0]!);
+    if (length === 1 && (first.kind === 'unknown' || first.kind === 'weak')) singles.push(first);
     return;
   }
   // Possessive "'s" is not part of the name.
-  if (/['’]s$/.test(text.slice(start, end))) end -= 2;
+  const apostrophe = text.charCodeAt(end - 2);
+  if (end - start >= 2 && text.charCodeAt(end - 1) === 115 && (apostrophe === 39 || apostrophe === 8217)) end -= 2;
   out.push({ class: 'PERSON', start, end, score, detector: 'lexicon:person' });
+}
+
+function surnameShaped(text: string, chain: readonly Token[], a: number, b: number): boolean {
+  for (let k = a; k < b; k++) {
+    const word = text.slice(chain[k]!.start, chain[k]!.end);
+    if (SURNAME_SHAPE.test(word.toLowerCase()) || /[^\x00-\x7f]/.test(word)) return true;
+  }
+  return false;
 }
 
 /** "my name is lena andersson": after an explicit name cue, lower-case lexicon names count too. */
@@ -206,8 +282,10 @@ function addListNeighbours(text: string, singles: Token[], out: Finding[], first
       if (t.kind !== 'unknown' && !t.given) continue;
       for (let j = firstOwn; j < out.length; j++) {
         const f = out[j]!;
-        const gap = f.end <= t.start ? text.slice(f.end, t.start) : t.end <= f.start ? text.slice(t.end, f.start) : '';
-        if (gap.length > 0 && gap.length <= 6 && LIST_GAP.test(gap)) {
+        // Gap bounds first: the text between is only sliced when it is short enough to be ", and ".
+        const gapStart = f.end <= t.start ? f.end : t.end <= f.start ? t.end : 0;
+        const gapEnd = f.end <= t.start ? t.start : t.end <= f.start ? f.start : 0;
+        if (gapEnd - gapStart > 0 && gapEnd - gapStart <= 6 && LIST_GAP.test(text.slice(gapStart, gapEnd))) {
           out.push({ class: 'PERSON', start: t.start, end: t.end, score: 0.6, detector: 'lexicon:person' });
           singles.splice(i, 1);
           changed = true;
@@ -228,42 +306,47 @@ export const personDetector: Detector = {
     const firstOwn = out.length;
     const flush = (): void => {
       // Split at plain words: "Thanks Mary Smith" → [Mary Smith].
-      let run: Token[] = [];
-      for (const t of chain) {
-        if (t.kind === 'word') {
-          if (run.length) emit(text, run, out, singles);
-          run = [];
-        } else run.push(t);
+      let from = 0;
+      for (let k = 0; k < chain.length; k++) {
+        if (chain[k]!.kind === 'word') {
+          if (k > from) emit(text, chain, from, k, out, singles);
+          from = k + 1;
+        }
       }
-      if (run.length) emit(text, run, out, singles);
+      if (chain.length > from) emit(text, chain, from, chain.length, out, singles);
       chain = [];
     };
-    // A hand-rolled tokenizer: one charCodeAt pass, no match arrays for the (many) non-capitalised words.
+    // The regex engine skips the (many) non-capitalised characters natively, much faster than a
+    // charCodeAt loop; test() with lastIndex allocates no match array. Each word is then read by hand.
     const n = text.length;
-    for (let i = 0; i < n; i++) {
-      const c = text.charCodeAt(i);
-      if (!(c >= 65 && c <= 90) && !(c >= 192 && UPPER.test(text[i]!))) continue;
-      let j = i + 1;
+    // One native lower-casing of the whole text, so a lexicon lookup costs one slice, not two
+    // strings. Some characters change length when lower-cased ("İ"); then words are lowered one by one.
+    const lowered = text.toLowerCase();
+    const lower = lowered.length === n ? lowered : null;
+    CAPITAL_CANDIDATE.lastIndex = 0;
+    while (CAPITAL_CANDIDATE.test(text)) {
+      const start = CAPITAL_CANDIDATE.lastIndex - 1;
+      const c = text.charCodeAt(start);
+      if (c > 255 && !UPPER.test(text[start]!)) continue;
+      let j = start + 1;
       while (j < n && continuesWord(text, j)) j++;
-      const m = { index: i };
-      let word = text.slice(i, j);
-      i = j - 1;
-      if (gluedBefore(text, m.index)) continue;
+      CAPITAL_CANDIDATE.lastIndex = j;
+      if (gluedBefore(text, start)) continue;
       // Followed by a digit or one of _ / + = @ it is part of a token, a path or base64, not a name.
-      const next = text.charCodeAt(m.index + word.length);
-      if ((next >= 48 && next <= 57) || next === 95 || next === 47 || next === 43 || next === 61 || next === 64 || word.length > 40) {
+      const next = text.charCodeAt(j);
+      if ((next >= 48 && next <= 57) || next === 95 || next === 47 || next === 43 || next === 61 || next === 64 || j - start > 40) {
         flush();
         continue;
       }
       // Method calls and member access ("Foo.bar", "Foo(") are code, not names.
-      const after = text.charCodeAt(m.index + word.length);
-      if (after === 40 || (after === 46 && /[a-z]/.test(text[m.index + word.length + 1] ?? ''))) {
+      if (next === 40 || (next === 46 && isLowerAsciiCode(text.charCodeAt(j + 1)))) {
         flush();
         continue;
       }
-      if (word.endsWith('-') || word.endsWith("'")) word = word.slice(0, -1);
-      const { kind, given } = classify(word);
-      const tok: Token = { start: m.index, end: m.index + word.length, kind, given };
+      const last = text.charCodeAt(j - 1);
+      const end = last === 45 || last === 39 ? j - 1 : j;
+      const { kind, given } = classifyAt(text, lower, start, end);
+      const tok: Token = { start, end, kind, given };
       if (chain.length > 0) {
         const prev = chain[chain.length - 1]!;
         const gapLength = tok.start - prev.end;
