@@ -37,6 +37,16 @@ function parseTime(flag: string, value: string | undefined): string | undefined 
   return new Date(ms).toISOString();
 }
 
+/** Reads an audit store or export file; a file that is not one is the user's mistake, told in one line. */
+function openAuditSource(path: string): AuditSource {
+  try {
+    return readAuditSource(path);
+  } catch (err) {
+    if (err instanceof AuditSourceError) throw new CliError(err.message);
+    throw err;
+  }
+}
+
 export function registerAuditCommands(program: Command): void {
   const audit = program.command('audit').description('Check and export the hash-chained audit trail (model calls, redactions, denials, cost)');
 
@@ -51,13 +61,7 @@ export function registerAuditCommands(program: Command): void {
     const { dataDir } = loadContext(flags);
     const path = target ?? dataDir.path('gateway.db');
     if (!target && !existsSync(path)) throw new CliError(`no audit store at ${path} (this gateway has not recorded any calls yet); pass a file to verify`);
-    let source: AuditSource;
-    try {
-      source = readAuditSource(path);
-    } catch (err) {
-      if (err instanceof AuditSourceError) throw new CliError(err.message);
-      throw err;
-    }
+    const source = openAuditSource(path);
     const report = verifyChains(source.events);
     const ok = report.ok && source.unreadable.length === 0;
     if (flags.json) {
@@ -136,13 +140,7 @@ export function registerAuditCommands(program: Command): void {
     }
     const path = dataDir.path('gateway.db');
     if (!existsSync(path)) throw new CliError(`no audit store at ${path} (this gateway has not recorded any calls yet)`);
-    let source: AuditSource;
-    try {
-      source = readAuditSource(path);
-    } catch (err) {
-      if (err instanceof AuditSourceError) throw new CliError(err.message);
-      throw err;
-    }
+    const source = openAuditSource(path);
     const filters: Array<(e: AuditEvent) => boolean> = [];
     if (flags.tenant) filters.push((e) => e.tenantId === flags.tenant);
     if (flags.actor) filters.push((e) => e.actor.id === flags.actor);
