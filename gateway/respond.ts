@@ -21,14 +21,15 @@ export function streamErrorFrame(format: WireFormat, message: string): string {
   return serializeSse({ data: JSON.stringify({ error: { message, type: 'upstream_error', code: 'stream_interrupted' } }) });
 }
 
-function waitForDrainOrClose(res: ServerResponse): Promise<void> {
+/** Resolves on `event` or on 'close', whichever comes first (a closed socket never drains or finishes). */
+export function eventOrClose(res: ServerResponse, event: 'drain' | 'finish'): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
-      res.off('drain', done);
+      res.off(event, done);
       res.off('close', done);
       resolve();
     };
-    res.on('drain', done);
+    res.on(event, done);
     res.on('close', done);
   });
 }
@@ -80,7 +81,7 @@ export async function writeResponse(
     for await (const event of response.events) {
       if (res.destroyed) return { completed: false, clientAborted: true };
       corkForThisTick();
-      if (!res.write(serializeSse(event))) await waitForDrainOrClose(res);
+      if (!res.write(serializeSse(event))) await eventOrClose(res, 'drain');
     }
   } catch (err) {
     if (res.destroyed) return { completed: false, clientAborted: true };

@@ -11,7 +11,7 @@ import type { FinishHook, JsonObject, RequestContext, RequestNotes, RouteKind, W
 import type { GatewayConfig } from './config.js';
 import { GatewayError, errorBody } from './errors.js';
 import { runPipeline } from './pipeline.js';
-import { writeResponse } from './respond.js';
+import { eventOrClose, writeResponse } from './respond.js';
 import { createGatewayServices, type GatewayServices } from './services.js';
 
 /**
@@ -227,15 +227,7 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
 /** Resolves once the response's bytes are handed to the OS (or the connection is gone). */
 function flushed(res: ServerResponse): Promise<void> {
   if (res.writableFinished || res.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('finish', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('finish', done);
-    res.on('close', done);
-  });
+  return eventOrClose(res, 'finish');
 }
 
 function round(ms: number): number {

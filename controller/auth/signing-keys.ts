@@ -4,11 +4,10 @@
  * a rotation never invalidates tokens or bundles signed with the previous key: the newest key
  * signs, all listed keys verify.
  */
-import { existsSync, readFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
-import { writeFileAtomic } from '../../bin/data-dir.js';
+import { loadOrCreateKeyFile, saveKeyFile } from '../key-file.js';
 
 export const SIGNING_KEYS_FILE = 'controller-keys.json';
 export const SIGNING_ALG = 'EdDSA';
@@ -41,23 +40,11 @@ export class SigningKeys {
   /** Loads the keys file, creating it with one fresh key on first run. */
   static async loadOrCreate(dataDir: string): Promise<SigningKeys> {
     const file = join(dataDir, SIGNING_KEYS_FILE);
-    let stored: StoredKey[];
-    if (existsSync(file)) {
-      chmodSync(file, 0o600);
-      try {
-        stored = (JSON.parse(readFileSync(file, 'utf8')) as { keys: StoredKey[] }).keys;
-        if (!Array.isArray(stored) || stored.length === 0) throw new Error('no keys listed');
-      } catch (err) {
-        throw new Error(`${file}: unreadable signing keys (${(err as Error).message}); move it away to generate new keys`);
-      }
-    } else {
-      stored = [await newStoredKey()];
-      writeFileAtomic(file, JSON.stringify({ keys: stored }, null, 2), 0o600);
-    }
+    const stored = await loadOrCreateKeyFile<StoredKey>(file, 'signing keys', newStoredKey);
     return new SigningKeys(file, stored, await importActive(stored), publicOf(stored));
   }
 
-  /** The key new tokens and bundles are signed with (the newest). */
+  /** The key new access tokens are signed with (the newest); bundles have their own keyring. */
   current(): ActiveSigningKey {
     return this.active;
   }
@@ -89,7 +76,7 @@ export class SigningKeys {
   }
 
   private persist(): void {
-    writeFileAtomic(this.file, JSON.stringify({ keys: this.stored }, null, 2), 0o600);
+    saveKeyFile(this.file, this.stored);
     this.publicJwks = publicOf(this.stored);
   }
 }

@@ -1,4 +1,4 @@
-/** Public key discovery: the JWKS every verifier (gateways, bundle sync) uses. */
+/** Public key discovery: the JWKS verifiers of access tokens use (bundle keys are at /api/v1/bundle-keys). */
 import type { AreaPlugin } from '../plugins.js';
 
 export const wellKnownRoutes: AreaPlugin = async (app, { services }) => {
@@ -6,7 +6,7 @@ export const wellKnownRoutes: AreaPlugin = async (app, { services }) => {
     config: { auth: 'public' },
     schema: {
       tags: ['auth'],
-      summary: 'Public signing keys (JWKS) for access tokens and signed bundles',
+      summary: 'Public signing keys (JWKS) for access tokens',
       security: [],
       response: {
         200: {

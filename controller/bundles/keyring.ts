@@ -8,11 +8,10 @@
  * Kept in <data-dir>/bundle-signing-keys.json (0600), apart from the access-token keys: a
  * bundle key and a token key have different lifetimes and rotate on different schedules.
  */
-import { existsSync, readFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
-import { writeFileAtomic } from '../../bin/data-dir.js';
+import { loadOrCreateKeyFile, saveKeyFile } from '../key-file.js';
 
 export const BUNDLE_KEYS_FILE = 'bundle-signing-keys.json';
 export const BUNDLE_SIGNING_ALG = 'EdDSA';
@@ -60,20 +59,10 @@ export class BundleKeyring {
 
   static async loadOrCreate(dataDir: string, opts: BundleKeyringOptions): Promise<BundleKeyring> {
     const file = join(dataDir, BUNDLE_KEYS_FILE);
-    let keys: StoredBundleKey[];
-    if (existsSync(file)) {
-      chmodSync(file, 0o600);
-      try {
-        keys = (JSON.parse(readFileSync(file, 'utf8')) as { keys: StoredBundleKey[] }).keys;
-        if (!Array.isArray(keys) || keys.length === 0) throw new Error('no keys listed');
-      } catch (err) {
-        throw new Error(`${file}: unreadable bundle signing keys (${(err as Error).message}); move it away to generate new keys`);
-      }
-    } else {
+    const keys = await loadOrCreateKeyFile<StoredBundleKey>(file, 'bundle signing keys', () => {
       const now = (opts.now ?? Date.now)();
-      keys = [await newKey(now, now)];
-      writeFileAtomic(file, JSON.stringify({ keys }, null, 2), 0o600);
-    }
+      return newKey(now, now);
+    });
     return new BundleKeyring(file, keys, opts);
   }
 
@@ -147,7 +136,7 @@ export class BundleKeyring {
   }
 
   private persist(): void {
-    writeFileAtomic(this.file, JSON.stringify({ keys: this.keys }, null, 2), 0o600);
+    saveKeyFile(this.file, this.keys);
   }
 }
 
