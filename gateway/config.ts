@@ -2,6 +2,7 @@
 import { cacheConfigSchema, type CacheConfig } from './cache/config.js';
 import { downshiftConfigSchema, type DownshiftConfig } from './downshift/config.js';
 import { costConfigSchema, type CostConfigInput } from './cost/config.js';
+import { telemetryConfigSchema, type TelemetryConfig } from './telemetry/config.js';
 export type UpstreamKind = 'openrouter' | 'openai' | 'ollama' | 'anthropic';
 
 export interface UpstreamConfig {
@@ -45,6 +46,8 @@ export interface GatewayConfig {
   downshift?: DownshiftConfig;
   /** Usage retention, model tiers, budgets, reservation pricing (gateway/cost/config.ts). */
   cost?: CostConfigInput;
+  /** Traces and metrics export (gateway/telemetry/config.ts); absent keys take its defaults. */
+  telemetry?: Partial<TelemetryConfig>;
 }
 
 export const OPENROUTER_BASE_URL = 'https://openrouter.ai/api/v1';
@@ -117,6 +120,7 @@ export const gatewayConfigSchema = {
     cache: cacheConfigSchema,
     downshift: downshiftConfigSchema,
     cost: costConfigSchema,
+    telemetry: telemetryConfigSchema,
   },
 } as const;
 

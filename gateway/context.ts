@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { EffectivePolicy } from '../policies/types.js';
+import type { RequestTrace } from './telemetry/tracing.js';
 
 /** Which API a route speaks; decides error shapes and stream framing. */
 export type WireFormat = 'openai' | 'anthropic';
@@ -109,6 +110,8 @@ export interface RequestContext {
   /** Aborted when the client disconnects; pass it to anything that waits. */
   readonly signal: AbortSignal;
   readonly log: Logger;
+  /** OpenTelemetry trace of this request; absent when tracing is off. runPipeline adds a span per stage. */
+  readonly trace?: RequestTrace;
   /** Run after the response has been fully written (or aborted). */
   onFinish(hook: FinishHook): void;
 }

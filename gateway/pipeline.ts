@@ -9,6 +9,7 @@
  * A stage that is not configured is left out of the list, never stubbed.
  */
 import type { GatewayResponse, RequestContext, Stage, WireFormat } from './context.js';
+import { failSpan } from './telemetry/tracing.js';
 import { GatewayError, errorResponse } from './errors.js';
 import { authenticateStage, type AuthenticateOptions } from './stages/authenticate.js';
 import { loadPolicyStage, type PolicySource } from './stages/policy.js';
@@ -57,13 +58,27 @@ export function buildPipeline(deps: PipelineDeps): Stage[] {
 
 /** Runs the stages over one request; always leaves a response on ctx. */
 export async function runPipeline(stages: readonly Stage[], ctx: RequestContext): Promise<GatewayResponse> {
+  // One span per stage, made here so every stage is traced the same way. An unsampled request
+  // (trace.child() → undefined) allocates nothing per stage.
+  const trace = ctx.trace;
   for (const stage of stages) {
     if (stage.phase === 'request' && ctx.response) continue;
+    const span = trace?.child(stage.name);
+    if (trace) {
+      trace.stage = stage.name;
+      trace.current = span;
+    }
     try {
       await stage.run(ctx);
     } catch (err) {
       ctx.response = responseForError(ctx.format, err, stage.name, ctx);
+      if (span) failSpan(span, err instanceof GatewayError ? `${err.status} ${err.code ?? err.type}` : 'stage failed');
     }
+    span?.end();
+  }
+  if (trace) {
+    trace.stage = undefined;
+    trace.current = undefined;
   }
   if (!ctx.response) {
     ctx.response = errorResponse(ctx.format, new GatewayError(500, 'No pipeline stage produced a response', 'server_error'));

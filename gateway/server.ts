@@ -3,7 +3,7 @@
  * prefix Goose's providers use, health probes, and gateway-made errors in the caller's format.
  * Each model call becomes a RequestContext run through the pipeline, then written out raw.
  */
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -13,6 +13,11 @@ import { GatewayError, errorBody } from './errors.js';
 import { runPipeline } from './pipeline.js';
 import { eventOrClose, writeResponse } from './respond.js';
 import { createGatewayServices, type GatewayServices } from './services.js';
+import { presentedToken } from './stages/authenticate.js';
+import { classifyOutcome } from './stages/audit.js';
+import { endGatewayTrace, recordGatewayRequest, redactionCount } from './telemetry/gateway-request.js';
+import { failSpan } from './telemetry/tracing.js';
+import { PROMETHEUS_CONTENT_TYPE } from './telemetry/metrics.js';
 
 /**
  * Path prefixes served: plain OpenAI (`/v1`), OpenRouter-style (`/api/v1`, for Goose's openrouter
@@ -129,6 +134,18 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', upstreams });
   });
 
+  // Metrics behind the local token: model names and volumes are nobody else's business.
+  const expectedToken = Buffer.from(services.localToken);
+  app.get('/metrics', async (request, reply) => {
+    const token = presentedToken(request.headers);
+    const given = token ? Buffer.from(token) : undefined;
+    if (!given || given.length !== expectedToken.length || !timingSafeEqual(given, expectedToken)) {
+      const err = new GatewayError(401, 'Metrics need the gateway token: send "Authorization: Bearer <token>" (see `switchboard token`)', 'authentication_error', 'invalid_token');
+      return reply.code(401).send(errorBody('openai', err));
+    }
+    return reply.header('content-type', PROMETHEUS_CONTENT_TYPE).send(await services.metrics.prometheusText());
+  });
+
   for (const def of modelRoutes) {
     app.route({
       method: def.method,
@@ -151,6 +168,9 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
     const id = typeof headerId === 'string' && REQUEST_ID.test(headerId) ? headerId : randomUUID();
     const body = def.method === 'POST' ? (request.body as JsonObject) : undefined;
     const finishHooks: FinishHook[] = [];
+    const trace = services.tracing?.startRequest('gateway.request', request.headers['traceparent']);
+    // Stage that registered each finish hook, so its work is traced under that stage's name.
+    const hookStages: Array<string | undefined> | undefined = trace?.sampled ? [] : undefined;
     const notes: RequestNotes = {};
     const ctx: RequestContext = {
       id,
@@ -165,11 +185,16 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
       notes,
       signal: abort.signal,
       log,
-      onFinish: (hook) => finishHooks.push(hook),
+      ...(trace ? { trace } : {}),
+      onFinish: (hook) => {
+        finishHooks.push(hook);
+        hookStages?.push(trace?.stage);
+      },
     };
 
     const response = await runPipeline(services.stages, ctx);
     reply.hijack();
+    const streamSpan = trace?.child('stream');
     const written = await writeResponse(res, response, ctx.format, { 'x-request-id': id }).catch((err: unknown) => {
       log.error({ err, reqId: id }, 'writing the response failed');
       if (!res.headersSent) res.writeHead(500);
@@ -177,6 +202,10 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
       return { completed: false, clientAborted: false, error: 'response write failed' };
     });
     res.off('close', onClose);
+    if (streamSpan) {
+      if (!written.completed) failSpan(streamSpan, written.clientAborted ? 'client aborted' : 'incomplete');
+      streamSpan.end();
+    }
     // A response that did not complete must not leave its upstream request running: the socket's
     // 'close' can come after the writer has already noticed the client is gone.
     if (!written.completed && !abort.signal.aborted) abort.abort(new Error(written.clientAborted ? 'client disconnected' : 'response not completed'));
@@ -184,16 +213,30 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
     const outcome = { status: response.status, totalMs, ...written };
     // Hooks may do synchronous work (pricing, tokenizing, db writes): let the last bytes leave first.
     if (finishHooks.length > 0) await flushed(res);
-    for (const hook of finishHooks) {
+    for (let i = 0; i < finishHooks.length; i++) {
+      const span = hookStages ? trace?.child(hookStages[i] ?? 'finish') : undefined;
       try {
-        await hook(outcome);
+        await finishHooks[i]!(outcome);
       } catch (err) {
         log.error({ err, reqId: id }, 'finish hook failed');
+        if (span) failSpan(span, 'finish hook failed');
       }
+      span?.end();
     }
+    const { action, result } = classifyOutcome(ctx, outcome);
+    const redactions = redactionCount(ctx);
+    recordGatewayRequest(services.metrics, ctx, outcome, result);
+    endGatewayTrace(ctx, outcome, result, redactions);
     log.info(
       {
         reqId: id,
+        traceId: trace?.traceId,
+        spanId: trace?.spanId,
+        tenantId: ctx.caller?.tenantId,
+        actor: ctx.caller?.userId,
+        action,
+        result,
+        redactions,
         route: def.route,
         model: ctx.requestedModel,
         upstreamModel: ctx.upstream?.model,

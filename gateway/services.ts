@@ -21,6 +21,9 @@ import { createPrivacyGuardDeps } from './stages/privacy-guard.js';
 import { detect } from './guard/detect.js';
 import { createControllerLink, type ControllerLink } from './bundles/controller-link.js';
 import type { ControllerLinkConfig } from './bundles/controller-link-config.js';
+import { resolveTelemetryConfig } from './telemetry/config.js';
+import { createTracing, type Tracing } from './telemetry/tracing.js';
+import { ServiceMetrics } from './telemetry/metrics.js';
 
 export interface GatewayServicesOptions {
   config: GatewayConfig;
@@ -43,11 +46,18 @@ export interface GatewayServices {
   db(): GatewayDb;
   /** Audit spool, and with a controller: bundle sync and audit shipper. */
   controllerLink: ControllerLink;
+  /** OpenTelemetry tracing; undefined when `telemetry.traces` is 'off'. */
+  tracing: Tracing | undefined;
+  /** Counters and histograms behind /metrics (and OTLP when configured). */
+  metrics: ServiceMetrics;
   close(): Promise<void>;
 }
 
 export async function createGatewayServices(opts: GatewayServicesOptions): Promise<GatewayServices> {
   const env = opts.env ?? process.env;
+  const telemetry = resolveTelemetryConfig(opts.config.telemetry, env);
+  const tracing = createTracing({ service: 'gateway', dataDir: opts.dataDir, config: telemetry });
+  const metrics = new ServiceMetrics('gateway', telemetry);
   const localToken = loadOrCreateLocalToken(opts.dataDir);
   const upstreams = new UpstreamRouter(opts.config, env, opts.logger, opts.clock);
   let db: GatewayDb | undefined;
@@ -81,11 +91,15 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
     upstreams,
     db: getDb,
     controllerLink,
+    tracing,
+    metrics,
     async close() {
       await controllerLink.close();
       await upstreams.close();
       cost.close();
       db?.close();
+      await tracing?.shutdown();
+      await metrics.shutdown();
     },
   };
 }

@@ -16,7 +16,8 @@ export interface AuditStageDeps {
   defaultTenantId: string;
 }
 
-export function auditFacts(ctx: RequestContext, outcome: RequestOutcome, defaultTenantId: string, now = new Date()): AuditFacts {
+/** What a finished request amounts to (action, result, reason): shared by the audit event and the request log line. */
+export function classifyOutcome(ctx: RequestContext, outcome: Pick<RequestOutcome, 'status' | 'completed' | 'clientAborted' | 'error'>): { action: string; result: AuditResult; reason: string | null } {
   const caller = ctx.caller;
   const denied = ctx.notes.denied;
   let action = 'model.call';
@@ -37,6 +38,12 @@ export function auditFacts(ctx: RequestContext, outcome: RequestOutcome, default
     result = outcome.status === 403 ? 'denied' : 'error';
     reason = `HTTP ${outcome.status}${outcome.completed ? '' : ', incomplete'}`;
   }
+  return { action, result, reason };
+}
+
+export function auditFacts(ctx: RequestContext, outcome: RequestOutcome, defaultTenantId: string, now = new Date()): AuditFacts {
+  const caller = ctx.caller;
+  const { action, result, reason } = classifyOutcome(ctx, outcome);
   const usage = ctx.notes.usage;
   const redactions = ctx.notes.redactions
     ? Object.entries(ctx.notes.redactions)
@@ -55,7 +62,8 @@ export function auditFacts(ctx: RequestContext, outcome: RequestOutcome, default
     policyVersion: ctx.policy?.version ?? null,
     redactions,
     cost: { tokens: usage ? usage.promptTokens + usage.completionTokens : 0, usd: ctx.notes.costUsd ?? 0 },
-    traceId: ctx.id,
+    // The OpenTelemetry trace id when tracing is on (it joins traces, logs and audit), else the request id.
+    traceId: ctx.trace?.traceId ?? ctx.id,
   };
 }
 

@@ -78,11 +78,14 @@ export function forwardStage(upstreams: UpstreamRouter, opts: ForwardOptions = {
     name: 'forward',
     phase: 'request',
     async run(ctx: RequestContext) {
+      const headers = forwardHeaders(ctx.headers, opts);
+      // The upstream call joins this request's trace (the forward span when sampled).
+      if (ctx.trace) headers['traceparent'] = ctx.trace.traceparent();
       const reply = await upstreams.send({
         route: ctx.route,
         method: ctx.method,
         body: ctx.body,
-        headers: forwardHeaders(ctx.headers, opts),
+        headers,
         signal: ctx.signal,
       });
       const model = reply.model ?? (typeof ctx.body?.model === 'string' ? ctx.body.model : undefined);
