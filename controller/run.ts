@@ -14,6 +14,8 @@ export interface RunControllerOptions {
   logLevel?: Level | 'silent';
   /** Audit settings (retentionDays), see controller/audit/routes.ts. */
   audit?: import('./audit/routes.js').AuditRouteSettings;
+  /** Traces and metrics export (gateway/telemetry/config.ts). */
+  telemetry?: Partial<import('../gateway/telemetry/config.js').TelemetryConfig>;
 }
 
 export interface RunningController {
@@ -25,7 +27,7 @@ export interface RunningController {
 
 export async function runController(opts: RunControllerOptions): Promise<RunningController> {
   const log = pino({ level: opts.logLevel ?? 'info', base: { service: 'switchboard-controller' } });
-  const services = await createControllerServices({ dataDir: opts.dataDir, dbUrl: opts.dbUrl, log });
+  const services = await createControllerServices({ dataDir: opts.dataDir, dbUrl: opts.dbUrl, log, ...(opts.telemetry ? { telemetry: opts.telemetry } : {}) });
   if (opts.audit) services.audit = opts.audit;
   let app: FastifyInstance;
   try {

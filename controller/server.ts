@@ -8,6 +8,7 @@ import swagger from '@fastify/swagger';
 import type { ControllerServices } from './services.js';
 import { areaPlugins } from './plugins.js';
 import { installRouteAuth } from './route-auth.js';
+import { installControllerTelemetry } from './telemetry.js';
 import { errorResponseSchema, HttpError } from './http-errors.js';
 
 export interface BuildControllerOptions {
@@ -39,6 +40,8 @@ export async function buildControllerServer(opts: BuildControllerOptions): Promi
     // Refuse unknown fields (with a 400 naming them) rather than dropping them silently.
     ajv: { customOptions: { removeAdditional: false, allErrors: false, allowUnionTypes: true } },
     bodyLimit: 5 * 1024 * 1024,
+    // controller/telemetry.ts writes one line per request with actor, action, result and trace ids.
+    disableRequestLogging: true,
   });
 
   app.addSchema(errorResponseSchema);
@@ -72,6 +75,8 @@ export async function buildControllerServer(opts: BuildControllerOptions): Promi
     reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
   );
 
+  // Before route auth, so a refused request is traced and counted too.
+  installControllerTelemetry(app, services);
   installRouteAuth(app, services.tokens);
   const routes: RegisteredRoute[] = [];
   routeTables.set(app, routes);

@@ -12,6 +12,9 @@ import { ProfileCatalog } from './profiles/catalog.js';
 import { PolicyEvaluator } from './policy/evaluator.js';
 import type { BundleRouteSettings } from './bundles/routes.js';
 import type { AuditRouteSettings } from './audit/routes.js';
+import { resolveTelemetryConfig, type TelemetryConfig } from '../gateway/telemetry/config.js';
+import { createTracing, type Tracing } from '../gateway/telemetry/tracing.js';
+import { ServiceMetrics } from '../gateway/telemetry/metrics.js';
 
 export const DEFAULT_ISSUER = 'urn:switchboard:controller';
 export const CONTROLLER_AUDIENCE = 'switchboard-controller';
@@ -26,6 +29,10 @@ export interface ControllerServices {
   tokens: AccessTokens;
   enrolment: Enrolment;
   log: Logger;
+  /** OpenTelemetry tracing of every route; undefined when traces are 'off'. */
+  tracing: Tracing | undefined;
+  /** Metrics behind GET /metrics; the mesh and approvals record routing decisions and approval times here. */
+  metrics: ServiceMetrics;
   /** Bundle signing settings (controller/bundles/routes.ts); defaults when absent. */
   bundles?: BundleRouteSettings;
   /** Audit settings, e.g. retentionDays (controller/audit/routes.ts); defaults when absent. */
@@ -41,6 +48,10 @@ export interface ControllerServicesOptions {
   /** Extra profile folders, later ones overriding earlier (default: policies/profiles, then `<dataDir>/profiles`). */
   profileDirs?: string[];
   log?: Logger;
+  /** Traces and metrics export; absent keys take gateway/telemetry/config.ts defaults. */
+  telemetry?: Partial<TelemetryConfig>;
+  /** Where OTEL_* variables are read (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export async function createControllerServices(opts: ControllerServicesOptions): Promise<ControllerServices> {
@@ -49,6 +60,9 @@ export async function createControllerServices(opts: ControllerServicesOptions):
   const evaluator = await PolicyEvaluator.create(profiles);
   const keys = await SigningKeys.loadOrCreate(opts.dataDir);
   const store = await openControllerDb({ dataDir: opts.dataDir, url: opts.dbUrl });
+  const telemetry = resolveTelemetryConfig(opts.telemetry, opts.env ?? process.env);
+  const tracing = createTracing({ service: 'controller', dataDir: opts.dataDir, config: telemetry });
+  const metrics = new ServiceMetrics('controller', telemetry);
   const tokens = new AccessTokens(keys, { issuer: opts.issuer ?? DEFAULT_ISSUER, audience: CONTROLLER_AUDIENCE });
   return {
     dataDir: opts.dataDir,
@@ -60,6 +74,12 @@ export async function createControllerServices(opts: ControllerServicesOptions):
     tokens,
     enrolment: new Enrolment(store.db, tokens),
     log,
-    close: () => store.close(),
+    tracing,
+    metrics,
+    async close() {
+      await store.close();
+      await tracing?.shutdown();
+      await metrics.shutdown();
+    },
   };
 }
