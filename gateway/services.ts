@@ -62,7 +62,7 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
   const upstreams = new UpstreamRouter(opts.config, env, opts.logger, opts.clock);
   let db: GatewayDb | undefined;
   const getDb = () => (db ??= openGatewayDb(join(opts.dataDir, 'gateway.db')));
-  const controllerLink = await createControllerLink({ dataDir: opts.dataDir, config: opts.controller, identity: opts.config.identity, db: getDb, log: opts.logger, env });
+  const controllerLink = await createControllerLink({ dataDir: opts.dataDir, config: opts.controller, identity: opts.config.identity, db: getDb, log: opts.logger, env, ...(tracing ? { tracing } : {}) });
 
   const cost = createCostServices({ config: opts.config, dataDir: opts.dataDir, db: getDb(), logger: opts.logger });
   const registry = cost.registry;

@@ -20,6 +20,8 @@ export interface AuditShipperOptions {
   baseBackoffMs?: number;
   maxBackoffMs?: number;
   requestTimeoutMs?: number;
+  /** Each shipment is a trace whose `traceparent` the controller continues. */
+  tracing?: import('../telemetry/tracing.js').Tracing;
 }
 
 export interface IngestReply {
@@ -123,13 +125,20 @@ export class AuditShipper {
 
   private async send(batch: readonly unknown[]): Promise<IngestReply> {
     const token = await this.opts.token();
-    const res = await fetch(this.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ events: batch }),
-      signal: AbortSignal.timeout(this.requestTimeoutMs),
-    });
-    const text = await res.text();
+    const trace = this.opts.tracing?.startInternal('controller.auditShip', { 'switchboard.events': batch.length });
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(this.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...(trace ? { traceparent: trace.traceparent() } : {}) },
+        body: JSON.stringify({ events: batch }),
+        signal: AbortSignal.timeout(this.requestTimeoutMs),
+      });
+      text = await res.text();
+    } finally {
+      trace?.end({}, false);
+    }
     if (!res.ok) throw new Error(`ingest answered HTTP ${res.status}: ${text.slice(0, 200)}`);
     return JSON.parse(text) as IngestReply;
   }

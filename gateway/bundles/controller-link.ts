@@ -30,6 +30,8 @@ export interface ControllerLinkOptions {
   db: () => GatewayDb;
   log: Logger;
   env: NodeJS.ProcessEnv;
+  /** Bundle polls and audit shipments are traced and send `traceparent` to the controller. */
+  tracing?: import('../telemetry/tracing.js').Tracing;
 }
 
 export interface ControllerLink {
@@ -103,6 +105,7 @@ export async function createControllerLink(opts: ControllerLinkOptions): Promise
     batchSize: config.audit.batchSize,
     intervalMs: config.audit.flushIntervalMs,
     maxBackoffMs: config.audit.maxBackoffMs,
+    ...(opts.tracing ? { tracing: opts.tracing } : {}),
   });
   const bundles = new BundleSync({
     controllerUrl: config.url,
@@ -113,6 +116,7 @@ export async function createControllerLink(opts: ControllerLinkOptions): Promise
     requestTimeoutMs: config.bundles.requestTimeoutMs,
     validate: validateBundleBody,
     log: opts.log,
+    ...(opts.tracing ? { tracing: opts.tracing } : {}),
   });
   await bundles.start();
   shipper.start();

@@ -25,6 +25,8 @@ export interface BundleSyncOptions {
   log: Logger;
   /** Called after a new bundle was accepted. */
   onUpdate?: (bundle: VerifiedBundle) => void;
+  /** Each poll is a trace whose `traceparent` the controller continues. */
+  tracing?: import('../telemetry/tracing.js').Tracing;
 }
 
 export type SyncResult = 'updated' | 'unchanged' | 'refused' | 'unreachable';
@@ -120,8 +122,14 @@ export class BundleSync {
     try {
       const headers: Record<string, string> = { authorization: `Bearer ${await this.opts.token()}`, accept: 'application/jose' };
       if (this.bundle) headers['if-none-match'] = bundleEtag(this.bundle.jws);
-      res = await fetch(url, { headers, signal: AbortSignal.timeout(this.opts.requestTimeoutMs ?? 10_000) });
-      body = await res.text();
+      const trace = this.opts.tracing?.startInternal('controller.bundleSync');
+      if (trace) headers['traceparent'] = trace.traceparent();
+      try {
+        res = await fetch(url, { headers, signal: AbortSignal.timeout(this.opts.requestTimeoutMs ?? 10_000) });
+        body = await res.text();
+      } finally {
+        trace?.end({}, false);
+      }
     } catch (err) {
       this.problem('warn', `controller unreachable (${(err as Error).message})`, { url });
       return 'unreachable';
