@@ -11,6 +11,7 @@ import { profileRoutes } from './profiles/routes.js';
 import { evaluateRoutes } from './policy/routes.js';
 import { bundleRoutes } from './bundles/routes.js';
 import { auditRoutes } from './audit/routes.js';
+import { oidcRoutes } from './auth/oidc/routes.js';
 
 export interface AreaOptions {
   services: ControllerServices;
@@ -26,4 +27,5 @@ export const areaPlugins: ReadonlyArray<{ name: string; plugin: AreaPlugin }> = 
   { name: 'evaluate', plugin: evaluateRoutes },
   { name: 'bundles', plugin: bundleRoutes },
   { name: 'audit', plugin: auditRoutes },
+  { name: 'oidc', plugin: oidcRoutes },
 ];

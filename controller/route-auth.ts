@@ -27,7 +27,11 @@ const challenge = (description: string) => ({
   'www-authenticate': `Bearer realm="switchboard-controller", error="invalid_token", error_description="${description.replace(/"/g, "'")}"`,
 });
 
-export function installRouteAuth(app: FastifyInstance, tokens: AccessTokens): void {
+/**
+ * `sessionActive`: for tokens minted from an OIDC sign-in (`sid` claim), whether that sign-in is
+ * still live, so `switchboard logout` stops its tokens at once rather than at expiry.
+ */
+export function installRouteAuth(app: FastifyInstance, tokens: AccessTokens, sessionActive?: (sid: string) => Promise<boolean>): void {
   app.decorateRequest('caller', undefined);
   app.addHook('onRequest', async (request: FastifyRequest) => {
     // Unknown routes have no config; let them reach the 404 handler.
@@ -43,6 +47,10 @@ export function installRouteAuth(app: FastifyInstance, tokens: AccessTokens): vo
     } catch (err) {
       if (err instanceof AuthError) throw new HttpError(401, err.message, challenge(err.message));
       throw err;
+    }
+    const sid = request.caller.claims['sid'];
+    if (typeof sid === 'string' && sessionActive && !(await sessionActive(sid))) {
+      throw new HttpError(401, 'the sign-in behind this token has ended; run `switchboard login`', challenge('sign-in ended'));
     }
     if (auth !== 'authenticated' && !auth.roles.some((r) => request.caller!.roles.includes(r))) {
       throw new HttpError(403, `this endpoint needs one of the roles: ${auth.roles.join(', ')}`);

@@ -77,7 +77,8 @@ export async function buildControllerServer(opts: BuildControllerOptions): Promi
 
   // Before route auth, so a refused request is traced and counted too.
   installControllerTelemetry(app, services);
-  installRouteAuth(app, services.tokens);
+  const oidc = services.oidc;
+  installRouteAuth(app, services.tokens, oidc ? (sid) => oidc.sessionActive(sid) : undefined);
   const routes: RegisteredRoute[] = [];
   routeTables.set(app, routes);
   app.addHook('onRoute', (r) => {

@@ -15,6 +15,8 @@ import type { AuditRouteSettings } from './audit/routes.js';
 import { resolveTelemetryConfig, type TelemetryConfig } from '../gateway/telemetry/config.js';
 import { createTracing, type Tracing } from '../gateway/telemetry/tracing.js';
 import { ServiceMetrics } from '../gateway/telemetry/metrics.js';
+import { OidcSignIn } from './auth/oidc/sign-in.js';
+import type { OidcConfig } from './auth/oidc/config.js';
 
 export const DEFAULT_ISSUER = 'urn:switchboard:controller';
 export const CONTROLLER_AUDIENCE = 'switchboard-controller';
@@ -33,6 +35,8 @@ export interface ControllerServices {
   tracing: Tracing | undefined;
   /** Metrics behind GET /metrics; the mesh and approvals record routing decisions and approval times here. */
   metrics: ServiceMetrics;
+  /** OIDC sign-in (controller/auth/oidc/); undefined when no issuer is configured. */
+  oidc?: OidcSignIn;
   /** Bundle signing settings (controller/bundles/routes.ts); defaults when absent. */
   bundles?: BundleRouteSettings;
   /** Audit settings, e.g. retentionDays (controller/audit/routes.ts); defaults when absent. */
@@ -52,6 +56,8 @@ export interface ControllerServicesOptions {
   telemetry?: Partial<TelemetryConfig>;
   /** Where OTEL_* variables are read (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** Trusted OIDC issuers and sign-in settings (controller/auth/oidc/config.ts). */
+  oidc?: OidcConfig;
 }
 
 export async function createControllerServices(opts: ControllerServicesOptions): Promise<ControllerServices> {
@@ -64,10 +70,12 @@ export async function createControllerServices(opts: ControllerServicesOptions):
   const tracing = createTracing({ service: 'controller', dataDir: opts.dataDir, config: telemetry });
   const metrics = new ServiceMetrics('controller', telemetry);
   const tokens = new AccessTokens(keys, { issuer: opts.issuer ?? DEFAULT_ISSUER, audience: CONTROLLER_AUDIENCE });
+  const directory = new DirectoryRepository(store.db);
   return {
     dataDir: opts.dataDir,
     store,
-    directory: new DirectoryRepository(store.db),
+    ...(opts.oidc ? { oidc: new OidcSignIn(opts.oidc, store.db, directory, tokens) } : {}),
+    directory,
     profiles,
     evaluator,
     keys,

@@ -51,6 +51,17 @@ export class DirectoryRepository {
     return toNode(row, edges);
   }
 
+  /** The person with this e-mail address (case-insensitive), for OIDC sign-in. */
+  async findPersonByEmail(email: string): Promise<DirectoryNode | undefined> {
+    const row = await this.db
+      .selectFrom('directory_nodes')
+      .select('id')
+      .where('kind', '=', 'person')
+      .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
+      .executeTakeFirst();
+    return row ? this.get(row.id) : undefined;
+  }
+
   /** Ids that exist, out of the ones asked for (used by the importer to check references). */
   async existing(ids: readonly string[]): Promise<Map<string, DirectoryNode['kind']>> {
     const out = new Map<string, DirectoryNode['kind']>();

@@ -6,5 +6,6 @@ import type { Migration } from 'kysely';
 import { coreMigrations } from './migrations.js';
 import { auditMigrations } from '../audit/migrations.js';
 import { bundleMigrations } from '../bundles/migrations.js';
+import { oidcMigrations } from '../auth/oidc/migrations.js';
 
-export const migrationSets: ReadonlyArray<Record<string, Migration>> = [coreMigrations, auditMigrations, bundleMigrations];
+export const migrationSets: ReadonlyArray<Record<string, Migration>> = [coreMigrations, auditMigrations, bundleMigrations, oidcMigrations];
