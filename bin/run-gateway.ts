@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { CliError, loadContext, parsePort, parseUrl, type CommonOptions } from './cli-support.js';
 import { DownshiftRulesError } from '../policies/downshift/load.js';
 import { BudgetConfigError } from '../gateway/cost/budgets.js';
+import { TelemetryConfigError } from '../gateway/telemetry/config.js';
 import { applyGatewayEnv } from './gateway-env.js';
 import type { GatewayConfig } from '../gateway/config.js';
 import { createGatewayServer, type GatewayServer } from '../gateway/server.js';
@@ -57,7 +58,7 @@ export async function runGateway(flags: GatewayFlags, opts: { demoWhenNoKey: boo
   } catch (err) {
     await demoUpstream?.close();
     // Mistakes in rule or budget files are the user's to fix: one clear message, no stack.
-    if (err instanceof DownshiftRulesError || err instanceof BudgetConfigError) throw new CliError(err.message);
+    if (err instanceof DownshiftRulesError || err instanceof BudgetConfigError || err instanceof TelemetryConfigError) throw new CliError(err.message);
     throw err;
   }
   warmTokenizers();

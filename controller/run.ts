@@ -16,6 +16,10 @@ export interface RunControllerOptions {
   audit?: import('./audit/routes.js').AuditRouteSettings;
   /** Traces and metrics export (gateway/telemetry/config.ts). */
   telemetry?: Partial<import('../gateway/telemetry/config.js').TelemetryConfig>;
+  /** Trusted OIDC issuers (controller/auth/oidc/config.ts). */
+  oidc?: import('./auth/oidc/config.js').OidcConfig;
+  /** Serve HTTPS with this PEM certificate and key. */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 export interface RunningController {
@@ -27,11 +31,17 @@ export interface RunningController {
 
 export async function runController(opts: RunControllerOptions): Promise<RunningController> {
   const log = pino({ level: opts.logLevel ?? 'info', base: { service: 'switchboard-controller' } });
-  const services = await createControllerServices({ dataDir: opts.dataDir, dbUrl: opts.dbUrl, log, ...(opts.telemetry ? { telemetry: opts.telemetry } : {}) });
+  const services = await createControllerServices({
+    dataDir: opts.dataDir,
+    dbUrl: opts.dbUrl,
+    log,
+    ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
+    ...(opts.oidc ? { oidc: opts.oidc } : {}),
+  });
   if (opts.audit) services.audit = opts.audit;
   let app: FastifyInstance;
   try {
-    app = await buildControllerServer({ services, logger: opts.logLevel !== 'silent' });
+    app = await buildControllerServer({ services, logger: opts.logLevel !== 'silent', ...(opts.tls ? { tls: opts.tls } : {}) });
     await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? DEFAULT_CONTROLLER_PORT });
   } catch (err) {
     await services.close();
@@ -40,7 +50,7 @@ export async function runController(opts: RunControllerOptions): Promise<Running
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : (opts.port ?? DEFAULT_CONTROLLER_PORT);
   const host = opts.host ?? '127.0.0.1';
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const url = `${opts.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log.info({ url, storage: services.store.location, profiles: services.profiles.roles(), policyVersion: services.evaluator.version }, 'controller listening');
   return {
     url,

@@ -3,7 +3,7 @@
  * from them at /openapi.json, bearer-JWT auth on everything not marked public, and one
  * encapsulated plugin per API area (controller/plugins.ts).
  */
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { ControllerServices } from './services.js';
 import { areaPlugins } from './plugins.js';
@@ -15,6 +15,8 @@ export interface BuildControllerOptions {
   services: ControllerServices;
   /** Passed to fastify; `false` in tests. Defaults to the services' pino logger. */
   logger?: boolean;
+  /** Serve HTTPS with this PEM certificate (chain) and key. */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 export const CONTROLLER_VERSION = '0.1.0';
@@ -35,13 +37,15 @@ export function registeredRoutes(app: FastifyInstance): readonly RegisteredRoute
 
 export async function buildControllerServer(opts: BuildControllerOptions): Promise<FastifyInstance> {
   const { services } = opts;
+  // With a certificate the same app serves HTTPS (node:https); the instance API is unchanged.
   const app = Fastify({
+    ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' as const } } : {}),
     ...(opts.logger === false ? { logger: false } : { loggerInstance: services.log as FastifyBaseLogger }),
     // Refuse unknown fields (with a 400 naming them) rather than dropping them silently.
     ajv: { customOptions: { removeAdditional: false, allErrors: false, allowUnionTypes: true } },
     bodyLimit: 5 * 1024 * 1024,
     // controller/telemetry.ts writes one line per request with actor, action, result and trace ids.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   });
 
   app.addSchema(errorResponseSchema);

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import type { Command } from 'commander';
+import { loadOidcConfigFile, OidcConfigError } from '../../controller/auth/oidc/config.js';
 import { addDataDirOption, CliError, loadContext, parsePort, type CommonOptions } from '../cli-support.js';
 import { DEFAULT_CONTROLLER_PORT, runController } from '../../controller/run.js';
 import { CONTROLLER_AUDIENCE, DEFAULT_ISSUER, createControllerServices, type ControllerServices } from '../../controller/services.js';
@@ -60,6 +61,18 @@ function asCliError(err: unknown): unknown {
   return err;
 }
 
+/** Reads the TLS pair; a missing or unreadable file is a clear one-line error, never a stack. */
+function readTlsFiles(certPath: string, keyPath: string): { cert: Buffer; key: Buffer } {
+  const read = (flag: string, path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new CliError(`${flag}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  };
+  return { cert: read('--tls-cert', certPath), key: read('--tls-key', keyPath) };
+}
+
 const collect = (value: string, previous: string[]) => [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
 
 export function registerControllerCommands(program: Command): void {
@@ -77,21 +90,35 @@ With no subcommand, runs \`serve\`: switchboard controller [--host 127.0.0.1] [-
       .option('--host <host>', 'address to bind', '127.0.0.1')
       .option('--port <port>', 'port to listen on', String(DEFAULT_CONTROLLER_PORT))
       .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'info')
-      .option('--audit-retention-days <days>', 'delete audit events older than this many days', '90'),
+      .option('--audit-retention-days <days>', 'delete audit events older than this many days', '90')
+      .option('--oidc <file>', 'YAML file of trusted OIDC issuers for `switchboard login` (docs/identity.md)')
+      .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain)')
+      .option('--tls-key <file>', 'private key (PEM) of --tls-cert'),
   )
     .addHelpText('after', `
 Signing keys are created on first run in <data-dir>/controller-keys.json (0600).
 Role profiles: policies/profiles/*.yaml, overridden by <data-dir>/profiles/*.yaml.
 API description: GET /openapi.json. Get a first admin token with \`switchboard controller admin-token\`.`)
-    .action(async (flags: DbFlags & { host: string; port: string; logLevel: string; auditRetentionDays: string }) => {
+    .action(async (flags: DbFlags & { host: string; port: string; logLevel: string; auditRetentionDays: string; oidc?: string; tlsCert?: string; tlsKey?: string }) => {
       const { dataDir } = loadContext(flags);
       const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
       if (!levels.includes(flags.logLevel)) throw new CliError(`--log-level must be one of ${levels.join(', ')} (got "${flags.logLevel}")`);
       const retentionDays = Number(flags.auditRetentionDays);
       if (!Number.isInteger(retentionDays) || retentionDays < 1) throw new CliError(`--audit-retention-days must be a whole number of days >= 1 (got "${flags.auditRetentionDays}")`);
+      let oidc;
+      try {
+        oidc = flags.oidc ? loadOidcConfigFile(flags.oidc) : undefined;
+      } catch (err) {
+        if (err instanceof OidcConfigError) throw new CliError(err.message);
+        throw err;
+      }
+      if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) throw new CliError('--tls-cert and --tls-key go together');
+      const tls = flags.tlsCert && flags.tlsKey ? readTlsFiles(flags.tlsCert, flags.tlsKey) : undefined;
       let running;
       try {
         running = await runController({
+          ...(oidc ? { oidc } : {}),
+          ...(tls ? { tls } : {}),
           dataDir: dataDir.root,
           host: flags.host,
           port: parsePort(flags.port),

@@ -10,6 +10,7 @@ import { registerControllerCommands } from './controller.js';
 import { registerGuardCommands } from './guard.js';
 import { registerAuditCommands } from './audit.js';
 import { registerEnrolCommand } from './enrol.js';
+import { registerLoginCommands } from './login.js';
 import { registerGooseCommands } from './goose.js';
 import { registerServiceCommands } from './service.js';
 
@@ -24,6 +25,7 @@ export const commandGroups: Array<(program: Command) => void> = [
   registerGuardCommands,
   registerAuditCommands,
   registerEnrolCommand,
+  registerLoginCommands,
   registerGooseCommands,
   registerServiceCommands,
 ];

@@ -17,6 +17,7 @@ import { BundlePolicySource } from './policy-source.js';
 import { validateBundleBody } from './body.js';
 import type { ControllerLinkConfig } from './controller-link-config.js';
 import { EnrolledTokenProvider, isEnrolled } from './enrolled-token.js';
+import { readSignIn, SignInTokenProvider } from '../identity/signin.js';
 
 export const BUNDLES_DIR = 'bundles';
 const DAY_MS = 86_400_000;
@@ -49,6 +50,11 @@ export interface ControllerLink {
  * rotation is seen), else from this gateway's enrolment (refreshed automatically).
  */
 export function controllerTokenProvider(config: ControllerLinkConfig, dataDir: string, env: NodeJS.ProcessEnv): () => string | Promise<string> {
+  // A person's SSO sign-in (`switchboard login`) takes precedence over a machine enrolment.
+  if (!config.tokenEnv && !config.tokenFile && readSignIn(dataDir)) {
+    const signedIn = new SignInTokenProvider(dataDir);
+    return () => signedIn.token();
+  }
   if (!config.tokenEnv && !config.tokenFile && isEnrolled(dataDir)) {
     const enrolled = new EnrolledTokenProvider(dataDir, config.url);
     return () => enrolled.token();
