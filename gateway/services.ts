@@ -24,6 +24,8 @@ import type { ControllerLinkConfig } from './bundles/controller-link-config.js';
 import { resolveTelemetryConfig } from './telemetry/config.js';
 import { createTracing, type Tracing } from './telemetry/tracing.js';
 import { ServiceMetrics } from './telemetry/metrics.js';
+import { SecretStore, withStoredUpstreamKeys } from './secrets/store.js';
+import { existsSync } from 'node:fs';
 
 export interface GatewayServicesOptions {
   config: GatewayConfig;
@@ -59,7 +61,12 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
   const tracing = createTracing({ service: 'gateway', dataDir: opts.dataDir, config: telemetry });
   const metrics = new ServiceMetrics('gateway', telemetry);
   const localToken = loadOrCreateLocalToken(opts.dataDir);
-  const upstreams = new UpstreamRouter(opts.config, env, opts.logger, opts.clock);
+  // Upstream keys kept with `switchboard secrets set upstream.<name>` fill in for unset env vars
+  // (in a copy: process.env never holds them, so env dumps of this process do not show them).
+  const upstreamEnv = existsSync(join(opts.dataDir, 'secrets', 'index.json'))
+    ? withStoredUpstreamKeys(env, opts.config.upstreams, SecretStore.open({ dataDir: opts.dataDir, env }))
+    : env;
+  const upstreams = new UpstreamRouter(opts.config, upstreamEnv, opts.logger, opts.clock);
   let db: GatewayDb | undefined;
   const getDb = () => (db ??= openGatewayDb(join(opts.dataDir, 'gateway.db')));
   const controllerLink = await createControllerLink({ dataDir: opts.dataDir, config: opts.controller, identity: opts.config.identity, db: getDb, log: opts.logger, env, ...(tracing ? { tracing } : {}) });

@@ -11,6 +11,7 @@ import { registerGuardCommands } from './guard.js';
 import { registerAuditCommands } from './audit.js';
 import { registerEnrolCommand } from './enrol.js';
 import { registerLoginCommands } from './login.js';
+import { registerSecretsCommands } from './secrets.js';
 import { registerGooseCommands } from './goose.js';
 import { registerServiceCommands } from './service.js';
 
@@ -26,6 +27,7 @@ export const commandGroups: Array<(program: Command) => void> = [
   registerAuditCommands,
   registerEnrolCommand,
   registerLoginCommands,
+  registerSecretsCommands,
   registerGooseCommands,
   registerServiceCommands,
 ];
