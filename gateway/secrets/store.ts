@@ -98,7 +98,8 @@ export class SecretStore {
       if (choice === 'keychain' || recorded === 'keychain') throw new SecretStoreError(`secrets are kept in the OS keychain, but ${keychain.unavailable}`);
       reason = keychain.unavailable;
     }
-    return new SecretStore(new EncryptedFileBackend(dir, passphrase), dir, reason ?? (choice === 'file' ? 'chosen in configuration' : undefined));
+    reason ??= choice === 'file' ? 'chosen with SWITCHBOARD_SECRETS_BACKEND=file' : 'this store was created where no keychain service answered';
+    return new SecretStore(new EncryptedFileBackend(dir, passphrase), dir, reason);
   }
 
   get backendKind(): string {
