@@ -63,9 +63,8 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
   const localToken = loadOrCreateLocalToken(opts.dataDir);
   // Upstream keys kept with `switchboard secrets set upstream.<name>` fill in for unset env vars
   // (in a copy: process.env never holds them, so env dumps of this process do not show them).
-  const upstreamEnv = existsSync(join(opts.dataDir, 'secrets', 'index.json'))
-    ? withStoredUpstreamKeys(env, opts.config.upstreams, SecretStore.open({ dataDir: opts.dataDir, env }))
-    : env;
+  const secrets = existsSync(join(opts.dataDir, 'secrets', 'index.json')) ? SecretStore.open({ dataDir: opts.dataDir, env }) : undefined;
+  const upstreamEnv = secrets ? withStoredUpstreamKeys(env, opts.config.upstreams, secrets) : env;
   const upstreams = new UpstreamRouter(opts.config, upstreamEnv, opts.logger, opts.clock);
   let db: GatewayDb | undefined;
   const getDb = () => (db ??= openGatewayDb(join(opts.dataDir, 'gateway.db')));
@@ -85,7 +84,13 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
     forward: { attribution: opts.config.attribution },
     ...(cache ? { cache: { cache, mode: cacheConfig.mode, maxEntryBytes: exactCacheOptions(cacheConfig).maxEntryBytes } } : {}),
     downshift: { rules: downshiftRules, estimatePromptTokens },
-    guard: createPrivacyGuardDeps({ dataDir: opts.dataDir, db: getDb, detect }),
+    guard: createPrivacyGuardDeps({
+      dataDir: opts.dataDir,
+      db: getDb,
+      detect,
+      // A tenant key rotated or imported with `switchboard secrets` replaces the derived one.
+      ...(secrets ? { tenantKey: (tenantId: string) => (/^[a-z0-9][a-z0-9_-]{0,63}$/.test(tenantId) ? secrets.get(`tenant.${tenantId}.pseudonym`) : undefined) } : {}),
+    }),
     cost: {
       budget: { ledger: cost.ledger, registry, config: cost.config, resolver: cost.resolver },
       meter: { registry, store: cost.store, ledger: cost.ledger },

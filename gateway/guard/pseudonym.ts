@@ -40,21 +40,32 @@ export class TenantKeys {
   readonly #master: Buffer;
   readonly #byTenant = new Map<string, Pseudonymizer>();
 
-  constructor(masterKey: Buffer) {
+  /**
+   * `tenantKey`: the tenant's own current key from the secret store (`tenant.<id>.pseudonym`,
+   * rotated or imported — BYOK), used instead of the master-derived one when present. Earlier
+   * pseudonyms keep re-identifying through the vault, which maps each pseudonym to its value.
+   */
+  constructor(
+    masterKey: Buffer,
+    private readonly tenantKey?: (tenantId: string) => string | undefined,
+  ) {
     if (masterKey.length < 32) throw new Error('guard master key must be at least 32 bytes');
     this.#master = masterKey;
   }
 
   /** Reads <data-dir>/guard-master.key (0600), creating it with 32 random bytes on first run. */
-  static fromDataDir(dataDir: string): TenantKeys {
+  static fromDataDir(dataDir: string, tenantKey?: (tenantId: string) => string | undefined): TenantKeys {
     const encoded = readOrCreateSecret(join(dataDir, GUARD_MASTER_KEY_FILE), () => randomBytes(32).toString('base64'));
-    return new TenantKeys(Buffer.from(encoded, 'base64'));
+    return new TenantKeys(Buffer.from(encoded, 'base64'), tenantKey);
   }
 
   pseudonymizer(tenantId: string): Pseudonymizer {
     let p = this.#byTenant.get(tenantId);
     if (!p) {
-      const key = Buffer.from(hkdfSync('sha256', this.#master, 'switchboard-guard-pseudonym-v1', `tenant:${tenantId}`, 32));
+      const own = this.tenantKey?.(tenantId);
+      const key = own
+        ? Buffer.from(hkdfSync('sha256', Buffer.from(own, 'utf8'), 'switchboard-guard-pseudonym-tenant-key-v1', `tenant:${tenantId}`, 32))
+        : Buffer.from(hkdfSync('sha256', this.#master, 'switchboard-guard-pseudonym-v1', `tenant:${tenantId}`, 32));
       p = new Pseudonymizer(key);
       this.#byTenant.set(tenantId, p);
     }

@@ -41,11 +41,11 @@ export interface PrivacyGuardDeps {
 }
 
 /** Production wiring: keys from the data dir, vault in gateway.db opened on first write. */
-export function createPrivacyGuardDeps(opts: { dataDir: string; db: () => GatewayDb; detect: DetectFn }): PrivacyGuardDeps {
+export function createPrivacyGuardDeps(opts: { dataDir: string; db: () => GatewayDb; detect: DetectFn; tenantKey?: (tenantId: string) => string | undefined }): PrivacyGuardDeps {
   let vault: Vault | undefined;
   return {
     detect: opts.detect,
-    keys: TenantKeys.fromDataDir(opts.dataDir),
+    keys: TenantKeys.fromDataDir(opts.dataDir, opts.tenantKey),
     pseudonyms: new RequestPseudonyms(),
     vault: () => (vault ??= new Vault(opts.db(), loadOrCreateVaultKey(opts.dataDir))),
   };

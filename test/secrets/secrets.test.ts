@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SecretStore, SecretStoreError } from '../../gateway/secrets/store.js';
+import { TenantKeys } from '../../gateway/guard/pseudonym.js';
 import { startScriptedUpstream } from '../support/scripted-upstream.js';
 import { startTestGateway } from '../support/gateway.js';
 
@@ -95,6 +96,24 @@ describe('secret store', () => {
     assert.equal(store.getVersion('tenant.acme.pseudonym', 1), undefined);
     assert.equal(store.get('tenant.acme.pseudonym'), own);
     assert.throws(() => store.rotate('upstream.openrouter'), /not a key Switchboard generates/);
+  });
+});
+
+describe('tenant keys from the store drive the Privacy Guard', () => {
+  it('a rotated or imported tenant key changes that tenant\'s pseudonyms, and only that tenant\'s', () => {
+    const dataDir = tempDir();
+    const store = SecretStore.open({ dataDir, backend: 'file', env: {} });
+    const master = Buffer.alloc(32, 7);
+    const lookup = (t: string) => store.get(`tenant.${t}.pseudonym`);
+    const digest = (keys: TenantKeys, tenant: string) => keys.pseudonymizer(tenant).digest('EMAIL', 'ana@acme.test').toString('hex');
+    const before = { acme: digest(new TenantKeys(master, lookup), 'acme'), other: digest(new TenantKeys(master, lookup), 'other') };
+    store.importTenantKey('acme', 'b'.repeat(64));
+    const afterImport = new TenantKeys(master, lookup);
+    assert.notEqual(digest(afterImport, 'acme'), before.acme);
+    assert.equal(digest(afterImport, 'other'), before.other);
+    assert.equal(digest(new TenantKeys(master, lookup), 'acme'), digest(afterImport, 'acme'), 'deterministic for one key version');
+    store.rotate('tenant.acme.pseudonym');
+    assert.notEqual(digest(new TenantKeys(master, lookup), 'acme'), digest(afterImport, 'acme'));
   });
 });
 
