@@ -9,7 +9,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as client from 'openid-client';
-import { postToController, SignInError, storeSignIn, type SignInResponse, type StoredSignIn } from './signin.js';
+import { networkReason, postToController, SignInError, storeSignIn, type SignInResponse, type StoredSignIn } from './signin.js';
 
 export interface PublicIssuer {
   name: string;
@@ -46,7 +46,7 @@ export async function fetchIssuers(controllerUrl: string): Promise<PublicIssuer[
   try {
     res = await fetch(`${controllerUrl}/api/v1/oidc/issuers`, { signal: AbortSignal.timeout(10_000) });
   } catch (err) {
-    throw new SignInError(`cannot reach the controller at ${controllerUrl}: ${(err as Error).message}`);
+    throw new SignInError(`cannot reach the controller at ${controllerUrl}: ${networkReason(err)}`);
   }
   const body = (await res.json().catch(() => ({}))) as { issuers?: PublicIssuer[]; message?: string };
   if (!res.ok || !Array.isArray(body.issuers)) throw new SignInError(`controller cannot sign you in (HTTP ${res.status}): ${body.message ?? 'no identity provider configured'}`);
@@ -71,7 +71,7 @@ async function discover(issuer: PublicIssuer): Promise<client.Configuration> {
   try {
     return await client.discovery(url, issuer.clientId, undefined, client.None(), insecure ? { execute: [client.allowInsecureRequests] } : undefined);
   } catch (err) {
-    throw new SignInError(`cannot use identity provider ${issuer.issuer}: ${(err as Error).message}`);
+    throw new SignInError(`cannot use identity provider ${issuer.issuer}: ${networkReason(err)}`);
   }
 }
 
@@ -106,7 +106,7 @@ async function browserFlow(config: client.Configuration, scope: string, opts: Lo
     return tokens.id_token;
   } catch (err) {
     if (err instanceof SignInError) throw err;
-    throw new SignInError(`sign-in failed: ${(err as Error).message}`);
+    throw new SignInError(`sign-in failed: ${networkReason(err)}`);
   } finally {
     server.close();
     server.closeAllConnections();
@@ -151,6 +151,6 @@ async function deviceFlow(config: client.Configuration, scope: string, opts: Log
     return tokens.id_token;
   } catch (err) {
     if (err instanceof SignInError) throw err;
-    throw new SignInError(`device sign-in failed: ${(err as Error).message}`);
+    throw new SignInError(`device sign-in failed: ${networkReason(err)}`);
   }
 }

@@ -39,12 +39,18 @@ export class SignInError extends Error {
   }
 }
 
+/** "fetch failed" says nothing: name the cause (ECONNREFUSED, a certificate error, a timeout). */
+export function networkReason(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (err as Error).message;
+}
+
 export async function postToController(url: string, body: unknown): Promise<{ status: number; json: unknown }> {
   let res: Response;
   try {
     res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
   } catch (err) {
-    throw new SignInError(`cannot reach the controller at ${new URL(url).origin}: ${(err as Error).message}`);
+    throw new SignInError(`cannot reach the controller at ${new URL(url).origin}: ${networkReason(err)}`);
   }
   const text = await res.text();
   let json: unknown;
