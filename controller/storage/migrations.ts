@@ -63,7 +63,12 @@ export const coreMigrations: Record<string, Migration> = {
 };
 
 /** Used by tests to prove the schema is identical on both backends. */
-export async function listTables(db: AnyDb): Promise<string[]> {
+/** Table names of the app; on PostgreSQL pass the schema, since introspection sees every schema. */
+export async function listTables(db: AnyDb, schema?: string): Promise<string[]> {
   const tables = await db.introspection.getTables();
-  return tables.map((t) => t.name).filter((n) => !n.startsWith('kysely_')).sort();
+  return tables
+    .filter((t) => schema === undefined || t.schema === schema)
+    .map((t) => t.name)
+    .filter((n) => !n.startsWith('kysely_'))
+    .sort();
 }

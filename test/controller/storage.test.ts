@@ -32,7 +32,7 @@ for (const backend of backends) {
     it('migrates the core tables and re-opening is a no-op', async () => {
       const b = await backend.open();
       try {
-        const tables = await listTables(b.handle.db as unknown as Kysely<Record<string, never>>);
+        const tables = await listTables(b.handle.db as unknown as Kysely<Record<string, never>>, schemaOf(b.dbUrl));
         for (const t of ['directory_edges', 'directory_nodes', 'enrolment_codes', 'refresh_tokens']) assert.ok(tables.includes(t), `${t} missing`);
         const again = await openControllerDb({ dataDir: b.dataDir, url: b.dbUrl });
         await again.close();
@@ -74,11 +74,16 @@ for (const backend of backends) {
   });
 }
 
+/** The PostgreSQL schema a test backend uses (undefined for SQLite). */
+function schemaOf(dbUrl: string | undefined): string | undefined {
+  return dbUrl ? (new URL(dbUrl).searchParams.get('schema') ?? undefined) : undefined;
+}
+
 describe('controller storage configuration', () => {
   it('creates the same tables on SQLite and PostgreSQL (one migration set)', async () => {
     const opened = await Promise.all(backends.map((b) => b.open()));
     try {
-      const [sqlite, postgres] = await Promise.all(opened.map((o) => listTables(o.handle.db as unknown as Kysely<Record<string, never>>)));
+      const [sqlite, postgres] = await Promise.all(opened.map((o) => listTables(o.handle.db as unknown as Kysely<Record<string, never>>, schemaOf(o.dbUrl))));
       assert.deepEqual(sqlite, postgres);
     } finally {
       await Promise.all(opened.map((o) => o.dispose()));
