@@ -28,6 +28,9 @@ export interface CorpusScore {
   /** Records of kind 'code' with no gold span that got at least one prediction, and how many there were. */
   codeFalseFlags: number;
   codeRecords: number;
+  /** Records of any kind with no gold span, and how many got a prediction outside their `ignore` regions. */
+  cleanFalseFlags: number;
+  cleanRecords: number;
 }
 
 export function loadJsonl(path: string): LabelledRecord[] {
@@ -55,6 +58,8 @@ export function scoreCorpus(records: readonly LabelledRecord[], predict: Predict
   let coveredChars = 0;
   let codeFalseFlags = 0;
   let codeRecords = 0;
+  let cleanFalseFlags = 0;
+  let cleanRecords = 0;
   for (const r of records) {
     const all = predict(r.text);
     const preds = classes ? all.filter((p) => classes.has(p.label)) : all;
@@ -76,6 +81,10 @@ export function scoreCorpus(records: readonly LabelledRecord[], predict: Predict
       codeRecords++;
       if (all.length > 0) codeFalseFlags++;
     }
+    if (r.spans.length === 0) {
+      cleanRecords++;
+      if (all.some((p) => !(r.ignore ?? []).some((ig) => overlaps(p, ig)))) cleanFalseFlags++;
+    }
   }
   const perClass: Record<string, ClassScore> = {};
   let t = { tpGold: 0, fn: 0, tpPred: 0, fp: 0 };
@@ -89,5 +98,7 @@ export function scoreCorpus(records: readonly LabelledRecord[], predict: Predict
     charCoverage: goldChars === 0 ? 1 : coveredChars / goldChars,
     codeFalseFlags,
     codeRecords,
+    cleanFalseFlags,
+    cleanRecords,
   };
 }
