@@ -17,6 +17,7 @@ import { jwtDetector } from './detectors/jwt.js';
 import { personDetector } from './detectors/person.js';
 import { phoneDetector } from './detectors/phone.js';
 import { privateKeyDetector } from './detectors/private-key.js';
+import { proseSecretDetector } from './detectors/prose-secrets.js';
 import { providerKeyDetector } from './detectors/provider-keys.js';
 import { ssnDetector } from './detectors/ssn.js';
 import { urlDetector } from './detectors/url.js';
@@ -25,7 +26,7 @@ export type { Detector } from './detectors/detector.js';
 
 /** Every built-in detector family, in no particular order (overlaps are settled by priority). */
 export const DETECTORS: readonly Detector[] = [
-  privateKeyDetector, jwtDetector, providerKeyDetector, urlDetector, assignmentDetector, emailDetector,
+  privateKeyDetector, jwtDetector, providerKeyDetector, urlDetector, assignmentDetector, proseSecretDetector, emailDetector,
   cardDetector, ibanDetector, ssnDetector, ipDetector, cryptoWalletDetector, phoneDetector, dobDetector,
   addressDetector, personDetector,
 ];

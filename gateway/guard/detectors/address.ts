@@ -15,11 +15,11 @@ const UNIT = "(?:Apt|Apartment|Suite|Ste|Unit|Flat|Bldg|Building)\\.?\\s?#?\\d{1
 const CONT_SUFFIX = '(?:straße|strasse|str\\.|gasse|weg|allee|platz|damm|gatan|vägen|gata|gården|katu|tie|kuja|polku|vej|gade|vænget|veien|vegen|vegur|stræti|utca|laan|straat|plein|gracht|kade|singel|steeg)';
 const CONT_WORD = '(?:Straße|Strasse|Str\\.|Gasse|Weg|Allee|Platz|u\\.|utca|út|tér|ulica|ul\\.|straat|laan|gata|gatan|katu|vej|gade)';
 
-const STREET_EN = new RegExp(`\\d(?<![\\w.]\\d)\\d{0,5}[A-Za-z]?(?: \\d{1,5})? (?:(?:${CAP}|\\d{1,3}(?:st|nd|rd|th)) ){0,4}${STREET_TYPE}\\b\\.?(?: (?:N|S|E|W|NE|NW|SE|SW)\\b)?`, 'gu');
+const STREET_EN = new RegExp(`\\d(?<![\\w.:$€£]\\d)\\d{0,5}[A-Za-z]?(?: \\d{1,5})? (?![AaPp]\\.?[Mm]\\b)(?:(?:${CAP}|\\d{1,3}(?:st|nd|rd|th)) ){0,4}${STREET_TYPE}\\b\\.?(?: (?:N|S|E|W|NE|NW|SE|SW)\\b)?`, 'gu');
 /** "Milánská 532, 35608 Libčice nad Vltavou", "Auf dem Hof 7a, 47508 Ludwigshafen": street, number, postcode, town. */
 const POSTCODE_ANCHOR = new RegExp(`\\d(?<![\\w.]\\d)\\d{0,4}[a-z]?, (?:\\d{3} ?\\d{2}|\\d{4}(?: ?[A-Z]{2})?) ${CAP}(?: (?:\\p{Ll}{2,4} )?${CAP}){0,3}`, 'gu');
 /** The street words before a house number, matched at the end of a short look-back window. */
-const STREET_WORDS_BEFORE = new RegExp(`(?:^|[^\\p{L}\\w])((?:(?:${CAP}|\\p{Ll}{2,4}) ){0,3}${CAP} )$`, 'u');
+const STREET_WORDS_BEFORE = new RegExp(`(?:^|[^\\p{L}\\w])((?:${CAP} (?:(?:${CAP}|\\p{Ll}{2,4}) ){0,2})?${CAP} )$`, 'u');
 /**
  * STREET_CONT runs only over lines with a continental street word before " <digit>": every match
  * holds one, and no match crosses a newline. The hint is checked by looking back from each
@@ -46,28 +46,54 @@ function scanContinentalStreets(text: string, out: Finding[]): void {
 }
 /** A street line ends in "<digits>[a-z]?, <digit>" before a postcode; most texts have none. */
 const POSTCODE_HINT = /\d[a-z]?, \d/;
-const STREET_CONT = new RegExp(`(?<![\\p{L}\\w])(?:\\d{1,6} )?(?:\\p{Lu}[\\p{L}\\p{M}\\-]*${CONT_SUFFIX}|(?:${CAP} ){1,3}${CONT_WORD}) \\d{1,5}[a-z]?\\b\\.?`, 'gu');
+const STREET_CONT = new RegExp(`(?<![\\p{L}\\w])(?:\\d{1,6} )?(?:(?:Am|An der|Auf dem|Auf der|Im|In der|Zum|Zur|Alte|Alter|Neue|Neuer|Unter den) )?(?:\\p{Lu}[\\p{L}\\p{M}\\-]*${CONT_SUFFIX}|(?:${CAP} ){1,3}${CONT_WORD}) \\d{1,5}[a-z]?\\b\\.?`, 'gu');
 /** "30102 Kaevu 94", "5850 Jana Nerudy 894": a number, one to three capitalised words, a house number. */
 const NUMBER_WORDS_NUMBER = new RegExp(`(\\d(?<![\\w.,]\\d)\\d{2,5}) (?:${CAP} ){1,3}\\d{1,5}[a-z]?\\b\\.?`, 'gu');
-const STREET_PREFIXED = new RegExp(`(?:Rue|Rua|Rúa|Via|Viale|Calle|Carrer|Avenida|Av\\.|Piazza|Plaza|Paseo|Largo|Travessa|Ulica|ul\\.|Boulevard|Chemin|Allée|Place)(?: ${W}){1,4} \\d{1,5}[a-z]?\\b`, 'gu');
+const STREET_PREFIXED = new RegExp(`(?:Rue|Rua|Rúa|Via|Viale|Vicolo|Corso|Piazzale|Strada|Contrada|Calle|C/|Carrer|Avenida|Avda\\.|Av\\.|Piazza|Plaza|Plaça|Paseo|Passeig|Pasaje|Ronda|Rambla|Travesía|Camino|Carretera|Glorieta|Largo|Travessa|Ulica|ul\\.|Boulevard|Chemin|Allée|Place)(?: ${W}){1,4},? \\d{1,5}[a-z]?\\b`, 'gu');
+/** French order, number first: "12 Rue de la Paix", "7 bis Quai des Orfèvres", "703 Voie de Paris". */
+const FR_WORD = "(?:de|du|des|la|le|les|aux|au|sur|sous|en|et|(?:[ld][’'])?\\p{Lu}[\\p{L}\\p{M}'’\\-]*)";
+const STREET_FR = new RegExp(`\\d(?<![\\w.:$€£]\\d)\\d{0,3}(?: ?(?:bis|ter|[A-Z]))?,? (?:Rue|Voie|Quai|Avenue|Av\\.|Boulevard|Bd|Place|Impasse|Allée|Chemin|Route|Cours|Passage|Square|Parvis|Esplanade|Promenade|Sentier|Cité|Faubourg|Villa|Hameau|Lieu-dit)(?: ${FR_WORD}){0,5} (?:[ld][’'])?\\p{Lu}[\\p{L}\\p{M}'’\\-]*`, 'gu');
 const UNIT_ALONE = new RegExp(`${UNIT}\\b`, 'g');
 const PO_BOX = /(?<![\w.])(?:P\.?\s?O\.?\s?Box|Post(?:al)?\s?(?:Office\s)?Box|Postbox|Postfach)\s#?\d{1,6}\b/gi;
 const MILITARY = /(?<![\w.])(?:(?:PSC|CMR|Unit) \d{3,5},? Box \d{3,5}|USNS [\p{L}\-]+|USS [\p{L}\-]+|USCGC [\p{L}\-]+)\s*\n?\s*(?:APO|FPO|DPO) (?:AA|AE|AP) \d{5}/giu;
 const CORNER = /\b(?:the )?corner of (?:[\p{L}\p{M}\d'’.\-]+ ){1,6}?and (?:\p{Lu}[\p{L}\p{M}'’.\-]*|\d+)(?: \p{Lu}[\p{L}\p{M}'’.\-]*| \d+\.?){0,4}/gu;
 const CUE = /\b(?:address(?: is|:)|addr:|live at|lives at|living at|located at|reside at|resides at|ship(?:ping)? to|deliver(?:y)? to|mail(?:ing)? address|send it to|moved to|home address|billing address|postal address)\s*[:\-]?\s+/gi;
 /** What may follow a street line: units, then a city line with region and postcode. */
+/** UK postcodes: "LS6 2AB", "NW1 6XE", "SW1A 1AA", "EC1V 9HX". */
+const UK_POSTCODE = '[A-Z]{1,2}\\d[A-Z\\d]? ?\\d[A-Z]{2}\\b';
+/** A town word that is not the letters of a postcode ("LS" of "LS6"). */
+const TOWN = `${CAP}(?![\\p{N}])`;
+/** Spanish floors and doors ("2º Dcha.", "3º B"). */
+const FLOOR = "\\d{1,2}[º°ª](?: ?(?:[A-Z]\\b|Izda|Dcha|Izq|Der|Izquierda|Derecha)\\.?)?";
+/** What may follow a street line: units, then a city line with region and postcode (US, UK), or postcode then town (continental Europe). */
 const TAIL = new RegExp(
-  `(?:,? ${UNIT})*`
-  + `(?:(?:,\\s*|\\n\\s*)(?:${UNIT}\\s*\\n?\\s*)?(?:${CAP}(?: ${CAP}){0,3})(?:\\s*\\n?\\s*,\\s*(?:[A-Z]{2,3}|${CAP}(?: ${CAP}){0,2}))?(?:\\s*\\n?\\s*,?\\s*(?:${CAP}(?: ${CAP}){0,2} )?\\d{4,5}(?:-\\d{4})?)?)?`,
+  `(?:,? (?:${UNIT}|${FLOOR}))*`
+  + `(?:(?:,\\s*|\\n\\s*)(?:(?:${UNIT}|${FLOOR}),?\\s*\\n?\\s*)?(?:`
+  + `(?:\\d{5}|\\d{4}|\\d{2}-\\d{3}|\\d{3} \\d{2}) ${TOWN}(?: (?:am|an der|an|bei|de|del|di|sur|sul|im)? ?${TOWN}){0,3}(?: \\([A-Z]{2}\\))?`
+  + `|(?:${TOWN}(?: ${TOWN}){0,3})(?:\\s*\\n?\\s*,\\s*(?:[A-Z]{2,3}(?![\\p{L}\\p{N}])|${TOWN}(?: ${TOWN}){0,2}))?(?:\\s*\\n?\\s*,?\\s*(?:(?:${TOWN}(?: ${TOWN}){0,2} )?\\d{4,5}(?:-\\d{4})?|${UK_POSTCODE}))?`
+  + `))?`,
   'uy',
 );
+/** The town of a street held in the next SQL literal or CSV cell: `'Lindenstraße 12', '10115 Berlin'`. */
+const NEXT_LITERAL_TOWN = new RegExp(`(['"]),\\s*\\1((?:\\d{5}|\\d{4}) ${TOWN}(?: ${TOWN}){0,3})\\1`, 'uy');
 
 function pushExtended(text: string, start: number, end: number, score: number, detector: string, out: Finding[]): void {
   TAIL.lastIndex = end;
   const t = TAIL.exec(text);
   if (t && t[0].length > 0) end += t[0].length;
   while (end > start && /[\s,]/.test(text[end - 1]!)) end--;
+  // A sentence's full stop is not part of the address; an abbreviation's ("St.", "Str.") is.
+  if (text.charCodeAt(end - 1) === 46 && !/(?:^|[^\p{L}])\p{L}{1,3}\.$/u.test(text.slice(Math.max(start, end - 5), end))) end--;
   out.push({ class: 'ADDRESS', start, end, score, detector });
+  const quote = text.charCodeAt(end);
+  if (quote === 39 || quote === 34) {
+    NEXT_LITERAL_TOWN.lastIndex = end;
+    const n = NEXT_LITERAL_TOWN.exec(text);
+    if (n) {
+      const townStart = end + n[0].indexOf(n[2]!);
+      out.push({ class: 'ADDRESS', start: townStart, end: townStart + n[2]!.length, score, detector });
+    }
+  }
 }
 
 function scanAll(re: RegExp, text: string, fn: (m: RegExpExecArray) => void): void {
@@ -128,7 +154,8 @@ export const addressDetector: Detector = {
         if (/^(?:19|20)\d\d$/.test(m[1]!)) return; // "2019 Python 3" is a year, not a street
         pushExtended(text, m.index, m.index + m[0].length, 0.6, 'rule:street', out);
       });
-      scanAllUnglued(STREET_PREFIXED, text, isLetterOrWord, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.75, 'rule:street', out));
+      scanAllUnglued(STREET_PREFIXED, text, isLetterOrWord, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.8, 'rule:street', out));
+      scanAll(STREET_FR, text, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.8, 'rule:street', out));
       scanAllUnglued(UNIT_ALONE, text, isWordOrDot, (m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.6, detector: 'rule:unit' }));
       if (/box|postfach/i.test(text)) scanAll(PO_BOX, text, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.85, 'rule:po_box', out));
       if (/[ADF]PO /.test(text)) scanAll(MILITARY, text, (m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'rule:military' }));
@@ -144,6 +171,8 @@ export const addressDetector: Detector = {
           end++;
         }
         const value = text.slice(start, end);
+        // "moved to 6:30 AM", "ship to v2.1", "deliver to 2026-03-01": a time, version or date, not a place.
+        if (/^(?:\d{1,2}[:.]\d{2}|\d{1,2} ?[ap]\.?m\b|v?\d+\.\d+\.|\d{4}-\d{2}-\d{2}|[$€£])/i.test(value)) return;
         if (/\d/.test(value) && value.length >= 6) out.push({ class: 'ADDRESS', start, end, score: 0.8, detector: 'context:address' });
       });
     }

@@ -20,8 +20,8 @@ const NOT_A_SECRET_SEGMENT = new Set([
 ]);
 /** Keys whose values are high-entropy by nature and not secret. */
 const NON_SECRET_KEYS = /(?:^|_|-|\.)(?:sha\d*|md5|checksum|digest|integrity|etag|commit|rev|revision|uuid|guid|id|ids|version|mappings|hash|src|href|image|data|fingerprint|nonce|request_?id|trace_?id|span_?id)$/i;
-const PLACEHOLDER = /^(?:\*+|x{3,}|\.{3}|null|none|nil|undefined|true|false|string|str|number|int|integer|bool|boolean|any|object|required|optional|redacted|hidden|masked|example|placeholder|changeme|your[_\- ]?\w*|<[^>]*>|\{\{.*\}\}|\$\{.*\}|\$[A-Za-z_]\w*|%\(?\w*\)?s?|\[[^\]]*\])$/i;
-const CODE_REFERENCE = /^(?:(?:sha\d*|md5|blake\d*)[:\-]|process\.env|os\.environ|os\.getenv|env\(|getenv|System\.getenv|config\.|settings\.|self\.|this\.|args\.|options\.|opts\.|params\.|req\.|request\.|ENV\[)/;
+export const PLACEHOLDER = /^(?:\*+|x{3,}|\.{3}|null|none|nil|undefined|true|false|string|str|number|int|integer|bool|boolean|any|object|required|optional|redacted|hidden|masked|example|placeholder|changeme|your[_\- ]?\w*|<[^>]*>|\{\{.*\}\}|\$\{.*\}|\$[A-Za-z_]\w*|%\(?\w*\)?s?|\[[^\]]*\])$/i;
+export const CODE_REFERENCE = /^(?:(?:sha\d*|md5|blake\d*)[:\-]|process\.env|os\.environ|os\.getenv|env\(|getenv|System\.getenv|config\.|settings\.|self\.|this\.|args\.|options\.|opts\.|params\.|req\.|request\.|ENV\[)/;
 
 function isKeyCode(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 45 || c === 46;
@@ -94,6 +94,8 @@ function readValue(text: string, from: number): Value | null {
       || c === 96 || c === 60 || c === 62) break;
     j++;
   }
+  // A sentence's full stop after an unquoted value is not part of it.
+  while (j > start && text.charCodeAt(j - 1) === 46) j--;
   return j > start ? { start, end: j, quoted: false } : null;
 }
 

@@ -29,6 +29,33 @@ function plausibleIssuer(d: string): boolean {
   return d.startsWith('1800') || d.startsWith('0604');
 }
 
+/**
+ * A network's IIN range together with a length it issues: Visa, Mastercard (51–55, 2221–2720),
+ * Amex, Discover, JCB, Diners Club, UnionPay. With Luhn this is a card whatever words surround it.
+ */
+export function networkValid(d: string): boolean {
+  const n = d.length;
+  const p2 = Number(d.slice(0, 2));
+  const p3 = Number(d.slice(0, 3));
+  const p4 = Number(d.slice(0, 4));
+  const p6 = Number(d.slice(0, 6));
+  if (d.charCodeAt(0) === 52) return n === 13 || n === 16 || n === 19; // Visa
+  if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720)) return n === 16; // Mastercard
+  if (p2 === 34 || p2 === 37) return n === 15; // Amex
+  if (p4 === 6011 || (p3 >= 644 && p3 <= 649) || p2 === 65 || (p6 >= 622126 && p6 <= 622925)) return n >= 16 && n <= 19; // Discover
+  if (p4 >= 3528 && p4 <= 3589) return n >= 16 && n <= 19; // JCB
+  if (p2 === 36 || (p3 >= 300 && p3 <= 305) || p2 === 38 || p2 === 39) return n >= 14 && n <= 19; // Diners
+  if (p2 === 62) return n >= 16 && n <= 19; // UnionPay
+  return false;
+}
+
+/** Plain, or grouped the way cards are printed: 4-4-4-4(-3) or 4-6-5 (Amex) or 4-6-4 (Diners). */
+function printedGrouping(raw: string): boolean {
+  if (!raw.includes(' ') && !raw.includes('-')) return true;
+  const groups = raw.split(/[ -]/).map((g) => g.length).join(',');
+  return groups === '4,4,4,4' || groups === '4,4,4,4,3' || groups === '4,6,5' || groups === '4,6,4' || groups === '4,4,4,1' || groups === '4,4,4,4,1';
+}
+
 function consistentSeparators(raw: string): boolean {
   const hasSpace = raw.includes(' ');
   const hasDash = raw.includes('-');
@@ -49,17 +76,18 @@ export const cardDetector: Detector = {
       if (/^(\d)\1+$/.test(digits)) continue;
       const before = textBefore(text, m.index, 40);
       const cardContext = CARD_CONTEXT.test(before);
-      if (!cardContext) {
+      // Luhn plus a network's prefix and length, as printed: a card, whatever word stands before it
+      // ("invoice", "order", "id"). Context may only lower the score.
+      const structural = networkValid(digits) && printedGrouping(raw);
+      if (!cardContext && !structural) {
         if (!plausibleIssuer(digits) || OTHER_CONTEXT.test(before)) continue;
         // `bytes=345253734759`: the value of some other key, not a card.
         if (/[a-z_]\s*[=:]\s*$/.test(before)) continue;
         // Epoch milliseconds (13 digits starting with 1) pass Luhn one time in ten.
         if (digits.length === 13 && digits.startsWith('1')) continue;
       }
-      out.push({
-        class: 'CREDIT_CARD', start: m.index, end: m.index + raw.length,
-        score: cardContext ? 0.98 : 0.9, detector: 'luhn:credit_card',
-      });
+      const score = cardContext ? 0.98 : structural && OTHER_CONTEXT.test(before) ? 0.8 : 0.9;
+      out.push({ class: 'CREDIT_CARD', start: m.index, end: m.index + raw.length, score, detector: 'luhn:credit_card' });
     }
   },
 };

@@ -1,0 +1,72 @@
+/**
+ * Secrets written in prose: "my password is …", "the password was …", "pw: …", "passphrase …",
+ * "webhook secret is "…"". Anchored on the secret word; the value is the next token (or the quoted
+ * text) with sentence punctuation trimmed, and it must look like a secret rather than a word
+ * ("the password is required" names no password). `key=value` forms are assignments.ts's job.
+ */
+import type { Finding } from '../types.js';
+import type { Detector } from './detector.js';
+import { CODE_REFERENCE, PLACEHOLDER } from './assignments.js';
+
+const CUE = /\b(password|passwd|passphrase|pass phrase|passcode|pwd|pw|webhook secret|signing secret|client secret|secret key|api key|api token|access token|secret|token)(?:\s*:\s*|\s+(?:(?:is|was)(?: now| set to| still| changed to)?|will be|remains|becomes|of|=)\s*:?\s*|\s+)/giy;
+const HINT = /pass|pw|secret|token|api key/i;
+const PASSWORD_WORD = /^(?:password|passwd|passphrase|pass phrase|passcode|pwd|pw)$/i;
+const TRAILING = /[.,;:?)\]}>"'”’`]+$/;
+const OPEN_QUOTES = new Set([34, 39, 96, 8220, 8216]);
+const CLOSE_QUOTE: Record<number, number> = { 34: 34, 39: 39, 96: 96, 8220: 8221, 8216: 8217 };
+
+function looksLikeSecret(v: string, quoted: boolean, password: boolean): boolean {
+  if (v.length < (quoted ? 4 : 6) || v.length > 200) return false;
+  if (PLACEHOLDER.test(v) || CODE_REFERENCE.test(v) || v.includes('://') || /[()[\]{}]/.test(v)) return false;
+  if (/^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$/.test(v)) return false; // member access
+  const hasDigit = /\d/.test(v);
+  const hasSymbol = /[^A-Za-z0-9]/.test(v);
+  const innerUpper = /[a-z][A-Z]/.test(v);
+  if (!password) return v.length >= 12 && hasDigit && /[A-Za-z]/.test(v) && !/\s/.test(v);
+  // A word or a capitalised word ("required", "Reset") is prose; a password carries a digit, a symbol or mixed case.
+  return hasDigit || hasSymbol || innerUpper;
+}
+
+export const proseSecretDetector: Detector = {
+  name: 'prose-secrets',
+  classes: ['PASSWORD', 'API_KEY'],
+  applies: (text) => HINT.test(text),
+  scan(text: string, out: Finding[]): void {
+    const lower = text.toLowerCase();
+    for (const word of ['pass', 'pw', 'secret', 'token', 'api key']) {
+      for (let at = lower.indexOf(word); at !== -1; at = lower.indexOf(word, at + word.length)) {
+        // The cue must start a word: "DB_PASSWORD" and "bypass" are not prose cues.
+        if (at > 0 && /[\w.$-]/.test(text[at - 1]!)) continue;
+        CUE.lastIndex = at;
+        const m = CUE.exec(text);
+        if (!m) continue;
+        const from = at + m[0].length;
+        if (from >= text.length) continue;
+        let start = from;
+        let end: number;
+        let quoted = false;
+        const q = text.charCodeAt(from);
+        if (OPEN_QUOTES.has(q)) {
+          const close = text.indexOf(String.fromCharCode(CLOSE_QUOTE[q]!), from + 1);
+          const nl = text.indexOf('\n', from);
+          if (close === -1 || (nl !== -1 && nl < close)) continue;
+          start = from + 1;
+          end = close;
+          quoted = true;
+        } else {
+          end = from;
+          while (end < text.length && !/\s/.test(text[end]!)) end++;
+          const trailing = TRAILING.exec(text.slice(start, end));
+          if (trailing) end -= trailing[0].length;
+        }
+        const v = text.slice(start, end);
+        const password = PASSWORD_WORD.test(m[1]!);
+        if (!looksLikeSecret(v, quoted, password)) continue;
+        out.push({
+          class: password ? 'PASSWORD' : 'API_KEY', start, end, score: 0.85,
+          detector: password ? 'context:password' : 'context:secret',
+        });
+      }
+    }
+  },
+};
