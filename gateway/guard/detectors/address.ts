@@ -63,19 +63,21 @@ const CUE = /\b(?:address(?: is|:)|addr:|live at|lives at|living at|located at|r
 const UK_POSTCODE = '[A-Z]{1,2}\\d[A-Z\\d]? ?\\d[A-Z]{2}\\b';
 /** A town word that is not the letters of a postcode ("LS" of "LS6"). */
 const TOWN = `${CAP}(?![\\p{N}])`;
+/** A continental town word: no dots, so "Joensuu. Contact Nikolai" stops at the full stop. */
+const EU_TOWN = "\\p{Lu}[\\p{L}\\p{M}'’\\-]*(?![\\p{N}])";
 /** Spanish floors and doors ("2º Dcha.", "3º B"). */
 const FLOOR = "\\d{1,2}[º°ª](?: ?(?:[A-Z]\\b|Izda|Dcha|Izq|Der|Izquierda|Derecha)\\.?)?";
 /** What may follow a street line: units, then a city line with region and postcode (US, UK), or postcode then town (continental Europe). */
 const TAIL = new RegExp(
   `(?:,? (?:${UNIT}|${FLOOR}))*`
   + `(?:(?:,\\s*|\\n\\s*)(?:(?:${UNIT}|${FLOOR}),?\\s*\\n?\\s*)?(?:`
-  + `(?:\\d{5}|\\d{4}|\\d{2}-\\d{3}|\\d{3} \\d{2}) ${TOWN}(?: (?:am|an der|an|bei|de|del|di|sur|sul|im)? ?${TOWN}){0,3}(?: \\([A-Z]{2}\\))?`
+  + `(?:\\d{5}|\\d{4}|\\d{2}-\\d{3}|\\d{3} \\d{2}) ${EU_TOWN}(?: (?:am|an der|an|bei|de|del|di|sur|sul|im) ${EU_TOWN}| ${EU_TOWN}){0,3}(?: \\([A-Z]{2}\\))?`
   + `|(?:${TOWN}(?: ${TOWN}){0,3})(?:\\s*\\n?\\s*,\\s*(?:[A-Z]{2,3}(?![\\p{L}\\p{N}])|${TOWN}(?: ${TOWN}){0,2}))?(?:\\s*\\n?\\s*,?\\s*(?:(?:${TOWN}(?: ${TOWN}){0,2} )?\\d{4,5}(?:-\\d{4})?|${UK_POSTCODE}))?`
   + `))?`,
   'uy',
 );
 /** The town of a street held in the next SQL literal or CSV cell: `'Lindenstraße 12', '10115 Berlin'`. */
-const NEXT_LITERAL_TOWN = new RegExp(`(['"]),\\s*\\1((?:\\d{5}|\\d{4}) ${TOWN}(?: ${TOWN}){0,3})\\1`, 'uy');
+const NEXT_LITERAL_TOWN = new RegExp(`(['"]),\\s*\\1((?:\\d{5}|\\d{4}) ${EU_TOWN}(?: ${EU_TOWN}){0,3})\\1`, 'uy');
 
 function pushExtended(text: string, start: number, end: number, score: number, detector: string, out: Finding[]): void {
   TAIL.lastIndex = end;

@@ -37,6 +37,73 @@ const NOT_NAMES = new Set([
   'american', 'british', 'english', 'french', 'german', 'spanish', 'italian', 'irish', 'dutch', 'swiss',
   'swedish', 'danish', 'polish', 'russian', 'chinese', 'japanese', 'indian', 'african', 'european', 'latin',
 ]);
+/** Salutations, greetings and sign-offs in the languages the guard sees: words around a name, never one. */
+const SALUTATION_WORDS = [
+  'hi', 'hello', 'hey', 'dear', 'thanks', 'cheers', 'regards', 'sincerely', 'sir', 'madam', 'sehr', 'geehrte',
+  'geehrter', 'damen', 'herren', 'liebe', 'lieber', 'hallo', 'mit', 'freundlichen', 'grüßen', 'grüße', 'madame',
+  'monsieur', 'mesdames', 'messieurs', 'cordialement', 'bonjour', 'señor', 'señora', 'señores', 'estimado',
+  'estimada', 'estimados', 'saludos', 'hola', 'gentile', 'gentili', 'signore', 'signora', 'signori', 'cliente',
+  'egregio', 'cordiali', 'saluti', 'buongiorno',
+];
+/**
+ * Cities that are mostly places in prompts (not given names that are also cities: Florence, Austin
+ * and Charlotte stay names). Multi-word ones are matched as whole chains.
+ */
+const CITY_WORDS = [
+  'lisbon', 'porto', 'nairobi',  'cairo', 'dubai', 'doha', 'riyadh', 'istanbul', 'ankara', 'athens', 'prague',
+  'warsaw', 'krakow', 'budapest', 'bucharest',  'belgrade', 'zagreb', 'ljubljana', 'bratislava', 'munich',
+  'münchen', 'hamburg', 'frankfurt', 'cologne', 'köln', 'stuttgart', 'düsseldorf', 'leipzig', 'dresden', 'bremen',
+  'hannover', 'zurich', 'zürich', 'geneva', 'genève', 'basel', 'bern', 'lausanne', 'lyon', 'marseille', 'toulouse',
+  'nantes', 'bordeaux', 'lille', 'strasbourg',  'rennes', 'barcelona',  'sevilla', 'seville',
+  'bilbao', 'zaragoza', 'málaga', 'malaga', 'milan', 'milano', 'turin', 'torino', 'naples', 'napoli', 'roma',
+  'firenze', 'bologna', 'venice', 'venezia', 'genoa', 'amsterdam', 'rotterdam', 'utrecht', 'eindhoven', 'brussels',
+  'antwerp', 'ghent', 'copenhagen', 'aarhus', 'stockholm', 'gothenburg', 'malmö', 'oslo',  'helsinki',
+  'tampere', 'reykjavik', 'dublin', 'cork', 'edinburgh', 'glasgow', 'manchester', 'liverpool', 'birmingham', 'leeds',
+  'bristol', 'cardiff', 'belfast', 'oxford', 'cambridge', 'brighton', 'norwich', 'toronto', 'montreal', 'vancouver',
+  'ottawa', 'calgary', 'seattle', 'portland', 'oakland', 'sacramento', 'atlanta', 'miami', 'tampa', 'detroit',
+  'pittsburgh', 'philadelphia', 'baltimore', 'cleveland', 'cincinnati', 'minneapolis', 'milwaukee', 'nashville',
+  'memphis', 'seoul', 'tokyo', 'osaka', 'kyoto', 'beijing', 'shanghai', 'shenzhen', 'singapore', 'jakarta',
+  'bangkok', 'manila', 'hanoi', 'mumbai', 'bangalore', 'bengaluru', 'delhi', 'chennai', 'hyderabad', 'pune',
+  'karachi', 'lahore', 'dhaka', 'tehran', 'baghdad', 'beirut', 'amman', 'jerusalem', 'johannesburg', 'durban',
+  'accra', 'addis', 'casablanca', 'tunis', 'algiers', 'melbourne', 'brisbane', 'perth', 'auckland',
+  'bogotá', 'bogota', 'caracas', 'quito', 'montevideo', 'kyiv', 'kiev', 'moscow', 'minsk', 'vilnius',
+  'riga', 'tallinn', 'gdansk', 'wroclaw', 'poznan', 'brno', 'graz', 'salzburg', 'innsbruck',
+];
+const PLACE_PHRASES = new Set([
+  'palo alto', 'san francisco', 'new york', 'los angeles', 'menlo park', 'mountain view', 'santa clara', 'san jose',
+  'san diego', 'las vegas', 'salt lake city', 'new orleans', 'fort worth', 'tel aviv', 'buenos aires', 'rio de janeiro',
+  'são paulo', 'sao paulo', 'hong kong', 'kuala lumpur', 'cape town', 'mexico city', 'new delhi', 'abu dhabi',
+  'st louis', 'saint louis', 'santa monica', 'redwood city', 'sunnyvale', 'cupertino', 'frankfurt am main', 'den haag',
+  'the hague', 'addis ababa', 'dar es salaam', 'ho chi minh', 'kansas city', 'st petersburg', 'saint petersburg',
+  'damen und herren', 'ladies and gentlemen', 'sir or madam', 'madame monsieur',
+]);
+/** Country and territory names (ICU's English, German, French, Spanish and Italian display names). */
+const COUNTRY_NAMES: readonly string[] = (() => {
+  const names = new Set<string>();
+  const locales = ['en', 'de', 'fr', 'es', 'it'];
+  for (const locale of locales) {
+    let display: Intl.DisplayNames;
+    try {
+      display = new Intl.DisplayNames([locale], { type: 'region' });
+    } catch {
+      continue;
+    }
+    for (let a = 65; a <= 90; a++) {
+      for (let b = 65; b <= 90; b++) {
+        const code = String.fromCharCode(a, b);
+        try {
+          const name = display.of(code);
+          if (name && name !== code) names.add(name.toLowerCase().replace(/[()]/g, '').replace(/\s*&\s*/g, ' and ').trim());
+        } catch { /* not a region code */ }
+      }
+    }
+  }
+  return [...names];
+})();
+for (const c of COUNTRY_NAMES) {
+  if (c.includes(' ')) PLACE_PHRASES.add(c.replace(/\./g, ''));
+}
+
 /**
  * Calendar words that are also given names ("Jan", "June", "Sat"): on their own they are dates, so
  * they count as common words and need a neighbouring name ("June Carter", "Jan Novák").
@@ -62,6 +129,9 @@ const LEXICON: ReadonlyMap<string, number> = (() => {
   add(lexicons.names, NAME);
   add(lexicons.english, ENGLISH);
   for (const w of NOT_NAMES) flags.set(w, (flags.get(w) ?? 0) | NOT_NAME);
+  for (const w of SALUTATION_WORDS) flags.set(w, (flags.get(w) ?? 0) | NOT_NAME);
+  for (const w of CITY_WORDS) flags.set(w, (flags.get(w) ?? 0) | NOT_NAME);
+  for (const c of COUNTRY_NAMES) if (!c.includes(' ') && !c.includes('-')) flags.set(c, (flags.get(c) ?? 0) | NOT_NAME);
   for (const w of CALENDAR_WORDS) flags.set(w, (flags.get(w) ?? 0) | ENGLISH);
   return flags;
 })();
@@ -184,6 +254,39 @@ function lowerBefore(text: string, start: number): string {
 /** The cues that make a lone lexicon-word or unknown word a name; a subset of CUE_BEFORE. */
 const STRONG_CUE_BEFORE = /\b(?:mr|mrs|ms|miss|dr|prof|dear|name is|i am|i'm)\.?,?\s*$/;
 
+/** Start of a chat line: "[09:14] ", "09:14 ", "- ", or nothing. */
+const SPEAKER_BEFORE = /(?:^|\n)[ \t]*(?:(\[[^\]\n]{1,25}\][ \t]*|\d{1,2}:\d{2}(?::\d{2})?[ \t]+)|[-*>][ \t]+)?$/;
+const SPEAKER_LINE = /(?:^|\n)[ \t]*(?:\[[^\]\n]{1,25}\][ \t]*|\d{1,2}:\d{2}(?::\d{2})?[ \t]+)?(\p{Lu}[\p{Ll}\p{M}]+):[ \t]/gu;
+let speakerText: string | null = null;
+let speakerHasKnownName = false;
+/** Whether some chat line of the text is spoken by a lexicon name (computed once per text). */
+function hasKnownSpeaker(text: string): boolean {
+  if (speakerText !== text) {
+    speakerText = text;
+    speakerHasKnownName = false;
+    SPEAKER_LINE.lastIndex = 0;
+    for (let m = SPEAKER_LINE.exec(text); m !== null; m = SPEAKER_LINE.exec(text)) {
+      const cls = lexiconClass(m[1]!);
+      if (cls.kind === 'strong' || cls.given) { speakerHasKnownName = true; break; }
+    }
+  }
+  return speakerHasKnownName;
+}
+/**
+ * "Delia: did the deploy go out?": a lone first name opening a chat line. A word the lexicon does not
+ * know counts only after a chat timestamp or beside a known speaker ("Args:" in a docstring does not).
+ */
+function isChatSpeaker(text: string, start: number, end: number, unknown: boolean): boolean {
+  if (text.charCodeAt(end) !== 58 || !(text.charCodeAt(end + 1) === 32 || text.charCodeAt(end + 1) === 9)) return false;
+  const before = SPEAKER_BEFORE.exec(text.slice(Math.max(0, start - 32), start));
+  if (!before) return false;
+  return !unknown || before[1] !== undefined || hasKnownSpeaker(text);
+}
+
+/** "Hi Onufry,", "Hello Delia!": a greeting, then one word and the end of the greeting. */
+const GREETING_BEFORE = /(?:^|[^\p{L}])(?:hi|hello|hey|dear|thanks|thank you|cheers|morning|good morning)\s$/u;
+const GREETED_AFTER = /^(?:[,!:\n]|$| -)/;
+
 /** Scores chain[from, to) (a run without plain words) and pushes it when it reads as a name. */
 function emit(text: string, chain: readonly Token[], from: number, to: number, out: Finding[], singles: Token[]): void {
   // Trim initials at the edges: a name does not start or end with "J.".
@@ -220,7 +323,10 @@ function emit(text: string, chain: readonly Token[], from: number, to: number, o
     if (first.kind === 'strong') {
       const before = lowerBefore(text, start);
       score = LOCATION_BEFORE.test(before) ? 0 : CUE_BEFORE.test(before) ? 0.85 : 0.7;
-    } else if ((first.kind === 'weak' || first.kind === 'unknown') && STRONG_CUE_BEFORE.test(lowerBefore(text, start))) score = 0.75;
+    } else if ((first.given || first.kind === 'unknown') && isChatSpeaker(text, start, last.end, first.kind === 'unknown')) {
+      score = 0.75;
+    } else if ((first.kind === 'weak' || first.kind === 'unknown') && (STRONG_CUE_BEFORE.test(lowerBefore(text, start))
+      || (GREETING_BEFORE.test(lowerBefore(text, start)) && GREETED_AFTER.test(text.slice(last.end, last.end + 2))))) score = 0.75;
   } else if (strong >= 1 || first.given) {
     score = strong >= 2 || (strong >= 1 && first.given) ? 0.9 : 0.8;
   } else if (unknown >= 1 && unknown + weak + initials === length) {
@@ -230,6 +336,7 @@ function emit(text: string, chain: readonly Token[], from: number, to: number, o
   } else if (weak >= 1 && cue()) {
     score = 0.65;
   }
+  if (score > 0 && length >= 2 && PLACE_PHRASES.has(text.slice(start, end).toLowerCase().replace(/\./g, ''))) return;
   if (score === 0) {
     if (length === 1 && (first.kind === 'unknown' || first.kind === 'weak')) singles.push(first);
     return;
@@ -294,6 +401,46 @@ function addListNeighbours(text: string, singles: Token[], out: Finding[], first
       }
     }
   }
+}
+
+const NAME_WORD = "\\p{Lu}[\\p{L}\\p{M}'’]*(?:-\\p{Lu}[\\p{L}\\p{M}'’]*)?";
+/** "Rolfson - Hettinger", "Boyle - Lesch-Pouros": two surnames around a spaced dash name a firm. */
+const FIRM_DASH = new RegExp(`(?<![\\p{L}\\p{M}-])${NAME_WORD} - ${NAME_WORD}(?![\\p{L}\\p{M}])`, 'gu');
+/**
+ * "Skiles, Dach and Considine", "Weber, Kasten und Matschke": a list of surnames named together is a
+ * firm, unless it enumerates after a colon ("founders: Kónya, Becker and Vasquez") or holds given names.
+ */
+const FIRM_LIST = new RegExp(`(?<![\\p{L}\\p{M}-])(${NAME_WORD}(?: ${NAME_WORD})?), (${NAME_WORD}(?: ${NAME_WORD})?),? (?:and|und|et|y|e|&) (${NAME_WORD}(?: ${NAME_WORD})?)(?![\\p{L}\\p{M}])`, 'gu');
+/** A firm's legal form or family word right after a name: "Harvey Group", "Micco-Sforza SPA", "Becker & Sons". */
+const FIRM_SUFFIX = /^,? (?:Group|LLC|L\.L\.C\.|Inc\b\.?|Incorporated|Ltd\b\.?|Limited|GmbH|AG|KG|OHG|SE|SA|S\.A\.|SpA|SPA|S\.p\.A\.|Srl|SRL|PLC|plc|SEM|SCOP|SARL|SAS|BV|B\.V\.|NV|N\.V\.|Corp\b\.?|Corporation|Co\b\.?|& Co|and Sons|& Sons|und Söhne|e figli|e Figli|Asociados|Associates|Partners|Holdings|Consulting|Labs|Industries|Ventures|Capital|Systems|Solutions|Enterprises|Brothers|Bros\b\.?)(?![\p{L}])/u;
+
+function isGivenName(word: string): boolean {
+  return ((LEXICON.get(word.toLowerCase()) ?? 0) & GIVEN) !== 0;
+}
+
+/** Removes the PERSON findings (from firstOwn on) that sit inside a firm's name. */
+function dropFirms(text: string, out: Finding[], firstOwn: number): void {
+  if (out.length === firstOwn) return;
+  const firms: Array<[number, number]> = [];
+  if (text.includes(' - ')) {
+    FIRM_DASH.lastIndex = 0;
+    for (let m = FIRM_DASH.exec(text); m !== null; m = FIRM_DASH.exec(text)) firms.push([m.index, m.index + m[0].length]);
+  }
+  if (text.includes(', ')) {
+    FIRM_LIST.lastIndex = 0;
+    for (let m = FIRM_LIST.exec(text); m !== null; m = FIRM_LIST.exec(text)) {
+      if (/:\s*$/.test(text.slice(Math.max(0, m.index - 3), m.index))) continue;
+      const given = [m[1]!, m[2]!, m[3]!].filter((w) => isGivenName(w.split(' ')[0]!)).length;
+      if (given <= 1) firms.push([m.index, m.index + m[0].length]);
+    }
+  }
+  let w = firstOwn;
+  for (let r = firstOwn; r < out.length; r++) {
+    const f = out[r]!;
+    const inFirm = f.class === 'PERSON' && (firms.some(([a, b]) => f.start < b && a < f.end) || FIRM_SUFFIX.test(text.slice(f.end, f.end + 16)));
+    if (!inFirm) out[w++] = f;
+  }
+  out.length = w;
 }
 
 export const personDetector: Detector = {
@@ -363,5 +510,6 @@ export const personDetector: Detector = {
     flush();
     if (singles.length > 0) addListNeighbours(text, singles, out, firstOwn);
     if (text.includes('name')) addLowerCaseAfterCue(text, out);
+    dropFirms(text, out, firstOwn);
   },
 };
