@@ -6,22 +6,21 @@
  * Classes with no realistic form (keys, passwords...) use the compact token instead.
  */
 import { createHash } from 'node:crypto';
+import lexicons from './data/lexicons.json' with { type: 'json' };
 import type { EntityClass } from './types.js';
 
-// Common given names and surnames (public-domain census-style lists), all ASCII so a surrogate
-// never needs JSON escaping inside tool-call arguments.
-const givenNames = [
-  'Avery', 'Blake', 'Carmen', 'Dallas', 'Elena', 'Felix', 'Greta', 'Harvey', 'Iris', 'Jonah',
-  'Keira', 'Lionel', 'Mara', 'Nolan', 'Opal', 'Preston', 'Quinn', 'Rosalind', 'Silas', 'Tamsin',
-  'Ulric', 'Vera', 'Wendell', 'Xenia', 'Yusuf', 'Zelda', 'Arlo', 'Beatrix', 'Cyrus', 'Delphine',
-  'Emory', 'Flora', 'Gideon', 'Hazel', 'Ivo', 'Juno', 'Kendrick', 'Linnea', 'Magnus', 'Nadia',
-];
-const surnames = [
-  'Ashworth', 'Bellamy', 'Calloway', 'Delacroix', 'Ellsworth', 'Fairbanks', 'Galloway', 'Hargrove',
-  'Islington', 'Jardine', 'Kingsley', 'Lockhart', 'Merriweather', 'Northcott', 'Oakley', 'Pennington',
-  'Quimby', 'Redfield', 'Stanhope', 'Thackeray', 'Underhill', 'Vandermeer', 'Whitlock', 'Yardley',
-  'Ainsworth', 'Blackwood', 'Cartwright', 'Dunmore', 'Everly', 'Fenwick', 'Greenhalgh', 'Holloway',
-];
+// Given names and surnames from the shipped name lexicons (see data/LICENSES.md): ASCII only, so a
+// surrogate never needs JSON escaping inside tool-call arguments, and never a common English word.
+// Thousands of each, so two values of a tenant rarely even try the same name.
+const { givenNames, surnames } = (() => {
+  const english = new Set(lexicons.english.split('\n'));
+  const given = new Set(lexicons.given.split('\n'));
+  const cap = (w: string) => w[0]!.toUpperCase() + w.slice(1);
+  return {
+    givenNames: [...given].filter((w) => /^[a-z]{4,9}$/.test(w) && !english.has(w)).map(cap),
+    surnames: lexicons.names.split('\n').filter((w) => /^[a-z]{5,11}$/.test(w) && !english.has(w) && !given.has(w)).map(cap),
+  };
+})();
 // Reserved for documentation (RFC 2606): can never be a real person's mailbox.
 const emailDomains = ['example.com', 'example.net', 'example.org'];
 
@@ -50,10 +49,45 @@ class SeededBytes {
 export const realisticClasses: ReadonlySet<string> = new Set(['EMAIL', 'PHONE', 'PERSON', 'CREDIT_CARD', 'US_SSN', 'IP_ADDRESS']);
 
 /**
- * A surrogate for `value`, or undefined when the class has no realistic form.
- * `attempt` > 0 asks for another candidate (the caller retries when one collides with a real value).
+ * Which value owns each surrogate handed out: class + surrogate → the value's digest (an HMAC under
+ * the tenant's key, never the value). A candidate owned by another digest is skipped, so two
+ * different values never share a surrogate — of one tenant or of two. Kept in memory for the
+ * process's life; past MAX_OWNED entries the oldest are forgotten (at ~120 bytes each).
+ */
+const owners = new Map<string, string>();
+const MAX_OWNED = 1_000_000;
+/** Raw candidates tried per requested attempt before giving up (the caller then uses a token). */
+const MAX_RAW_TRIES = 256;
+
+function claim(cls: EntityClass, candidate: string, owner: string): boolean {
+  const key = `${cls}\0${candidate}`;
+  const current = owners.get(key);
+  if (current !== undefined) return current === owner;
+  if (owners.size >= MAX_OWNED) owners.delete(owners.keys().next().value!);
+  owners.set(key, owner);
+  return true;
+}
+
+/**
+ * A surrogate for `value`, or undefined when the class has no realistic form (or, in a vast
+ * surrogate space, none is left). `attempt` > 0 asks for another candidate (the caller retries when
+ * one collides with a real value or text of the request). Candidates already owned by another
+ * value are skipped, so attempt k is the k-th candidate this value may own.
  */
 export function realisticSurrogate(cls: EntityClass, value: string, digest: Buffer, attempt: number): string | undefined {
+  if (!realisticClasses.has(cls)) return undefined;
+  const owner = digest.toString('hex', 0, 16);
+  let free = -1;
+  for (let raw = 0; raw < MAX_RAW_TRIES * (attempt + 1); raw++) {
+    const candidate = rawSurrogate(cls, value, digest, raw);
+    if (candidate === undefined) return undefined;
+    if (!claim(cls, candidate, owner)) continue;
+    if (++free === attempt) return candidate;
+  }
+  return undefined;
+}
+
+function rawSurrogate(cls: EntityClass, value: string, digest: Buffer, attempt: number): string | undefined {
   const rnd = new SeededBytes(digest, attempt);
   switch (cls) {
     case 'PERSON': {
@@ -79,8 +113,9 @@ export function realisticSurrogate(cls: EntityClass, value: string, digest: Buff
     }
     case 'IP_ADDRESS':
       if (value.includes(':')) return `2001:db8::${(rnd.next() << 8 | rnd.next()).toString(16)}`;
-      // TEST-NET ranges (RFC 5737): documentation-only addresses.
-      return `${rnd.pick(['192.0.2', '198.51.100', '203.0.113'])}.${1 + (rnd.next() % 254)}`;
+      // TEST-NET ranges (RFC 5737, documentation) and 198.18.0.0/15 (RFC 2544, benchmarking): never a real host.
+      if (rnd.next() < 16) return `${rnd.pick(['192.0.2', '198.51.100', '203.0.113'])}.${1 + (rnd.next() % 254)}`;
+      return `198.${18 + (rnd.next() & 1)}.${rnd.next()}.${1 + (rnd.next() % 254)}`;
     default:
       return undefined;
   }

@@ -4,8 +4,13 @@
  * alone reveals nothing. Each row's ciphertext is bound to its tenant and pseudonym (GCM AAD),
  * so rows cannot be swapped. Rows expire after a TTL and are purged.
  *
- * Two kinds of rows: single pseudonyms (written after each masked request, deduplicated) and
- * maps (a set of pseudonyms handed out as a `mapRef`, e.g. by the MCP process tool).
+ * Two kinds of rows: single pseudonyms and maps (a set of pseudonyms handed out as a `mapRef` by
+ * the MCP process tool and read back by its reidentify tool).
+ *
+ * A real value is stored only where something reads it. Re-identification in the gateway uses the
+ * request's own map, so single pseudonym rows have no reader unless one is declared
+ * (`pseudonymReaders`: re-identification after a restart, an audited reveal); without one `put`
+ * writes nothing and rows left by earlier versions are deleted when the vault opens.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -50,10 +55,15 @@ export function loadOrCreateVaultKey(dataDir: string): Buffer {
   return key;
 }
 
+/** What may read single pseudonym rows back; each one is a reason to keep real values. */
+export type PseudonymReader = 'reidentify-after-restart' | 'audited-reveal';
+
 export interface VaultOptions {
   /** How long an entry lives after its last write. */
   ttlMs?: number;
   now?: () => number;
+  /** Readers of single pseudonym rows. None (the default): `put` stores nothing. */
+  pseudonymReaders?: readonly PseudonymReader[];
 }
 
 export class Vault {
@@ -65,6 +75,7 @@ export class Vault {
   readonly #select;
   readonly #insertMap;
   readonly #selectMap;
+  readonly #keepPseudonyms: boolean;
   #lastPurge: number;
 
   constructor(db: GatewayDb, key: Buffer, opts: VaultOptions = {}) {
@@ -83,6 +94,14 @@ export class Vault {
     this.#selectMap = db.prepare('SELECT sealed FROM guard_vault_maps WHERE tenant_id = ? AND map_ref = ? AND expires_at > ?');
     // The first write purges; later writes at most once per interval.
     this.#lastPurge = -Infinity;
+    this.#keepPseudonyms = (opts.pseudonymReaders ?? []).length > 0;
+    // Values nothing will read are not kept, including those an earlier version wrote.
+    if (!this.#keepPseudonyms) db.prepare('DELETE FROM guard_vault').run();
+  }
+
+  /** Whether `put` stores values (some reader of single pseudonym rows was declared). */
+  get keepsPseudonyms(): boolean {
+    return this.#keepPseudonyms;
   }
 
   #purgeIfDue(now: number): void {
@@ -95,8 +114,9 @@ export class Vault {
     return this.#ttlMs;
   }
 
-  /** Stores (or refreshes) pseudonyms of one tenant, in one transaction. */
+  /** Stores (or refreshes) pseudonyms of one tenant, in one transaction; a no-op when nothing reads them. */
   put(tenantId: string, entries: Iterable<PseudonymEntry>): void {
+    if (!this.#keepPseudonyms) return;
     const now = this.#now();
     const expires = now + this.#ttlMs;
     this.#purgeIfDue(now);

@@ -58,7 +58,7 @@ describe('realistic surrogates', () => {
     assert.match(realisticSurrogate('PERSON', 'Jane', digest, 0)!, /^[A-Z][a-z]+$/);
     assert.match(realisticSurrogate('PHONE', '+44 20 7946 0958', digest, 0)!, /^\+44 \d\d \d{4} \d{4}$/);
     assert.match(realisticSurrogate('US_SSN', '123-45-6789', digest, 0)!, /^\d{3}-\d{2}-\d{4}$/);
-    assert.match(realisticSurrogate('IP_ADDRESS', '10.1.2.3', digest, 0)!, /^(192\.0\.2|198\.51\.100|203\.0\.113)\.\d+$/);
+    assert.match(realisticSurrogate('IP_ADDRESS', '10.1.2.3', digest, 0)!, /^(192\.0\.2|198\.51\.100|203\.0\.113|198\.1[89]\.\d+)\.\d+$/);
     assert.equal(realisticSurrogate('API_KEY', 'sk-x', digest, 0), undefined);
   });
 
@@ -85,7 +85,7 @@ describe('vault', () => {
     try {
       const key = loadOrCreateVaultKey(dir);
       assert.equal(statSync(join(dir, GUARD_VAULT_KEY_FILE)).mode & 0o777, 0o600);
-      const vault = new Vault(db, key);
+      const vault = new Vault(db, key, { pseudonymReaders: ['audited-reveal'] });
       const secret = 'very-secret-value-4242@corp.example';
       vault.put('acme', [{ pseudonym: 'EMAIL_00AA11BB', class: 'EMAIL', value: secret }]);
       assert.deepEqual(vault.get('acme', 'EMAIL_00AA11BB'), { pseudonym: 'EMAIL_00AA11BB', class: 'EMAIL', value: secret });
@@ -112,7 +112,7 @@ describe('vault', () => {
     const db = openGatewayDb(join(dir, 'gateway.db'));
     try {
       let now = 1_000_000;
-      const vault = new Vault(db, randomBytes(32), { ttlMs: 1000, now: () => now });
+      const vault = new Vault(db, randomBytes(32), { ttlMs: 1000, now: () => now, pseudonymReaders: ['reidentify-after-restart'] });
       vault.put('t', [{ pseudonym: 'EMAIL_0000AAAA', class: 'EMAIL', value: 'a@b.co' }]);
       const ref = vault.putMap('t', [{ pseudonym: 'EMAIL_0000AAAA', class: 'EMAIL', value: 'a@b.co' }]);
       now += 999;
