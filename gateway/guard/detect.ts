@@ -21,6 +21,7 @@ import { proseSecretDetector } from './detectors/prose-secrets.js';
 import { providerKeyDetector } from './detectors/provider-keys.js';
 import { ssnDetector } from './detectors/ssn.js';
 import { urlDetector } from './detectors/url.js';
+import { TextView } from './detectors/text-view.js';
 
 export type { Detector } from './detectors/detector.js';
 
@@ -123,10 +124,12 @@ export const detect: DetectFn = (text: string, options: DetectOptions = {}): Fin
   if (text.length === 0) return [];
   const wanted = options.classes;
   const candidates: Finding[] = [];
+  // One pass over the text feeds every detector's prefilter and shares the lower-cased copy.
+  const view = new TextView(text);
   for (const d of DETECTORS) {
     if (wanted && !d.classes.some((c) => wanted.has(c))) continue;
-    if (!d.applies(text)) continue;
-    d.scan(text, candidates);
+    if (!d.applies(text, view)) continue;
+    d.scan(text, candidates, view);
   }
   addCustom(text, options, candidates);
   let filtered = wanted ? candidates.filter((f) => wanted.has(f.class) || f.detector === 'policy:deny') : candidates;

@@ -5,6 +5,7 @@
  * unit, city and postcode that follow it on the same or the next lines.
  */
 import type { Finding } from '../types.js';
+import type { TextView } from './text-view.js';
 import { type Detector } from './detector.js';
 
 const W = "[\\p{L}\\p{M}'’.\\-]+";
@@ -135,12 +136,19 @@ function isLetterOrWord(c: number): boolean {
   return LETTER_OR_WORD.test(String.fromCodePoint(c));
 }
 
+/** Every CUE alternative holds one of these; without any, the case-insensitive CUE pass is skipped. */
+const CUE_WORDS = ['addr', 'live', 'living', 'located', 'reside', 'ship', 'deliver', 'mail', 'send it', 'moved'];
+function hasCueWord(lower: string): boolean {
+  for (const w of CUE_WORDS) if (lower.includes(w)) return true;
+  return false;
+}
+
 export const addressDetector: Detector = {
   name: 'address',
   classes: ['ADDRESS'],
-  applies: () => true,
-  scan(text: string, out: Finding[]): void {
-    const hasDigit = /\d/.test(text);
+  applies: (text, view?: TextView) => (view ? view.digits > 0 || text.includes('corner of') : true),
+  scan(text: string, out: Finding[], view?: TextView): void {
+    const hasDigit = view ? view.digits > 0 : /\d/.test(text);
     if (hasDigit) {
       scanAll(STREET_EN, text, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.85, 'rule:street', out));
       scanContinentalStreets(text, out);
@@ -161,7 +169,7 @@ export const addressDetector: Detector = {
       scanAllUnglued(UNIT_ALONE, text, isWordOrDot, (m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.6, detector: 'rule:unit' }));
       if (/box|postfach/i.test(text)) scanAll(PO_BOX, text, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.85, 'rule:po_box', out));
       if (/[ADF]PO /.test(text)) scanAll(MILITARY, text, (m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'rule:military' }));
-      scanAll(CUE, text, (m) => {
+      if (hasCueWord(view ? view.lower() : text.toLowerCase())) scanAll(CUE, text, (m) => {
         const start = m.index + m[0].length;
         let end = start;
         const limit = Math.min(text.length, start + 120);

@@ -5,6 +5,7 @@
  * runs over the whole text, and nothing can backtrack.
  */
 import type { Finding } from '../types.js';
+import type { TextView } from './text-view.js';
 import { shannonEntropy, type Detector } from './detector.js';
 
 const PASSWORD_KEY = /pass(?:word|wd|phrase)?|pwd|pswd|passcode/i;
@@ -113,7 +114,7 @@ function isLineStart(text: string, keyStart: number): boolean {
 export const assignmentDetector: Detector = {
   name: 'assignments',
   classes: ['PASSWORD', 'API_KEY'],
-  applies: (text) => text.includes('=') || text.includes(':'),
+  applies: (text, view?: TextView) => (view ? view.hasEquals || view.hasColon : text.includes('=') || text.includes(':')),
   scan(text: string, out: Finding[]): void {
     // Two indexOf cursors instead of a /[=:]/g regex: no match array per separator.
     let from = 0;

@@ -1,5 +1,6 @@
 /** CREDIT_CARD: 12–19 digit runs (plain, spaced or dashed) that pass Luhn and look like a card. */
 import type { Finding } from '../types.js';
+import type { TextView } from './text-view.js';
 import { textBefore, type Detector } from './detector.js';
 
 const CANDIDATE = /(?<![\w.\-+])\d(?:[ -]?\d){11,18}(?![\w]|[.\-]\d)/g;
@@ -65,7 +66,7 @@ function consistentSeparators(raw: string): boolean {
 export const cardDetector: Detector = {
   name: 'card',
   classes: ['CREDIT_CARD'],
-  applies: (text) => /\d{4}/.test(text),
+  applies: (text, view?: TextView) => (view ? view.maxDigitRun >= 4 : /\d{4}/.test(text)),
   scan(text: string, out: Finding[]): void {
     CANDIDATE.lastIndex = 0;
     for (let m = CANDIDATE.exec(text); m !== null; m = CANDIDATE.exec(text)) {

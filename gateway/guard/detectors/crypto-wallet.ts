@@ -1,6 +1,7 @@
 /** CRYPTO_WALLET: Bitcoin (Base58Check and bech32, both checksum-verified) and Ethereum addresses. */
 import { createHash } from 'node:crypto';
 import type { Finding } from '../types.js';
+import type { TextView } from './text-view.js';
 import { type Detector } from './detector.js';
 
 const BASE58 = /(?<![A-Za-z0-9])[13][1-9A-HJ-NP-Za-km-z]{25,34}(?![A-Za-z0-9])/g;
@@ -46,7 +47,7 @@ function bech32Valid(s: string): boolean {
 export const cryptoWalletDetector: Detector = {
   name: 'crypto-wallet',
   classes: ['CRYPTO_WALLET'],
-  applies: (text) => /[13]|bc1|tb1|0x/.test(text),
+  applies: (text, view?: TextView) => (view ? view.digits > 0 : /[13]|bc1|tb1|0x/.test(text)),
   scan(text: string, out: Finding[]): void {
     BASE58.lastIndex = 0;
     for (let m = BASE58.exec(text); m !== null; m = BASE58.exec(text)) {

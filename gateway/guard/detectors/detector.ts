@@ -1,15 +1,19 @@
 /** What every detector family implements, and the few text probes they share. */
 import type { Finding } from '../types.js';
+import type { TextView } from './text-view.js';
 
 export interface Detector {
   /** Family name, used in docs and the bench; findings carry their own finer `detector` label. */
   readonly name: string;
   /** Classes this family can emit; detect() skips the family when none is wanted. */
   readonly classes: readonly string[];
-  /** Cheap whole-text test (indexOf / one char class) so most texts skip the real scan. */
-  applies(text: string): boolean;
+  /**
+   * Cheap whole-text test so most texts skip the real scan. detect() passes the TextView it built in
+   * its one pass over the text; called alone, a detector builds what it needs.
+   */
+  applies(text: string, view?: TextView): boolean;
   /** Appends candidate findings; overlaps are resolved by detect(). */
-  scan(text: string, out: Finding[]): void;
+  scan(text: string, out: Finding[], view?: TextView): void;
 }
 
 /** [A-Za-z0-9_] */

@@ -1,5 +1,6 @@
 /** DATE_OF_BIRTH: a date only counts when a birth word stands shortly before it. */
 import type { Finding } from '../types.js';
+import type { TextView } from './text-view.js';
 import { type Detector } from './detector.js';
 
 const BIRTH_WORD = /\b(?:born|birth|birthday|birthdate|dob|d\.o\.b\.?|b-day|bday|geboren|né|née)\b/gi;
@@ -16,7 +17,13 @@ const WINDOW = 48;
 export const dobDetector: Detector = {
   name: 'dob',
   classes: ['DATE_OF_BIRTH'],
-  applies: (text) => /born|birth|dob|d\.o\.b|bday|b-day|geboren|née?\b/i.test(text),
+  applies: (text, view?: TextView) => {
+    if (!view) return /born|birth|dob|d\.o\.b|bday|b-day|geboren|née?\b/i.test(text);
+    if (view.digits === 0) return false;
+    const l = view.lower();
+    return l.includes('born') || l.includes('birth') || l.includes('dob') || l.includes('d.o.b') || l.includes('bday')
+      || l.includes('b-day') || l.includes('geboren') || l.includes('né');
+  },
   scan(text: string, out: Finding[]): void {
     BIRTH_WORD.lastIndex = 0;
     let lastEnd = 0;

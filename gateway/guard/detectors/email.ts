@@ -1,5 +1,6 @@
 /** EMAIL: anchored on '@', expanded by character class, checked for a real-looking domain. */
 import type { Finding } from '../types.js';
+import type { TextView } from './text-view.js';
 import { isReservedHost, type Detector } from './detector.js';
 
 function isLocalCode(c: number): boolean {
@@ -30,7 +31,7 @@ function acceptableDomain(domain: string): boolean {
 export const emailDetector: Detector = {
   name: 'email',
   classes: ['EMAIL'],
-  applies: (text) => text.includes('@'),
+  applies: (text, view?: TextView) => (view ? view.hasAt : text.includes('@')),
   scan(text: string, out: Finding[]): void {
     let at = text.indexOf('@');
     while (at !== -1) {

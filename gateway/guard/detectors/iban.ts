@@ -1,5 +1,6 @@
 /** IBAN: country code + check digits + BBAN of the country's registered length, mod-97 checked. */
 import type { Finding } from '../types.js';
+import type { TextView } from './text-view.js';
 import { type Detector } from './detector.js';
 
 /** Total IBAN length per country (SWIFT IBAN registry). */
@@ -34,7 +35,7 @@ function isAlnum(c: number): boolean {
 export const ibanDetector: Detector = {
   name: 'iban',
   classes: ['IBAN'],
-  applies: (text) => /[A-Za-z]{2}\d{2}/.test(text),
+  applies: (text, view?: TextView) => (view ? view.maxDigitRun >= 2 : true) && /[A-Za-z]{2}\d{2}/.test(text),
   scan(text: string, out: Finding[]): void {
     START.lastIndex = 0;
     for (let m = START.exec(text); m !== null; m = START.exec(text)) {

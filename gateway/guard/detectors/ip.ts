@@ -1,5 +1,6 @@
 /** IP_ADDRESS: IPv4 with octet validation and IPv6 (full and compressed); loopback and masks excluded. */
 import type { Finding } from '../types.js';
+import type { TextView } from './text-view.js';
 import { textBefore, type Detector } from './detector.js';
 
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
@@ -20,7 +21,7 @@ function excludedV4(ip: string): boolean {
 export const ipDetector: Detector = {
   name: 'ip',
   classes: ['IP_ADDRESS'],
-  applies: (text) => text.includes('.') || text.includes(':'),
+  applies: (text, view?: TextView) => (view ? (view.hasDot || view.hasColon) && view.digits > 0 : text.includes('.') || text.includes(':')),
   scan(text: string, out: Finding[]): void {
     if (text.includes('.')) {
       IPV4.lastIndex = 0;

@@ -6,6 +6,7 @@
  */
 import lexicons from '../data/lexicons.json' with { type: 'json' };
 import type { Finding } from '../types.js';
+import type { TextView } from './text-view.js';
 import { type Detector } from './detector.js';
 
 
@@ -418,36 +419,52 @@ function isGivenName(word: string): boolean {
   return ((LEXICON.get(word.toLowerCase()) ?? 0) & GIVEN) !== 0;
 }
 
-/** Removes the PERSON findings (from firstOwn on) that sit inside a firm's name. */
+/**
+ * Removes the PERSON findings (from firstOwn on) that sit inside a firm's name. The firm patterns
+ * run only on a short window around each finding, so text without names costs nothing here.
+ */
 function dropFirms(text: string, out: Finding[], firstOwn: number): void {
-  if (out.length === firstOwn) return;
-  const firms: Array<[number, number]> = [];
-  if (text.includes(' - ')) {
-    FIRM_DASH.lastIndex = 0;
-    for (let m = FIRM_DASH.exec(text); m !== null; m = FIRM_DASH.exec(text)) firms.push([m.index, m.index + m[0].length]);
-  }
-  if (text.includes(', ')) {
-    FIRM_LIST.lastIndex = 0;
-    for (let m = FIRM_LIST.exec(text); m !== null; m = FIRM_LIST.exec(text)) {
-      if (/:\s*$/.test(text.slice(Math.max(0, m.index - 3), m.index))) continue;
-      const given = [m[1]!, m[2]!, m[3]!].filter((w) => isGivenName(w.split(' ')[0]!)).length;
-      if (given <= 1) firms.push([m.index, m.index + m[0].length]);
-    }
-  }
   let w = firstOwn;
+  let windowStart = 0;
+  let windowEnd = -1;
+  let firms: Array<[number, number]> = [];
   for (let r = firstOwn; r < out.length; r++) {
     const f = out[r]!;
-    const inFirm = f.class === 'PERSON' && (firms.some(([a, b]) => f.start < b && a < f.end) || FIRM_SUFFIX.test(text.slice(f.end, f.end + 16)));
+    if (f.class !== 'PERSON') { out[w++] = f; continue; }
+    // A window holds any firm name the finding can be part of (a firm is at most a few words).
+    if (f.start < windowStart || f.end + 48 > windowEnd) {
+      windowStart = Math.max(0, f.start - 64);
+      windowEnd = Math.min(text.length, f.end + 96);
+      firms = firmSpans(text.slice(windowStart, windowEnd), windowStart);
+    }
+    const inFirm = firms.some(([a, b]) => f.start < b && a < f.end) || FIRM_SUFFIX.test(text.slice(f.end, f.end + 16));
     if (!inFirm) out[w++] = f;
   }
   out.length = w;
 }
 
+function firmSpans(window: string, offset: number): Array<[number, number]> {
+  const firms: Array<[number, number]> = [];
+  if (window.includes(' - ')) {
+    FIRM_DASH.lastIndex = 0;
+    for (let m = FIRM_DASH.exec(window); m !== null; m = FIRM_DASH.exec(window)) firms.push([offset + m.index, offset + m.index + m[0].length]);
+  }
+  if (window.includes(', ')) {
+    FIRM_LIST.lastIndex = 0;
+    for (let m = FIRM_LIST.exec(window); m !== null; m = FIRM_LIST.exec(window)) {
+      if (/:\s*$/.test(window.slice(Math.max(0, m.index - 3), m.index))) continue;
+      const given = [m[1]!, m[2]!, m[3]!].filter((x) => isGivenName(x.split(' ')[0]!)).length;
+      if (given <= 1) firms.push([offset + m.index, offset + m.index + m[0].length]);
+    }
+  }
+  return firms;
+}
+
 export const personDetector: Detector = {
   name: 'person',
   classes: ['PERSON'],
-  applies: () => true,
-  scan(text: string, out: Finding[]): void {
+  applies: (text, view?: TextView) => (view ? view.hasUpper || text.includes('name') : true),
+  scan(text: string, out: Finding[], view?: TextView): void {
     let chain: Token[] = [];
     const singles: Token[] = [];
     const firstOwn = out.length;
@@ -468,7 +485,7 @@ export const personDetector: Detector = {
     const n = text.length;
     // One native lower-casing of the whole text, so a lexicon lookup costs one slice, not two
     // strings. Some characters change length when lower-cased ("İ"); then words are lowered one by one.
-    const lowered = text.toLowerCase();
+    const lowered = view ? view.lower() : text.toLowerCase();
     const lower = lowered.length === n ? lowered : null;
     CAPITAL_CANDIDATE.lastIndex = 0;
     while (CAPITAL_CANDIDATE.test(text)) {

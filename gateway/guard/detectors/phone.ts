@@ -7,6 +7,7 @@
  */
 import { getCountries, getCountryCallingCode, Metadata } from 'libphonenumber-js';
 import type { Finding } from '../types.js';
+import type { TextView } from './text-view.js';
 import { textBefore, type Detector } from './detector.js';
 
 const CANDIDATE = new RegExp(
@@ -59,7 +60,7 @@ function digitCount(s: string): number {
 export const phoneDetector: Detector = {
   name: 'phone',
   classes: ['PHONE'],
-  applies: (text) => /\d\d/.test(text),
+  applies: (text, view?: TextView) => (view ? view.maxDigitRun >= 2 : /\d\d/.test(text)),
   scan(text: string, out: Finding[]): void {
     CANDIDATE.lastIndex = 0;
     for (let m = CANDIDATE.exec(text); m !== null; m = CANDIDATE.exec(text)) {

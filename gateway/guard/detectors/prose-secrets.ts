@@ -6,6 +6,7 @@
  */
 import type { Finding } from '../types.js';
 import type { Detector } from './detector.js';
+import type { TextView } from './text-view.js';
 import { CODE_REFERENCE, PLACEHOLDER } from './assignments.js';
 
 const CUE = /\b(password|passwd|passphrase|pass phrase|passcode|pwd|pw|webhook secret|signing secret|client secret|secret key|api key|api token|access token|secret|token)(?:\s*:\s*|\s+(?:(?:is|was)(?: now| set to| still| changed to)?|will be|remains|becomes|of|=)\s*:?\s*|\s+)/giy;
@@ -30,9 +31,13 @@ function looksLikeSecret(v: string, quoted: boolean, password: boolean): boolean
 export const proseSecretDetector: Detector = {
   name: 'prose-secrets',
   classes: ['PASSWORD', 'API_KEY'],
-  applies: (text) => HINT.test(text),
-  scan(text: string, out: Finding[]): void {
-    const lower = text.toLowerCase();
+  applies: (text, view?: TextView) => {
+    if (!view) return HINT.test(text);
+    const l = view.lower();
+    return l.includes('pass') || l.includes('pw') || l.includes('secret') || l.includes('token') || l.includes('api key');
+  },
+  scan(text: string, out: Finding[], view?: TextView): void {
+    const lower = view ? view.lower() : text.toLowerCase();
     for (const word of ['pass', 'pw', 'secret', 'token', 'api key']) {
       for (let at = lower.indexOf(word); at !== -1; at = lower.indexOf(word, at + word.length)) {
         // The cue must start a word: "DB_PASSWORD" and "bypass" are not prose cues.

@@ -1,5 +1,6 @@
 /** US_SSN: AAA-GG-SSSS with the SSA's area/group/serial rules; a bare 9-digit run only with context. */
 import type { Finding } from '../types.js';
+import type { TextView } from './text-view.js';
 import { textBefore, type Detector } from './detector.js';
 
 const SEPARATED = /(?<![\w\-.])(\d{3})([- ])(\d{2})\2(\d{4})(?![\w]|[.\-]\d)/g;
@@ -14,7 +15,7 @@ export function validSsnParts(area: string, group: string, serial: string): bool
 export const ssnDetector: Detector = {
   name: 'ssn',
   classes: ['US_SSN'],
-  applies: (text) => /\d{3}[- ]?\d{2}[- ]?\d{4}/.test(text),
+  applies: (text, view?: TextView) => (view ? view.digits >= 9 && view.maxDigitRun >= 3 : true) && /\d{3}[- ]?\d{2}[- ]?\d{4}/.test(text),
   scan(text: string, out: Finding[]): void {
     SEPARATED.lastIndex = 0;
     for (let m = SEPARATED.exec(text); m !== null; m = SEPARATED.exec(text)) {
