@@ -187,7 +187,8 @@ export const addressDetector: Detector = {
       });
     }
     if (text.includes('corner of')) {
-      scanAll(CORNER, text, (m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.8, detector: 'rule:corner' }));
+      // The whole corner phrase outranks the street line inside it.
+      scanAll(CORNER, text, (m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.9, detector: 'rule:corner' }));
     }
   },
 };

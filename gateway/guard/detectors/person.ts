@@ -284,6 +284,10 @@ function isChatSpeaker(text: string, start: number, end: number, unknown: boolea
   return !unknown || before[1] !== undefined || hasKnownSpeaker(text);
 }
 
+const STREET_WORDS = 'Street|St|Road|Rd|Avenue|Ave|Lane|Boulevard|Blvd|Drive|Bridge|Gateway|Square|Terrace|Crescent|Parkway|Highway|Plaza';
+const STREET_WORD_AFTER = new RegExp(`^ (?:${STREET_WORDS})\\b`);
+const STREET_WORD_LAST = new RegExp(`^(?:${STREET_WORDS}|\\p{L}+(?:strasse|straße|gasse|weg|allee|platz))$`, 'u');
+
 /** "Hi Onufry,", "Hello Delia!": a greeting, then one word and the end of the greeting. */
 const GREETING_BEFORE = /(?:^|[^\p{L}])(?:hi|hello|hey|dear|thanks|thank you|cheers|morning|good morning)\s$/u;
 const GREETED_AFTER = /^(?:[,!:\n]|$| -)/;
@@ -323,7 +327,8 @@ function emit(text: string, chain: readonly Token[], from: number, to: number, o
   if (length === 1) {
     if (first.kind === 'strong') {
       const before = lowerBefore(text, start);
-      score = LOCATION_BEFORE.test(before) ? 0 : CUE_BEFORE.test(before) ? 0.85 : 0.7;
+      // "in Hampton" is a place; "shouted at Gary" is still a person.
+      score = LOCATION_BEFORE.test(before) && !first.given ? 0 : CUE_BEFORE.test(before) ? 0.85 : 0.7;
     } else if ((first.given || first.kind === 'unknown') && isChatSpeaker(text, start, last.end, first.kind === 'unknown')) {
       score = 0.75;
     } else if ((first.kind === 'weak' || first.kind === 'unknown') && (STRONG_CUE_BEFORE.test(lowerBefore(text, start))
@@ -337,6 +342,8 @@ function emit(text: string, chain: readonly Token[], from: number, to: number, o
   } else if (weak >= 1 && cue()) {
     score = 0.65;
   }
+  // "Marina Fort Street", "Eriksson Bridge", "Brucker Bundesstrasse": a street's name, not a person's.
+  if (score > 0 && (STREET_WORD_AFTER.test(text.slice(end, end + 14)) || STREET_WORD_LAST.test(text.slice(last.start, end)))) return;
   if (score > 0 && length >= 2 && PLACE_PHRASES.has(text.slice(start, end).toLowerCase().replace(/\./g, ''))) return;
   if (score === 0) {
     if (length === 1 && (first.kind === 'unknown' || first.kind === 'weak')) singles.push(first);
