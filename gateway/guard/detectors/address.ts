@@ -18,7 +18,9 @@ const CONT_WORD = '(?:Straße|Strasse|Str\\.|Gasse|Weg|Allee|Platz|u\\.|utca|út
 
 const STREET_EN = new RegExp(`\\d(?<![\\w.:$€£]\\d)\\d{0,5}[A-Za-z]?(?: \\d{1,5})? (?![AaPp]\\.?[Mm]\\b)(?:(?:${CAP}|\\d{1,3}(?:st|nd|rd|th)) ){0,4}${STREET_TYPE}\\b\\.?(?: (?:N|S|E|W|NE|NW|SE|SW)\\b)?`, 'gu');
 /** "Milánská 532, 35608 Libčice nad Vltavou", "Auf dem Hof 7a, 47508 Ludwigshafen": street, number, postcode, town. */
-const POSTCODE_ANCHOR = new RegExp(`\\d(?<![\\w.]\\d)\\d{0,4}[a-z]?, (?:\\d{3} ?\\d{2}|\\d{4}(?: ?[A-Z]{2})?) ${CAP}(?: (?:\\p{Ll}{2,4} )?${CAP}){0,3}`, 'gu');
+/** A town's word: no dots, so "Joensuu. Contact Nikolai" ends at the full stop. */
+const TOWN_WORD = "\\p{Lu}[\\p{L}\\p{M}'’\\-]*";
+const POSTCODE_ANCHOR = new RegExp(`\\d(?<![\\w.]\\d)\\d{0,4}[a-z]?, (?:\\d{3} ?\\d{2}|\\d{4}(?: ?[A-Z]{2})?) ${TOWN_WORD}(?: (?:\\p{Ll}{2,4} )?${TOWN_WORD}){0,3}`, 'gu');
 /** The street words before a house number, matched at the end of a short look-back window. */
 const STREET_WORDS_BEFORE = new RegExp(`(?:^|[^\\p{L}\\w])((?:${CAP} (?:(?:${CAP}|\\p{Ll}{2,4}) ){0,2})?${CAP} )$`, 'u');
 /**
@@ -177,7 +179,7 @@ export const addressDetector: Detector = {
           const c = text.charCodeAt(end);
           if (c === 10 || c === 13 || c === 63 || c === 33 || c === 59) break;
           if (c === 46 && (end + 1 >= text.length || text.charCodeAt(end + 1) === 32 || text.charCodeAt(end + 1) === 10)
-            && !/\b[A-Z][a-z]{0,3}$/.test(text.slice(Math.max(start, end - 5), end))) break;
+            && !/\b(?:St|Ave|Av|Rd|Dr|Apt|Blvd|Ln|Ct|No|Nr|Str|Pl|Sq|Mt|Ft|[A-Z])$/.test(text.slice(Math.max(start, end - 5), end))) break;
           end++;
         }
         const value = text.slice(start, end);
