@@ -30,7 +30,7 @@ const STREET_WORDS_BEFORE = new RegExp(`(?:^|[^\\p{L}\\w])((?:${CAP} (?:(?:${CAP
  */
 const SPACE_DIGIT = / \d/g;
 const CONT_HINT_BEFORE = /(?<=(?:straße|strasse|str\.|gasse|weg|allee|platz|damm|gatan|vägen|gata|gården|katu|tie|kuja|polku|vej|gade|vænget|veien|vegen|vegur|stræti|utca|laan|straat|plein|gracht|kade|singel|steeg|u\.|út|tér|ulica|ul\.))/iy;
-function scanContinentalStreets(text: string, out: Finding[]): void {
+function scanContinentalStreets(text: string, out: Finding[], full: string, offset: number): void {
   let lineEnd = -1;
   SPACE_DIGIT.lastIndex = 0;
   for (let m = SPACE_DIGIT.exec(text); m !== null; m = SPACE_DIGIT.exec(text)) {
@@ -43,9 +43,35 @@ function scanContinentalStreets(text: string, out: Finding[]): void {
     // Scanning the line alone is exact: its edges ('\n' or the text's ends) satisfy the
     // pattern's leading lookbehind and trailing \b the same way.
     const line = text.slice(lineStart, lineEnd);
-    scanAll(STREET_CONT, line, (s) => pushExtended(text, lineStart + s.index, lineStart + s.index + s[0].length, 0.8, 'rule:street', out));
+    const at = offset + lineStart;
+    scanAll(STREET_CONT, line, (s) => pushExtended(full, at + s.index, at + s.index + s[0].length, 0.8, 'rule:street', out));
     SPACE_DIGIT.lastIndex = lineEnd;
   }
+}
+/** "12 Main", "Via Roma 12", "Apt #4", "Goya, 150": a digit beside a space, tab, comma or '#'. */
+const STREET_GATE = /\d[ \t,]|[ \t#]\d/g;
+/**
+ * Line-aligned windows holding every line with a STREET_GATE hit plus the lines before and after it, merged.
+ * Windows start and end at line breaks, so lookarounds at their edges read as they do in the text.
+ */
+function streetWindows(text: string): Array<[number, number]> {
+  const windows: Array<[number, number]> = [];
+  STREET_GATE.lastIndex = 0;
+  for (let m = STREET_GATE.exec(text); m !== null; m = STREET_GATE.exec(text)) {
+    // From the line before (a military address puts its unit there) to the line after.
+    const lineStart = text.lastIndexOf('\n', m.index) + 1;
+    const from = lineStart === 0 ? 0 : text.lastIndexOf('\n', lineStart - 2) + 1;
+    let to = text.indexOf('\n', m.index + 1);
+    to = to === -1 ? text.length : text.indexOf('\n', to + 1);
+    if (to === -1) to = text.length;
+    const last = windows[windows.length - 1];
+    if (last && from <= last[1] + 1) last[1] = Math.max(last[1], to);
+    else windows.push([from, to]);
+    // The next hit that can open a new window is on the line after this one.
+    const nextLine = text.indexOf('\n', m.index + 1);
+    STREET_GATE.lastIndex = nextLine === -1 ? text.length : nextLine + 1;
+  }
+  return windows;
 }
 /** A street line ends in "<digits>[a-z]?, <digit>" before a postcode; most texts have none. */
 const POSTCODE_HINT = /\d[a-z]?, \d/;
@@ -152,25 +178,34 @@ export const addressDetector: Detector = {
   scan(text: string, out: Finding[], view?: TextView): void {
     const hasDigit = view ? view.digits > 0 : /\d/.test(text);
     if (hasDigit) {
-      scanAll(STREET_EN, text, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.85, 'rule:street', out));
-      scanContinentalStreets(text, out);
-      if (POSTCODE_HINT.test(text)) {
-        scanAll(POSTCODE_ANCHOR, text, (m) => {
-          const words = STREET_WORDS_BEFORE.exec(text.slice(Math.max(0, m.index - 64), m.index));
-          if (!words) return;
-          const start = m.index - words[1]!.length;
-          out.push({ class: 'ADDRESS', start, end: m.index + m[0].length, score: 0.8, detector: 'rule:street' });
-        });
+      // Street patterns need a number next to a space ("12 Main", "Via Roma 12", "Apt #4"): they run only
+      // on the lines that have one (and the line after, for two-line forms), not over the whole text.
+      for (const [from, to] of streetWindows(text)) {
+        const w = text.slice(from, to);
+        const at = (fn: (m: RegExpExecArray) => void) => (m: RegExpExecArray) => {
+          m.index += from;
+          fn(m);
+        };
+        scanAll(STREET_EN, w, at((m) => pushExtended(text, m.index, m.index + m[0].length, 0.85, 'rule:street', out)));
+        scanContinentalStreets(w, out, text, from);
+        if (POSTCODE_HINT.test(w)) {
+          scanAll(POSTCODE_ANCHOR, w, at((m) => {
+            const words = STREET_WORDS_BEFORE.exec(text.slice(Math.max(from, m.index - 64), m.index));
+            if (!words) return;
+            const start = m.index - words[1]!.length;
+            out.push({ class: 'ADDRESS', start, end: m.index + m[0].length, score: 0.8, detector: 'rule:street' });
+          }));
+        }
+        scanAll(NUMBER_WORDS_NUMBER, w, at((m) => {
+          if (/^(?:19|20)\d\d$/.test(m[1]!)) return; // "2019 Python 3" is a year, not a street
+          pushExtended(text, m.index, m.index + m[0].length, 0.6, 'rule:street', out);
+        }));
+        scanAllUnglued(STREET_PREFIXED, w, isLetterOrWord, at((m) => pushExtended(text, m.index, m.index + m[0].length, 0.8, 'rule:street', out)));
+        scanAll(STREET_FR, w, at((m) => pushExtended(text, m.index, m.index + m[0].length, 0.8, 'rule:street', out)));
+        if (/[ADF]PO /.test(w)) scanAll(MILITARY, w, at((m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'rule:military' })));
       }
-      scanAll(NUMBER_WORDS_NUMBER, text, (m) => {
-        if (/^(?:19|20)\d\d$/.test(m[1]!)) return; // "2019 Python 3" is a year, not a street
-        pushExtended(text, m.index, m.index + m[0].length, 0.6, 'rule:street', out);
-      });
-      scanAllUnglued(STREET_PREFIXED, text, isLetterOrWord, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.8, 'rule:street', out));
-      scanAll(STREET_FR, text, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.8, 'rule:street', out));
       scanAllUnglued(UNIT_ALONE, text, isWordOrDot, (m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.6, detector: 'rule:unit' }));
       if (/box|postfach/i.test(text)) scanAll(PO_BOX, text, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.85, 'rule:po_box', out));
-      if (/[ADF]PO /.test(text)) scanAll(MILITARY, text, (m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'rule:military' }));
       if (hasCueWord(view ? view.lower() : text.toLowerCase())) scanAll(CUE, text, (m) => {
         const start = m.index + m[0].length;
         let end = start;
