@@ -25,6 +25,12 @@ const adversarial: Array<[string, string]> = [
   ['base58 letters', fill('1abcdefghijk')],
   ['iban-like', fill('DE12 ')],
   ['provider prefixes', fill('sk-AKIAghp_xox')],
+  ['password words', fill('my password is pw: ')],
+  ['query credentials', fill('https://a.io/?token=x&key=')],
+  ['userinfo-like', fill('redis://:a#b@')],
+  ['firm lists', fill('Skiles, Dach and Considine - ')],
+  ['continental streets', fill('12 Rue de la Via Roma 5, ')],
+  ['chat speakers', fill('Delia: Hi Marco,\n')],
 ];
 
 describe('detect on 1 MB adversarial inputs', () => {
