@@ -125,6 +125,12 @@ describe('PERSON', () => {
     assertFinds('Hi Delia,\n\nthe report is attached.', 'PERSON', 'Delia');
     assertFinds('Hello Onufry, thanks for the review!', 'PERSON', 'Onufry');
   });
+  it('names after a "Customer:" label and in a CSV name column', () => {
+    assertFinds('Ticket 42\nCustomer: Gabin Moulin <g.m@mail.fr>', 'PERSON', 'Gabin Moulin');
+    const csv = 'id,full_name,email\n1,Lonzo Toy,lt@corp.io\n2,"Jano Banse",jb@corp.io\n';
+    assertFinds(csv, 'PERSON', 'Lonzo Toy');
+    assertFinds(csv, 'PERSON', 'Jano Banse');
+  });
   it('firms named after people, countries, cities and salutations are not', () => {
     assertNone('Rolfson - Hettinger signed with Skiles, Dach and Considine and with Boyle - Lesch-Pouros.', ['PERSON']);
     assertNone('Micco-Sforza SPA, Weber, Kasten und Matschke and Harvey Group renewed; Kub, Lehner and Fritsch did not.', ['PERSON']);

@@ -138,7 +138,7 @@ const LEXICON: ReadonlyMap<string, number> = (() => {
 })();
 
 const PARTICLES = /^ (?:(?:van|von|de|der|den|da|di|du|del|della|la|le|ten|ter|bin|ibn|al|el|dos|das|do|y|zu) )+$/;
-const CUE_BEFORE = /(?:\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|dear|hi|hello|hey|thanks|thank you|regards|sincerely|cheers|best|attn|cc|from|to|by|signed|named|called|contact|customer|patient|client|employee|user|applicant|tenant|husband|wife|son|daughter|kid|child|mother|father|mom|dad|brother|sister|friend|colleague|manager|boss|landlord|doctor|nurse|agent)\.?,?|name is|name's|i am|i'm|this is|ask for|speak to|talk to|name:|author:|owner:|assignee:|reporter:|by:)\s*$/;
+const CUE_BEFORE = /(?:\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|dear|hi|hello|hey|thanks|thank you|regards|sincerely|cheers|best|attn|cc|from|to|by|signed|named|called|contact|customer|patient|client|employee|user|applicant|tenant|husband|wife|son|daughter|kid|child|mother|father|mom|dad|brother|sister|friend|colleague|manager|boss|landlord|doctor|nurse|agent)\.?[,:]?|name is|name's|i am|i'm|this is|ask for|speak to|talk to|name:|author:|owner:|assignee:|reporter:|by:)\s*$/;
 const LOCATION_BEFORE = /\b(?:in|at|near|via|visit|visiting|across|around|inside|outside|of)\s$/;
 const SURNAME_SHAPE = /(?:sson|sen|dóttir|dottir|ová|ova|ov|ev|eva|ski|ska|sky|ić|vić|ez|yama|moto|uchi|kawa|ainen|inen|nen|escu|elli|etti|ini|ucci|yan|ian|enko|czyk|berg|stein|mann|ström|strom|lund|quist|poulos|akis|oglu|ović|evich|ovich)$/;
 
@@ -467,6 +467,68 @@ function firmSpans(window: string, offset: number): Array<[number, number]> {
   return firms;
 }
 
+/** Header cells that name a column of people. */
+const NAME_HEADER = /^(?:name|full_?name|fullname|customer|customer_?name|contact|contact_?name|person|employee|patient|client|owner|first_?name|last_?name|given_?name|surname|family_?name|author|assignee|recipient)$/i;
+const CELL_NAME = /^(?:\p{Lu}[\p{L}\p{M}'’\-]*\.?)(?: (?:\p{Lu}[\p{L}\p{M}'’\-]*\.?|van|von|de|der|den|da|di|du|del|della|la|le|ten|ter|bin|al|dos|das|zu)){0,4}$/u;
+
+const HEADER_WORDS = ['name', 'customer', 'contact', 'person', 'employee', 'patient', 'client', 'owner', 'surname', 'author', 'assignee', 'recipient'];
+/** A header word beside a comma somewhere in the text; otherwise the CSV pass is skipped. */
+function mayHaveCsvNameHeader(lower: string): boolean {
+  if (!lower.includes(',') || !lower.includes('\n')) return false;
+  for (const w of HEADER_WORDS) {
+    if (lower.includes(w + ',') || lower.includes(',' + w) || lower.includes(w + '",') || lower.includes(',"' + w)) return true;
+  }
+  return false;
+}
+
+/**
+ * CSV: when a header line names a column of people ("name", "full_name", "customer"...), each row's
+ * cell in that column is a person when it is shaped like a name. Cells are split on commas outside
+ * double quotes.
+ */
+function addCsvNameColumns(text: string, out: Finding[]): void {
+  let lineStart = 0;
+  let columns: number[] | null = null;
+  let width = 0;
+  while (lineStart < text.length) {
+    let lineEnd = text.indexOf('\n', lineStart);
+    if (lineEnd === -1) lineEnd = text.length;
+    const cells = splitCsvLine(text, lineStart, lineEnd);
+    if (columns === null || cells.length !== width) {
+      // A header: two or more cells, one of them a name column.
+      const names = cells.map((c, k) => (NAME_HEADER.test(text.slice(c[0], c[1]).trim().replace(/^"|"$/g, '')) ? k : -1)).filter((k) => k >= 0);
+      columns = cells.length >= 2 && names.length > 0 ? names : null;
+      width = cells.length;
+    } else {
+      for (const k of columns) {
+        let [a, b] = cells[k]!;
+        if (text.charCodeAt(a) === 34 && text.charCodeAt(b - 1) === 34) { a++; b--; }
+        const cell = text.slice(a, b);
+        if (cell.length >= 2 && cell.length <= 60 && CELL_NAME.test(cell)) {
+          out.push({ class: 'PERSON', start: a, end: b, score: 0.8, detector: 'csv:person' });
+        }
+      }
+    }
+    lineStart = lineEnd + 1;
+  }
+}
+
+function splitCsvLine(text: string, from: number, to: number): Array<[number, number]> {
+  const cells: Array<[number, number]> = [];
+  let start = from;
+  let quoted = false;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34) quoted = !quoted;
+    else if (c === 44 && !quoted) {
+      cells.push([start, i]);
+      start = i + 1;
+    }
+  }
+  cells.push([start, to > from && text.charCodeAt(to - 1) === 13 ? to - 1 : to]);
+  return cells;
+}
+
 export const personDetector: Detector = {
   name: 'person',
   classes: ['PERSON'],
@@ -534,6 +596,7 @@ export const personDetector: Detector = {
     flush();
     if (singles.length > 0) addListNeighbours(text, singles, out, firstOwn);
     if (text.includes('name')) addLowerCaseAfterCue(text, out);
+    if (lower !== null && mayHaveCsvNameHeader(lower)) addCsvNameColumns(text, out);
     dropFirms(text, out, firstOwn);
   },
 };
