@@ -319,10 +319,6 @@ function emit(text: string, chain: readonly Token[], from: number, to: number, o
     else if (kind === 'unknown') unknown++;
     else if (kind === 'initial') initials++;
   }
-  const lineAlone = (): boolean => /(?:^|\n)[ \t]*$/.test(text.slice(Math.max(0, start - 8), start))
-    && /^[ \t]*(?:\r?\n|$)/.test(text.slice(last.end, last.end + 4));
-  // The cue regexes are the expensive part of a chain; they run only on the branches that read them.
-  const cue = (): boolean => CUE_BEFORE.test(lowerBefore(text, start));
   let score = 0;
   if (length === 1) {
     if (first.kind === 'strong') {
@@ -338,8 +334,8 @@ function emit(text: string, chain: readonly Token[], from: number, to: number, o
   } else if (unknown >= 1 && unknown + weak + initials === length) {
     // "Ravil G Yefimov": two words around an initial is the shape of a full name.
     const initialInside = initials > 0 && length >= 3;
-    if (initialInside || cue() || surnameShaped(text, chain, a, b) || lineAlone()) score = initialInside ? 0.75 : 0.65;
-  } else if (weak >= 1 && cue()) {
+    if (initialInside || hasCue(text, start) || surnameShaped(text, chain, a, b) || lineAlone(text, start, last.end)) score = initialInside ? 0.75 : 0.65;
+  } else if (weak >= 1 && hasCue(text, start)) {
     score = 0.65;
   }
   // "Marina Fort Street", "Eriksson Bridge", "Brucker Bundesstrasse": a street's name, not a person's.
@@ -353,6 +349,14 @@ function emit(text: string, chain: readonly Token[], from: number, to: number, o
   const apostrophe = text.charCodeAt(end - 2);
   if (end - start >= 2 && text.charCodeAt(end - 1) === 115 && (apostrophe === 39 || apostrophe === 8217)) end -= 2;
   out.push({ class: 'PERSON', start, end, score, detector: 'lexicon:person' });
+}
+
+/** Module-level (not closures per chain): the cue and line tests run only on the branches that read them. */
+function hasCue(text: string, start: number): boolean {
+  return CUE_BEFORE.test(lowerBefore(text, start));
+}
+function lineAlone(text: string, start: number, end: number): boolean {
+  return /(?:^|\n)[ \t]*$/.test(text.slice(Math.max(0, start - 8), start)) && /^[ \t]*(?:\r?\n|$)/.test(text.slice(end, end + 4));
 }
 
 function surnameShaped(text: string, chain: readonly Token[], a: number, b: number): boolean {
@@ -456,7 +460,8 @@ function firmSpans(window: string, offset: number): Array<[number, number]> {
     FIRM_DASH.lastIndex = 0;
     for (let m = FIRM_DASH.exec(window); m !== null; m = FIRM_DASH.exec(window)) firms.push([offset + m.index, offset + m.index + m[0].length]);
   }
-  if (window.includes(', ')) {
+  if (window.includes(', ') && (window.includes(' and ') || window.includes(' und ') || window.includes(' et ')
+    || window.includes(' y ') || window.includes(' e ') || window.includes(' & '))) {
     FIRM_LIST.lastIndex = 0;
     for (let m = FIRM_LIST.exec(window); m !== null; m = FIRM_LIST.exec(window)) {
       if (/:\s*$/.test(window.slice(Math.max(0, m.index - 3), m.index))) continue;
@@ -471,14 +476,11 @@ function firmSpans(window: string, offset: number): Array<[number, number]> {
 const NAME_HEADER = /^(?:name|full_?name|fullname|customer|customer_?name|contact|contact_?name|person|employee|patient|client|owner|first_?name|last_?name|given_?name|surname|family_?name|author|assignee|recipient)$/i;
 const CELL_NAME = /^(?:\p{Lu}[\p{L}\p{M}'’\-]*\.?)(?: (?:\p{Lu}[\p{L}\p{M}'’\-]*\.?|van|von|de|der|den|da|di|du|del|della|la|le|ten|ter|bin|al|dos|das|zu)){0,4}$/u;
 
-const HEADER_WORDS = ['name', 'customer', 'contact', 'person', 'employee', 'patient', 'client', 'owner', 'surname', 'author', 'assignee', 'recipient'];
-/** A header word beside a comma somewhere in the text; otherwise the CSV pass is skipped. */
+const HEADER_WORD = '(?:name|customer|contact|person|employee|patient|client|owner|surname|author|assignee|recipient)';
+/** A header word beside a comma somewhere in the (lower-cased) text; otherwise the CSV pass is skipped. */
+const CSV_HEADER_HINT = new RegExp(`${HEADER_WORD}"?,|,"?[a-z_]*${HEADER_WORD}`);
 function mayHaveCsvNameHeader(lower: string): boolean {
-  if (!lower.includes(',') || !lower.includes('\n')) return false;
-  for (const w of HEADER_WORDS) {
-    if (lower.includes(w + ',') || lower.includes(',' + w) || lower.includes(w + '",') || lower.includes(',"' + w)) return true;
-  }
-  return false;
+  return lower.includes(',') && CSV_HEADER_HINT.test(lower);
 }
 
 /**
