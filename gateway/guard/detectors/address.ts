@@ -87,6 +87,7 @@ const PO_BOX = /(?<![\w.])(?:P\.?\s?O\.?\s?Box|Post(?:al)?\s?(?:Office\s)?Box|Po
 const MILITARY = /(?<![\w.])(?:(?:PSC|CMR|Unit) \d{3,5},? Box \d{3,5}|USNS [\p{L}\-]+|USS [\p{L}\-]+|USCGC [\p{L}\-]+)\s*\n?\s*(?:APO|FPO|DPO) (?:AA|AE|AP) \d{5}/giu;
 const CORNER = /\b(?:the )?corner of (?:[\p{L}\p{M}\d'’.\-]+ ){1,6}?and (?:\p{Lu}[\p{L}\p{M}'’.\-]*|\d+)(?: \p{Lu}[\p{L}\p{M}'’.\-]*| \d+\.?){0,4}/gu;
 const CUE = /\b(?:address(?: is|:)|addr:|live at|lives at|living at|located at|reside at|resides at|ship(?:ping)? to|deliver(?:y)? to|mail(?:ing)? address|send it to|moved to|home address|billing address|postal address)\s*[:\-]?\s+/gi;
+const CUE_LOWER = /\b(?:address(?: is|:)|addr:|live at|lives at|living at|located at|reside at|resides at|ship(?:ping)? to|deliver(?:y)? to|mail(?:ing)? address|send it to|moved to|home address|billing address|postal address)\s*[:\-]?\s+/g;
 /** What may follow a street line: units, then a city line with region and postcode. */
 /** UK postcodes: "LS6 2AB", "NW1 6XE", "SW1A 1AA", "EC1V 9HX". */
 const UK_POSTCODE = '[A-Z]{1,2}\\d[A-Z\\d]? ?\\d[A-Z]{2}\\b';
@@ -164,19 +165,12 @@ function isLetterOrWord(c: number): boolean {
   return LETTER_OR_WORD.test(String.fromCodePoint(c));
 }
 
-/** Every CUE alternative holds one of these; without any, the case-insensitive CUE pass is skipped. */
-const CUE_WORDS = ['addr', 'live', 'living', 'located', 'reside', 'ship', 'deliver', 'mail', 'send it', 'moved'];
-function hasCueWord(lower: string): boolean {
-  for (const w of CUE_WORDS) if (lower.includes(w)) return true;
-  return false;
-}
-
 export const addressDetector: Detector = {
   name: 'address',
   classes: ['ADDRESS'],
-  applies: (text, view?: TextView) => (view ? view.digits > 0 || text.includes('corner of') : true),
+  applies: (text, view?: TextView) => (view ? view.hasDigit || text.includes('corner of') : true),
   scan(text: string, out: Finding[], view?: TextView): void {
-    const hasDigit = view ? view.digits > 0 : /\d/.test(text);
+    const hasDigit = view ? view.hasDigit : /\d/.test(text);
     if (hasDigit) {
       // Street patterns need a number next to a space ("12 Main", "Via Roma 12", "Apt #4"): they run only
       // on the lines that have one (and the line after, for two-line forms), not over the whole text.
@@ -205,8 +199,12 @@ export const addressDetector: Detector = {
         if (/[ADF]PO /.test(w)) scanAll(MILITARY, w, at((m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'rule:military' })));
       }
       scanAllUnglued(UNIT_ALONE, text, isWordOrDot, (m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.6, detector: 'rule:unit' }));
-      if (/box|postfach/i.test(text)) scanAll(PO_BOX, text, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.85, 'rule:po_box', out));
-      if (hasCueWord(view ? view.lower() : text.toLowerCase())) scanAll(CUE, text, (m) => {
+      const lower = view ? view.lower() : text.toLowerCase();
+      if (lower.includes('box') || lower.includes('postfach')) scanAll(PO_BOX, text, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.85, 'rule:po_box', out));
+      // The cue pass reads the lower-cased text (a case-sensitive pass is cheaper); offsets match when
+      // lower-casing kept the length, else the case-insensitive pattern reads the text itself.
+      const sameLength = lower.length === text.length;
+      scanAll(sameLength ? CUE_LOWER : CUE, sameLength ? lower : text, (m) => {
         const start = m.index + m[0].length;
         let end = start;
         const limit = Math.min(text.length, start + 120);

@@ -66,7 +66,7 @@ function consistentSeparators(raw: string): boolean {
 export const cardDetector: Detector = {
   name: 'card',
   classes: ['CREDIT_CARD'],
-  applies: (text, view?: TextView) => (view ? view.maxDigitRun >= 4 : /\d{4}/.test(text)),
+  applies: (text, view?: TextView) => (view ? view.digitRun(4) : /\d{4}/.test(text)),
   scan(text: string, out: Finding[]): void {
     CANDIDATE.lastIndex = 0;
     for (let m = CANDIDATE.exec(text); m !== null; m = CANDIDATE.exec(text)) {

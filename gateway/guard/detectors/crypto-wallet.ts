@@ -47,7 +47,7 @@ function bech32Valid(s: string): boolean {
 export const cryptoWalletDetector: Detector = {
   name: 'crypto-wallet',
   classes: ['CRYPTO_WALLET'],
-  applies: (text, view?: TextView) => (view ? view.digits > 0 : /[13]|bc1|tb1|0x/.test(text)),
+  applies: (text, view?: TextView) => (view ? view.hasDigit : /[13]|bc1|tb1|0x/.test(text)),
   scan(text: string, out: Finding[]): void {
     BASE58.lastIndex = 0;
     for (let m = BASE58.exec(text); m !== null; m = BASE58.exec(text)) {

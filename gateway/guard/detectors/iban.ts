@@ -35,7 +35,7 @@ function isAlnum(c: number): boolean {
 export const ibanDetector: Detector = {
   name: 'iban',
   classes: ['IBAN'],
-  applies: (text, view?: TextView) => (view ? view.maxDigitRun >= 2 : true) && /[A-Za-z]{2}\d{2}/.test(text),
+  applies: (text, view?: TextView) => (view ? view.digitRun(2) : true) && /[A-Za-z]{2}\d{2}/.test(text),
   scan(text: string, out: Finding[]): void {
     START.lastIndex = 0;
     for (let m = START.exec(text); m !== null; m = START.exec(text)) {

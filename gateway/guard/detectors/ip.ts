@@ -21,7 +21,7 @@ function excludedV4(ip: string): boolean {
 export const ipDetector: Detector = {
   name: 'ip',
   classes: ['IP_ADDRESS'],
-  applies: (text, view?: TextView) => (view ? (view.hasDot || view.hasColon) && view.digits > 0 : text.includes('.') || text.includes(':')),
+  applies: (text, view?: TextView) => (view ? (view.hasDot || view.hasColon) && view.hasDigit : text.includes('.') || text.includes(':')),
   scan(text: string, out: Finding[]): void {
     if (text.includes('.')) {
       IPV4.lastIndex = 0;

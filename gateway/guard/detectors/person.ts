@@ -476,32 +476,37 @@ function firmSpans(window: string, offset: number): Array<[number, number]> {
 const NAME_HEADER = /^(?:name|full_?name|fullname|customer|customer_?name|contact|contact_?name|person|employee|patient|client|owner|first_?name|last_?name|given_?name|surname|family_?name|author|assignee|recipient)$/i;
 const CELL_NAME = /^(?:\p{Lu}[\p{L}\p{M}'’\-]*\.?)(?: (?:\p{Lu}[\p{L}\p{M}'’\-]*\.?|van|von|de|der|den|da|di|du|del|della|la|le|ten|ter|bin|al|dos|das|zu)){0,4}$/u;
 
-const HEADER_WORD = '(?:name|customer|contact|person|employee|patient|client|owner|surname|author|assignee|recipient)';
-/** A header word beside a comma somewhere in the (lower-cased) text; otherwise the CSV pass is skipped. */
-const CSV_HEADER_HINT = new RegExp(`${HEADER_WORD}"?,|,"?[a-z_]*${HEADER_WORD}`);
-function mayHaveCsvNameHeader(lower: string): boolean {
-  return lower.includes(',') && CSV_HEADER_HINT.test(lower);
-}
+/**
+ * A header word at the end of a cell (lower-cased text): where a CSV header may be. Found in one
+ * pass; only those lines are split, and the rows under a header until the cell count changes.
+ */
+const CSV_HEADER_WORD = /(?:name|customer|contact|person|employee|patient|client|owner|surname|author|assignee|recipient)"?(?=,|\r?\n|$)/g;
 
 /**
  * CSV: when a header line names a column of people ("name", "full_name", "customer"...), each row's
  * cell in that column is a person when it is shaped like a name. Cells are split on commas outside
  * double quotes.
  */
-function addCsvNameColumns(text: string, out: Finding[]): void {
-  let lineStart = 0;
-  let columns: number[] | null = null;
-  let width = 0;
-  while (lineStart < text.length) {
-    let lineEnd = text.indexOf('\n', lineStart);
-    if (lineEnd === -1) lineEnd = text.length;
-    const cells = splitCsvLine(text, lineStart, lineEnd);
-    if (columns === null || cells.length !== width) {
-      // A header: two or more cells, one of them a name column.
-      const names = cells.map((c, k) => (NAME_HEADER.test(text.slice(c[0], c[1]).trim().replace(/^"|"$/g, '')) ? k : -1)).filter((k) => k >= 0);
-      columns = cells.length >= 2 && names.length > 0 ? names : null;
-      width = cells.length;
-    } else {
+function addCsvNameColumns(text: string, lower: string, out: Finding[]): void {
+  if (!lower.includes(',')) return;
+  let done = 0;
+  CSV_HEADER_WORD.lastIndex = 0;
+  for (let m = CSV_HEADER_WORD.exec(lower); m !== null; m = CSV_HEADER_WORD.exec(lower)) {
+    const headerStart = lower.lastIndexOf('\n', m.index) + 1;
+    if (headerStart < done) continue;
+    let headerEnd = lower.indexOf('\n', m.index);
+    if (headerEnd === -1) headerEnd = lower.length;
+    done = headerEnd;
+    const header = splitCsvLine(text, headerStart, headerEnd);
+    if (header.length < 2) continue;
+    const columns = header.map((c, k) => (NAME_HEADER.test(text.slice(c[0], c[1]).trim().replace(/^"|"$/g, '')) ? k : -1)).filter((k) => k >= 0);
+    if (columns.length === 0) continue;
+    let lineStart = headerEnd + 1;
+    while (lineStart < text.length) {
+      let lineEnd = text.indexOf('\n', lineStart);
+      if (lineEnd === -1) lineEnd = text.length;
+      const cells = splitCsvLine(text, lineStart, lineEnd);
+      if (cells.length !== header.length) break;
       for (const k of columns) {
         let [a, b] = cells[k]!;
         if (text.charCodeAt(a) === 34 && text.charCodeAt(b - 1) === 34) { a++; b--; }
@@ -510,8 +515,10 @@ function addCsvNameColumns(text: string, out: Finding[]): void {
           out.push({ class: 'PERSON', start: a, end: b, score: 0.8, detector: 'csv:person' });
         }
       }
+      done = lineEnd;
+      lineStart = lineEnd + 1;
     }
-    lineStart = lineEnd + 1;
+    CSV_HEADER_WORD.lastIndex = Math.max(CSV_HEADER_WORD.lastIndex, done);
   }
 }
 
@@ -598,7 +605,8 @@ export const personDetector: Detector = {
     flush();
     if (singles.length > 0) addListNeighbours(text, singles, out, firstOwn);
     if (text.includes('name')) addLowerCaseAfterCue(text, out);
-    if (lower !== null && mayHaveCsvNameHeader(lower)) addCsvNameColumns(text, out);
+    // Header words are ASCII: the original text stands in when lower-casing changed its length.
+    addCsvNameColumns(text, lower ?? text, out);
     dropFirms(text, out, firstOwn);
   },
 };

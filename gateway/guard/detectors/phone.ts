@@ -60,7 +60,7 @@ function digitCount(s: string): number {
 export const phoneDetector: Detector = {
   name: 'phone',
   classes: ['PHONE'],
-  applies: (text, view?: TextView) => (view ? view.maxDigitRun >= 2 : /\d\d/.test(text)),
+  applies: (text, view?: TextView) => (view ? view.digitRun(2) : /\d\d/.test(text)),
   scan(text: string, out: Finding[]): void {
     CANDIDATE.lastIndex = 0;
     for (let m = CANDIDATE.exec(text); m !== null; m = CANDIDATE.exec(text)) {

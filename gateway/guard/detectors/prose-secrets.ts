@@ -11,6 +11,8 @@ import { CODE_REFERENCE, PLACEHOLDER } from './assignments.js';
 
 const CUE = /\b(password|passwd|passphrase|pass phrase|passcode|pwd|pw|webhook secret|signing secret|client secret|secret key|api key|api token|access token|secret|token)(?:\s*:\s*|\s+(?:(?:is|was)(?: now| set to| still| changed to)?|will be|remains|becomes|of|=)\s*:?\s*|\s+)/giy;
 const HINT = /pass|pw|secret|token|api key/i;
+/** Where a cue may start (in the lower-cased text): one pass for every cue word. */
+const WORD = /pass|pw|secret|token|api key/g;
 const PASSWORD_WORD = /^(?:password|passwd|passphrase|pass phrase|passcode|pwd|pw)$/i;
 const TRAILING = /[.,;:?)\]}>"'”’`]+$/;
 const OPEN_QUOTES = new Set([34, 39, 96, 8220, 8216]);
@@ -38,40 +40,42 @@ export const proseSecretDetector: Detector = {
   },
   scan(text: string, out: Finding[], view?: TextView): void {
     const lower = view ? view.lower() : text.toLowerCase();
-    for (const word of ['pass', 'pw', 'secret', 'token', 'api key']) {
-      for (let at = lower.indexOf(word); at !== -1; at = lower.indexOf(word, at + word.length)) {
-        // The cue must start a word: "DB_PASSWORD" and "bypass" are not prose cues.
-        if (at > 0 && /[\w.$-]/.test(text[at - 1]!)) continue;
-        CUE.lastIndex = at;
-        const m = CUE.exec(text);
-        if (!m) continue;
-        const from = at + m[0].length;
-        if (from >= text.length) continue;
-        let start = from;
-        let end: number;
-        let quoted = false;
-        const q = text.charCodeAt(from);
-        if (OPEN_QUOTES.has(q)) {
-          const close = text.indexOf(String.fromCharCode(CLOSE_QUOTE[q]!), from + 1);
-          const nl = text.indexOf('\n', from);
-          if (close === -1 || (nl !== -1 && nl < close)) continue;
-          start = from + 1;
-          end = close;
-          quoted = true;
-        } else {
-          end = from;
-          while (end < text.length && !/\s/.test(text[end]!)) end++;
-          const trailing = TRAILING.exec(text.slice(start, end));
-          if (trailing) end -= trailing[0].length;
-        }
-        const v = text.slice(start, end);
-        const password = PASSWORD_WORD.test(m[1]!);
-        if (!looksLikeSecret(v, quoted, password)) continue;
-        out.push({
-          class: password ? 'PASSWORD' : 'API_KEY', start, end, score: 0.85,
-          detector: password ? 'context:password' : 'context:secret',
-        });
+    // Lower-casing keeps offsets only when no character changes length; otherwise read the text as is.
+    const hay = lower.length === text.length ? lower : text;
+    WORD.lastIndex = 0;
+    for (let w = WORD.exec(hay); w !== null; w = WORD.exec(hay)) {
+      const at = w.index;
+      // The cue must start a word: "DB_PASSWORD" and "bypass" are not prose cues.
+      if (at > 0 && /[\w.$-]/.test(text[at - 1]!)) continue;
+      CUE.lastIndex = at;
+      const m = CUE.exec(text);
+      if (!m) continue;
+      const from = at + m[0].length;
+      if (from >= text.length) continue;
+      let start = from;
+      let end: number;
+      let quoted = false;
+      const q = text.charCodeAt(from);
+      if (OPEN_QUOTES.has(q)) {
+        const close = text.indexOf(String.fromCharCode(CLOSE_QUOTE[q]!), from + 1);
+        const nl = text.indexOf('\n', from);
+        if (close === -1 || (nl !== -1 && nl < close)) continue;
+        start = from + 1;
+        end = close;
+        quoted = true;
+      } else {
+        end = from;
+        while (end < text.length && !/\s/.test(text[end]!)) end++;
+        const trailing = TRAILING.exec(text.slice(start, end));
+        if (trailing) end -= trailing[0].length;
       }
+      const v = text.slice(start, end);
+      const password = PASSWORD_WORD.test(m[1]!);
+      if (!looksLikeSecret(v, quoted, password)) continue;
+      out.push({
+        class: password ? 'PASSWORD' : 'API_KEY', start, end, score: 0.85,
+        detector: password ? 'context:password' : 'context:secret',
+      });
     }
   },
 };

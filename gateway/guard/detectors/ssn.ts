@@ -15,7 +15,7 @@ export function validSsnParts(area: string, group: string, serial: string): bool
 export const ssnDetector: Detector = {
   name: 'ssn',
   classes: ['US_SSN'],
-  applies: (text, view?: TextView) => (view ? view.digits >= 9 && view.maxDigitRun >= 3 : true) && /\d{3}[- ]?\d{2}[- ]?\d{4}/.test(text),
+  applies: (text, view?: TextView) => (view ? view.digitRun(3) : true) && /\d{3}[- ]?\d{2}[- ]?\d{4}/.test(text),
   scan(text: string, out: Finding[]): void {
     SEPARATED.lastIndex = 0;
     for (let m = SEPARATED.exec(text); m !== null; m = SEPARATED.exec(text)) {

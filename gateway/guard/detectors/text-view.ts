@@ -1,50 +1,46 @@
 /**
- * What detect() learns about a text in one pass over its characters, shared by every detector: which
- * characters occur (so a detector whose anchor is absent is skipped without a regex of its own), the
- * longest digit run, and the lower-cased text (made at most once, for every detector that reads it).
+ * What detectors learn about one text, learnt once and shared: whether a digit, a run of digits,
+ * an '@', ':', '=' or a capital occurs, and the lower-cased text. Each fact is computed on first
+ * use with a native search that stops at the first hit (most texts answer within a few characters),
+ * then kept for every other detector, so no prefilter runs twice and the lower-cased copy is made
+ * at most once.
  */
 export class TextView {
   readonly text: string;
-  /** Longest run of ASCII digits. */
-  readonly maxDigitRun: number;
-  /** Number of ASCII digits. */
-  readonly digits: number;
-  readonly hasUpper: boolean;
-  readonly hasAt: boolean;
-  readonly hasColon: boolean;
-  readonly hasEquals: boolean;
-  readonly hasDot: boolean;
-  readonly hasDash: boolean;
   #lower: string | undefined;
+  #facts = new Map<string, boolean>();
 
   constructor(text: string) {
     this.text = text;
-    let run = 0, maxRun = 0, digits = 0;
-    let upper = false, at = false, colon = false, equals = false, dot = false, dash = false;
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (c >= 48 && c <= 57) {
-        digits++;
-        if (++run > maxRun) maxRun = run;
-        continue;
-      }
-      run = 0;
-      if (c >= 65 && c <= 90) upper = true;
-      else if (c === 64) at = true;
-      else if (c === 58) colon = true;
-      else if (c === 61) equals = true;
-      else if (c === 46) dot = true;
-      else if (c === 45) dash = true;
-      else if (c > 127) upper = true; // a non-ASCII letter may be a capital; the person scan decides
-    }
-    this.maxDigitRun = maxRun;
-    this.digits = digits;
-    this.hasUpper = upper;
-    this.hasAt = at;
-    this.hasColon = colon;
-    this.hasEquals = equals;
-    this.hasDot = dot;
-    this.hasDash = dash;
+  }
+
+  #fact(name: string, test: () => boolean): boolean {
+    let v = this.#facts.get(name);
+    if (v === undefined) this.#facts.set(name, (v = test()));
+    return v;
+  }
+
+  /** A run of at least n ASCII digits (1–4). */
+  digitRun(n: 1 | 2 | 3 | 4): boolean {
+    return this.#fact(`d${n}`, () => DIGIT_RUNS[n - 1]!.test(this.text));
+  }
+  get hasDigit(): boolean {
+    return this.digitRun(1);
+  }
+  get hasUpper(): boolean {
+    return this.#fact('upper', () => /[A-Z\u00C0-\uFFFF]/.test(this.text));
+  }
+  get hasAt(): boolean {
+    return this.#fact('@', () => this.text.includes('@'));
+  }
+  get hasColon(): boolean {
+    return this.#fact(':', () => this.text.includes(':'));
+  }
+  get hasEquals(): boolean {
+    return this.#fact('=', () => this.text.includes('='));
+  }
+  get hasDot(): boolean {
+    return this.#fact('.', () => this.text.includes('.'));
   }
 
   /** The lower-cased text, computed on first use. */
@@ -52,3 +48,5 @@ export class TextView {
     return (this.#lower ??= this.text.toLowerCase());
   }
 }
+
+const DIGIT_RUNS = [/\d/, /\d\d/, /\d{3}/, /\d{4}/];
