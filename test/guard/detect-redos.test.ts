@@ -28,6 +28,7 @@ const adversarial: Array<[string, string]> = [
   ['password words', fill('my password is pw: ')],
   ['query credentials', fill('https://a.io/?token=x&key=')],
   ['userinfo-like', fill('redis://:a#b@')],
+  ['one scheme, then colons', 'ab://' + fill(':')],
   ['firm lists', fill('Skiles, Dach and Considine - ')],
   ['continental streets', fill('12 Rue de la Via Roma 5, ')],
   ['chat speakers', fill('Delia: Hi Marco,\n')],

@@ -9,9 +9,10 @@ import { isReservedHost, isWordCode, type Detector } from './detector.js';
 const URL_AT = /([A-Za-z][A-Za-z0-9+.\-]{1,20}):\/\/(?:([^\s/?#@'"<>`]*)@)?(\[[0-9A-Fa-f:.]+\]|[^\s/?#:'"<>`,;)\]}]+)(:\d{1,5})?([^\s'"<>`]*)/y;
 /**
  * The same with a userinfo that holds characters a URL should escape but people do not (`#`, `?`):
- * `redis://:s3cr3t#1@cache:6379`. Only taken when the userinfo has a ':' (a password).
+ * `redis://:s3cr3t#1@cache:6379`. Only taken when the userinfo has a ':' (a password); the user part
+ * has none and both parts are bounded, so a long run of ':' without '@' cannot backtrack.
  */
-const URL_LOOSE_USERINFO = /([A-Za-z][A-Za-z0-9+.\-]{1,20}):\/\/([^\s/@'"<>`]*:[^\s/@'"<>`]*)@(\[[0-9A-Fa-f:.]+\]|[^\s/?#:'"<>`,;)\]}]+)(:\d{1,5})?([^\s'"<>`]*)/y;
+const URL_LOOSE_USERINFO = /([A-Za-z][A-Za-z0-9+.\-]{1,20}):\/\/([^\s/@:'"<>`]{0,256}:[^\s/@'"<>`]{0,256})@(\[[0-9A-Fa-f:.]+\]|[^\s/?#:'"<>`,;)\]}]+)(:\d{1,5})?([^\s'"<>`]*)/y;
 /** Query parameters whose value is a credential; `password`-like ones are PASSWORD, the rest API_KEY. */
 const SECRET_PARAMS = new Set(['token', 'access_token', 'refresh_token', 'id_token', 'auth', 'auth_token', 'api_key', 'apikey',
   'api-key', 'key', 'sig', 'signature', 'secret', 'client_secret', 'password', 'passwd', 'pwd', 'pass', 'code',
