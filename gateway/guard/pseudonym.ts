@@ -43,7 +43,8 @@ export class TenantKeys {
   /**
    * `tenantKey`: the tenant's own current key from the secret store (`tenant.<id>.pseudonym`,
    * rotated or imported — BYOK), used instead of the master-derived one when present. Earlier
-   * pseudonyms keep re-identifying through the vault, which maps each pseudonym to its value.
+   * pseudonyms need no old key: re-identification uses each request's own map, and the resent
+   * history is masked again under the current key.
    */
   constructor(
     masterKey: Buffer,
