@@ -193,7 +193,7 @@ export function upBanner(up: RunningUp): string {
     `  base_url:       ${gooseBaseUrl(gateway.url)}`,
     `  headers:        Authorization: Bearer ${token}`,
     `  GOOSE_MODEL:    ${DEFAULT_GOOSE_MODEL}`,
-    ...(up.controllerUrl ? [`  GOOSE_ALLOWLIST: ${up.controllerUrl}/api/v1/goose/allowlist/${up.role}.yaml`] : []),
+    ...(up.controllerUrl ? [`  GOOSE_ALLOWLIST: ${up.controllerUrl}/api/v1/goose/allowlist/${up.role}`] : []),
     'Or, for one shell:',
     ...env.split('\n').map((l) => `  ${l}`),
     '',
