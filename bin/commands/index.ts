@@ -14,6 +14,7 @@ import { registerLoginCommands } from './login.js';
 import { registerSecretsCommands } from './secrets.js';
 import { registerGooseCommands } from './goose.js';
 import { registerServiceCommands } from './service.js';
+import { registerDoctorCommand } from './doctor.js';
 
 export const commandGroups: Array<(program: Command) => void> = [
   registerUpCommand,
@@ -30,4 +31,5 @@ export const commandGroups: Array<(program: Command) => void> = [
   registerSecretsCommands,
   registerGooseCommands,
   registerServiceCommands,
+  registerDoctorCommand,
 ];

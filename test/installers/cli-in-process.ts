@@ -12,8 +12,12 @@ export async function cliInProcess(args: string[], env: Record<string, string | 
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
   }
-  process.stdout.write = ((chunk: string | Uint8Array) => out.push(String(chunk)) > 0) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => err.push(String(chunk)) > 0) as typeof process.stderr.write;
+  // The CLI writes strings; `node --test` sends its own reports to the parent as bytes on stdout,
+  // which must still reach it while a command runs.
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) =>
+    typeof chunk === 'string' ? out.push(chunk) > 0 : (realOut as (c: Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest)) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) =>
+    typeof chunk === 'string' ? err.push(chunk) > 0 : (realErr as (c: Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest)) as typeof process.stderr.write;
   try {
     await buildProgram().exitOverride().parseAsync(['node', 'switchboard', ...args]);
     return { code: 0, stdout: out.join(''), stderr: err.join('') };
