@@ -15,6 +15,7 @@ import { registerSecretsCommands } from './secrets.js';
 import { registerGooseCommands } from './goose.js';
 import { registerServiceCommands } from './service.js';
 import { registerDoctorCommand } from './doctor.js';
+import { registerAgentCommand } from './agent.js';
 
 export const commandGroups: Array<(program: Command) => void> = [
   registerUpCommand,
@@ -32,4 +33,5 @@ export const commandGroups: Array<(program: Command) => void> = [
   registerGooseCommands,
   registerServiceCommands,
   registerDoctorCommand,
+  registerAgentCommand,
 ];
