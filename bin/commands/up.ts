@@ -19,7 +19,7 @@ import { StorageConfigError } from '../../controller/storage/database.js';
 import { ProfileError } from '../../controller/profiles/catalog.js';
 import { PolicyConfigError } from '../../controller/policy/evaluator.js';
 import { resolveControllerLink } from '../../gateway/bundles/controller-link-config.js';
-import { ENROLMENT_FILE, EnrolmentError, enrolGateway } from '../../gateway/bundles/enrolled-token.js';
+import { ENROLMENT_FILE, EnrolledTokenProvider, EnrolmentError, enrolGateway } from '../../gateway/bundles/enrolled-token.js';
 import { gooseEnv, renderEnv } from '../../installers/goose/env.js';
 import { gooseBaseUrl } from '../../installers/goose/provider-file.js';
 import { PROVIDER_ID } from '../../installers/goose/paths.js';
@@ -105,7 +105,12 @@ async function startLocalOrg(dataDir: string, flags: UpFlags, role: string): Pro
     const subject = person?.id ?? `gateway:local-${role}`;
 
     const stored = storedEnrolment(dataDir);
-    if (!(stored && stored.subject === subject && stored.roles?.includes(role) && stillValid(stored))) {
+    let reusable = Boolean(stored && stored.subject === subject && stored.roles?.includes(role) && stillValid(stored));
+    if (reusable) {
+      // The controller database may have been reset since: prove the enrolment still works.
+      reusable = await new EnrolledTokenProvider(dataDir, controller.url).token().then(() => true, () => false);
+    }
+    if (!reusable) {
       const { code } = await services.enrolment.createCode({ subject, roles: [role], ttlSeconds: 600, createdBy: 'switchboard up' });
       await enrolGateway(controller.url, code, dataDir);
     }

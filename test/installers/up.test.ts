@@ -62,6 +62,18 @@ describe('switchboard up', () => {
     } finally {
       await second.stop();
     }
+
+    // A reset controller database: the stale enrolment is replaced, not trusted.
+    rmSync(join(dataDir, 'controller.db'), { force: true });
+    for (const f of ['controller.db-wal', 'controller.db-shm']) rmSync(join(dataDir, f), { force: true });
+    const third = await startUp(flags);
+    try {
+      assert.equal(third.gateway.server.services.localToken, token);
+      const stillWorks = await third.gateway.server.services.controllerLink.bundles?.syncNow();
+      assert.ok(stillWorks === 'unchanged' || stillWorks === 'updated', `bundle sync after re-enrolment: ${stillWorks}`);
+    } finally {
+      await third.stop();
+    }
   });
 
   it('refuses an unknown role and a remote controller without an enrolment code, with clear messages', async () => {
