@@ -6,6 +6,7 @@ import { BudgetConfigError } from '../gateway/cost/budgets.js';
 import { TelemetryConfigError } from '../gateway/telemetry/config.js';
 import { applyGatewayEnv } from './gateway-env.js';
 import type { GatewayConfig } from '../gateway/config.js';
+import type { ControllerLinkConfig } from '../gateway/bundles/controller-link-config.js';
 import { createGatewayServer, type GatewayServer } from '../gateway/server.js';
 import { createLogger } from '../gateway/logger.js';
 import { startDemoUpstream } from '../gateway/demo-upstream.js';
@@ -34,9 +35,17 @@ function hasKey(config: GatewayConfig, env: NodeJS.ProcessEnv): boolean {
   return Boolean(env.SWITCHBOARD_UPSTREAM_KEY || (primary.apiKeyEnv && env[primary.apiKeyEnv]));
 }
 
-export async function runGateway(flags: GatewayFlags, opts: { demoWhenNoKey: boolean }): Promise<RunningGateway> {
+export interface RunGatewayOptions {
+  demoWhenNoKey: boolean;
+  /** `switchboard up`: the controller link and identity it enrolled, instead of the config file's. */
+  link?: { controller: ControllerLinkConfig; identity: Partial<GatewayConfig['identity']> };
+}
+
+export async function runGateway(flags: GatewayFlags, opts: RunGatewayOptions): Promise<RunningGateway> {
   const { dataDir, config } = loadContext(flags);
   const gateway = applyGatewayEnv(config.gateway, process.env);
+  if (opts.link) gateway.identity = { ...gateway.identity, ...opts.link.identity };
+  const controller = opts.link?.controller ?? config.controller;
   if (flags.host) gateway.host = flags.host;
   if (flags.port !== undefined) gateway.port = parsePort(flags.port);
   if (flags.upstream) gateway.upstreams = [{ ...gateway.upstreams[0]!, baseUrl: parseUrl('--upstream', flags.upstream) }, ...gateway.upstreams.slice(1)];
@@ -54,7 +63,7 @@ export async function runGateway(flags: GatewayFlags, opts: { demoWhenNoKey: boo
   }
   let server: GatewayServer;
   try {
-    server = await createGatewayServer({ config: gateway, dataDir: dataDir.root, logger, ...(config.controller ? { controller: config.controller } : {}) });
+    server = await createGatewayServer({ config: gateway, dataDir: dataDir.root, logger, ...(controller ? { controller } : {}) });
   } catch (err) {
     await demoUpstream?.close();
     // Mistakes in rule or budget files are the user's to fix: one clear message, no stack.
@@ -62,7 +71,15 @@ export async function runGateway(flags: GatewayFlags, opts: { demoWhenNoKey: boo
     throw err;
   }
   warmTokenizers();
-  const url = await server.listen();
+  let url: string;
+  try {
+    url = await server.listen();
+  } catch (err) {
+    await server.close();
+    await demoUpstream?.close();
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new CliError(`gateway port ${gateway.port} is already in use (choose another with --port)`);
+    throw err;
+  }
   logger.info({ url, upstreams: server.services.upstreams.status(), dataDir: dataDir.root }, 'gateway listening');
   return {
     server,

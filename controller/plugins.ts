@@ -12,6 +12,7 @@ import { evaluateRoutes } from './policy/routes.js';
 import { bundleRoutes } from './bundles/routes.js';
 import { auditRoutes } from './audit/routes.js';
 import { oidcRoutes } from './auth/oidc/routes.js';
+import { gooseRoutes } from './goose/routes.js';
 
 export interface AreaOptions {
   services: ControllerServices;
@@ -28,4 +29,5 @@ export const areaPlugins: ReadonlyArray<{ name: string; plugin: AreaPlugin }> = 
   { name: 'bundles', plugin: bundleRoutes },
   { name: 'audit', plugin: auditRoutes },
   { name: 'oidc', plugin: oidcRoutes },
+  { name: 'goose', plugin: gooseRoutes },
 ];

@@ -1,8 +1,8 @@
 /**
  * The gateway pipeline: every model call runs these stages, in this order.
  *
- *   authenticate → loadPolicy → privacyGuard → cacheLookup → budgetCheck → downshift → budgetReserve → forward
- *   → cacheStore → reidentify → meter → audit
+ *   authenticate → loadPolicy → extensionAllowlist → privacyGuard → cacheLookup → budgetCheck → downshift
+ *   → budgetReserve → forward → extensionAllowlistAnswers → cacheStore → reidentify → meter → audit
  *
  * Request-phase stages run until one answers (sets ctx.response); response-phase stages
  * then all run in order, wrapping the response or registering finish hooks.
@@ -22,6 +22,7 @@ import { reidentifyStage } from './stages/reidentify.js';
 import { budgetCheckStage, budgetReserveStage, type BudgetStageDeps } from './stages/budget.js';
 import { meterStage, type MeterStageDeps } from './stages/meter.js';
 import { auditStage, type AuditStageDeps } from './stages/audit.js';
+import { extensionAllowlistStages, type ExtensionAllowlistDeps } from './stages/extension-allowlist.js';
 
 export interface PipelineDeps {
   auth: AuthenticateOptions;
@@ -33,19 +34,25 @@ export interface PipelineDeps {
   guard?: PrivacyGuardDeps;
   cost?: { budget: BudgetStageDeps; meter: MeterStageDeps };
   audit?: AuditStageDeps;
+  extensions?: ExtensionAllowlistDeps;
 }
 
 export function buildPipeline(deps: PipelineDeps): Stage[] {
   const cache = deps.cache ? cacheStages(deps.cache) : undefined;
+  const extensions = deps.extensions ? extensionAllowlistStages(deps.extensions) : undefined;
   const stages: Array<Stage | undefined> = [
     authenticateStage(deps.auth),
     loadPolicyStage(deps.policies),
+    // Before the guard and the cache: the tools the model may see are part of what is cached.
+    extensions?.filterTools,
     deps.guard ? privacyGuardStage(deps.guard) : undefined,
     cache?.lookup,
     deps.cost ? budgetCheckStage(deps.cost.budget) : undefined,
     deps.downshift ? downshiftStage(deps.downshift) : undefined,
     deps.cost ? budgetReserveStage(deps.cost.budget) : undefined,
     forwardStage(deps.upstreams, deps.forward),
+    // Right after forward, so cache hits and fresh answers are both checked.
+    extensions?.refuseCalls,
     // cacheStore must stay before reidentify: it records the masked answer, never the clear one.
     cache?.store,
     deps.guard ? reidentifyStage(deps.guard.pseudonyms) : undefined,

@@ -80,6 +80,7 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
     auth: { localToken, identity: opts.config.identity },
     policies: controllerLink.policies ?? defaultPolicySource,
     audit: controllerLink.audit,
+    extensions: { audit: controllerLink.audit },
     upstreams,
     forward: { attribution: opts.config.attribution },
     ...(cache ? { cache: { cache, mode: cacheConfig.mode, maxEntryBytes: exactCacheOptions(cacheConfig).maxEntryBytes } } : {}),

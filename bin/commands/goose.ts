@@ -1,4 +1,4 @@
-/** `switchboard goose setup|env`: point Goose at the local gateway. */
+/** `switchboard goose install|uninstall|env` (`setup` = install): wire Goose to the gateway and the org. */
 import type { Command } from 'commander';
 import { relative } from 'node:path';
 import { addDataDirOption, CliError, loadContext, parseUrl, type CommonOptions } from '../cli-support.js';
@@ -7,7 +7,10 @@ import type { GatewayConfig } from '../../gateway/config.js';
 import { loadOrCreateLocalToken } from '../../gateway/local-token.js';
 import { loadModelRegistry } from '../../models/registry.js';
 import { gooseConfigDir } from '../../installers/goose/paths.js';
-import { applyGooseSetup, planGooseSetup, redactToken, type PlannedFile } from '../../installers/goose/setup.js';
+import { applyGooseSetup, planDiff, planGooseSetup, uninstallGooseSetup, type PlannedFile } from '../../installers/goose/setup.js';
+import { allowlistUrl, readEnrolment, switchboardCommand, switchboardExtensionEntries } from '../../installers/goose/extensions.js';
+import { SWITCHBOARD_EXTENSIONS } from '../../policies/extensions.js';
+import { DEFAULT_CONTROLLER_PORT } from '../../controller/run.js';
 import { GooseConfigError } from '../../installers/goose/config-yaml.js';
 import { gooseBaseUrl } from '../../installers/goose/provider-file.js';
 import { gooseEnv, renderEnv, type EnvProvider, type ShellKind } from '../../installers/goose/env.js';
@@ -22,6 +25,8 @@ interface ModelFlags {
 }
 
 interface SetupFlags extends CommonOptions, ModelFlags {
+  role?: string;
+  controllerUrl?: string;
   gooseConfigDir?: string;
   dryRun?: boolean;
 }
@@ -66,21 +71,25 @@ export function registerGooseCommands(program: Command): void {
 
   addDataDirOption(
     goose
-      .command('setup')
-      .description("Install Goose's provider file for the gateway and select it in Goose's config.yaml")
+      .command('install')
+      .alias('setup')
+      .description("Wire Goose to Switchboard: provider → gateway, Agent Mesh and Privacy Guard extensions, the role's allowlist")
+      .option('--role <role>', 'role whose extension allowlist Goose gets (default: the role this gateway is enrolled under, else engineering)')
+      .option('--controller-url <url>', 'org controller serving the allowlist (default: controller.url, the enrolment, else http://127.0.0.1:8788)')
       .option('--goose-config-dir <dir>', "Goose's config dir (default: $GOOSE_PATH_ROOT/config, else ~/.config/goose; Windows %APPDATA%\\Block\\goose\\config)")
       .option('--gateway-url <url>', "the gateway's address (default http://127.0.0.1:<configured port>)")
       .option('--model <id>', `main model (GOOSE_MODEL; default ${DEFAULT_GOOSE_MODEL})`)
       .option('--fast-model <id>', `fast model for titles and summaries (provider fast_model, default ${DEFAULT_GOOSE_FAST_MODEL}; also sets GOOSE_FAST_MODEL when given)`)
-      .option('--dry-run', 'show what would change and write nothing'),
+      .option('--dry-run', 'print what would change as a diff and write nothing'),
   )
     .addHelpText(
       'after',
       `
 Writes <goose-config-dir>/custom_providers/switchboard.json (mode 0600: it holds the gateway token)
-and sets GOOSE_PROVIDER=switchboard and GOOSE_MODEL in config.yaml. Every other key, comment and
-extension in config.yaml is kept; the previous file is saved as config.yaml.bak. Re-running with
-the same options changes nothing. Undo: restore config.yaml.bak (or set GOOSE_PROVIDER back).`,
+and, in config.yaml: GOOSE_PROVIDER=switchboard, GOOSE_MODEL, GOOSE_ALLOWLIST (the controller's
+allowlist for the role) and the extensions ${SWITCHBOARD_EXTENSIONS.map((e) => e.key).join(' and ')}. Every other key, comment and
+extension in config.yaml is kept; the file from before Switchboard took over is saved as
+config.yaml.bak. Re-running with the same options changes nothing. Undo: switchboard goose uninstall.`,
     )
     .action((flags: SetupFlags) => {
       const { dataDir, config } = loadContext(flags);
@@ -91,6 +100,12 @@ the same options changes nothing. Undo: restore config.yaml.bak (or set GOOSE_PR
       const token = loadOrCreateLocalToken(dataDir.root);
       const registry = loadModelRegistry({ dataDir: dataDir.root });
       const configDir = flags.gooseConfigDir ?? gooseConfigDir();
+      const enrolment = readEnrolment(dataDir.root);
+      const role = flags.role ?? enrolment?.roles?.[0] ?? 'engineering';
+      if (!/^[a-z][a-z0-9_-]{0,63}$/.test(role)) throw new CliError(`--role must be a role name like "finance" (got "${role}")`);
+      const controllerUrl = flags.controllerUrl
+        ? parseUrl('--controller-url', flags.controllerUrl)
+        : (config.controller?.url ?? enrolment?.controllerUrl ?? `http://127.0.0.1:${DEFAULT_CONTROLLER_PORT}`);
 
       let plan;
       try {
@@ -102,20 +117,19 @@ the same options changes nothing. Undo: restore config.yaml.bak (or set GOOSE_PR
           fastModel,
           setFastModelKey: flags.fastModel !== undefined,
           contextLimit: (id) => registry.get(id)?.contextLength,
+          extensions: switchboardExtensionEntries(switchboardCommand(), dataDir.root),
+          allowlistUrl: allowlistUrl(controllerUrl, role),
         });
       } catch (err) {
         if (err instanceof GooseConfigError) throw new CliError(err.message);
         throw err;
       }
 
-      const out: string[] = [`Goose config dir: ${configDir}`, describe(plan.providerFile, configDir), describe(plan.configFile, configDir)];
-      for (const change of plan.keyChanges) out.push(`    ${change.key}: ${change.from ?? '(unset)'} → ${change.to}`);
+      const out: string[] = [`Goose config dir: ${configDir}   role: ${role}`, describe(plan.providerFile, configDir), describe(plan.configFile, configDir)];
+      for (const change of plan.keyChanges) out.push(`    ${change.key}: ${change.from ? 'changed' : 'added'}`);
       if (flags.dryRun) {
-        for (const file of [plan.providerFile, plan.configFile]) {
-          if (file.action === 'unchanged') continue;
-          out.push('', `--- ${file.path}`, redactToken(file.content, token).trimEnd());
-        }
-        out.push('', 'Dry run: nothing was written.');
+        const diff = planDiff(plan, token);
+        out.push('', diff || '(no changes)', '', 'Dry run: nothing was written.');
       } else {
         try {
           applyGooseSetup(plan);
@@ -129,12 +143,29 @@ the same options changes nothing. Undo: restore config.yaml.bak (or set GOOSE_PR
         out.push(
           '',
           `Goose now sends model calls to ${gooseBaseUrl(gatewayUrl)}.`,
-          'Start the gateway with `switchboard up` (or `switchboard gateway`), then run `goose session`.',
+          `Extensions outside the ${role} allowlist are removed from every model call by the gateway.`,
+          'Start everything with `switchboard up`, then run `goose session`. Check with `switchboard doctor`.',
           'See docs/goose.md for what still bypasses the gateway (recipes with their own provider, planner, tool shim, editor model, dictation).',
         );
       }
       process.stdout.write(`${out.join('\n')}\n`);
     });
+
+  addDataDirOption(
+    goose
+      .command('uninstall')
+      .description('Undo `goose install`: restore config.yaml from its backup and remove the provider file')
+      .option('--goose-config-dir <dir>', "Goose's config dir (default: $GOOSE_PATH_ROOT/config, else ~/.config/goose)"),
+  ).action((flags: CommonOptions & { gooseConfigDir?: string }) => {
+    const configDir = flags.gooseConfigDir ?? gooseConfigDir();
+    const result = uninstallGooseSetup(configDir, SWITCHBOARD_EXTENSIONS.map((e) => e.key));
+    const out = [`Goose config dir: ${configDir}`];
+    if (result.restored) out.push(`  restored   ${relative(configDir, result.restored)} from config.yaml.bak`);
+    for (const key of result.cleaned) out.push(`  removed    ${key} from config.yaml`);
+    for (const file of result.removed) out.push(`  deleted    ${relative(configDir, file)}`);
+    if (out.length === 1) out.push('  nothing to undo: Switchboard was not installed here');
+    process.stdout.write(`${out.join('\n')}\n`);
+  });
 
   addDataDirOption(
     goose

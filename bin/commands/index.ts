@@ -14,6 +14,8 @@ import { registerLoginCommands } from './login.js';
 import { registerSecretsCommands } from './secrets.js';
 import { registerGooseCommands } from './goose.js';
 import { registerServiceCommands } from './service.js';
+import { registerDoctorCommand } from './doctor.js';
+import { registerAgentCommand } from './agent.js';
 
 export const commandGroups: Array<(program: Command) => void> = [
   registerUpCommand,
@@ -30,4 +32,6 @@ export const commandGroups: Array<(program: Command) => void> = [
   registerSecretsCommands,
   registerGooseCommands,
   registerServiceCommands,
+  registerDoctorCommand,
+  registerAgentCommand,
 ];

@@ -10,6 +10,7 @@ import { OPENROUTER_BASE_URL } from '../../gateway/config.js';
 import { resolveCostConfig } from '../../gateway/cost/config.js';
 import { tierRulesFor } from '../../gateway/cost/services.js';
 import { BudgetConfigError } from '../../gateway/cost/budgets.js';
+import { registerLocalModelCommands } from './models-local.js';
 
 const perM = (usdPerToken: number | undefined) => (usdPerToken === undefined ? '-' : `${+(usdPerToken * 1e6).toFixed(4)}`);
 
@@ -78,6 +79,7 @@ export async function modelsRefresh(flags: ModelsRefreshFlags): Promise<string> 
 
 export function registerModelsCommands(program: Command): void {
   const models = program.command('models').description('Model registry: prices, context lengths and tiers used for metering and budgets');
+  registerLocalModelCommands(models);
 
   addDataDirOption(
     models

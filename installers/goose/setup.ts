@@ -7,7 +7,10 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../bin/data-dir.js';
-import { mergeGooseConfig, type KeyChange } from './config-yaml.js';
+import { rmSync } from 'node:fs';
+import { createTwoFilesPatch } from 'diff';
+import { isMap, parseDocument } from 'yaml';
+import { mergeGooseConfig, type ExtensionEntry, type KeyChange } from './config-yaml.js';
 import { CUSTOM_PROVIDERS_DIR, GOOSE_CONFIG_FILE, PROVIDER_ID } from './paths.js';
 import { buildProviderFile, serializeProviderFile, type ProviderFileInputs } from './provider-file.js';
 
@@ -34,6 +37,10 @@ export interface GooseSetupInputs extends ProviderFileInputs {
   configDir: string;
   /** Also set GOOSE_FAST_MODEL in config.yaml (the provider file's fast_model is always written). */
   setFastModelKey: boolean;
+  /** Entries to register under `extensions:` (Switchboard's MCP servers). */
+  extensions?: Record<string, ExtensionEntry>;
+  /** GOOSE_ALLOWLIST: the role's allowlist URL served by the controller. */
+  allowlistUrl?: string;
 }
 
 function readIfExists(path: string): string | undefined {
@@ -57,7 +64,8 @@ export function planGooseSetup(inputs: GooseSetupInputs): GooseSetupPlan {
   const currentConfig = readIfExists(configPath);
   const settings: Record<string, string> = { GOOSE_PROVIDER: PROVIDER_ID, GOOSE_MODEL: inputs.model };
   if (inputs.setFastModelKey && inputs.fastModel) settings.GOOSE_FAST_MODEL = inputs.fastModel;
-  const merged = mergeGooseConfig(currentConfig, settings, configPath);
+  if (inputs.allowlistUrl) settings.GOOSE_ALLOWLIST = inputs.allowlistUrl;
+  const merged = mergeGooseConfig(currentConfig, settings, configPath, inputs.extensions ?? {});
 
   return {
     configDir: inputs.configDir,
@@ -101,4 +109,54 @@ export function applyGooseSetup(plan: GooseSetupPlan): void {
 /** The token in a printed plan: enough to recognise, not enough to use. */
 export function redactToken(text: string, token: string): string {
   return token.length > 0 ? text.split(token).join(`${token.slice(0, 9)}…(redacted)`) : text;
+}
+
+/** The plan as a unified diff per changed file (token redacted), for --dry-run. */
+export function planDiff(plan: GooseSetupPlan, token: string): string {
+  const parts: string[] = [];
+  for (const file of [plan.providerFile, plan.configFile]) {
+    if (file.action === 'unchanged') continue;
+    const before = existsSync(file.path) ? redactToken(readFileSync(file.path, 'utf8'), token) : '';
+    const after = redactToken(file.content, token);
+    parts.push(createTwoFilesPatch(file.action === 'create' ? '/dev/null' : file.path, file.path, before, after, '', '', { context: 3 }).trimEnd());
+  }
+  return parts.join('\n');
+}
+
+export interface UninstallResult {
+  restored?: string;
+  removed: string[];
+  /** Keys taken out of config.yaml when there was no backup to restore. */
+  cleaned: string[];
+}
+
+/**
+ * Undoes `goose install`: config.yaml.bak (the config from before Switchboard took over) is put
+ * back; without one, only Switchboard's keys and extensions are taken out. The provider file goes.
+ */
+export function uninstallGooseSetup(configDir: string, ourExtensionKeys: readonly string[]): UninstallResult {
+  const result: UninstallResult = { removed: [], cleaned: [] };
+  const configPath = join(configDir, GOOSE_CONFIG_FILE);
+  const backup = `${configPath}.bak`;
+  if (existsSync(backup)) {
+    copyFileSync(backup, configPath);
+    rmSync(backup);
+    result.restored = configPath;
+  } else if (existsSync(configPath)) {
+    const doc = parseDocument(readFileSync(configPath, 'utf8'));
+    if (doc.errors.length === 0 && isMap(doc.contents)) {
+      if (doc.get('GOOSE_PROVIDER') === PROVIDER_ID) {
+        for (const key of ['GOOSE_PROVIDER', 'GOOSE_MODEL', 'GOOSE_FAST_MODEL']) if (doc.delete(key)) result.cleaned.push(key);
+      }
+      if (doc.delete('GOOSE_ALLOWLIST')) result.cleaned.push('GOOSE_ALLOWLIST');
+      for (const key of ourExtensionKeys) if (doc.deleteIn(['extensions', key])) result.cleaned.push(`extensions.${key}`);
+      if (result.cleaned.length > 0) writeFileAtomic(configPath, doc.toString(), statSync(configPath).mode & 0o777);
+    }
+  }
+  const providerPath = join(configDir, CUSTOM_PROVIDERS_DIR, `${PROVIDER_ID}.json`);
+  if (existsSync(providerPath)) {
+    rmSync(providerPath);
+    result.removed.push(providerPath);
+  }
+  return result;
 }

@@ -75,7 +75,10 @@ describe('switchboard goose setup against a running gateway', () => {
     const r = await cli(['goose', 'setup', '--data-dir', dataDir, '--goose-config-dir', gooseDir, '--gateway-url', gateway.url, '--model', 'openai/gpt-5.1']);
     assert.equal(r.code, 0, r.stderr);
     const provider = JSON.parse(readFileSync(join(gooseDir, 'custom_providers', 'switchboard.json'), 'utf8')) as GooseProviderFile;
-    assert.deepEqual(parseYaml(readFileSync(join(gooseDir, 'config.yaml'), 'utf8')), { GOOSE_PROVIDER: 'switchboard', GOOSE_MODEL: 'openai/gpt-5.1' });
+    const written = parseYaml(readFileSync(join(gooseDir, 'config.yaml'), 'utf8')) as Record<string, unknown>;
+    assert.equal(written.GOOSE_PROVIDER, 'switchboard');
+    assert.equal(written.GOOSE_MODEL, 'openai/gpt-5.1');
+    assert.deepEqual(Object.keys(written.extensions as object).sort(), ['agent_mesh', 'privacy_guard']);
 
     // Goose's openai engine: base_url ending in v1 → POST <base_url>/chat/completions, GET <base_url>/models.
     const headers = { ...provider.headers, 'content-type': 'application/json', 'agent-session-id': '20260101_1' };

@@ -1,0 +1,89 @@
+/**
+ * `switchboard agent [--acp-command "goose acp"]`: the ACP task worker. Registers this agent with
+ * the controller's Agent Mesh, takes the tasks the router assigns to it, and runs each through an
+ * ACP agent process (installers/acp-worker/). Authenticates with this machine's enrolment.
+ */
+import type { Command } from 'commander';
+import { addDataDirOption, CliError, loadContext, parseUrl, type CommonOptions } from '../cli-support.js';
+import { EnrolledTokenProvider } from '../../gateway/bundles/enrolled-token.js';
+import { readEnrolment } from '../../installers/goose/extensions.js';
+import { DEFAULT_ALLOWED_KINDS, kindPolicy, runWorker } from '../../installers/acp-worker/acp-worker.js';
+import { MeshTaskSource } from '../../installers/acp-worker/task-source.js';
+
+const TOOL_KINDS = ['read', 'edit', 'delete', 'move', 'search', 'execute', 'think', 'fetch', 'switch_mode', 'other'];
+
+interface AgentFlags extends CommonOptions {
+  acpCommand: string;
+  agentId?: string;
+  role?: string;
+  controllerUrl?: string;
+  cwd?: string;
+  allowKinds: string;
+  denyKinds: string;
+}
+
+/** "goose acp" → ['goose', 'acp']; double or single quotes group words. */
+export function splitCommand(line: string): string[] {
+  const parts = [...line.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3] ?? '');
+  if (parts.length === 0) throw new CliError('--acp-command must name a program, e.g. "goose acp"');
+  return parts;
+}
+
+function kinds(flag: string, value: string): string[] {
+  const list = value.split(',').map((k) => k.trim()).filter(Boolean);
+  const bad = list.find((k) => !TOOL_KINDS.includes(k));
+  if (bad) throw new CliError(`${flag}: "${bad}" is not an ACP tool kind (${TOOL_KINDS.join(', ')})`);
+  return list;
+}
+
+export function registerAgentCommand(program: Command): void {
+  addDataDirOption(
+    program
+      .command('agent')
+      .description('Run the ACP task worker: take tasks routed to this agent and run them through an ACP agent (goose acp)')
+      .option('--acp-command <command>', 'the ACP agent to run per task', 'goose acp')
+      .option('--agent-id <id>', 'agent id in the mesh (default <enrolled subject>-goose)')
+      .option('--role <role>', 'role to register under (default: the enrolled role)')
+      .option('--controller-url <url>', 'controller (default: controller.url, else the enrolment)')
+      .option('--cwd <dir>', 'working directory for the agent sessions', process.cwd())
+      .option('--allow-kinds <kinds>', 'tool kinds allowed without asking (others need an approval)', DEFAULT_ALLOWED_KINDS.join(','))
+      .option('--deny-kinds <kinds>', 'tool kinds always refused', ''),
+  )
+    .addHelpText('after', `
+Permission requests: allowed kinds → allow once; denied kinds → reject; anything else raises an
+approval with the controller (the task shows input-required) and waits for it; denied or expired
+→ reject. "Allow always" is never chosen. Enrol first: \`switchboard up\` or \`switchboard enrol\`.`)
+    .action(async (flags: AgentFlags) => {
+      const { dataDir, config } = loadContext(flags);
+      const enrolment = readEnrolment(dataDir.root);
+      if (!enrolment?.subject) throw new CliError('this machine is not enrolled with a controller: run `switchboard up` or `switchboard enrol --controller URL --code CODE`');
+      const controllerUrl = flags.controllerUrl ? parseUrl('--controller-url', flags.controllerUrl) : (config.controller?.url ?? enrolment.controllerUrl);
+      if (!controllerUrl) throw new CliError('no controller URL: pass --controller-url');
+      const role = flags.role ?? enrolment.roles?.[0];
+      if (!role || !(enrolment.roles ?? []).includes(role)) throw new CliError(`--role must be one of the enrolled roles (${(enrolment.roles ?? []).join(', ')})`);
+      const agentId = flags.agentId ?? `${enrolment.subject.replace(/[^A-Za-z0-9_.-]/g, '-')}-goose`;
+      const tokens = new EnrolledTokenProvider(dataDir.root, controllerUrl);
+      const log = (line: string) => process.stderr.write(`[agent ${agentId}] ${line}\n`);
+      const source = new MeshTaskSource({ controllerUrl, token: () => tokens.token(), agentId, role, log });
+      try {
+        await source.start();
+      } catch (err) {
+        throw new CliError(`cannot register agent ${agentId} with ${controllerUrl}: ${(err as Error).message}`);
+      }
+      log(`registered as ${role} with ${controllerUrl}; running tasks with "${flags.acpCommand}"`);
+      const stop = new AbortController();
+      process.once('SIGINT', () => stop.abort());
+      process.once('SIGTERM', () => stop.abort());
+      await runWorker(
+        {
+          command: splitCommand(flags.acpCommand),
+          cwd: flags.cwd ?? process.cwd(),
+          source,
+          policy: kindPolicy(kinds('--allow-kinds', flags.allowKinds), kinds('--deny-kinds', flags.denyKinds)),
+          log,
+        },
+        stop.signal,
+      );
+      source.stop();
+    });
+}
