@@ -8,7 +8,7 @@ import type { RequestTrace } from './telemetry/tracing.js';
 
 /** Which API a route speaks; decides error shapes and stream framing. */
 export type WireFormat = 'openai' | 'anthropic';
-export type RouteKind = 'chat' | 'messages' | 'embeddings' | 'models';
+export type RouteKind = 'chat' | 'messages' | 'responses' | 'embeddings' | 'models';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };

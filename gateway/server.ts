@@ -36,6 +36,18 @@ const messagesBodySchema = {
   required: ['model', 'messages'],
   properties: { model: { type: 'string', minLength: 1 }, messages: { type: 'array' }, stream: { type: 'boolean' } },
 } as const;
+/** OpenAI Responses: `input` is a string or an array of items; `instructions` a string. */
+const responsesBodySchema = {
+  type: 'object',
+  required: ['model', 'input'],
+  properties: {
+    model: { type: 'string', minLength: 1 },
+    input: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'object' } }] },
+    instructions: { type: ['string', 'null'] },
+    tools: { type: 'array', items: { type: 'object' } },
+    stream: { type: 'boolean' },
+  },
+} as const;
 const embeddingsBodySchema = {
   type: 'object',
   required: ['model', 'input'],
@@ -53,6 +65,7 @@ interface ModelRoute {
 const modelRoutes: ModelRoute[] = ROUTE_PREFIXES.flatMap((prefix) => [
   { path: `${prefix}/chat/completions`, route: 'chat', format: 'openai', method: 'POST', schema: chatBodySchema },
   { path: `${prefix}/messages`, route: 'messages', format: 'anthropic', method: 'POST', schema: messagesBodySchema },
+  { path: `${prefix}/responses`, route: 'responses', format: 'openai', method: 'POST', schema: responsesBodySchema },
   { path: `${prefix}/embeddings`, route: 'embeddings', format: 'openai', method: 'POST', schema: embeddingsBodySchema },
   { path: `${prefix}/models`, route: 'models', format: 'openai', method: 'GET' },
 ]);

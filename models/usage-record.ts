@@ -10,7 +10,7 @@ export interface UsageRecord {
   taskId?: string;
   /** Task kind if known: "chat", "summary", "title", "compaction", "permission", or a header value. */
   taskKind?: string;
-  route: 'chat' | 'messages' | 'embeddings';
+  route: 'chat' | 'messages' | 'responses' | 'embeddings';
   modelRequested: string;
   modelUsed: string;
   promptTokens: number;

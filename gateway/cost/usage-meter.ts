@@ -1,7 +1,7 @@
 /**
  * Collects token usage from a response as it passes: the JSON body's `usage`, or the usage an
  * SSE stream carries (OpenAI's final `choices: []` chunk, Anthropic's message_start and
- * message_delta events). Per chunk it does one substring check; only chunks that carry usage
+ * message_delta events, the Responses API's `response.completed`). Per chunk it does one substring check; only chunks that carry usage
  * are parsed.
  */
 import type { JsonObject, JsonValue, SseEvent } from '../context.js';
@@ -84,7 +84,8 @@ export async function* meterSseEvents(events: AsyncIterable<SseEvent>, meter: Us
       yield e;
       continue;
     }
-    const message = asObject(parsed.message);
+    // Anthropic nests it in `message`, the Responses API in `response`.
+    const message = asObject(parsed.message) ?? asObject(parsed.response);
     const u = readUsage(parsed.usage) ?? readUsage(message?.usage);
     if (u) meter.add(u);
     const model = parsed.model ?? message?.model;

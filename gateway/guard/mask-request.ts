@@ -1,9 +1,12 @@
 /**
- * Request masking: finds every text a request carries (OpenAI chat: system/user/assistant/tool
- * contents and parts, reasoning, tool-call arguments; Anthropic messages: system, text blocks,
- * tool_use input, tool_result content; embeddings input), runs the detector on each, and replaces
- * detected values with deterministic pseudonyms. Tool-call arguments are JSON inside a string:
- * they are parsed, their string values masked, and re-serialised so the JSON stays valid.
+ * Request masking: finds every text a request carries through the wire map of its format
+ * (gateway/wire/<format>/request.ts — the same map re-identification walks on the way back),
+ * runs the detector on each, and replaces detected values with deterministic pseudonyms.
+ * Tool-call arguments are JSON inside a string: they are parsed, their string leaves (and long
+ * integers, which can be phone or card numbers) masked, and re-serialised so the JSON stays
+ * valid. A masked number becomes a string pseudonym; when the tool's schema types it as a
+ * number and the tool is `strict`, the request is refused instead (a string would break it).
+ * Schemas (tool parameters, response formats) are masked in their prose only.
  *
  * Two passes: first collect texts and findings (so a block can answer before anything changes,
  * and realistic surrogates can be checked against every real value in the request), then write.
@@ -11,6 +14,9 @@
  * miss elsewhere in the history cannot leak it.
  */
 import type { JsonObject, JsonValue } from '../context.js';
+import { wireMaps } from '../wire/index.js';
+import type { TextField, ToolSchema, WireFormatName } from '../wire/types.js';
+import type { DetectionMemo } from './detection-memo.js';
 import type { GuardMode } from '../../policies/guard-policy.js';
 import type { DetectFn, DetectOptions, EntityClass } from './types.js';
 import { normaliseValue, type Pseudonymizer } from './pseudonym.js';
@@ -26,8 +32,8 @@ export interface PseudonymEntry {
   value: string;
 }
 
-/** Which body shape to walk. */
-export type BodyKind = 'openai-chat' | 'anthropic-messages' | 'embeddings';
+/** Which body shape to walk: a wire format. */
+export type BodyKind = WireFormatName;
 
 export interface MaskOptions {
   detect: DetectFn;
@@ -36,6 +42,8 @@ export interface MaskOptions {
   modeFor(cls: EntityClass): GuardMode;
   styleFor?(cls: EntityClass): PseudonymStyle;
   pseudonymizer: Pseudonymizer;
+  /** Findings of texts seen before (per tenant); omit to detect every text afresh. */
+  memo?: DetectionMemo;
 }
 
 /** Where a blocked value sits: never the value itself. */
@@ -75,6 +83,8 @@ interface TextSlot {
   messageIndex: number | undefined;
   set(masked: string): void;
   spans?: Span[];
+  /** Set for a number in tool JSON: masking turns it into a string, which `strict` tools refuse. */
+  numeric?: { refuseString: boolean };
 }
 
 /** Masks one plain text (CLI, MCP). */
@@ -87,11 +97,12 @@ export function maskText(text: string, opts: MaskOptions): { masked: string; res
 
 /** Masks a request body in place. */
 export function maskRequestBody(body: JsonObject, kind: BodyKind, opts: MaskOptions): MaskResult {
+  const map = wireMaps[kind];
   const slots: TextSlot[] = [];
   const commits: Array<() => void> = [];
-  if (kind === 'openai-chat') collectOpenAiChat(body, slots, commits);
-  else if (kind === 'anthropic-messages') collectAnthropic(body, slots);
-  else collectEmbeddings(body, slots);
+  let schemas: Map<string, ToolSchema> | undefined;
+  const schemaOf = (tool: string | undefined) => (tool === undefined ? undefined : (schemas ??= map.toolSchemas(body)).get(tool));
+  map.requestFields(body, (f) => collectField(f, slots, commits, schemaOf));
   return maskSlots(slots, commits, opts);
 }
 
@@ -104,13 +115,13 @@ function maskSlots(slots: TextSlot[], commits: Array<() => void>, opts: MaskOpti
 
   for (const slot of slots) {
     if (slot.text.length === 0) continue;
-    const findings = opts.detect(slot.text, opts.detectOptions);
+    const findings = opts.memo ? opts.memo.findings(slot.text, opts.detectOptions, opts.detect) : opts.detect(slot.text, opts.detectOptions);
     for (const f of findings) {
       const mode = opts.modeFor(f.class);
       if (mode === 'off') continue;
       if (mode === 'detect') {
         detections[f.class] = (detections[f.class] ?? 0) + 1;
-      } else if (mode === 'block') {
+      } else if (mode === 'block' || slot.numeric?.refuseString) {
         blockCount++;
         blocked ??= { class: f.class, path: slot.path, messageIndex: slot.messageIndex, start: f.start, end: f.end, count: 0 };
       } else {
@@ -128,6 +139,13 @@ function maskSlots(slots: TextSlot[], commits: Array<() => void>, opts: MaskOpti
   const assigner = new PseudonymAssigner(slots, opts);
   const values = assigner.collectValues();
   addVerbatimRepeats(slots, values);
+  // A verbatim repeat can land in a number a strict tool types as numeric: refuse rather than break it.
+  for (const slot of slots) {
+    if (slot.spans && slot.numeric?.refuseString) {
+      const s = slot.spans[0]!;
+      return { redactions, detections, blocked: { class: s.cls, path: slot.path, messageIndex: slot.messageIndex, start: s.start, end: s.end, count: 1 }, entries: [], changed: false };
+    }
+  }
 
   for (const slot of slots) {
     const spans = slot.spans;
@@ -157,7 +175,7 @@ function addVerbatimRepeats(slots: TextSlot[], values: Map<string, EntityClass>)
   if (candidates.length === 0) return;
   // One pass per text over a trie of all values (not one indexOf per value and text); the
   // matcher's "pseudonym → value" here is "real value → its class".
-  const finder = new PseudonymMatcher(candidates);
+  const finder = new PseudonymMatcher(candidates, { wordBoundaries: false });
   for (const slot of slots) {
     let added: Span[] | undefined;
     finder.forEachMatch(slot.text, (start, end, cls) => {
@@ -242,146 +260,133 @@ class PseudonymAssigner {
   }
 }
 
-// ---- body walkers -------------------------------------------------------------------------
+// ---- fields of the wire map → slots -------------------------------------------------------
 
 function isObject(v: JsonValue | undefined): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function addStringField(obj: JsonObject, key: string, path: string, messageIndex: number | undefined, slots: TextSlot[]): void {
-  const v = obj[key];
-  if (typeof v === 'string') slots.push({ text: v, path, messageIndex, set: (s) => (obj[key] = s) });
-}
+type SchemaOf = (tool: string | undefined) => ToolSchema | undefined;
 
-/** OpenAI content: a string, or an array of parts with `text`. */
-function addContent(holder: JsonObject, key: string, path: string, messageIndex: number | undefined, slots: TextSlot[]): void {
-  const content = holder[key];
-  if (typeof content === 'string') {
-    addStringField(holder, key, path, messageIndex, slots);
-  } else if (Array.isArray(content)) {
-    content.forEach((part, j) => {
-      if (isObject(part)) addStringField(part, 'text', `${path}[${j}].text`, messageIndex, slots);
-    });
+function collectField(f: TextField, slots: TextSlot[], commits: Array<() => void>, schemaOf: SchemaOf): void {
+  const holder = f.holder as Record<string | number, JsonValue>;
+  const key = f.key;
+  const value = holder[key];
+  switch (f.kind) {
+    case 'text':
+      if (typeof value === 'string') slots.push({ text: value, path: f.path, messageIndex: f.messageIndex, set: (s) => (holder[key] = s) });
+      return;
+    case 'json-string': {
+      if (typeof value !== 'string') return;
+      let parsed: JsonValue;
+      try {
+        parsed = JSON.parse(value) as JsonValue;
+      } catch {
+        // Not valid JSON (e.g. truncated): masked as plain text.
+        slots.push({ text: value, path: f.path, messageIndex: f.messageIndex, set: (s) => (holder[key] = s) });
+        return;
+      }
+      if (typeof parsed === 'string') {
+        slots.push({ text: parsed, path: f.path, messageIndex: f.messageIndex, set: (s) => commits.push(() => (holder[key] = JSON.stringify(s))) });
+        return;
+      }
+      let dirty = false;
+      const tool = schemaOf(f.tool);
+      jsonLeaves(parsed, f.path, f.messageIndex, slots, () => (dirty = true), tool, tool?.schema);
+      commits.push(() => {
+        if (dirty) holder[key] = JSON.stringify(parsed);
+      });
+      return;
+    }
+    case 'json': {
+      if (typeof value !== 'object' || value === null) return;
+      const tool = schemaOf(f.tool);
+      jsonLeaves(value, f.path, f.messageIndex, slots, () => {}, tool, tool?.schema);
+      return;
+    }
+    case 'schema':
+      schemaText(value, f.path, f.messageIndex, slots);
+      return;
   }
 }
 
-function collectOpenAiChat(body: JsonObject, slots: TextSlot[], commits: Array<() => void>): void {
-  const messages = body['messages'];
-  if (!Array.isArray(messages)) return;
-  messages.forEach((m, i) => {
-    if (!isObject(m)) return;
-    addContent(m, 'content', `messages[${i}].content`, i, slots);
-    addStringField(m, 'reasoning_content', `messages[${i}].reasoning_content`, i, slots);
-    addStringField(m, 'reasoning', `messages[${i}].reasoning`, i, slots);
-    const calls = m['tool_calls'];
-    if (Array.isArray(calls)) {
-      calls.forEach((call, k) => {
-        const fn = isObject(call) ? call['function'] : undefined;
-        if (isObject(fn)) addJsonStringField(fn, 'arguments', `messages[${i}].tool_calls[${k}].function.arguments`, i, slots, commits);
-      });
-    }
-    const legacy = m['function_call'];
-    if (isObject(legacy)) addJsonStringField(legacy, 'arguments', `messages[${i}].function_call.arguments`, i, slots, commits);
-  });
-}
+/** Integers this long can be phone, card or account numbers; shorter ones are counts and ids. */
+const MIN_PII_DIGITS = 7;
 
 /**
- * A string holding JSON (tool-call arguments): its string values become slots; the string is
- * re-serialised once after masking. Not valid JSON (e.g. truncated) → masked as plain text.
+ * Every string leaf of a JSON value (keys are identifiers and stay), and every long integer
+ * leaf as its decimal text. `schema` is the tool's JSON Schema at this point, when known.
  */
-function addJsonStringField(
-  holder: JsonObject, key: string, path: string, messageIndex: number, slots: TextSlot[], commits: Array<() => void>,
+function jsonLeaves(
+  value: JsonValue, path: string, messageIndex: number | undefined, slots: TextSlot[], onChange: () => void,
+  tool: ToolSchema | undefined, schema: JsonValue | undefined,
 ): void {
-  const raw = holder[key];
-  if (typeof raw !== 'string' || raw.length === 0) return;
-  let parsed: JsonValue;
-  try {
-    parsed = JSON.parse(raw) as JsonValue;
-  } catch {
-    addStringField(holder, key, path, messageIndex, slots);
-    return;
-  }
-  if (typeof parsed === 'string') {
-    slots.push({ text: parsed, path, messageIndex, set: (s) => commits.push(() => (holder[key] = JSON.stringify(s))) });
-    return;
-  }
-  let dirty = false;
-  collectJsonStrings(parsed, path, messageIndex, slots, () => (dirty = true));
-  commits.push(() => {
-    if (dirty) holder[key] = JSON.stringify(parsed);
-  });
-}
-
-/** Every string value inside a parsed JSON value (keys are left alone). */
-function collectJsonStrings(value: JsonValue, path: string, messageIndex: number | undefined, slots: TextSlot[], onChange: () => void): void {
+  const visit = (holder: Record<string | number, JsonValue>, k: string | number, at: string, sub: JsonValue | undefined) => {
+    const item = holder[k]!;
+    if (typeof item === 'string') {
+      slots.push({ text: item, path: at, messageIndex, set: (s) => ((holder[k] = s), onChange()) });
+    } else if (typeof item === 'number') {
+      if (!Number.isInteger(item) || Math.abs(item) < 10 ** (MIN_PII_DIGITS - 1)) return;
+      const refuseString = tool?.strict === true && !schemaAllowsString(sub);
+      slots.push({ text: String(item), path: at, messageIndex, set: (s) => ((holder[k] = s), onChange()), numeric: { refuseString } });
+    } else if (item !== null && typeof item === 'object') {
+      jsonLeaves(item, at, messageIndex, slots, onChange, tool, sub);
+    }
+  };
   if (Array.isArray(value)) {
-    value.forEach((item, j) => {
-      if (typeof item === 'string') {
-        slots.push({ text: item, path: `${path}[${j}]`, messageIndex, set: (s) => ((value[j] = s), onChange()) });
-      } else collectJsonStrings(item, `${path}[${j}]`, messageIndex, slots, onChange);
-    });
+    const items = isObject(schema) ? schema['items'] : undefined;
+    for (let j = 0; j < value.length; j++) visit(value as Record<number, JsonValue>, j, `${path}[${j}]`, items);
   } else if (isObject(value)) {
-    for (const k of Object.keys(value)) {
-      const item = value[k]!;
-      if (typeof item === 'string') {
-        slots.push({ text: item, path: `${path}.${k}`, messageIndex, set: (s) => ((value[k] = s), onChange()) });
-      } else collectJsonStrings(item, `${path}.${k}`, messageIndex, slots, onChange);
+    const props = isObject(schema) && isObject(schema['properties']) ? schema['properties'] : undefined;
+    for (const k of Object.keys(value)) visit(value, k, `${path}.${k}`, props?.[k]);
+  }
+}
+
+/** Whether a value of this schema may be a string (unknown or untyped: yes). */
+function schemaAllowsString(schema: JsonValue | undefined): boolean {
+  if (!isObject(schema)) return true;
+  const type = schema['type'];
+  if (typeof type === 'string') return type === 'string';
+  if (Array.isArray(type)) return type.includes('string');
+  for (const alt of ['anyOf', 'oneOf'] as const) {
+    const list = schema[alt];
+    if (Array.isArray(list)) return list.some((s) => schemaAllowsString(s));
+  }
+  return true;
+}
+
+/** Schema keys whose values are prose or sample data (masked); everything else is structure. */
+const SCHEMA_TEXT_KEYS = new Set(['description', 'title', '$comment', 'examples', 'default', 'enum', 'const']);
+/** Schema keys whose values map names (property names, definition names) to subschemas. */
+const SCHEMA_MAP_KEYS = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas']);
+
+function schemaText(node: JsonValue | undefined, path: string, messageIndex: number | undefined, slots: TextSlot[]): void {
+  if (Array.isArray(node)) {
+    node.forEach((sub, j) => schemaText(sub, `${path}[${j}]`, messageIndex, slots));
+    return;
+  }
+  if (!isObject(node)) return;
+  for (const k of Object.keys(node)) {
+    const v = node[k]!;
+    if (SCHEMA_MAP_KEYS.has(k) && isObject(v)) {
+      for (const name of Object.keys(v)) schemaText(v[name], `${path}.${k}.${name}`, messageIndex, slots);
+    } else if (SCHEMA_TEXT_KEYS.has(k)) {
+      if (typeof v === 'string') slots.push({ text: v, path: `${path}.${k}`, messageIndex, set: (s) => (node[k] = s) });
+      else if (typeof v === 'object' && v !== null) stringLeaves(v, `${path}.${k}`, messageIndex, slots);
+    } else if (typeof v === 'object' && v !== null) {
+      schemaText(v, `${path}.${k}`, messageIndex, slots);
     }
   }
 }
 
-function collectAnthropicBlocks(blocks: JsonValue[], path: string, messageIndex: number | undefined, slots: TextSlot[]): void {
-  blocks.forEach((block, j) => {
-    if (!isObject(block)) return;
-    const at = `${path}[${j}]`;
-    switch (block['type']) {
-      case 'text':
-        addStringField(block, 'text', `${at}.text`, messageIndex, slots);
-        break;
-      case 'tool_use': {
-        const input = block['input'];
-        if (isObject(input) || Array.isArray(input)) collectJsonStrings(input, `${at}.input`, messageIndex, slots, () => {});
-        break;
-      }
-      case 'tool_result': {
-        const content = block['content'];
-        if (typeof content === 'string') addStringField(block, 'content', `${at}.content`, messageIndex, slots);
-        else if (Array.isArray(content)) collectAnthropicBlocks(content, `${at}.content`, messageIndex, slots);
-        break;
-      }
-      case 'document': {
-        const source = block['source'];
-        if (isObject(source) && source['type'] === 'text') addStringField(source, 'data', `${at}.source.data`, messageIndex, slots);
-        break;
-      }
-      // thinking / redacted_thinking carry a signature over their exact text; they were written by
-      // the upstream from masked input, so they are passed on untouched. Images are not text.
-      default:
-        break;
-    }
-  });
-}
-
-function collectAnthropic(body: JsonObject, slots: TextSlot[]): void {
-  const system = body['system'];
-  if (typeof system === 'string') addStringField(body, 'system', 'system', undefined, slots);
-  else if (Array.isArray(system)) collectAnthropicBlocks(system, 'system', undefined, slots);
-  const messages = body['messages'];
-  if (!Array.isArray(messages)) return;
-  messages.forEach((m, i) => {
-    if (!isObject(m)) return;
-    const content = m['content'];
-    if (typeof content === 'string') addStringField(m, 'content', `messages[${i}].content`, i, slots);
-    else if (Array.isArray(content)) collectAnthropicBlocks(content, `messages[${i}].content`, i, slots);
-  });
-}
-
-function collectEmbeddings(body: JsonObject, slots: TextSlot[]): void {
-  const input = body['input'];
-  if (typeof input === 'string') addStringField(body, 'input', 'input', undefined, slots);
-  else if (Array.isArray(input)) {
-    input.forEach((item, j) => {
-      if (typeof item === 'string') slots.push({ text: item, path: `input[${j}]`, messageIndex: j, set: (s) => (input[j] = s) });
-    });
+/** Every string leaf of a JSON value (schema sample data). */
+function stringLeaves(value: JsonObject | JsonValue[], path: string, messageIndex: number | undefined, slots: TextSlot[]): void {
+  const holder = value as Record<string | number, JsonValue>;
+  const keys: Array<string | number> = Array.isArray(value) ? value.map((_, j) => j) : Object.keys(value);
+  for (const k of keys) {
+    const item = holder[k]!;
+    const at = typeof k === 'number' ? `${path}[${k}]` : `${path}.${k}`;
+    if (typeof item === 'string') slots.push({ text: item, path: at, messageIndex, set: (s) => (holder[k] = s) });
+    else if (typeof item === 'object' && item !== null) stringLeaves(item, at, messageIndex, slots);
   }
 }

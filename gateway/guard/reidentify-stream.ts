@@ -7,13 +7,35 @@
  * never buffered. The same engine does the non-stream case (one push + flush), which is what
  * makes the streamed result equal the non-stream result for every way of cutting the stream.
  *
- * SSE wrappers keep one stream per OpenAI choice index (content, reasoning) and per tool-call
- * index (argument fragments, where restored values are JSON-escaped), and per Anthropic content
- * block index (text_delta, input_json_delta). Held text is flushed as an extra delta just before
- * the event that ends that choice or block.
+ * Realistic surrogates ("Maria Lopez") are restored only on word boundaries, so one that is
+ * also part of a longer word is left alone; compact tokens (`EMAIL_7F3A2C9B`) match anywhere.
+ *
+ * The SSE engine (`reidentifySse`) is format-free: the stream map of the wire format
+ * (gateway/wire/<format>/stream.ts) names each event's text fragments and their channel (one
+ * per choice × field, tool call, content block, output item × part), the channels an event
+ * ends, and the whole values it carries. Held text is flushed as an extra delta just before the
+ * event that ends its channel.
  */
-import type { JsonObject, JsonValue, SseEvent } from '../context.js';
+import type { JsonObject, SseEvent } from '../context.js';
 import type { PseudonymEntry } from './mask-request.js';
+import type { StreamMap } from '../wire/types.js';
+import { wireMaps } from '../wire/index.js';
+import { restoreField } from './reidentify.js';
+
+/** Compact token pseudonyms: CLASS_ + 8 or 16 upper-case hex digits. Everything else is a realistic surrogate. */
+const TOKEN_SHAPE = /^[A-Z][A-Z0-9_]*_[0-9A-F]{8}(?:[0-9A-F]{8})?$/;
+
+const asciiWord = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  if ((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95) asciiWord[c] = 1;
+}
+const UNICODE_WORD = /[\p{L}\p{N}\p{M}]/u;
+
+/** Letter, digit or underscore (any script). */
+function isWordCode(c: number): boolean {
+  if (c < 0) return false;
+  return c < 128 ? asciiWord[c] === 1 : UNICODE_WORD.test(String.fromCharCode(c));
+}
 
 interface RadixNode {
   /** Outgoing edges by their label's first char; absent on leaves. */
@@ -22,6 +44,9 @@ interface RadixNode {
   value?: string;
   /** The value as it must appear inside a JSON string literal (computed on first use). */
   escaped?: string;
+  /** The pseudonym starts / ends with a word character and must not continue a word there. */
+  leftBound?: boolean;
+  rightBound?: boolean;
 }
 
 interface RadixEdge {
@@ -43,12 +68,22 @@ export class PseudonymMatcher {
   #matchEnd = -1;
   #matched: RadixNode | undefined;
   #couldExtend = false;
+  readonly #wordBoundaries: boolean;
 
-  constructor(entries: Iterable<Pick<PseudonymEntry, 'pseudonym' | 'value'>>) {
+  /**
+   * `wordBoundaries` (default true): realistic surrogates match only as whole words. Masking
+   * uses the matcher to find real values again, where any occurrence counts (false).
+   */
+  constructor(entries: Iterable<Pick<PseudonymEntry, 'pseudonym' | 'value'>>, opts: { wordBoundaries?: boolean } = {}) {
+    this.#wordBoundaries = opts.wordBoundaries ?? true;
     let n = 0;
     for (const { pseudonym, value } of entries) {
       if (pseudonym.length === 0) continue;
-      this.#insert(pseudonym, value);
+      const node = this.#insert(pseudonym, value);
+      if (this.#wordBoundaries && !TOKEN_SHAPE.test(pseudonym)) {
+        if (isWordCode(pseudonym.charCodeAt(0))) node.leftBound = true;
+        if (isWordCode(pseudonym.charCodeAt(pseudonym.length - 1))) node.rightBound = true;
+      }
       const first = pseudonym.charCodeAt(0);
       if (first < 128) this.#firstAscii[first] = 1;
       n++;
@@ -56,19 +91,20 @@ export class PseudonymMatcher {
     this.size = n;
   }
 
-  #insert(key: string, value: string): void {
+  #insert(key: string, value: string): RadixNode {
     let node = this.#root;
     let pos = 0;
     for (;;) {
       if (pos === key.length) {
         node.value = value;
-        return;
+        return node;
       }
       const edges = (node.edges ??= new Map());
       const edge = edges.get(key.charCodeAt(pos));
       if (!edge) {
-        edges.set(key.charCodeAt(pos), { label: key.slice(pos), node: { value } });
-        return;
+        const leaf: RadixNode = { value };
+        edges.set(key.charCodeAt(pos), { label: key.slice(pos), node: leaf });
+        return leaf;
       }
       const label = edge.label;
       let common = 1;
@@ -90,9 +126,10 @@ export class PseudonymMatcher {
 
   /**
    * Walks from `i`: sets #matchEnd/#matched to the longest pseudonym starting there (or -1) and
-   * #couldExtend when the text ran out while a longer pseudonym was still possible.
+   * #couldExtend when the text ran out while a longer pseudonym was still possible — or while
+   * the character after a word-bound match is not known yet. `prev` is the code before `i`.
    */
-  #walk(text: string, i: number): void {
+  #walk(text: string, i: number, prev: number, final: boolean): void {
     const n = text.length;
     let node = this.#root;
     let j = i;
@@ -100,7 +137,7 @@ export class PseudonymMatcher {
     this.#matched = undefined;
     this.#couldExtend = false;
     for (;;) {
-      if (node.value !== undefined && j > i) {
+      if (node.value !== undefined && j > i && this.#boundsHold(node, text, j, prev, final)) {
         this.#matchEnd = j;
         this.#matched = node;
       }
@@ -123,6 +160,20 @@ export class PseudonymMatcher {
     }
   }
 
+  /** Word-boundary rules of a realistic surrogate ending at `j`. */
+  #boundsHold(node: RadixNode, text: string, j: number, prev: number, final: boolean): boolean {
+    if (node.leftBound && isWordCode(prev)) return false;
+    if (node.rightBound) {
+      if (j === text.length) {
+        if (!final) {
+          this.#couldExtend = true;
+          return false;
+        }
+      } else if (isWordCode(text.charCodeAt(j))) return false;
+    }
+    return true;
+  }
+
   /** Calls `fn` for each leftmost-longest, non-overlapping occurrence in a complete text. */
   forEachMatch(text: string, fn: (start: number, end: number, value: string) => void): void {
     const n = text.length;
@@ -132,7 +183,7 @@ export class PseudonymMatcher {
         i++;
         continue;
       }
-      this.#walk(text, i);
+      this.#walk(text, i, i > 0 ? text.charCodeAt(i - 1) : -1, true);
       if (this.#matchEnd === -1) {
         i++;
       } else {
@@ -146,8 +197,9 @@ export class PseudonymMatcher {
   /**
    * Replaces pseudonyms in `buf`. Unless `final`, stops at the first position whose pseudonym
    * could still grow with more text, and returns that position as `holdFrom` (else -1).
+   * `prevCode` is the character just before `buf` (-1 at the start of the text).
    */
-  replace(buf: string, final: boolean, jsonEscape: boolean): { out: string; holdFrom: number } {
+  replace(buf: string, final: boolean, jsonEscape: boolean, prevCode = -1): { out: string; holdFrom: number } {
     const n = buf.length;
     let out = '';
     let emitFrom = 0;
@@ -157,7 +209,7 @@ export class PseudonymMatcher {
         i++;
         continue;
       }
-      this.#walk(buf, i);
+      this.#walk(buf, i, i > 0 ? buf.charCodeAt(i - 1) : prevCode, final);
       if (!final && this.#couldExtend) {
         return { out: out + buf.slice(emitFrom, i), holdFrom: i };
       }
@@ -178,6 +230,8 @@ export class PseudonymMatcher {
 /** Re-identifies one logical text (one choice's content, one tool call's arguments...). */
 export class ReidentifyingStream {
   #pending = '';
+  /** The input character just before #pending (for word boundaries). */
+  #prev = -1;
   readonly #matcher: PseudonymMatcher;
   readonly #jsonEscape: boolean;
 
@@ -190,15 +244,23 @@ export class ReidentifyingStream {
   /** Text that can be passed on now; a possible pseudonym start at the end is held back. */
   push(chunk: string): string {
     const buf = this.#pending.length === 0 ? chunk : this.#pending + chunk;
-    const { out, holdFrom } = this.#matcher.replace(buf, false, this.#jsonEscape);
-    this.#pending = holdFrom === -1 ? '' : buf.slice(holdFrom);
+    if (buf.length === 0) return '';
+    const { out, holdFrom } = this.#matcher.replace(buf, false, this.#jsonEscape, this.#prev);
+    if (holdFrom === -1) {
+      this.#pending = '';
+      this.#prev = buf.charCodeAt(buf.length - 1);
+    } else {
+      if (holdFrom > 0) this.#prev = buf.charCodeAt(holdFrom - 1);
+      this.#pending = buf.slice(holdFrom);
+    }
     return out;
   }
 
   /** The held-back rest, at the end of the text. */
   flush(): string {
     if (this.#pending.length === 0) return '';
-    const { out } = this.#matcher.replace(this.#pending, true, this.#jsonEscape);
+    const { out } = this.#matcher.replace(this.#pending, true, this.#jsonEscape, this.#prev);
+    this.#prev = this.#pending.charCodeAt(this.#pending.length - 1);
     this.#pending = '';
     return out;
   }
@@ -214,228 +276,108 @@ export function reidentifyText(matcher: PseudonymMatcher, text: string, jsonEsca
   return s.push(text) + s.flush();
 }
 
-// ---- SSE wrappers -------------------------------------------------------------------------
+// ---- SSE engine ---------------------------------------------------------------------------
 
-function isObject(v: JsonValue | undefined): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+/**
+ * Re-identifies an SSE stream of any wire format, never buffering more than a pseudonym's length
+ * per channel. Events the map names no text in pass through untouched (same object).
+ */
+export async function* reidentifySse(events: AsyncIterable<SseEvent>, matcher: PseudonymMatcher, map: StreamMap): AsyncGenerator<SseEvent> {
+  const open = new Map<string, { stream: ReidentifyingStream; last: JsonObject }>();
 
-interface ChoiceStreams {
-  content?: ReidentifyingStream;
-  reasoningContent?: ReidentifyingStream;
-  reasoning?: ReidentifyingStream;
-  /** Per tool-call index. */
-  args: Map<number, ReidentifyingStream>;
-}
-
-const REASONING_FIELDS = [['reasoning_content', 'reasoningContent'], ['reasoning', 'reasoning']] as const;
-
-/** OpenAI chat.completion.chunk streams. */
-export async function* reidentifyOpenAiSse(events: AsyncIterable<SseEvent>, matcher: PseudonymMatcher): AsyncGenerator<SseEvent> {
-  const choices = new Map<number, ChoiceStreams>();
-  let envelope: JsonObject | undefined;
+  /** Held text of every open channel matching a prefix, as events; the channels are closed. */
+  function* flush(prefixes: readonly string[], except?: ReadonlySet<string>): Generator<SseEvent> {
+    for (const [channel, ch] of open) {
+      if (except?.has(channel) || !prefixes.some((p) => channel.startsWith(p))) continue;
+      open.delete(channel);
+      const rest = ch.stream.flush();
+      if (rest) yield map.fragmentEvent(channel, rest, ch.last);
+    }
+  }
 
   for await (const ev of events) {
-    if (ev.data === undefined || ev.data === '[DONE]' || ev.data.length === 0) {
-      if (ev.data === '[DONE]' && envelope) yield* flushAll(choices, envelope);
+    const data = ev.data;
+    if (data === undefined || data.length === 0) {
       yield ev;
       continue;
     }
-    let chunk: JsonValue;
+    if (map.isTerminal?.(data)) {
+      yield* flush(['']);
+      yield ev;
+      continue;
+    }
+    let payload: unknown;
     try {
-      chunk = JSON.parse(ev.data) as JsonValue;
+      payload = JSON.parse(data);
     } catch {
       yield ev;
       continue;
     }
-    if (!isObject(chunk) || !Array.isArray(chunk['choices'])) {
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
       yield ev;
       continue;
     }
-    envelope = chunk;
+    const fields = map.fields(payload as JsonObject, ev.event);
+    if (!fields) {
+      yield ev;
+      continue;
+    }
     const before: SseEvent[] = [];
     let changed = false;
-    for (const choice of chunk['choices']) {
-      if (!isObject(choice)) continue;
-      const index = typeof choice['index'] === 'number' ? choice['index'] : 0;
-      let streams = choices.get(index);
-      if (!streams) choices.set(index, (streams = { args: new Map() }));
-      const delta = choice['delta'];
-      if (isObject(delta)) {
-        if (typeof delta['content'] === 'string') {
-          streams.content ??= new ReidentifyingStream(matcher);
-          const out = streams.content.push(delta['content']);
-          if (out !== delta['content']) ((delta['content'] = out), (changed = true));
-        }
-        for (const [field, slot] of REASONING_FIELDS) {
-          const text = delta[field];
-          if (typeof text !== 'string') continue;
-          const s = (streams[slot] ??= new ReidentifyingStream(matcher));
-          const out = s.push(text);
-          if (out !== text) ((delta[field] = out), (changed = true));
-        }
-        const calls = delta['tool_calls'];
-        if (Array.isArray(calls)) {
-          // Clients ignore text after tool calls start: release held content first.
-          const heldText = streams.content?.flush();
-          if (heldText) ((delta['content'] = (typeof delta['content'] === 'string' ? delta['content'] : '') + heldText), (changed = true));
-          for (const call of calls) {
-            if (!isObject(call)) continue;
-            const fn = call['function'];
-            if (!isObject(fn) || typeof fn['arguments'] !== 'string') continue;
-            const callIndex = typeof call['index'] === 'number' ? call['index'] : 0;
-            let s = streams.args.get(callIndex);
-            if (!s) streams.args.set(callIndex, (s = new ReidentifyingStream(matcher, true)));
-            const out = s.push(fn['arguments']);
-            if (out !== fn['arguments']) ((fn['arguments'] = out), (changed = true));
-          }
-        }
+    const ending = fields.ends ?? [];
+    const released = new Set(fields.releaseBefore ?? []);
+    const inEvent = new Set<string>();
+
+    for (const frag of fields.fragments) {
+      const text = frag.holder[frag.key];
+      if (typeof text !== 'string') continue;
+      inEvent.add(frag.channel);
+      let ch = open.get(frag.channel);
+      if (!ch) open.set(frag.channel, (ch = { stream: new ReidentifyingStream(matcher, frag.json), last: payload as JsonObject }));
+      ch.last = payload as JsonObject;
+      let out = ch.stream.push(text);
+      if (released.has(frag.channel)) {
+        // Out of this event, into one of its own ahead of it, with everything held.
+        out += ch.stream.flush();
+        open.delete(frag.channel);
+        delete frag.holder[frag.key];
+        changed = true;
+        if (out) before.push(map.fragmentEvent(frag.channel, out, payload as JsonObject));
+        continue;
       }
-      if (choice['finish_reason'] != null) {
-        // Held text must precede the end of the choice: move this choice's delta, plus what was
-        // held, into a chunk of its own just before the one that carries finish_reason.
-        const merged: JsonObject = isObject(delta) ? delta : {};
-        if (flushInto(merged, streams)) {
-          before.push(chunkFor(chunk, index, merged));
-          choice['delta'] = {};
+      if (ending.some((p) => frag.channel.startsWith(p))) {
+        open.delete(frag.channel);
+        const rest = ch.stream.flush();
+        if (rest) {
+          // Held text must precede the end: this fragment and the rest go in an event of their own.
+          delete frag.holder[frag.key];
           changed = true;
-        }
-      }
-    }
-    yield* before;
-    yield changed ? { ...ev, data: JSON.stringify(chunk) } : ev;
-  }
-  if (envelope) yield* flushAll(choices, envelope);
-}
-
-/** Appends a choice's held-back text to `delta`; false when nothing was held. */
-function flushInto(delta: JsonObject, streams: ChoiceStreams): boolean {
-  let added = false;
-  const content = streams.content?.flush();
-  if (content) ((delta['content'] = (typeof delta['content'] === 'string' ? delta['content'] : '') + content), (added = true));
-  for (const [field, slot] of REASONING_FIELDS) {
-    const text = streams[slot]?.flush();
-    if (text) ((delta[field] = (typeof delta[field] === 'string' ? delta[field] : '') + text), (added = true));
-  }
-  for (const [callIndex, s] of streams.args) {
-    const rest = s.flush();
-    if (!rest) continue;
-    added = true;
-    let calls = delta['tool_calls'];
-    if (!Array.isArray(calls)) delta['tool_calls'] = calls = [];
-    const existing = calls.find((c) => isObject(c) && c['index'] === callIndex && isObject(c['function']));
-    if (existing && isObject(existing) && isObject(existing['function'])) {
-      const fn = existing['function'];
-      fn['arguments'] = (typeof fn['arguments'] === 'string' ? fn['arguments'] : '') + rest;
-    } else {
-      calls.push({ index: callIndex, function: { arguments: rest } });
-    }
-  }
-  return added;
-}
-
-/** A chunk with the stream's envelope (id, model...) and one choice's delta. */
-function chunkFor(envelope: JsonObject, index: number, delta: JsonObject): SseEvent {
-  const chunk: JsonObject = {};
-  for (const key of ['id', 'object', 'created', 'model', 'system_fingerprint'] as const) {
-    const v = envelope[key];
-    if (v !== undefined) chunk[key] = v;
-  }
-  chunk['choices'] = [{ index, delta, finish_reason: null }];
-  return { data: JSON.stringify(chunk) };
-}
-
-function* flushAll(choices: Map<number, ChoiceStreams>, envelope: JsonObject): Generator<SseEvent> {
-  for (const [index, streams] of choices) {
-    const delta: JsonObject = {};
-    if (flushInto(delta, streams)) yield chunkFor(envelope, index, delta);
-  }
-}
-
-/** Anthropic messages streams: text_delta and input_json_delta per content block index. */
-export async function* reidentifyAnthropicSse(events: AsyncIterable<SseEvent>, matcher: PseudonymMatcher): AsyncGenerator<SseEvent> {
-  const blocks = new Map<number, { stream: ReidentifyingStream; kind: 'text_delta' | 'input_json_delta' }>();
-
-  for await (const ev of events) {
-    if (ev.data === undefined || ev.data.length === 0) {
-      yield ev;
-      continue;
-    }
-    let payload: JsonValue;
-    try {
-      payload = JSON.parse(ev.data) as JsonValue;
-    } catch {
-      yield ev;
-      continue;
-    }
-    if (!isObject(payload)) {
-      yield ev;
-      continue;
-    }
-    const type = payload['type'];
-    const index = typeof payload['index'] === 'number' ? payload['index'] : 0;
-    if (type === 'content_block_start') {
-      // A text block may start with text already in it.
-      const block = payload['content_block'];
-      if (isObject(block) && block['type'] === 'text' && typeof block['text'] === 'string' && block['text'].length > 0) {
-        const stream = new ReidentifyingStream(matcher);
-        blocks.set(index, { stream, kind: 'text_delta' });
-        const out = stream.push(block['text']);
-        if (out !== block['text']) {
-          block['text'] = out;
-          yield { ...ev, data: JSON.stringify(payload) };
+          before.push(map.fragmentEvent(frag.channel, out + rest, payload as JsonObject));
           continue;
         }
       }
-      yield ev;
-      continue;
-    }
-    if (type === 'content_block_delta') {
-      const delta = payload['delta'];
-      if (isObject(delta)) {
-        const kind = delta['type'];
-        const field = kind === 'text_delta' ? 'text' : kind === 'input_json_delta' ? 'partial_json' : undefined;
-        const text = field ? delta[field] : undefined;
-        if (field && typeof text === 'string') {
-          let b = blocks.get(index);
-          if (!b) blocks.set(index, (b = { stream: new ReidentifyingStream(matcher, kind === 'input_json_delta'), kind: kind as 'text_delta' | 'input_json_delta' }));
-          const out = b.stream.push(text);
-          if (out !== text) {
-            delta[field] = out;
-            yield { ...ev, data: JSON.stringify(payload) };
-            continue;
-          }
-        }
+      if (out !== text) {
+        frag.holder[frag.key] = out;
+        changed = true;
       }
-      yield ev;
-      continue;
     }
-    if (type === 'content_block_stop') {
-      const b = blocks.get(index);
-      if (b) {
-        blocks.delete(index);
-        const rest = b.stream.flush();
-        if (rest) yield anthropicDelta(index, b.kind, rest);
-      }
-      yield ev;
-      continue;
-    }
-    if (type === 'message_delta' || type === 'message_stop') {
-      for (const [i, b] of blocks) {
-        const rest = b.stream.flush();
-        if (rest) yield anthropicDelta(i, b.kind, rest);
-      }
-      blocks.clear();
-    }
-    yield ev;
+    // Channels released or ended here without a fragment in this event: their held text goes first.
+    if (released.size > 0) before.push(...flush([...released].map((c) => c), inEvent));
+    if (ending.length > 0) before.push(...flush(ending, inEvent));
+    for (const f of fields.whole) if (restoreField(f, matcher)) changed = true;
+
+    yield* before;
+    yield changed ? { ...ev, data: JSON.stringify(payload) } : ev;
   }
-  for (const [i, b] of blocks) {
-    const rest = b.stream.flush();
-    if (rest) yield anthropicDelta(i, b.kind, rest);
-  }
+  yield* flush(['']);
 }
 
-function anthropicDelta(index: number, kind: 'text_delta' | 'input_json_delta', text: string): SseEvent {
-  const delta = kind === 'text_delta' ? { type: kind, text } : { type: kind, partial_json: text };
-  return { event: 'content_block_delta', data: JSON.stringify({ type: 'content_block_delta', index, delta }) };
+/** OpenAI chat.completion.chunk streams. */
+export function reidentifyOpenAiSse(events: AsyncIterable<SseEvent>, matcher: PseudonymMatcher): AsyncGenerator<SseEvent> {
+  return reidentifySse(events, matcher, wireMaps['openai-chat'].stream!);
+}
+
+/** Anthropic messages streams. */
+export function reidentifyAnthropicSse(events: AsyncIterable<SseEvent>, matcher: PseudonymMatcher): AsyncGenerator<SseEvent> {
+  return reidentifySse(events, matcher, wireMaps['anthropic-messages'].stream!);
 }

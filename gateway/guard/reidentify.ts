@@ -1,82 +1,49 @@
 /**
  * Non-stream re-identification: puts the real values back into a complete answer before the
- * client sees it — OpenAI choices (content, content parts, reasoning, tool-call arguments with
- * JSON escaping) and Anthropic content blocks (text, tool_use input). Uses the same matcher as
- * the streaming path, so both give the same text. Thinking blocks stay as written (signed).
+ * client sees it, in every field the response map of its wire format names
+ * (gateway/wire/<format>/response.ts) — the same fields masking covers on the way out. JSON held
+ * in a string (tool-call arguments) gets JSON-escaped values; JSON values (tool_use input) are
+ * restored leaf by leaf. Uses the same matcher as the streaming path, so both give the same text.
  */
 import type { JsonObject, JsonValue } from '../context.js';
+import type { TextField, WireMap } from '../wire/types.js';
 import { reidentifyText, type PseudonymMatcher } from './reidentify-stream.js';
 
-function isObject(v: JsonValue | undefined): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Rewrites `holder[key]` when it is a string holding a pseudonym; true when it changed. */
-function restoreField(holder: JsonObject, key: string, matcher: PseudonymMatcher, jsonEscape = false): boolean {
-  const v = holder[key];
-  if (typeof v !== 'string') return false;
-  const out = reidentifyText(matcher, v, jsonEscape);
-  if (out === v) return false;
-  holder[key] = out;
-  return true;
-}
-
-/** Every string value inside a JSON value (tool_use input); keys stay as they are. */
-function restoreJsonStrings(value: JsonValue, matcher: PseudonymMatcher): boolean {
+/** Every string leaf inside a JSON value; keys stay as they are. True when anything changed. */
+function restoreJsonStrings(value: JsonObject | JsonValue[], matcher: PseudonymMatcher): boolean {
   let changed = false;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const item = value[i]!;
-      if (typeof item === 'string') {
-        const out = reidentifyText(matcher, item);
-        if (out !== item) ((value[i] = out), (changed = true));
-      } else if (restoreJsonStrings(item, matcher)) changed = true;
-    }
-  } else if (isObject(value)) {
-    for (const k of Object.keys(value)) {
-      if (typeof value[k] === 'string') {
-        if (restoreField(value, k, matcher)) changed = true;
-      } else if (restoreJsonStrings(value[k]!, matcher)) changed = true;
-    }
+  const holder = value as Record<string | number, JsonValue>;
+  const keys: Array<string | number> = Array.isArray(value) ? value.map((_, i) => i) : Object.keys(value);
+  for (const k of keys) {
+    const item = holder[k];
+    if (typeof item === 'string') {
+      const out = reidentifyText(matcher, item);
+      if (out !== item) ((holder[k] = out), (changed = true));
+    } else if (typeof item === 'object' && item !== null && restoreJsonStrings(item, matcher)) changed = true;
   }
   return changed;
 }
 
-/** OpenAI chat.completion body, in place; true when anything changed. */
-export function reidentifyOpenAiBody(body: JsonValue, matcher: PseudonymMatcher): boolean {
-  if (!isObject(body) || !Array.isArray(body['choices'])) return false;
-  let changed = false;
-  for (const choice of body['choices']) {
-    const message = isObject(choice) ? choice['message'] : undefined;
-    if (!isObject(message)) continue;
-    const content = message['content'];
-    if (typeof content === 'string') changed = restoreField(message, 'content', matcher) || changed;
-    else if (Array.isArray(content)) {
-      for (const part of content) if (isObject(part)) changed = restoreField(part, 'text', matcher) || changed;
-    }
-    changed = restoreField(message, 'reasoning_content', matcher) || changed;
-    changed = restoreField(message, 'reasoning', matcher) || changed;
-    const calls = message['tool_calls'];
-    if (Array.isArray(calls)) {
-      for (const call of calls) {
-        const fn = isObject(call) ? call['function'] : undefined;
-        if (isObject(fn)) changed = restoreField(fn, 'arguments', matcher, true) || changed;
-      }
-    }
-    const legacy = message['function_call'];
-    if (isObject(legacy)) changed = restoreField(legacy, 'arguments', matcher, true) || changed;
+/** Restores one field of the wire map in place; true when it changed. */
+export function restoreField(f: TextField, matcher: PseudonymMatcher): boolean {
+  const holder = f.holder as Record<string | number, JsonValue>;
+  const v = holder[f.key];
+  if (typeof v === 'string') {
+    const out = reidentifyText(matcher, v, f.kind === 'json-string');
+    if (out === v) return false;
+    holder[f.key] = out;
+    return true;
   }
-  return changed;
+  if (typeof v === 'object' && v !== null) return restoreJsonStrings(v, matcher);
+  return false;
 }
 
-/** Anthropic message body, in place; true when anything changed. */
-export function reidentifyAnthropicBody(body: JsonValue, matcher: PseudonymMatcher): boolean {
-  if (!isObject(body) || !Array.isArray(body['content'])) return false;
+/** A response body of the map's format, in place; true when anything changed. */
+export function reidentifyBody(map: WireMap, body: JsonValue, matcher: PseudonymMatcher): boolean {
+  if (matcher.size === 0) return false;
   let changed = false;
-  for (const block of body['content']) {
-    if (!isObject(block)) continue;
-    if (block['type'] === 'text') changed = restoreField(block, 'text', matcher) || changed;
-    else if (block['type'] === 'tool_use' && block['input'] !== undefined) changed = restoreJsonStrings(block['input'], matcher) || changed;
-  }
+  map.responseFields(body, (f) => {
+    if (restoreField(f, matcher)) changed = true;
+  });
   return changed;
 }

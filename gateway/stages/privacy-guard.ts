@@ -7,6 +7,10 @@
  * character range), never the value. 400 rather than 403 because Goose reads 401/403 as an
  * authentication failure; the wording avoids the phrases Goose takes for a context overflow.
  *
+ * Which fields carry text comes from the route's wire map (gateway/wire/). Detection results
+ * are memoised per tenant and text (guard/detection-memo.ts), so the history an agent resends
+ * every turn is not scanned again.
+ *
  * The request's pseudonym map is kept beside the context (never in ctx.notes or logs) for the
  * reidentify stage, and written to the encrypted vault after the response.
  */
@@ -18,8 +22,13 @@ import type { DetectFn } from '../guard/types.js';
 import { TenantKeys } from '../guard/pseudonym.js';
 import { Vault, loadOrCreateVaultKey } from '../guard/vault.js';
 import type { GatewayDb } from '../store.js';
-import { maskRequestBody, type BlockedFinding, type BodyKind, type PseudonymEntry } from '../guard/mask-request.js';
+import { maskRequestBody, type BlockedFinding, type PseudonymEntry } from '../guard/mask-request.js';
 import { resolveGuardPolicy } from '../guard/policy-modes.js';
+import { TenantDetectionMemos } from '../guard/detection-memo.js';
+import { wireMapForRoute } from '../wire/index.js';
+
+/** Default bound of each tenant's detection memo. */
+export const DEFAULT_MEMO_BYTES_PER_TENANT = 8 * 1024 * 1024;
 
 /** The pseudonyms each in-flight request used; weakly held so a finished request frees them. */
 export class RequestPseudonyms {
@@ -38,6 +47,8 @@ export interface PrivacyGuardDeps {
   pseudonyms: RequestPseudonyms;
   /** Where pseudonyms are kept after the response; opened lazily (omit to keep none). */
   vault?: () => Vault;
+  /** Detection memo per tenant; omit to detect every text of every request afresh. */
+  memos?: TenantDetectionMemos;
 }
 
 /** Production wiring: keys from the data dir, vault in gateway.db opened on first write. */
@@ -48,10 +59,9 @@ export function createPrivacyGuardDeps(opts: { dataDir: string; db: () => Gatewa
     keys: TenantKeys.fromDataDir(opts.dataDir, opts.tenantKey),
     pseudonyms: new RequestPseudonyms(),
     vault: () => (vault ??= new Vault(opts.db(), loadOrCreateVaultKey(opts.dataDir))),
+    memos: new TenantDetectionMemos({ maxBytesPerTenant: DEFAULT_MEMO_BYTES_PER_TENANT }),
   };
 }
-
-const bodyKinds: Record<string, BodyKind | undefined> = { chat: 'openai-chat', messages: 'anthropic-messages', embeddings: 'embeddings' };
 
 /** Wording checked by a test against Goose's context-overflow trigger phrases. */
 export function blockMessage(b: BlockedFinding): string {
@@ -68,16 +78,18 @@ export function privacyGuardStage(deps: PrivacyGuardDeps): Stage {
     name: 'privacyGuard',
     phase: 'request',
     run(ctx: RequestContext) {
-      const kind = bodyKinds[ctx.route];
-      if (!kind || !ctx.body) return;
+      const map = wireMapForRoute(ctx.route);
+      if (!map || !ctx.body) return;
       const policy = resolveGuardPolicy(ctx.policy?.guard ?? defaultGuardPolicy);
       ctx.notes.guardMode = policy.defaultMode;
       if (policy.inactive) return;
       const tenantId = ctx.caller?.tenantId;
       if (!tenantId) throw new GatewayError(500, 'privacyGuard ran before authenticate', 'server_error');
 
-      const result = maskRequestBody(ctx.body, kind, {
+      const memo = deps.memos?.forTenant(tenantId);
+      const result = maskRequestBody(ctx.body, map.format, {
         detect: deps.detect,
+        ...(memo ? { memo } : {}),
         detectOptions: policy.detectOptions,
         modeFor: policy.modeFor,
         styleFor: policy.styleFor,

@@ -34,6 +34,15 @@ export interface UpstreamReply {
   model?: string;
 }
 
+/** What each route is called in a "not served" message. */
+const ROUTE_API: Record<RouteKind, string> = {
+  chat: 'Chat Completions API (/chat/completions)',
+  messages: 'Anthropic Messages API (/messages)',
+  responses: 'OpenAI Responses API (/responses)',
+  embeddings: 'embeddings API (/embeddings)',
+  models: 'models list (/models)',
+};
+
 interface Target {
   config: UpstreamConfig;
   adapter: UpstreamAdapter;
@@ -71,6 +80,8 @@ export class UpstreamRouter {
 
   async send(req: UpstreamRequest): Promise<UpstreamReply> {
     const problems: string[] = [];
+    /** Upstreams configured that have no endpoint for this route. */
+    const unsupported: string[] = [];
     let attempts = 0;
     for (let i = 0; i < this.targets.length; i++) {
       const target = this.targets[i]!;
@@ -78,6 +89,7 @@ export class UpstreamRouter {
       const url = target.adapter.url(target.config.baseUrl, req.route);
       if (!url) {
         problems.push(`${target.config.name}: no ${req.route} endpoint`);
+        unsupported.push(`"${target.config.name}" (${target.config.kind})`);
         continue;
       }
       if (!target.breaker.tryAcquire()) {
@@ -143,6 +155,15 @@ export class UpstreamRouter {
         problems.push(`${target.config.name}: HTTP ${status}`);
         break;
       }
+    }
+    if (unsupported.length === this.targets.length) {
+      // Nothing to retry or wait for: the caller asked for an API no configured upstream speaks.
+      throw new GatewayError(
+        400,
+        `The ${ROUTE_API[req.route]} is not served by upstream ${unsupported.join(', ')}; configure an upstream that serves it (openrouter or openai kind) or use another endpoint`,
+        'invalid_request_error',
+        'route_not_supported',
+      );
     }
     throw new GatewayError(
       503,

@@ -15,6 +15,7 @@ export interface UpstreamAdapter {
 export const openAiStylePaths: Record<RouteKind, string> = {
   chat: '/chat/completions',
   messages: '/messages',
+  responses: '/responses',
   embeddings: '/embeddings',
   models: '/models',
 };

@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import { TenantKeys } from '../../gateway/guard/pseudonym.js';
 import { maskText, type MaskOptions } from '../../gateway/guard/mask-request.js';
 import { PseudonymMatcher, ReidentifyingStream, reidentifyText } from '../../gateway/guard/reidentify-stream.js';
-import { reidentifyAnthropicBody, reidentifyOpenAiBody } from '../../gateway/guard/reidentify.js';
+import { reidentifyBody } from '../../gateway/guard/reidentify.js';
+import { wireMaps } from '../../gateway/wire/index.js';
 import type { JsonObject } from '../../gateway/context.js';
 import { testDetect, testNames } from './masking-test-detector.js';
 
@@ -134,7 +135,7 @@ describe('re-identification inside JSON (tool-call arguments)', () => {
     const openai: JsonObject = {
       choices: [{ index: 0, message: { role: 'assistant', content: 'Mailed EMAIL_22CC33DD', tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: args } }] } }],
     };
-    assert.equal(reidentifyOpenAiBody(openai, matcher), true);
+    assert.equal(reidentifyBody(wireMaps['openai-chat'], openai, matcher), true);
     const msg = (openai['choices'] as JsonObject[])[0]!['message'] as JsonObject;
     assert.equal(msg['content'], 'Mailed ünï@corp.io');
     const fn = (msg['tool_calls'] as JsonObject[])[0]!['function'] as JsonObject;
@@ -147,12 +148,12 @@ describe('re-identification inside JSON (tool-call arguments)', () => {
         { type: 'tool_use', id: 't', name: 'f', input: { to: ['EMAIL_22CC33DD'], n: 1 } },
       ],
     };
-    assert.equal(reidentifyAnthropicBody(anthropic, matcher), true);
+    assert.equal(reidentifyBody(wireMaps['anthropic-messages'], anthropic, matcher), true);
     assert.deepEqual(anthropic['content'], [
       { type: 'thinking', thinking: 'EMAIL_22CC33DD', signature: 's' },
       { type: 'text', text: 'To ünï@corp.io' },
       { type: 'tool_use', id: 't', name: 'f', input: { to: ['ünï@corp.io'], n: 1 } },
     ]);
-    assert.equal(reidentifyOpenAiBody({ choices: [{ message: { content: 'nothing here' } }] }, matcher), false);
+    assert.equal(reidentifyBody(wireMaps['openai-chat'], { choices: [{ message: { content: 'nothing here' } }] }, matcher), false);
   });
 });

@@ -1,4 +1,4 @@
-/** OpenRouter: OpenAI-compatible at /api/v1, Anthropic Messages at /api/v1/messages, Bearer auth. */
+/** OpenRouter: OpenAI-compatible at /api/v1 (chat, Responses, embeddings), Anthropic Messages at /api/v1/messages, Bearer auth. */
 import { bearer, openAiStylePaths, type UpstreamAdapter } from '../types.js';
 
 export const openrouterAdapter: UpstreamAdapter = {

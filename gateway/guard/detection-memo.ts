@@ -1,0 +1,93 @@
+/**
+ * Memo of detection results, so a long agent session costs in proportion to what is new:
+ * Goose resends the whole conversation every turn, and each message or part it resent was
+ * scanned on an earlier turn. Findings are keyed on a SHA-256 of the text plus the detect
+ * options that shape the result (classes, allow/deny lists, custom classes), and kept in an LRU
+ * bounded in bytes, one per tenant. Only offsets, classes and scores are kept — never the text
+ * or a value — so the memo holds no personal data. Masking applies modes and assigns pseudonyms
+ * afresh on every request, so a memoised request gets exactly the pseudonyms an unmemoised one
+ * would.
+ */
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { DetectFn, DetectOptions, Finding } from './types.js';
+
+/** Texts shorter than this are detected directly: hashing them costs about as much. */
+const MIN_MEMO_CHARS = 64;
+/** Rough bytes of one entry beyond its findings (key, LRU bookkeeping). */
+const ENTRY_OVERHEAD_BYTES = 160;
+const FINDING_BYTES = 96;
+
+/** Stable ids for option objects (resolved policies are long-lived and never mutated). */
+const optionIds = new WeakMap<DetectOptions, number>();
+let nextOptionId = 1;
+function optionsId(options: DetectOptions | undefined): number {
+  if (!options) return 0;
+  let id = optionIds.get(options);
+  if (id === undefined) optionIds.set(options, (id = nextOptionId++));
+  return id;
+}
+
+export class DetectionMemo {
+  readonly #lru: LRUCache<string, readonly Finding[]>;
+  hits = 0;
+  misses = 0;
+  /** Characters detected afresh (cache misses), the work the memo did not save. */
+  scannedChars = 0;
+
+  constructor(maxBytes: number) {
+    this.#lru = new LRUCache<string, readonly Finding[]>({
+      maxSize: maxBytes,
+      sizeCalculation: (findings) => ENTRY_OVERHEAD_BYTES + findings.length * FINDING_BYTES,
+    });
+  }
+
+  /** The detector's findings for `text`, from the memo when this text was seen with these options. */
+  findings(text: string, options: DetectOptions | undefined, detect: DetectFn): readonly Finding[] {
+    if (text.length < MIN_MEMO_CHARS) return detect(text, options);
+    const key = `${optionsId(options)}:${text.length}:${createHash('sha256').update(text).digest('base64')}`;
+    const known = this.#lru.get(key);
+    if (known) {
+      this.hits++;
+      return known;
+    }
+    this.misses++;
+    this.scannedChars += text.length;
+    const found = detect(text, options);
+    this.#lru.set(key, found);
+    return found;
+  }
+
+  /** Bytes accounted in the LRU (its bound is the constructor's maxBytes). */
+  get bytes(): number {
+    return this.#lru.calculatedSize;
+  }
+
+  get entries(): number {
+    return this.#lru.size;
+  }
+}
+
+/** One memo per tenant, each bounded in bytes; the least recently active tenants are dropped first. */
+export class TenantDetectionMemos {
+  readonly #byTenant: LRUCache<string, DetectionMemo>;
+  readonly #maxBytesPerTenant: number;
+
+  constructor(opts: { maxBytesPerTenant: number; maxTenants?: number }) {
+    this.#maxBytesPerTenant = opts.maxBytesPerTenant;
+    this.#byTenant = new LRUCache<string, DetectionMemo>({ max: opts.maxTenants ?? 1000 });
+  }
+
+  forTenant(tenantId: string): DetectionMemo {
+    let memo = this.#byTenant.get(tenantId);
+    if (!memo) this.#byTenant.set(tenantId, (memo = new DetectionMemo(this.#maxBytesPerTenant)));
+    return memo;
+  }
+
+  /** Total bytes held across tenants. */
+  get bytes(): number {
+    let total = 0;
+    for (const memo of this.#byTenant.values()) total += memo.bytes;
+    return total;
+  }
+}
