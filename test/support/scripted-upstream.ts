@@ -1,5 +1,6 @@
 /**
- * A scripted OpenAI-/Anthropic-compatible upstream for tests: queue replies (JSON, SSE streams with
+ * A scripted OpenAI-/Anthropic-compatible upstream for tests (chat completions, messages, Responses
+ * API, embeddings, models): queue replies (JSON, SSE streams with
  * tool-call fragments and usage, 429 with Retry-After, 5xx, mid-stream cuts, slow drips, hangs),
  * and inspect what it received. Unscripted calls get a default reply shaped like the real APIs.
  */
@@ -169,6 +170,90 @@ export function anthropicStream(opts: { model?: string; textPieces?: string[]; t
   return events;
 }
 
+/** Responses API usage, as OpenAI reports it. */
+export interface ResponsesUsage {
+  input_tokens: number;
+  output_tokens: number;
+  total_tokens: number;
+  [k: string]: unknown;
+}
+
+export interface ResponseSpec {
+  model?: string;
+  /** Output message text, split into these deltas when streamed. */
+  textPieces?: string[];
+  /** Function calls, their arguments split into these deltas when streamed. */
+  functionCalls?: ToolCallSpec[];
+  usage?: ResponsesUsage;
+  instructions?: string | null;
+}
+
+function responsesUsage(u?: ResponsesUsage) {
+  const usage = u ?? { input_tokens: 12, output_tokens: 5, total_tokens: 17 };
+  return { input_tokens_details: { cached_tokens: 0 }, output_tokens_details: { reasoning_tokens: 0 }, ...usage };
+}
+
+function responseOutput(spec: ResponseSpec, done: boolean) {
+  const output: Array<Record<string, unknown>> = [];
+  if (spec.textPieces) {
+    output.push({
+      id: 'msg_scripted_1', type: 'message', status: done ? 'completed' : 'in_progress', role: 'assistant',
+      content: done ? [{ type: 'output_text', annotations: [], logprobs: [], text: spec.textPieces.join('') }] : [],
+    });
+  }
+  (spec.functionCalls ?? []).forEach((c, i) => {
+    output.push({ id: `fc_scripted_${i}`, type: 'function_call', status: done ? 'completed' : 'in_progress', arguments: done ? c.argumentFragments.join('') : '', call_id: c.id, name: c.name });
+  });
+  return output;
+}
+
+/** A Responses API `response` object, shaped as OpenAI's (store: false). */
+export function openAiResponse(spec: ResponseSpec, status: 'completed' | 'in_progress' = 'completed') {
+  const done = status === 'completed';
+  return {
+    id: 'resp_scripted_1', object: 'response', created_at: 1764000000, status, background: false, error: null, incomplete_details: null,
+    instructions: spec.instructions ?? null, max_output_tokens: null, model: spec.model ?? 'openai/gpt-4o-mini',
+    output: done ? responseOutput(spec, true) : [], parallel_tool_calls: true, previous_response_id: null,
+    reasoning: { effort: null, summary: null }, store: false, temperature: 1, text: { format: { type: 'text' }, verbosity: 'medium' },
+    tool_choice: 'auto', tools: [], top_p: 1, truncation: 'disabled', usage: done ? responsesUsage(spec.usage) : null, user: null, metadata: {},
+  };
+}
+
+/**
+ * A Responses API stream as OpenAI sends it: created, in_progress, then per output item
+ * output_item.added, (content_part.added, output_text.delta…, output_text.done, content_part.done)
+ * or (function_call_arguments.delta…, .done), output_item.done; finally response.completed with usage.
+ */
+export function openAiResponseStream(spec: ResponseSpec): ScriptedEvent[] {
+  let seq = 0;
+  const ev = (type: string, data: object): ScriptedEvent => ({ event: type, data: JSON.stringify({ type, sequence_number: seq++, ...data }) });
+  const events: ScriptedEvent[] = [ev('response.created', { response: openAiResponse(spec, 'in_progress') }), ev('response.in_progress', { response: openAiResponse(spec, 'in_progress') })];
+  const finals = responseOutput(spec, true);
+  const starts = responseOutput(spec, false);
+  let outputIndex = 0;
+  if (spec.textPieces) {
+    const itemId = 'msg_scripted_1';
+    const text = spec.textPieces.join('');
+    events.push(ev('response.output_item.added', { output_index: outputIndex, item: starts[outputIndex] }));
+    events.push(ev('response.content_part.added', { item_id: itemId, output_index: outputIndex, content_index: 0, part: { type: 'output_text', annotations: [], logprobs: [], text: '' } }));
+    for (const delta of spec.textPieces) events.push(ev('response.output_text.delta', { item_id: itemId, output_index: outputIndex, content_index: 0, delta, logprobs: [] }));
+    events.push(ev('response.output_text.done', { item_id: itemId, output_index: outputIndex, content_index: 0, text, logprobs: [] }));
+    events.push(ev('response.content_part.done', { item_id: itemId, output_index: outputIndex, content_index: 0, part: { type: 'output_text', annotations: [], logprobs: [], text } }));
+    events.push(ev('response.output_item.done', { output_index: outputIndex, item: finals[outputIndex] }));
+    outputIndex++;
+  }
+  for (const call of spec.functionCalls ?? []) {
+    const item = finals[outputIndex]!;
+    events.push(ev('response.output_item.added', { output_index: outputIndex, item: starts[outputIndex] }));
+    for (const delta of call.argumentFragments) events.push(ev('response.function_call_arguments.delta', { item_id: item['id'], output_index: outputIndex, delta }));
+    events.push(ev('response.function_call_arguments.done', { item_id: item['id'], output_index: outputIndex, name: call.name, arguments: call.argumentFragments.join('') }));
+    events.push(ev('response.output_item.done', { output_index: outputIndex, item }));
+    outputIndex++;
+  }
+  events.push(ev('response.completed', { response: openAiResponse(spec, 'completed') }));
+  return events;
+}
+
 export function errorReply(status: number, message: string, headers: Record<string, string> = {}): ScriptedReply {
   return { kind: 'json', status, headers, body: { error: { message, type: 'upstream_error', code: status } } };
 }
@@ -180,6 +265,11 @@ function defaultReplyFor(req: ReceivedRequest): ScriptedReply {
   }
   if (req.path.endsWith('/embeddings')) {
     return { kind: 'json', body: { object: 'list', data: [{ object: 'embedding', index: 0, embedding: [0.1, 0.2, 0.3] }], model: body.model, usage: { prompt_tokens: 3, total_tokens: 3 } } };
+  }
+  if (req.path.endsWith('/responses')) {
+    return body.stream
+      ? { kind: 'sse', events: openAiResponseStream({ model: body.model, textPieces: ['Hello', ' from', ' upstream'] }) }
+      : { kind: 'json', body: openAiResponse({ model: body.model, textPieces: ['Hello from upstream'] }) };
   }
   if (req.path.endsWith('/messages')) {
     return body.stream
