@@ -18,6 +18,7 @@ import { exactCacheOptions, resolveCacheConfig } from './cache/config.js';
 import { loadConfiguredRules } from './downshift/active-rules.js';
 import { registryLookup } from './downshift/rules.js';
 import { createPrivacyGuardDeps } from './stages/privacy-guard.js';
+import type { TenantDetectionMemos } from './guard/detection-memo.js';
 import { detect } from './guard/detect.js';
 import { createControllerLink, type ControllerLink } from './bundles/controller-link.js';
 import type { ControllerLinkConfig } from './bundles/controller-link-config.js';
@@ -52,6 +53,8 @@ export interface GatewayServices {
   tracing: Tracing | undefined;
   /** Counters and histograms behind /metrics (and OTLP when configured). */
   metrics: ServiceMetrics;
+  /** The Privacy Guard's per-tenant detection memos (their size is reported by benchmarks). */
+  guardMemos: TenantDetectionMemos | undefined;
   close(): Promise<void>;
 }
 
@@ -76,6 +79,13 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
   const cache = cacheConfig.mode === 'off' ? undefined : new ExactCache(getDb(), exactCacheOptions(cacheConfig));
   const downshiftRules = loadConfiguredRules(opts.dataDir, opts.config.downshift, registryLookup(registry));
 
+  const guard = createPrivacyGuardDeps({
+    dataDir: opts.dataDir,
+    db: getDb,
+    detect,
+    // A tenant key rotated or imported with `switchboard secrets` replaces the derived one.
+    ...(secrets ? { tenantKey: (tenantId: string) => (/^[a-z0-9][a-z0-9_-]{0,63}$/.test(tenantId) ? secrets.get(`tenant.${tenantId}.pseudonym`) : undefined) } : {}),
+  });
   const stages = buildPipeline({
     auth: { localToken, identity: opts.config.identity },
     policies: controllerLink.policies ?? defaultPolicySource,
@@ -85,13 +95,7 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
     forward: { attribution: opts.config.attribution },
     ...(cache ? { cache: { cache, mode: cacheConfig.mode, maxEntryBytes: exactCacheOptions(cacheConfig).maxEntryBytes } } : {}),
     downshift: { rules: downshiftRules, estimatePromptTokens },
-    guard: createPrivacyGuardDeps({
-      dataDir: opts.dataDir,
-      db: getDb,
-      detect,
-      // A tenant key rotated or imported with `switchboard secrets` replaces the derived one.
-      ...(secrets ? { tenantKey: (tenantId: string) => (/^[a-z0-9][a-z0-9_-]{0,63}$/.test(tenantId) ? secrets.get(`tenant.${tenantId}.pseudonym`) : undefined) } : {}),
-    }),
+    guard,
     cost: {
       budget: { ledger: cost.ledger, registry, config: cost.config, resolver: cost.resolver },
       meter: { registry, store: cost.store, ledger: cost.ledger },
@@ -106,6 +110,7 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
     controllerLink,
     tracing,
     metrics,
+    guardMemos: guard.memos,
     async close() {
       await controllerLink.close();
       await upstreams.close();

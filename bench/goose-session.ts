@@ -1,0 +1,255 @@
+/**
+ * Long-session benchmark: `npm run bench:goose-session [-- --runs 12 --turns 30 --quick]`.
+ *
+ * Replays a Goose-shaped session — system prompt, 30 tool schemas, each turn a user message, an
+ * assistant tool call and a tool result of real source text (this repository's files) with a few
+ * personal values in it — whose history grows past 250 KB, through the gateway (default
+ * pipeline, Privacy Guard in mask mode) and directly to the same scripted upstream, in one run.
+ * Each turn is sent both ways (order alternating) and the difference is the gateway's added
+ * latency. Every run of the session carries its own nonce, so a turn's new text is new to the
+ * memo while the history it resends was seen on earlier turns — as in a real session.
+ * Reports added P50/P99 per turn for turns of 250 KB and more, how much text the guard scanned
+ * afresh per turn, and the detection memo's memory. A second, in-process part times the
+ * Privacy Guard's masking alone on the same turns with and without the memo (CPU only, no
+ * sockets), which is steadier on a busy machine than the end-to-end difference.
+ */
+import { readFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import { Agent, request } from 'undici';
+import { startScriptedUpstream } from '../test/support/scripted-upstream.js';
+import { defaultGatewayConfig } from '../gateway/config.js';
+import { createGatewayServer } from '../gateway/server.js';
+import { createLogger } from '../gateway/logger.js';
+import { DEFAULT_MEMO_BYTES_PER_TENANT } from '../gateway/stages/privacy-guard.js';
+import { randomBytes } from 'node:crypto';
+import type { JsonObject } from '../gateway/context.js';
+import { detect } from '../gateway/guard/detect.js';
+import { TenantKeys } from '../gateway/guard/pseudonym.js';
+import { DetectionMemo } from '../gateway/guard/detection-memo.js';
+import { maskRequestBody, type MaskOptions } from '../gateway/guard/mask-request.js';
+
+const HELP = `Usage: npm run bench:goose-session -- [options]
+
+Replays a 30-turn Goose-shaped session (history past 250 KB) through the gateway and directly
+to the same scripted upstream, and reports the gateway's added latency per turn.
+
+Options:
+  --runs <n>    times the whole session is replayed (default 12; --quick: 4)
+  --turns <n>   turns per session (default 30)
+  --quick       fewer runs, for a smoke check
+  -h, --help    this text
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`bench:goose-session: ${message}\n(run with --help for usage)\n`);
+  process.exit(2);
+}
+
+function settings(argv: string[]): { runs: number; turns: number } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { runs: { type: 'string' }, turns: { type: 'string' }, quick: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } }, strict: true });
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  if (parsed.values.help) {
+    process.stdout.write(HELP);
+    process.exit(0);
+  }
+  const int = (flag: string, v: string | undefined, d: number) => {
+    if (v === undefined) return d;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) fail(`${flag} must be a positive integer (got "${v}")`);
+    return n;
+  };
+  return { runs: int('--runs', parsed.values.runs, parsed.values.quick ? 4 : 12), turns: int('--turns', parsed.values.turns, 30) };
+}
+
+/** Nearest-rank percentile of unsorted samples. */
+function percentile(samples: readonly number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
+
+/** Real source text: this repository's TypeScript files, in a fixed order. */
+function sourceFiles(): Array<{ path: string; text: string }> {
+  const out: Array<{ path: string; text: string }> = [];
+  for (const dir of ['gateway', 'gateway/stages', 'gateway/guard', 'gateway/cost', 'gateway/bundles', 'gateway/audit', 'controller', 'models']) {
+    for (const name of readdirSync(join(root, dir)).sort()) {
+      if (name.endsWith('.ts')) out.push({ path: `${dir}/${name}`, text: readFileSync(join(root, dir, name), 'utf8') });
+    }
+  }
+  return out;
+}
+
+const PEOPLE = [
+  { name: 'Delia Hartmann', email: 'delia.hartmann@northwind-mail.com', phone: '+1 415 555 0132' },
+  { name: 'Tomás Okafor', email: 'tomas.okafor@contoso.io', phone: '+44 20 7946 0958' },
+];
+
+function tools(): object[] {
+  const names = ['developer__shell', 'developer__text_editor', 'developer__list_windows', 'developer__screen_capture', 'developer__image_processor', 'todo__write', 'todo__read', 'memory__remember', 'memory__retrieve', 'memory__forget', 'git__status', 'git__diff', 'git__log', 'git__commit', 'github__create_issue', 'github__list_prs', 'github__review', 'browser__open', 'browser__click', 'browser__type', 'browser__screenshot', 'jira__search', 'jira__comment', 'slack__post', 'slack__search', 'db__query', 'db__schema', 'http__fetch', 'fs__search', 'fs__glob'];
+  return names.map((name, i) => ({
+    type: 'function',
+    function: {
+      name,
+      description: `Tool ${i}: ${name.replace('__', ' ')}. Use it when the task needs it; it returns plain text. `.repeat(3),
+      parameters: {
+        type: 'object',
+        properties: { command: { type: 'string', description: 'what to run or look at, verbatim' }, path: { type: 'string', description: 'an absolute path' } },
+        required: ['command'],
+      },
+    },
+  }));
+}
+
+/** The request of turn `t` (0-based) of one run: history of turns < t plus turn t's new text. */
+function sessionBodies(turns: number, nonce: string, files: Array<{ path: string; text: string }>): string[] {
+  const system = 'You are a general-purpose AI agent called goose, created by Block. '.repeat(4) +
+    'Be concise, prefer small reversible steps, explain what you change, and never invent file contents. '.repeat(40);
+  const toolList = tools();
+  const messages: object[] = [{ role: 'system', content: system }];
+  const bodies: string[] = [];
+  let f = 0;
+  for (let t = 0; t < turns; t++) {
+    const person = PEOPLE[t % PEOPLE.length]!;
+    const user = t % 5 === 0
+      ? `(${nonce}) ${person.name} (${person.email}, ${person.phone}) asked me to look at the next files; what do they do?`
+      : `(${nonce}) Continue with the next file, turn ${t}.`;
+    messages.push({ role: 'user', content: user });
+    const a = files[f++ % files.length]!;
+    const b = files[f++ % files.length]!;
+    messages.push({ role: 'assistant', content: null, tool_calls: [{ id: `call_${t}`, type: 'function', function: { name: 'developer__shell', arguments: JSON.stringify({ command: `cat ${a.path} ${b.path}` }) } }] });
+    const contact = t % 3 === 0 ? `\n// maintainer: ${person.name} <${person.email}>\n` : '\n';
+    messages.push({ role: 'tool', tool_call_id: `call_${t}`, content: `// ${nonce}\n${a.text}${contact}${b.text}` });
+    bodies.push(JSON.stringify({ model: 'anthropic/claude-sonnet-4', messages, tools: toolList, stream: true, stream_options: { include_usage: true } }));
+    messages.push({ role: 'assistant', content: `Turn ${t}: ${a.path} and ${b.path} read; summarising for ${person.name}.` });
+  }
+  return bodies;
+}
+
+async function send(dispatcher: Agent, url: string, body: string, token: string | undefined): Promise<number> {
+  const started = performance.now();
+  const res = await request(url, {
+    method: 'POST',
+    dispatcher,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body,
+  });
+  const text = await res.body.text();
+  const ms = performance.now() - started;
+  if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode} from ${url}: ${text.slice(0, 300)}`);
+  return ms;
+}
+
+/** Masking of each turn's body in-process, memoised (memo carried across the session) and not. */
+function maskingOnly(turns: number, runs: number, files: Array<{ path: string; text: string }>): void {
+  const pseudonymizer = new TenantKeys(randomBytes(32)).pseudonymizer('bench');
+  const withMemo: number[] = [];
+  const without: number[] = [];
+  let sizes: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    const bodies = sessionBodies(turns, `mask-${run}-${Date.now().toString(36)}`, files);
+    sizes = bodies.map((b) => Buffer.byteLength(b));
+    const memo = new DetectionMemo(DEFAULT_MEMO_BYTES_PER_TENANT);
+    const base: MaskOptions = { detect, pseudonymizer, modeFor: () => 'mask' };
+    bodies.forEach((text, t) => {
+      const a = JSON.parse(text) as JsonObject;
+      let started = performance.now();
+      maskRequestBody(a, 'openai-chat', { ...base, memo });
+      const m = performance.now() - started;
+      if (sizes[t]! >= 250 * 1024) withMemo.push(m);
+      if (sizes[t]! >= 250 * 1024 && run < 2) {
+        const b = JSON.parse(text) as JsonObject;
+        started = performance.now();
+        maskRequestBody(b, 'openai-chat', base);
+        without.push(performance.now() - started);
+      }
+    });
+  }
+  if (withMemo.length === 0) return;
+  const noMemo = without.length > 0 ? `, without memo P50 ${percentile(without, 50).toFixed(2)} ms` : '';
+  process.stdout.write(`Masking alone on turns ≥ 250 KB (in-process): with memo P50 ${percentile(withMemo, 50).toFixed(2)} ms, P99 ${percentile(withMemo, 99).toFixed(2)} ms${noMemo}\n`);
+}
+
+async function main(): Promise<void> {
+  const { runs, turns } = settings(process.argv.slice(2));
+  const files = sourceFiles();
+  const upstream = await startScriptedUpstream();
+  const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-bench-goose-'));
+  const config = { ...defaultGatewayConfig(), port: 0, upstreams: [{ name: 'primary', kind: 'openrouter' as const, baseUrl: upstream.baseUrl, apiKeyEnv: 'BENCH_KEY' }] };
+  const gateway = await createGatewayServer({ config, dataDir, logger: createLogger({ level: 'silent', dataDir, name: 'gateway', stdout: false }), env: { BENCH_KEY: 'sk-bench' } });
+  const gatewayUrl = await gateway.listen();
+  const token = gateway.services.localToken;
+  const dispatcher = new Agent({ connections: 4 });
+  const direct = `${upstream.baseUrl}/chat/completions`;
+  const viaGateway = `${gatewayUrl}/v1/chat/completions`;
+
+  try {
+    // Warm-up: one short session each way (JIT, connections), on its own nonce.
+    for (const body of sessionBodies(4, 'warmup', files)) {
+      await send(dispatcher, direct, body, undefined);
+      await send(dispatcher, viaGateway, body, token);
+    }
+    const added: number[][] = Array.from({ length: turns }, () => []);
+    const directMs: number[][] = Array.from({ length: turns }, () => []);
+    const scanned: number[][] = Array.from({ length: turns }, () => []);
+    const sizes: number[] = [];
+    const memos = gateway.services.guardMemos;
+    for (let run = 0; run < runs; run++) {
+      const bodies = sessionBodies(turns, `run-${run}-${Date.now().toString(36)}`, files);
+      for (let t = 0; t < turns; t++) {
+        const body = bodies[t]!;
+        sizes[t] = Buffer.byteLength(body);
+        const memo = memos?.forTenant(config.identity.tenantId);
+        const scannedBefore = memo?.scannedChars ?? 0;
+        let d: number;
+        let g: number;
+        if ((run + t) % 2 === 0) {
+          d = await send(dispatcher, direct, body, undefined);
+          g = await send(dispatcher, viaGateway, body, token);
+        } else {
+          g = await send(dispatcher, viaGateway, body, token);
+          d = await send(dispatcher, direct, body, undefined);
+        }
+        added[t]!.push(g - d);
+        directMs[t]!.push(d);
+        scanned[t]!.push((memo?.scannedChars ?? 0) - scannedBefore);
+      }
+    }
+
+    const fmt = (n: number) => n.toFixed(2).padStart(7);
+    const kb = (n: number) => `${(n / 1024).toFixed(0)} KB`.padStart(7);
+    process.stdout.write(`\nGoose-shaped session: ${turns} turns × ${runs} runs, 30 tool schemas, stream + include_usage; node ${process.version}\n\n`);
+    process.stdout.write(' turn    body  direct P50  added P50  added P99  scanned afresh (median)\n');
+    for (let t = 0; t < turns; t++) {
+      const s = [...scanned[t]!].sort((a, b) => a - b);
+      process.stdout.write(`${String(t + 1).padStart(5)} ${kb(sizes[t]!)}  ${fmt(percentile(directMs[t]!, 50))} ms ${fmt(percentile(added[t]!, 50))} ms ${fmt(percentile(added[t]!, 99))} ms  ${kb(s[Math.floor(s.length / 2)]!)}\n`);
+    }
+    const big = added.flatMap((a, t) => (sizes[t]! >= 250 * 1024 ? a : []));
+    const bigTurns = sizes.filter((s) => s >= 250 * 1024).length;
+    process.stdout.write(`\nTurns of ≥ 250 KB: ${bigTurns} (× ${runs} runs = ${big.length} samples)\n`);
+    if (big.length > 0) {
+      process.stdout.write(`  added latency P50 ${percentile(big, 50).toFixed(2)} ms, P99 ${percentile(big, 99).toFixed(2)} ms (goal: P50 ≤ 3 ms)\n`);
+    }
+    const memo = memos?.forTenant(config.identity.tenantId);
+    if (memo) {
+      process.stdout.write(`Detection memo: ${memo.entries} entries, ${(memo.bytes / 1024).toFixed(1)} KB accounted (bound ${DEFAULT_MEMO_BYTES_PER_TENANT / 1048576} MB per tenant); hits ${memo.hits}, misses ${memo.misses}\n`);
+    }
+    maskingOnly(turns, Math.max(2, Math.min(runs, 6)), files);
+    process.stdout.write(`Process heap used: ${(process.memoryUsage().heapUsed / 1048576).toFixed(1)} MB\n`);
+  } finally {
+    await dispatcher.close();
+    await gateway.close();
+    await upstream.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();
