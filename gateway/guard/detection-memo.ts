@@ -3,12 +3,13 @@
  * Goose resends the whole conversation every turn, and each message or part it resent was
  * scanned on an earlier turn. Findings are keyed on a SHA-256 of the text plus the detect
  * options that shape the result (classes, allow/deny lists, custom classes), and kept in an LRU
- * bounded in bytes, one per tenant. Only offsets, classes and scores are kept — never the text
- * or a value — so the memo holds no personal data. Masking applies modes and assigns pseudonyms
+ * bounded in bytes, one per tenant. It also keeps where a text repeats the request's masked
+ * values verbatim, keyed on a hash of those values. Only offsets, classes and scores are kept —
+ * never the text or a value — so the memo holds no personal data. Masking applies modes and assigns pseudonyms
  * afresh on every request, so a memoised request gets exactly the pseudonyms an unmemoised one
  * would.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { DetectFn, DetectOptions, Finding } from './types.js';
 
@@ -42,10 +43,18 @@ export class DetectionMemo {
     });
   }
 
+  /** The memo key of a text under these options; undefined for texts too short to memoise. */
+  keyOf(text: string, options: DetectOptions | undefined): string | undefined {
+    if (text.length < MIN_MEMO_CHARS) return undefined;
+    return `${optionsId(options)}:${text.length}:${hash('sha256', text, 'base64')}`;
+  }
+
   /** The detector's findings for `text`, from the memo when this text was seen with these options. */
-  findings(text: string, options: DetectOptions | undefined, detect: DetectFn): readonly Finding[] {
-    if (text.length < MIN_MEMO_CHARS) return detect(text, options);
-    const key = `${optionsId(options)}:${text.length}:${createHash('sha256').update(text).digest('base64')}`;
+  findings(text: string, options: DetectOptions | undefined, detect: DetectFn, key = this.keyOf(text, options)): readonly Finding[] {
+    if (key === undefined) {
+      this.scannedChars += text.length;
+      return detect(text, options);
+    }
     const known = this.#lru.get(key);
     if (known) {
       this.hits++;
@@ -55,6 +64,20 @@ export class DetectionMemo {
     this.scannedChars += text.length;
     const found = detect(text, options);
     this.#lru.set(key, found);
+    return found;
+  }
+
+  /**
+   * Where a text (by its key) holds any of a request's masked values verbatim, memoised on the
+   * set of values (`valuesKey`): turn after turn the values rarely change, and then the resent
+   * history is not searched again. `search` gives the occurrences when they are not known.
+   */
+  occurrences(key: string, valuesKey: string, search: () => Finding[]): readonly Finding[] {
+    const k = `v:${valuesKey}:${key}`;
+    const known = this.#lru.get(k);
+    if (known) return known;
+    const found = search();
+    this.#lru.set(k, found);
     return found;
   }
 

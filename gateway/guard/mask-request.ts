@@ -18,7 +18,8 @@ import { wireMaps } from '../wire/index.js';
 import type { TextField, ToolSchema, WireFormatName } from '../wire/types.js';
 import type { DetectionMemo } from './detection-memo.js';
 import type { GuardMode } from '../../policies/guard-policy.js';
-import type { DetectFn, DetectOptions, EntityClass } from './types.js';
+import { createHmac, randomBytes } from 'node:crypto';
+import type { DetectFn, DetectOptions, EntityClass, Finding } from './types.js';
 import { normaliseValue, type Pseudonymizer } from './pseudonym.js';
 import { realisticSurrogate } from './surrogate.js';
 import { PseudonymMatcher } from './reidentify-stream.js';
@@ -85,6 +86,8 @@ interface TextSlot {
   spans?: Span[];
   /** Set for a number in tool JSON: masking turns it into a string, which `strict` tools refuse. */
   numeric?: { refuseString: boolean };
+  /** The text's key in the detection memo, when memoised. */
+  memoKey?: string;
 }
 
 /** Masks one plain text (CLI, MCP). */
@@ -113,9 +116,14 @@ function maskSlots(slots: TextSlot[], commits: Array<() => void>, opts: MaskOpti
   let blockCount = 0;
   let anyMask = false;
 
+  const memo = opts.memo;
   for (const slot of slots) {
     if (slot.text.length === 0) continue;
-    const findings = opts.memo ? opts.memo.findings(slot.text, opts.detectOptions, opts.detect) : opts.detect(slot.text, opts.detectOptions);
+    let findings: readonly Finding[];
+    if (memo) {
+      slot.memoKey = memo.keyOf(slot.text, opts.detectOptions);
+      findings = memo.findings(slot.text, opts.detectOptions, opts.detect, slot.memoKey);
+    } else findings = opts.detect(slot.text, opts.detectOptions);
     for (const f of findings) {
       const mode = opts.modeFor(f.class);
       if (mode === 'off') continue;
@@ -138,7 +146,7 @@ function maskSlots(slots: TextSlot[], commits: Array<() => void>, opts: MaskOpti
 
   const assigner = new PseudonymAssigner(slots, opts);
   const values = assigner.collectValues();
-  addVerbatimRepeats(slots, values);
+  addVerbatimRepeats(slots, values, memo);
   // A verbatim repeat can land in a number a strict tool types as numeric: refuse rather than break it.
   for (const slot of slots) {
     if (slot.spans && slot.numeric?.refuseString) {
@@ -168,21 +176,42 @@ function maskSlots(slots: TextSlot[], commits: Array<() => void>, opts: MaskOpti
  * Every masked value (by surface form) is also masked where it occurs verbatim without having
  * been detected there (another message, a tool argument), so a partial detector miss cannot leak it.
  */
-function addVerbatimRepeats(slots: TextSlot[], values: Map<string, EntityClass>): void {
+function addVerbatimRepeats(slots: TextSlot[], values: Map<string, EntityClass>, memo: DetectionMemo | undefined): void {
   // Very short values would also hit inside unrelated words; detection alone covers those.
   const candidates: Array<{ pseudonym: string; value: string }> = [];
   for (const [v, cls] of values) if (v.length >= 4) candidates.push({ pseudonym: v, value: cls });
   if (candidates.length === 0) return;
   // One pass per text over a trie of all values (not one indexOf per value and text); the
   // matcher's "pseudonym → value" here is "real value → its class".
-  const finder = new PseudonymMatcher(candidates, { wordBoundaries: false });
-  for (const slot of slots) {
-    let added: Span[] | undefined;
-    finder.forEachMatch(slot.text, (start, end, cls) => {
-      if (!overlaps(slot.spans, start, end)) (added ??= []).push({ start, end, cls });
+  let finder: PseudonymMatcher | undefined;
+  const search = (text: string): Finding[] => {
+    const found: Finding[] = [];
+    (finder ??= new PseudonymMatcher(candidates, { wordBoundaries: false })).forEachMatch(text, (start, end, cls) => {
+      found.push({ class: cls, start, end, score: 1, detector: 'verbatim' });
     });
+    return found;
+  };
+  // The memo knows a text's occurrences of the same set of values from an earlier turn.
+  const valuesKey = memo ? valuesFingerprint(candidates) : '';
+  for (const slot of slots) {
+    const key = slot.memoKey;
+    const found = memo && key !== undefined ? memo.occurrences(key, valuesKey, () => search(slot.text)) : search(slot.text);
+    let added: Span[] | undefined;
+    for (const f of found) {
+      if (!overlaps(slot.spans, f.start, f.end)) (added ??= []).push({ start: f.start, end: f.end, cls: f.class });
+    }
     if (added) slot.spans = [...(slot.spans ?? []), ...added].sort((a, b) => a.start - b.start);
   }
+}
+
+/** Keyed with a per-process secret, so a memo's keys cannot be tested against guessed values. */
+const FINGERPRINT_KEY = randomBytes(32);
+
+/** An HMAC of the values (and their classes) searched for verbatim; never the values themselves. */
+function valuesFingerprint(candidates: ReadonlyArray<{ pseudonym: string; value: string }>): string {
+  const h = createHmac('sha256', FINGERPRINT_KEY);
+  for (const c of [...candidates].sort((a, b) => (a.pseudonym < b.pseudonym ? -1 : a.pseudonym > b.pseudonym ? 1 : 0))) h.update(`${c.value}\0${c.pseudonym}\0`);
+  return h.digest('base64');
 }
 
 function overlaps(spans: readonly Span[] | undefined, start: number, end: number): boolean {
