@@ -41,6 +41,7 @@ Options:
   --runs <n>    times the whole session is replayed (default 12; --quick: 4)
   --turns <n>   turns per session (default 30)
   --quick       fewer runs, for a smoke check
+  --masking-only  only the in-process masking part (no servers)
   -h, --help    this text
 `;
 
@@ -49,10 +50,10 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function settings(argv: string[]): { runs: number; turns: number } {
+function settings(argv: string[]): { runs: number; turns: number; maskingOnly: boolean } {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { runs: { type: 'string' }, turns: { type: 'string' }, quick: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } }, strict: true });
+    parsed = parseArgs({ args: argv, options: { runs: { type: 'string' }, turns: { type: 'string' }, quick: { type: 'boolean', default: false }, 'masking-only': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } }, strict: true });
   } catch (err) {
     fail((err as Error).message);
   }
@@ -66,7 +67,7 @@ function settings(argv: string[]): { runs: number; turns: number } {
     if (!Number.isInteger(n) || n <= 0) fail(`${flag} must be a positive integer (got "${v}")`);
     return n;
   };
-  return { runs: int('--runs', parsed.values.runs, parsed.values.quick ? 4 : 12), turns: int('--turns', parsed.values.turns, 30) };
+  return { runs: int('--runs', parsed.values.runs, parsed.values.quick ? 4 : 12), turns: int('--turns', parsed.values.turns, 30), maskingOnly: parsed.values['masking-only'] };
 }
 
 /** Nearest-rank percentile of unsorted samples. */
@@ -179,8 +180,12 @@ function maskingOnly(turns: number, runs: number, files: Array<{ path: string; t
 }
 
 async function main(): Promise<void> {
-  const { runs, turns } = settings(process.argv.slice(2));
+  const { runs, turns, maskingOnly: onlyMasking } = settings(process.argv.slice(2));
   const files = sourceFiles();
+  if (onlyMasking) {
+    maskingOnly(turns, runs, files);
+    return;
+  }
   const upstream = await startScriptedUpstream();
   const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-bench-goose-'));
   const config = { ...defaultGatewayConfig(), port: 0, upstreams: [{ name: 'primary', kind: 'openrouter' as const, baseUrl: upstream.baseUrl, apiKeyEnv: 'BENCH_KEY' }] };
