@@ -202,6 +202,7 @@ async function main(): Promise<void> {
       await send(dispatcher, direct, body, undefined);
       await send(dispatcher, viaGateway, body, token);
     }
+    upstream.received.length = 0;
     const added: number[][] = Array.from({ length: turns }, () => []);
     const directMs: number[][] = Array.from({ length: turns }, () => []);
     const scanned: number[][] = Array.from({ length: turns }, () => []);
@@ -223,6 +224,8 @@ async function main(): Promise<void> {
           g = await send(dispatcher, viaGateway, body, token);
           d = await send(dispatcher, direct, body, undefined);
         }
+        // The scripted upstream records every request; drop them so the heap stays the session's.
+        upstream.received.length = 0;
         added[t]!.push(g - d);
         directMs[t]!.push(d);
         scanned[t]!.push((memo?.scannedChars ?? 0) - scannedBefore);
