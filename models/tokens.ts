@@ -104,6 +104,9 @@ function collectContent(value: JsonValue | undefined, parts: string[], extra: { 
   if (value.input !== undefined) parts.push(JSON.stringify(value.input));
   if (value.content !== undefined) collectContent(value.content, parts, extra);
   if (typeof value.thinking === 'string') parts.push(value.thinking);
+  // Responses API items: function_call arguments, function_call_output output.
+  if (typeof value.arguments === 'string') parts.push(value.arguments);
+  if (value.output !== undefined) collectContent(value.output, parts, extra);
 }
 
 /** Gathers the prompt text of an OpenAI chat or Anthropic messages body (or embeddings input). */
@@ -131,6 +134,8 @@ export function promptParts(body: JsonObject, format: WireFormat): PromptParts {
     }
   }
   if (body.input !== undefined) collectContent(body.input, parts, extra);
+  // Responses API system prompt.
+  if (typeof body.instructions === 'string') parts.push(body.instructions);
   if (body.prompt !== undefined) collectContent(body.prompt, parts, extra);
   // Tool schemas are sent to the model as text too; their JSON is a close (slightly high) stand-in.
   if (Array.isArray(body.tools) && body.tools.length > 0) parts.push(JSON.stringify(body.tools));
