@@ -110,6 +110,20 @@ describe('OpenAI chat streams', () => {
   });
 });
 
+describe('citations and annotations', () => {
+  it('restores url_citation titles in chat answers, annotation titles in Responses items and Anthropic citations', () => {
+    const chat = { choices: [{ message: { content: 'see', annotations: [{ type: 'url_citation', url_citation: { title: 'Profile of Maria Lopez', url: 'https://x.test/EMAIL_22CC33DD', start_index: 0, end_index: 3 } }] } }] };
+    assert.equal(reidentifyBody(wireMaps['openai-chat'], chat, matcher), true);
+    assert.deepEqual(chat.choices[0]!.message.annotations[0]!.url_citation, { title: 'Profile of Alice Johnson', url: `https://x.test/${EMAIL}`, start_index: 0, end_index: 3 });
+    const responses = { output: [{ type: 'message', content: [{ type: 'output_text', text: 'x', annotations: [{ type: 'url_citation', title: 'Maria Lopez', url: 'u' }] }] }] };
+    assert.equal(reidentifyBody(wireMaps['openai-responses'], responses, matcher), true);
+    assert.equal(responses.output[0]!.content[0]!.annotations[0]!.title, 'Alice Johnson');
+    const anthropic = { content: [{ type: 'text', text: 'x', citations: [{ type: 'char_location', cited_text: 'mail EMAIL_22CC33DD', document_title: 'Maria Lopez' }] }] };
+    assert.equal(reidentifyBody(wireMaps['anthropic-messages'], anthropic, matcher), true);
+    assert.deepEqual(anthropic.content[0]!.citations[0], { type: 'char_location', cited_text: `mail ${EMAIL}`, document_title: 'Alice Johnson' });
+  });
+});
+
 describe('Anthropic streams', () => {
   it('restores tool_use input given whole in content_block_start', async () => {
     const start = { event: 'content_block_start', data: JSON.stringify({ type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: 't', name: 'mail', input: { to: 'EMAIL_22CC33DD', names: ['Maria Lopez'] } } }) };

@@ -17,9 +17,16 @@ export function blockFields(visit: FieldVisitor, blocks: JsonValue[], path: stri
     if (!isObject(block)) return;
     const at = `${path}[${j}]`;
     switch (block['type']) {
-      case 'text':
+      case 'text': {
         field(visit, block, 'text', 'text', `${at}.text`, messageIndex);
+        const citations = block['citations'];
+        if (Array.isArray(citations)) {
+          citations.forEach((c, k) => {
+            if (isObject(c)) for (const key of ['cited_text', 'document_title', 'title']) field(visit, c, key, 'text', `${at}.citations[${k}].${key}`, messageIndex);
+          });
+        }
         break;
+      }
       case 'tool_use':
       case 'server_tool_use': {
         const name = typeof block['name'] === 'string' ? block['name'] : undefined;

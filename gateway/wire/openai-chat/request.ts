@@ -45,6 +45,14 @@ export function messageFields(visit: FieldVisitor, m: JsonObject, path: string, 
     const name = typeof legacy['name'] === 'string' ? legacy['name'] : undefined;
     field(visit, legacy, 'arguments', 'json-string', `${path}.function_call.arguments`, messageIndex, name);
   }
+  // Web-search citations in answers (their character offsets point into the masked text).
+  const annotations = m['annotations'];
+  if (Array.isArray(annotations)) {
+    annotations.forEach((a, k) => {
+      const c = isObject(a) ? a['url_citation'] : undefined;
+      if (isObject(c)) for (const key of ['title', 'url', 'content']) field(visit, c, key, 'text', `${path}.annotations[${k}].url_citation.${key}`, messageIndex);
+    });
+  }
 }
 
 /** A function definition: `{name, description, parameters}` (tools[].function, functions[]). */

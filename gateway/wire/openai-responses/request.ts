@@ -19,6 +19,12 @@ function contentFields(visit: FieldVisitor, holder: JsonObject, key: string, pat
       if (!isObject(part)) return;
       field(visit, part, 'text', 'text', `${path}[${j}].text`, messageIndex);
       field(visit, part, 'refusal', 'text', `${path}[${j}].refusal`, messageIndex);
+      const annotations = part['annotations'];
+      if (Array.isArray(annotations)) {
+        annotations.forEach((a, k) => {
+          if (isObject(a)) for (const key of ['title', 'url', 'filename']) field(visit, a, key, 'text', `${path}[${j}].annotations[${k}].${key}`, messageIndex);
+        });
+      }
     });
   }
 }

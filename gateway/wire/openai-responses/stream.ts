@@ -62,6 +62,11 @@ function fields(payload: JsonObject): StreamEventFields | undefined {
       }
       return { fragments: [], whole };
     }
+    case 'response.output_text.annotation.added': {
+      const annotation = payload['annotation'];
+      if (isObject(annotation)) for (const key of ['title', 'url', 'filename']) field(collect, annotation, key, 'text', `annotation.${key}`);
+      return { fragments: [], whole };
+    }
     case 'response.created':
     case 'response.in_progress':
     case 'response.queued':
