@@ -287,6 +287,7 @@ export async function* reidentifySse(events: AsyncIterable<SseEvent>, matcher: P
 
   /** Held text of every open channel matching a prefix, as events; the channels are closed. */
   function* flush(prefixes: readonly string[], except?: ReadonlySet<string>): Generator<SseEvent> {
+    if (open.size === 0) return;
     for (const [channel, ch] of open) {
       if (except?.has(channel) || !prefixes.some((p) => channel.startsWith(p))) continue;
       open.delete(channel);
@@ -325,18 +326,19 @@ export async function* reidentifySse(events: AsyncIterable<SseEvent>, matcher: P
     const before: SseEvent[] = [];
     let changed = false;
     const ending = fields.ends ?? [];
-    const released = new Set(fields.releaseBefore ?? []);
-    const inEvent = new Set<string>();
+    const released = fields.releaseBefore;
+    // Channels with a fragment here: only needed when this event ends or releases channels.
+    const inEvent = ending.length > 0 || (released !== undefined && released.length > 0) ? new Set<string>() : undefined;
 
     for (const frag of fields.fragments) {
       const text = frag.holder[frag.key];
       if (typeof text !== 'string') continue;
-      inEvent.add(frag.channel);
+      inEvent?.add(frag.channel);
       let ch = open.get(frag.channel);
       if (!ch) open.set(frag.channel, (ch = { stream: new ReidentifyingStream(matcher, frag.json), last: payload as JsonObject }));
       ch.last = payload as JsonObject;
       let out = ch.stream.push(text);
-      if (released.has(frag.channel)) {
+      if (released?.includes(frag.channel)) {
         // Out of this event, into one of its own ahead of it, with everything held.
         out += ch.stream.flush();
         open.delete(frag.channel);
@@ -362,7 +364,7 @@ export async function* reidentifySse(events: AsyncIterable<SseEvent>, matcher: P
       }
     }
     // Channels released or ended here without a fragment in this event: their held text goes first.
-    if (released.size > 0) before.push(...flush([...released].map((c) => c), inEvent));
+    if (released !== undefined && released.length > 0) before.push(...flush(released, inEvent));
     if (ending.length > 0) before.push(...flush(ending, inEvent));
     for (const f of fields.whole) if (restoreField(f, matcher)) changed = true;
 

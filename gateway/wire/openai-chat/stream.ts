@@ -8,16 +8,17 @@
  */
 import type { JsonObject, SseEvent } from '../../context.js';
 import { isObject } from '../fields.js';
-import type { StreamEventFields, StreamFragment, StreamMap } from '../types.js';
+import type { StreamEventFields, StreamFragment, StreamMap, TextField } from '../types.js';
 
 const TEXT_KEYS = ['content', 'refusal', 'reasoning_content', 'reasoning'] as const;
+const NO_FIELDS: TextField[] = [];
 
 function fields(payload: JsonObject): StreamEventFields | undefined {
   const choices = payload['choices'];
   if (!Array.isArray(choices) || choices.length === 0) return undefined;
   const fragments: StreamFragment[] = [];
-  const ends: string[] = [];
-  const releaseBefore: string[] = [];
+  let ends: string[] | undefined;
+  let releaseBefore: string[] | undefined;
   for (const choice of choices) {
     if (!isObject(choice)) continue;
     const c = typeof choice['index'] === 'number' ? choice['index'] : 0;
@@ -28,7 +29,7 @@ function fields(payload: JsonObject): StreamEventFields | undefined {
       }
       const calls = delta['tool_calls'];
       if (Array.isArray(calls)) {
-        releaseBefore.push(`${c}:content`);
+        (releaseBefore ??= []).push(`${c}:content`);
         for (const call of calls) {
           if (!isObject(call)) continue;
           const fn = call['function'];
@@ -38,13 +39,13 @@ function fields(payload: JsonObject): StreamEventFields | undefined {
       }
       const legacy = delta['function_call'];
       if (isObject(legacy)) {
-        releaseBefore.push(`${c}:content`);
+        (releaseBefore ??= []).push(`${c}:content`);
         if (typeof legacy['arguments'] === 'string') fragments.push({ holder: legacy, key: 'arguments', channel: `${c}:fc`, json: true });
       }
     }
-    if (choice['finish_reason'] != null) ends.push(`${c}:`);
+    if (choice['finish_reason'] != null) (ends ??= []).push(`${c}:`);
   }
-  return { fragments, ends, releaseBefore, whole: [] };
+  return { fragments, ...(ends ? { ends } : {}), ...(releaseBefore ? { releaseBefore } : {}), whole: NO_FIELDS };
 }
 
 /** A chunk with the stream's envelope (id, model...) and one channel's text for one choice. */
