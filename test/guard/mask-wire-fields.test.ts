@@ -40,7 +40,7 @@ describe('wire map fields (OpenAI chat)', () => {
     const body: JsonObject = {
       model: 'm',
       messages: [
-        { role: 'user', name: EMAIL, content: 'hi' },
+        { role: 'user', name: EMAIL, content: [{ type: 'text', text: 'hi' }, { type: 'file', file: { file_id: 'f', filename: `${EMAIL}.txt` } }] },
         { role: 'assistant', content: [{ type: 'refusal', refusal: `no mail to ${EMAIL}` }], refusal: `not to ${EMAIL}` },
       ],
       tools: [{ type: 'function', function: {
@@ -55,7 +55,7 @@ describe('wire map fields (OpenAI chat)', () => {
     };
     const result = maskRequestBody(body, 'openai-chat', options());
     assertNoEmail(body);
-    assert.equal(result.redactions['EMAIL'], 14);
+    assert.equal(result.redactions['EMAIL'], 15);
     const params = ((body['tools'] as JsonObject[])[0]!['function'] as JsonObject)['parameters'] as JsonObject;
     assert.deepEqual(Object.keys(params['properties'] as JsonObject), ['description'], 'property names stay');
     assert.deepEqual(params['required'], ['description']);
@@ -118,7 +118,7 @@ describe('wire map fields (Responses)', () => {
     const body: JsonObject = {
       instructions: `serve ${EMAIL}`,
       input: [
-        { role: 'user', content: [{ type: 'input_text', text: `hi ${EMAIL}` }] },
+        { role: 'user', content: [{ type: 'input_text', text: `hi ${EMAIL}` }, { type: 'input_file', file_id: 'f1', filename: `${EMAIL}.pdf` }] },
         { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: `ok ${EMAIL}` }] },
         { type: 'function_call', call_id: 'c', name: 'f', arguments: JSON.stringify({ to: EMAIL }) },
         { type: 'function_call_output', call_id: 'c', output: `sent ${EMAIL}` },
@@ -132,7 +132,7 @@ describe('wire map fields (Responses)', () => {
     };
     const result = maskRequestBody(body, 'openai-responses', options());
     assertNoEmail(body);
-    assert.equal(result.redactions['EMAIL'], 13);
+    assert.equal(result.redactions['EMAIL'], 14);
   });
 
   it('masks a string input', () => {

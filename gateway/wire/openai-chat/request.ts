@@ -10,7 +10,7 @@ import type { JsonObject, JsonValue } from '../../context.js';
 import { field, isObject, stringOrStrings, stringValues } from '../fields.js';
 import type { FieldVisitor, ToolSchema } from '../types.js';
 
-/** `content` as a string or as parts; parts of type text / refusal carry text. */
+/** `content` as a string or as parts; text and refusal parts carry text, and a file part's name. */
 export function contentField(visit: FieldVisitor, holder: JsonObject, key: string, path: string, messageIndex?: number): void {
   const content = holder[key];
   if (typeof content === 'string') field(visit, holder, key, 'text', path, messageIndex);
@@ -19,6 +19,8 @@ export function contentField(visit: FieldVisitor, holder: JsonObject, key: strin
       if (!isObject(part)) return;
       field(visit, part, 'text', 'text', `${path}[${j}].text`, messageIndex);
       field(visit, part, 'refusal', 'text', `${path}[${j}].refusal`, messageIndex);
+      const file = part['file'];
+      if (isObject(file)) field(visit, file, 'filename', 'text', `${path}[${j}].file.filename`, messageIndex);
     });
   }
 }

@@ -10,7 +10,7 @@ import type { JsonObject, JsonValue } from '../../context.js';
 import { field, isObject, stringValues } from '../fields.js';
 import type { FieldVisitor, ToolSchema } from '../types.js';
 
-/** Parts of a message or tool output: input_text / output_text `text`, refusal `refusal`. */
+/** Parts of a message or tool output: input_text / output_text `text`, refusal `refusal`, input_file `filename`. */
 function contentFields(visit: FieldVisitor, holder: JsonObject, key: string, path: string, messageIndex?: number): void {
   const content = holder[key];
   if (typeof content === 'string') field(visit, holder, key, 'text', path, messageIndex);
@@ -19,6 +19,7 @@ function contentFields(visit: FieldVisitor, holder: JsonObject, key: string, pat
       if (!isObject(part)) return;
       field(visit, part, 'text', 'text', `${path}[${j}].text`, messageIndex);
       field(visit, part, 'refusal', 'text', `${path}[${j}].refusal`, messageIndex);
+      if (part['type'] === 'input_file') field(visit, part, 'filename', 'text', `${path}[${j}].filename`, messageIndex);
       const annotations = part['annotations'];
       if (Array.isArray(annotations)) {
         annotations.forEach((a, k) => {
