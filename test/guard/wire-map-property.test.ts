@@ -36,7 +36,7 @@ const PSEUDONYM = /(?<![A-Z0-9_])[A-Z][A-Z_]*_[0-9A-F]{8}(?![0-9A-F])/g;
 /** One field's text: a value (or none) inside one of a few sentence shapes. */
 const arbText = fc.record({
   value: fc.integer({ min: -1, max: VALUES.length - 1 }),
-  shape: fc.constantFrom((v: string) => v, (v: string) => `please use ${v} today`, (v: string) => `see (${v}), thanks.`, (v: string) => `line one\n${v}\nline three`),
+  shape: fc.constantFrom((v: string) => v, (v: string) => `please use ${v} today`, (v: string) => `see (${v}), thanks.`, (v: string) => `ref: ${v}.`, (v: string) => `line one\n${v}\nline three`),
 });
 type TextSpec = { value: number; shape: (v: string) => string };
 
