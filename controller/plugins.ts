@@ -13,6 +13,7 @@ import { bundleRoutes } from './bundles/routes.js';
 import { auditRoutes } from './audit/routes.js';
 import { oidcRoutes } from './auth/oidc/routes.js';
 import { gooseRoutes } from './goose/routes.js';
+import { meshRoutes } from './mesh/routes.js';
 
 export interface AreaOptions {
   services: ControllerServices;
@@ -30,4 +31,5 @@ export const areaPlugins: ReadonlyArray<{ name: string; plugin: AreaPlugin }> = 
   { name: 'audit', plugin: auditRoutes },
   { name: 'oidc', plugin: oidcRoutes },
   { name: 'goose', plugin: gooseRoutes },
+  { name: 'mesh', plugin: meshRoutes },
 ];

@@ -17,6 +17,8 @@ import { createTracing, type Tracing } from '../gateway/telemetry/tracing.js';
 import { ServiceMetrics } from '../gateway/telemetry/metrics.js';
 import { OidcSignIn } from './auth/oidc/sign-in.js';
 import type { OidcConfig } from './auth/oidc/config.js';
+import { createMeshServices, type MeshServices } from './mesh/services.js';
+import type { MeshSettings } from './mesh/settings.js';
 
 export const DEFAULT_ISSUER = 'urn:switchboard:controller';
 export const CONTROLLER_AUDIENCE = 'switchboard-controller';
@@ -30,6 +32,8 @@ export interface ControllerServices {
   keys: SigningKeys;
   tokens: AccessTokens;
   enrolment: Enrolment;
+  /** The agent mesh: agents, router, queue, sessions, approvals (controller/mesh/services.ts). */
+  mesh: MeshServices;
   log: Logger;
   /** OpenTelemetry tracing of every route; undefined when traces are 'off'. */
   tracing: Tracing | undefined;
@@ -58,6 +62,8 @@ export interface ControllerServicesOptions {
   env?: NodeJS.ProcessEnv;
   /** Trusted OIDC issuers and sign-in settings (controller/auth/oidc/config.ts). */
   oidc?: OidcConfig;
+  /** Agent-mesh timings (tests shrink them). */
+  mesh?: Partial<MeshSettings>;
 }
 
 export async function createControllerServices(opts: ControllerServicesOptions): Promise<ControllerServices> {
@@ -71,6 +77,7 @@ export async function createControllerServices(opts: ControllerServicesOptions):
   const metrics = new ServiceMetrics('controller', telemetry);
   const tokens = new AccessTokens(keys, { issuer: opts.issuer ?? DEFAULT_ISSUER, audience: CONTROLLER_AUDIENCE });
   const directory = new DirectoryRepository(store.db);
+  const mesh = createMeshServices({ store, directory, profiles, evaluator, dataDir: opts.dataDir, settings: opts.mesh });
   return {
     dataDir: opts.dataDir,
     store,
@@ -81,10 +88,12 @@ export async function createControllerServices(opts: ControllerServicesOptions):
     keys,
     tokens,
     enrolment: new Enrolment(store.db, tokens),
+    mesh,
     log,
     tracing,
     metrics,
     async close() {
+      await mesh.stop();
       await store.close();
       await tracing?.shutdown();
       await metrics.shutdown();

@@ -125,6 +125,12 @@ export class DirectoryRepository {
     };
   }
 
+  /** Person ids holding a role, sorted (approver resolution by role). */
+  async membersOfRole(role: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('directory_edges').select('from_id').where('kind', '=', 'role').where('to_id', '=', role).orderBy('from_id').execute();
+    return rows.map((r) => r.from_id);
+  }
+
   async count(): Promise<number> {
     const r = await this.db.selectFrom('directory_nodes').select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow();
     return Number(r.n);

@@ -28,4 +28,9 @@ export const basePolicies: readonly NamedPolicy[] = [
       when { resource has department && (!(principal has department) || principal.department != resource.department) }
       unless { principal in Role::"admin" };`,
   },
+  {
+    id: 'base.mesh-collaboration',
+    reason: 'any role may send tasks, approval requests and notifications to another role through the agent mesh',
+    cedar: 'permit (principal, action in [Action::"task.send", Action::"approval.request", Action::"notify.send"], resource is MeshRole);',
+  },
 ];

@@ -1,0 +1,107 @@
+/** Registered mesh agents: who they work for, their role, skills, load, locale and last sign of life. */
+import type { Kysely } from 'kysely';
+import type { ControllerTables } from '../storage/schema.js';
+import type { MeshAgentRow } from '../mesh/schema.js';
+import type { AgentView } from '../../mesh/contracts.js';
+import '../mesh/schema.js';
+
+export interface Agent {
+  agentId: string;
+  owner: string;
+  person: string;
+  role: string;
+  skills: string[];
+  load: number;
+  capacity: number;
+  locale: string | null;
+  lastSeen: number;
+}
+
+/** The agent id is taken by another token subject. */
+export class AgentOwnershipError extends Error {
+  override name = 'AgentOwnershipError';
+}
+
+export class AgentRepository {
+  constructor(private readonly db: Kysely<ControllerTables>) {}
+
+  async register(a: Omit<Agent, 'lastSeen'>, now = Date.now()): Promise<Agent> {
+    const row: MeshAgentRow = {
+      agent_id: a.agentId,
+      owner: a.owner,
+      person: a.person,
+      role: a.role,
+      skills: JSON.stringify(a.skills),
+      load: a.load,
+      capacity: a.capacity,
+      locale: a.locale,
+      last_seen: now,
+      registered_at: now,
+    };
+    await this.db.insertInto('mesh_agents').values(row).onConflict((oc) => oc.column('agent_id').doNothing()).execute();
+    const { registered_at: _r, agent_id: _a, owner: _o, ...update } = row;
+    const res = await this.db.updateTable('mesh_agents').set(update).where('agent_id', '=', a.agentId).where('owner', '=', a.owner).executeTakeFirst();
+    if (Number(res.numUpdatedRows) !== 1) throw new AgentOwnershipError(`agent id "${a.agentId}" is registered by another identity; pick another agent id`);
+    return { ...a, lastSeen: now };
+  }
+
+  /** Records a sign of life (heartbeat or work poll); false when the agent is unknown or not the caller's. */
+  async touch(agentId: string, owner: string, load: number | undefined, now = Date.now()): Promise<boolean> {
+    const res = await this.db
+      .updateTable('mesh_agents')
+      .set(load === undefined ? { last_seen: now } : { last_seen: now, load })
+      .where('agent_id', '=', agentId)
+      .where('owner', '=', owner)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
+  async get(agentId: string): Promise<Agent | undefined> {
+    const row = await this.db.selectFrom('mesh_agents').selectAll().where('agent_id', '=', agentId).executeTakeFirst();
+    return row ? toAgent(row) : undefined;
+  }
+
+  async byRole(role: string): Promise<Agent[]> {
+    return (await this.db.selectFrom('mesh_agents').selectAll().where('role', '=', role).orderBy('agent_id').execute()).map(toAgent);
+  }
+
+  async byPerson(person: string): Promise<Agent[]> {
+    return (await this.db.selectFrom('mesh_agents').selectAll().where('person', '=', person).orderBy('agent_id').execute()).map(toAgent);
+  }
+
+  async byOwner(owner: string): Promise<Agent[]> {
+    return (await this.db.selectFrom('mesh_agents').selectAll().where('owner', '=', owner).orderBy('last_seen', 'desc').execute()).map(toAgent);
+  }
+
+  async all(limit = 1000): Promise<Agent[]> {
+    return (await this.db.selectFrom('mesh_agents').selectAll().orderBy('agent_id').limit(limit).execute()).map(toAgent);
+  }
+}
+
+export function agentView(a: Agent, offlineAfterMs: number, now = Date.now()): AgentView {
+  return {
+    agentId: a.agentId,
+    person: a.person,
+    role: a.role,
+    skills: a.skills,
+    load: a.load,
+    capacity: a.capacity,
+    locale: a.locale,
+    online: now - a.lastSeen <= offlineAfterMs,
+    lastSeenAt: new Date(a.lastSeen).toISOString(),
+  };
+}
+
+function toAgent(r: MeshAgentRow): Agent {
+  return {
+    agentId: r.agent_id,
+    owner: r.owner,
+    person: r.person,
+    role: r.role,
+    skills: JSON.parse(r.skills) as string[],
+    load: Number(r.load),
+    capacity: Number(r.capacity),
+    locale: r.locale,
+    lastSeen: Number(r.last_seen),
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * Idempotency-Key on every write of the plugin that installs this: the first request with a key
+ * runs and its answer (status + body) is stored per (token subject, key); a repeat replays that
+ * answer with `idempotent-replay: true`. The same key with a different method, URL or body is a
+ * 422; a repeat while the first is still running is a 409. 5xx answers are not stored, so the
+ * client may retry them with the same key.
+ */
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { ControllerTables } from '../storage/schema.js';
+import { HttpError } from '../http-errors.js';
+import { IDEMPOTENCY_HEADER } from '../../mesh/contracts.js';
+import '../mesh/schema.js';
+
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
+const claimed = new WeakMap<FastifyRequest, { subject: string; key: string }>();
+
+export function installIdempotency(app: FastifyInstance, db: Kysely<ControllerTables>): void {
+  app.addHook('preHandler', async (request, reply) => {
+    if (!WRITE_METHODS.has(request.method)) return;
+    const raw = request.headers[IDEMPOTENCY_HEADER];
+    if (raw === undefined) return;
+    const key = Array.isArray(raw) ? raw[0] : raw;
+    if (key === undefined || !KEY_PATTERN.test(key)) throw new HttpError(400, 'Idempotency-Key must be 1-200 printable ASCII characters without spaces');
+    const subject = request.caller?.subject ?? 'anonymous';
+    const fingerprint = createHash('sha256').update(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? null)}`).digest('hex');
+    const inserted = await db
+      .insertInto('mesh_idempotency')
+      .values({ subject, key, fingerprint, status: null, body: null, created_at: Date.now() })
+      .onConflict((oc) => oc.columns(['subject', 'key']).doNothing())
+      .executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1) {
+      claimed.set(request, { subject, key });
+      return;
+    }
+    const prior = await db.selectFrom('mesh_idempotency').selectAll().where('subject', '=', subject).where('key', '=', key).executeTakeFirst();
+    if (!prior) throw new HttpError(409, 'a request with this Idempotency-Key is being retried right now; try again');
+    if (prior.fingerprint !== fingerprint) throw new HttpError(422, 'this Idempotency-Key was already used for a different request; use a new key for a new request');
+    if (prior.status === null || prior.body === null) throw new HttpError(409, 'the first request with this Idempotency-Key is still running; retry shortly');
+    return reply.code(Number(prior.status)).header('idempotent-replay', 'true').header('content-type', 'application/json; charset=utf-8').serializer((p: unknown) => p as string).send(prior.body);
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    const c = claimed.get(request);
+    if (!c) return payload;
+    claimed.delete(request);
+    if (reply.statusCode >= 500 || typeof payload !== 'string') {
+      await db.deleteFrom('mesh_idempotency').where('subject', '=', c.subject).where('key', '=', c.key).execute();
+    } else {
+      await db.updateTable('mesh_idempotency').set({ status: reply.statusCode, body: payload }).where('subject', '=', c.subject).where('key', '=', c.key).execute();
+    }
+    return payload;
+  });
+}

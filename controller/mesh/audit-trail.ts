@@ -1,0 +1,172 @@
+/**
+ * The mesh's entries in the audit chain. Each controller process writes its own hash chain
+ * (`mesh-<uuid>`, owner `controller:mesh`) through the audit repository's ingest API, like a
+ * gateway does, so two controller processes never race for one chain head and `switchboard
+ * audit verify` checks mesh events like any others. Appends are serialised in-process.
+ *
+ * RouteEvent and ApprovalEvent map onto the audit event (gateway/audit/event.ts):
+ *   RouteEvent {id, ts, taskId, fromAgent, toAgent[], policyEval, reason}
+ *     → action "mesh.route", actor = fromAgent, target "task <taskId> -> <toAgent,…>",
+ *       result ok|denied (policyEval.allow), policyVersion, reason "<reason> [policies]", traceId = taskId
+ *   ApprovalEvent {id, ts, sessionId, stepId, approver, decision, notes}
+ *     → action "mesh.approval.<decision>", actor = approver, target "approval <id> session <s> step <step>",
+ *       reason = notes (masked), traceId = approval id
+ * Every event carries its cost ({tokens, usd}); mesh bookkeeping costs 0, task results carry
+ * what the worker reported. No event holds a context or payload value: classes and counts only.
+ */
+import { randomUUID } from 'node:crypto';
+import { GENESIS_HASH, sealEvent, type AuditEvent, type AuditResult } from '../../gateway/audit/event.js';
+import type { AuditRepository } from '../audit/repository.js';
+import type { Cost } from '../../mesh/contracts.js';
+
+export const MESH_AUDIT_WRITER = 'controller:mesh';
+export const MESH_TENANT = 'default';
+
+export interface PolicyEval {
+  allow: boolean;
+  policyVersion: string;
+  policies: readonly string[];
+}
+
+export interface RouteEvent {
+  id: string;
+  ts: string;
+  taskId: string;
+  fromAgent: string;
+  fromRole: string | null;
+  toAgent: string[];
+  policyEval: PolicyEval;
+  reason: string;
+  redactions?: Array<{ class: string; count: number }>;
+}
+
+export type ApprovalDecisionKind = 'requested' | 'approved' | 'denied' | 'escalated' | 'expired' | 'withdrawn';
+
+export interface ApprovalEvent {
+  id: string;
+  ts: string;
+  sessionId: string;
+  stepId: string;
+  approver: string;
+  decision: ApprovalDecisionKind;
+  notes: string | null;
+  policyVersion?: string | null;
+}
+
+export interface MeshActivity {
+  action: string;
+  actor: { id: string; role: string | null };
+  target: string;
+  result: AuditResult;
+  reason: string | null;
+  traceId: string;
+  cost?: Cost;
+  redactions?: Array<{ class: string; count: number }>;
+  policyVersion?: string | null;
+}
+
+export class MeshAuditTrail {
+  readonly chainId = `mesh-${randomUUID()}`;
+  private seq = 0;
+  private head = GENESIS_HASH;
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly repo: AuditRepository) {}
+
+  route(e: RouteEvent): Promise<AuditEvent> {
+    const policies = e.policyEval.policies.length ? ` [${e.policyEval.policies.join(', ')}]` : '';
+    return this.append({
+      id: e.id,
+      ts: e.ts,
+      action: 'mesh.route',
+      actor: { id: e.fromAgent, role: e.fromRole },
+      target: clip(`task ${e.taskId} -> ${e.toAgent.join(',') || '(none)'}`),
+      result: e.policyEval.allow ? 'ok' : 'denied',
+      reason: clip(`${e.reason}${policies}`),
+      traceId: e.taskId,
+      policyVersion: e.policyEval.policyVersion,
+      redactions: e.redactions ?? [],
+    });
+  }
+
+  approval(e: ApprovalEvent, approvalId: string): Promise<AuditEvent> {
+    return this.append({
+      id: e.id,
+      ts: e.ts,
+      action: `mesh.approval.${e.decision}`,
+      actor: { id: e.approver, role: null },
+      target: clip(`approval ${approvalId} session ${e.sessionId} step ${e.stepId}`),
+      result: e.decision === 'denied' || e.decision === 'expired' ? 'denied' : 'ok',
+      reason: e.notes === null ? null : clip(e.notes),
+      traceId: approvalId,
+      policyVersion: e.policyVersion ?? null,
+      redactions: [],
+    });
+  }
+
+  activity(a: MeshActivity): Promise<AuditEvent> {
+    return this.append({
+      id: randomUUID(),
+      ts: new Date().toISOString(),
+      action: a.action,
+      actor: a.actor,
+      target: clip(a.target),
+      result: a.result,
+      reason: a.reason === null ? null : clip(a.reason),
+      traceId: a.traceId,
+      policyVersion: a.policyVersion ?? null,
+      redactions: a.redactions ?? [],
+      cost: a.cost,
+    });
+  }
+
+  /** Resolves once every append queued so far is stored. */
+  flush(): Promise<void> {
+    return this.tail.then(() => undefined, () => undefined);
+  }
+
+  private append(e: {
+    id: string;
+    ts: string;
+    action: string;
+    actor: { id: string; role: string | null };
+    target: string;
+    result: AuditResult;
+    reason: string | null;
+    traceId: string;
+    policyVersion: string | null;
+    redactions: Array<{ class: string; count: number }>;
+    cost?: Cost | undefined;
+  }): Promise<AuditEvent> {
+    const run = async (): Promise<AuditEvent> => {
+      const event = sealEvent({
+        id: e.id,
+        ts: e.ts,
+        chainId: this.chainId,
+        seq: this.seq + 1,
+        tenantId: MESH_TENANT,
+        actor: { type: 'agent', id: e.actor.id, role: e.actor.role },
+        action: e.action,
+        target: e.target,
+        result: e.result,
+        reason: e.reason,
+        policyVersion: e.policyVersion,
+        redactions: e.redactions,
+        cost: { tokens: e.cost?.tokens ?? 0, usd: e.cost?.usd ?? 0 },
+        traceId: e.traceId,
+        hashPrev: this.head,
+      });
+      await this.repo.ingest([event], MESH_AUDIT_WRITER);
+      this.seq = event.seq;
+      this.head = event.hash;
+      return event;
+    };
+    const next = this.tail.then(run, run);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+function clip(s: string): string {
+  return s.length > 500 ? `${s.slice(0, 497)}...` : s;
+}

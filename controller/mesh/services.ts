@@ -1,0 +1,89 @@
+/**
+ * The agent mesh's parts, built once per controller process and shared by the mesh plugins
+ * (agents, tasks, sessions, approvals, notifications, status, A2A). Also runs the sweeper:
+ * lease reaping and approval deadlines, every `sweepMs`.
+ */
+import type { ControllerDb } from '../storage/database.js';
+import type { DirectoryRepository } from '../directory/repository.js';
+import type { ProfileCatalog } from '../profiles/catalog.js';
+import type { PolicyEvaluator } from '../policy/evaluator.js';
+import { AuditRepository } from '../audit/repository.js';
+import { TenantKeys } from '../../gateway/guard/pseudonym.js';
+import { AgentRepository } from '../agents/repository.js';
+import { createTaskQueue, type TaskQueue } from '../tasks/queue.js';
+import { TaskRouter } from '../tasks/router.js';
+import { ApprovalWorkflow } from '../approvals/workflow.js';
+import { SessionBook } from '../sessions/book.js';
+import { MeshAuditTrail } from './audit-trail.js';
+import { RedactionBoundary } from './redaction-boundary.js';
+import { TargetResolver } from './targets.js';
+import { Wakeups } from './wakeups.js';
+import { DEFAULT_MESH_SETTINGS, type MeshSettings } from './settings.js';
+
+export interface MeshServices {
+  settings: MeshSettings;
+  agents: AgentRepository;
+  queue: TaskQueue;
+  audit: MeshAuditTrail;
+  boundary: RedactionBoundary;
+  targets: TargetResolver;
+  wakeups: Wakeups;
+  router: TaskRouter;
+  approvals: ApprovalWorkflow;
+  sessions: SessionBook;
+  /** Starts the sweeper (idempotent); `stop` ends it. */
+  start(log: { error(obj: object, msg: string): void }): void;
+  stop(): Promise<void>;
+}
+
+export function createMeshServices(opts: {
+  store: ControllerDb;
+  directory: DirectoryRepository;
+  profiles: ProfileCatalog;
+  evaluator: PolicyEvaluator;
+  dataDir: string;
+  settings?: Partial<MeshSettings>;
+}): MeshServices {
+  const settings = { ...DEFAULT_MESH_SETTINGS, ...opts.settings };
+  const db = opts.store.db;
+  const agents = new AgentRepository(db);
+  const queue = createTaskQueue(db, opts.store.dialect, { leaseMs: settings.leaseMs, maxAttempts: settings.maxAttempts });
+  const audit = new MeshAuditTrail(new AuditRepository(db, opts.store.dialect));
+  const boundary = new RedactionBoundary(opts.profiles, TenantKeys.fromDataDir(opts.dataDir).pseudonymizer('mesh'));
+  const targets = new TargetResolver(agents, opts.directory, opts.profiles);
+  const wakeups = new Wakeups();
+  const router = new TaskRouter({ db, agents, directory: opts.directory, evaluator: opts.evaluator, queue, audit, boundary, targets, wakeups, settings });
+  const approvals = new ApprovalWorkflow({ db, directory: opts.directory, agents, queue, router, audit, boundary, targets, wakeups, settings });
+  const sessions = new SessionBook({ db, router, approvals, agents, targets, audit });
+
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  return {
+    settings, agents, queue, audit, boundary, targets, wakeups, router, approvals, sessions,
+    start(log) {
+      if (timer) return;
+      let busy = false;
+      timer = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        running = (async () => {
+          try {
+            await router.reap();
+            await approvals.sweep();
+          } catch (err) {
+            log.error({ err }, 'mesh sweep failed');
+          } finally {
+            busy = false;
+          }
+        })();
+      }, settings.sweepMs);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await running;
+      await audit.flush();
+    },
+  };
+}

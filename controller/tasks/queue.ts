@@ -1,0 +1,179 @@
+/**
+ * The durable delivery queue behind routing, approvals and notifications. One interface, two
+ * implementations over the controller's own database:
+ *   - SQLite: a lease table; a claim is one `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING`
+ *     (SQLite has one writer, so the claim is atomic without row locks);
+ *   - PostgreSQL: the same table, claimed with `FOR UPDATE SKIP LOCKED`, so several controller
+ *     processes on one database never hand the same item to two workers.
+ * An item is leased to the worker that claimed it; when the lease runs out (worker crashed, or
+ * the controller restarted mid-delivery) the item is claimable again with attempts + 1, up to
+ * maxAttempts, after which it is dead (the task fails). Settling checks the lease, so a late
+ * result from a worker whose lease was re-handed is refused: no task completes twice.
+ */
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import type { ControllerTables } from '../storage/schema.js';
+import type { ControllerDialect } from '../storage/database.js';
+import type { MeshDeliveryRow } from '../mesh/schema.js';
+import '../mesh/schema.js';
+
+export interface NewDelivery {
+  id: string;
+  kind: string;
+  agentId: string;
+  taskId: string | null;
+  approvalId: string | null;
+  payload: string;
+}
+
+export interface QueueSettings {
+  leaseMs: number;
+  maxAttempts: number;
+}
+
+export const DEFAULT_QUEUE_SETTINGS: QueueSettings = { leaseMs: 60_000, maxAttempts: 5 };
+
+export type SettleOutcome = { resultState: string; result: string } | { resultState: null; result: null };
+
+export interface TaskQueue {
+  readonly implementation: 'sqlite-lease-table' | 'postgres-skip-locked';
+  readonly settings: QueueSettings;
+  enqueue(items: readonly NewDelivery[], db?: Kysely<ControllerTables>, now?: number): Promise<void>;
+  /** Leases up to `max` items of this agent (oldest first). */
+  claim(agentId: string, max: number, now?: number): Promise<MeshDeliveryRow[]>;
+  /** Extends a live lease; false when the lease is no longer this worker's. */
+  extend(deliveryId: string, leaseId: string, now?: number): Promise<boolean>;
+  /** Marks a leased item done with its outcome; false when the lease is not live and this worker's. */
+  settle(deliveryId: string, leaseId: string, outcome: SettleOutcome, now?: number): Promise<boolean>;
+  /** Cancels every open item of a task; returns how many. */
+  cancelTask(taskId: string, now?: number): Promise<number>;
+  /** Cancels every open item of an approval (decided, withdrawn, escalated). */
+  cancelApproval(approvalId: string, now?: number): Promise<number>;
+  /** Items whose last lease ran out with no attempts left become dead; returned so callers can fail their tasks. */
+  reapExhausted(now?: number): Promise<MeshDeliveryRow[]>;
+  /** Items not yet done (queued or leased) for an agent. */
+  backlog(agentId: string): Promise<number>;
+}
+
+class LeaseTableQueue implements TaskQueue {
+  constructor(
+    readonly implementation: TaskQueue['implementation'],
+    protected readonly db: Kysely<ControllerTables>,
+    readonly settings: QueueSettings,
+    private readonly lockClause: string,
+  ) {}
+
+  async enqueue(items: readonly NewDelivery[], db = this.db, now = Date.now()): Promise<void> {
+    if (items.length === 0) return;
+    await db
+      .insertInto('mesh_deliveries')
+      .values(
+        items.map((i) => ({
+          id: i.id,
+          kind: i.kind,
+          agent_id: i.agentId,
+          task_id: i.taskId,
+          approval_id: i.approvalId,
+          payload: i.payload,
+          state: 'queued' as const,
+          attempts: 0,
+          lease_id: null,
+          lease_until: null,
+          available_at: now,
+          result_state: null,
+          result: null,
+          created_at: now,
+          updated_at: now,
+        })),
+      )
+      .execute();
+  }
+
+  async claim(agentId: string, max: number, now = Date.now()): Promise<MeshDeliveryRow[]> {
+    const leaseId = randomUUID();
+    const until = now + this.settings.leaseMs;
+    const maxAttempts = this.settings.maxAttempts;
+    // The claimable condition appears twice: inside the locked sub-select and again on the
+    // outer UPDATE, so under PostgreSQL's READ COMMITTED a row another claimer just took is skipped.
+    const claimable = sql`agent_id = ${agentId} AND attempts < ${maxAttempts} AND ((state = 'queued' AND available_at <= ${now}) OR (state = 'leased' AND lease_until <= ${now}))`;
+    const result = await sql<MeshDeliveryRow>`
+      UPDATE mesh_deliveries
+         SET state = 'leased', lease_id = ${leaseId}, lease_until = ${until}, attempts = attempts + 1, updated_at = ${now}
+       WHERE id IN (SELECT id FROM mesh_deliveries WHERE ${claimable} ORDER BY created_at, id LIMIT ${max} ${sql.raw(this.lockClause)})
+         AND ${claimable}
+      RETURNING *`.execute(this.db);
+    return result.rows
+      .map((r) => ({ ...r, attempts: Number(r.attempts), lease_until: r.lease_until === null ? null : Number(r.lease_until), created_at: Number(r.created_at) }))
+      .sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : 1));
+  }
+
+  async extend(deliveryId: string, leaseId: string, now = Date.now()): Promise<boolean> {
+    const res = await this.db
+      .updateTable('mesh_deliveries')
+      .set({ lease_until: now + this.settings.leaseMs, updated_at: now })
+      .where('id', '=', deliveryId)
+      .where('lease_id', '=', leaseId)
+      .where('state', '=', 'leased')
+      .where('lease_until', '>', now)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
+  async settle(deliveryId: string, leaseId: string, outcome: SettleOutcome, now = Date.now()): Promise<boolean> {
+    const res = await this.db
+      .updateTable('mesh_deliveries')
+      .set({ state: 'done', result_state: outcome.resultState, result: outcome.result, lease_until: null, updated_at: now })
+      .where('id', '=', deliveryId)
+      .where('lease_id', '=', leaseId)
+      .where('state', '=', 'leased')
+      .where('lease_until', '>', now)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
+  async cancelTask(taskId: string, now = Date.now()): Promise<number> {
+    const res = await this.db
+      .updateTable('mesh_deliveries')
+      .set({ state: 'canceled', result_state: 'canceled', updated_at: now })
+      .where('task_id', '=', taskId)
+      .where('state', 'in', ['queued', 'leased'])
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+
+  async cancelApproval(approvalId: string, now = Date.now()): Promise<number> {
+    const res = await this.db
+      .updateTable('mesh_deliveries')
+      .set({ state: 'canceled', updated_at: now })
+      .where('approval_id', '=', approvalId)
+      .where('state', 'in', ['queued', 'leased'])
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+
+  async reapExhausted(now = Date.now()): Promise<MeshDeliveryRow[]> {
+    const result = await sql<MeshDeliveryRow>`
+      UPDATE mesh_deliveries SET state = 'dead', result_state = 'failed', updated_at = ${now}
+       WHERE state = 'leased' AND lease_until <= ${now} AND attempts >= ${this.settings.maxAttempts}
+      RETURNING *`.execute(this.db);
+    return result.rows;
+  }
+
+  async backlog(agentId: string): Promise<number> {
+    const r = await this.db
+      .selectFrom('mesh_deliveries')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .where('agent_id', '=', agentId)
+      .where('state', 'in', ['queued', 'leased'])
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+}
+
+/** The queue for a database: the lease table on SQLite, SKIP LOCKED claims on PostgreSQL. */
+export function createTaskQueue(db: Kysely<ControllerTables>, dialect: ControllerDialect, settings: Partial<QueueSettings> = {}): TaskQueue {
+  const s = { ...DEFAULT_QUEUE_SETTINGS, ...settings };
+  return dialect === 'postgres'
+    ? new LeaseTableQueue('postgres-skip-locked', db, s, 'FOR UPDATE SKIP LOCKED')
+    : new LeaseTableQueue('sqlite-lease-table', db, s, '');
+}
