@@ -55,12 +55,11 @@ export interface TaskQueue {
   backlog(agentId: string): Promise<number>;
 }
 
-class LeaseTableQueue implements TaskQueue {
+abstract class LeaseTableQueue implements TaskQueue {
   constructor(
     readonly implementation: TaskQueue['implementation'],
     protected readonly db: Kysely<ControllerTables>,
     readonly settings: QueueSettings,
-    private readonly lockClause: string,
   ) {}
 
   async enqueue(items: readonly NewDelivery[], db = this.db, now = Date.now()): Promise<void> {
@@ -90,21 +89,17 @@ class LeaseTableQueue implements TaskQueue {
   }
 
   async claim(agentId: string, max: number, now = Date.now()): Promise<MeshDeliveryRow[]> {
-    const leaseId = randomUUID();
-    const until = now + this.settings.leaseMs;
-    const maxAttempts = this.settings.maxAttempts;
-    // The claimable condition appears twice: inside the locked sub-select and again on the
-    // outer UPDATE, so under PostgreSQL's READ COMMITTED a row another claimer just took is skipped.
-    const claimable = sql`agent_id = ${agentId} AND attempts < ${maxAttempts} AND ((state = 'queued' AND available_at <= ${now}) OR (state = 'leased' AND lease_until <= ${now}))`;
-    const result = await sql<MeshDeliveryRow>`
-      UPDATE mesh_deliveries
-         SET state = 'leased', lease_id = ${leaseId}, lease_until = ${until}, attempts = attempts + 1, updated_at = ${now}
-       WHERE id IN (SELECT id FROM mesh_deliveries WHERE ${claimable} ORDER BY created_at, id LIMIT ${max} ${sql.raw(this.lockClause)})
-         AND ${claimable}
-      RETURNING *`.execute(this.db);
-    return result.rows
+    const rows = await this.claimRows(agentId, max, now, randomUUID(), now + this.settings.leaseMs);
+    return rows
       .map((r) => ({ ...r, attempts: Number(r.attempts), lease_until: r.lease_until === null ? null : Number(r.lease_until), created_at: Number(r.created_at) }))
       .sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : 1));
+  }
+
+  /** One atomic statement that leases up to `max` claimable items and returns them. */
+  protected abstract claimRows(agentId: string, max: number, now: number, leaseId: string, until: number): Promise<MeshDeliveryRow[]>;
+
+  protected claimable(agentId: string, now: number) {
+    return sql`agent_id = ${agentId} AND attempts < ${this.settings.maxAttempts} AND ((state = 'queued' AND available_at <= ${now}) OR (state = 'leased' AND lease_until <= ${now}))`;
   }
 
   async extend(deliveryId: string, leaseId: string, now = Date.now()): Promise<boolean> {
@@ -170,10 +165,47 @@ class LeaseTableQueue implements TaskQueue {
   }
 }
 
+/** SQLite: one writer at a time, so `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING` is atomic. */
+export class SqliteLeaseQueue extends LeaseTableQueue {
+  constructor(db: Kysely<ControllerTables>, settings: QueueSettings) {
+    super('sqlite-lease-table', db, settings);
+  }
+
+  protected async claimRows(agentId: string, max: number, now: number, leaseId: string, until: number): Promise<MeshDeliveryRow[]> {
+    const r = await sql<MeshDeliveryRow>`
+      UPDATE mesh_deliveries
+         SET state = 'leased', lease_id = ${leaseId}, lease_until = ${until}, attempts = attempts + 1, updated_at = ${now}
+       WHERE id IN (SELECT id FROM mesh_deliveries WHERE ${this.claimable(agentId, now)} ORDER BY created_at, id LIMIT ${max})
+      RETURNING *`.execute(this.db);
+    return r.rows;
+  }
+}
+
+/**
+ * PostgreSQL: rows picked in a CTE with `FOR UPDATE SKIP LOCKED` (a locking CTE is evaluated
+ * once; a plain `IN (subquery)` may be re-planned and pick more than `max`), so concurrent
+ * claimers in any number of controller processes each get different rows.
+ */
+export class PostgresSkipLockedQueue extends LeaseTableQueue {
+  constructor(db: Kysely<ControllerTables>, settings: QueueSettings) {
+    super('postgres-skip-locked', db, settings);
+  }
+
+  protected async claimRows(agentId: string, max: number, now: number, leaseId: string, until: number): Promise<MeshDeliveryRow[]> {
+    const r = await sql<MeshDeliveryRow>`
+      WITH picked AS (
+        SELECT id FROM mesh_deliveries WHERE ${this.claimable(agentId, now)}
+         ORDER BY created_at, id LIMIT ${max} FOR UPDATE SKIP LOCKED)
+      UPDATE mesh_deliveries AS d
+         SET state = 'leased', lease_id = ${leaseId}, lease_until = ${until}, attempts = d.attempts + 1, updated_at = ${now}
+        FROM picked WHERE d.id = picked.id
+      RETURNING d.*`.execute(this.db);
+    return r.rows;
+  }
+}
+
 /** The queue for a database: the lease table on SQLite, SKIP LOCKED claims on PostgreSQL. */
 export function createTaskQueue(db: Kysely<ControllerTables>, dialect: ControllerDialect, settings: Partial<QueueSettings> = {}): TaskQueue {
   const s = { ...DEFAULT_QUEUE_SETTINGS, ...settings };
-  return dialect === 'postgres'
-    ? new LeaseTableQueue('postgres-skip-locked', db, s, 'FOR UPDATE SKIP LOCKED')
-    : new LeaseTableQueue('sqlite-lease-table', db, s, '');
+  return dialect === 'postgres' ? new PostgresSkipLockedQueue(db, s) : new SqliteLeaseQueue(db, s);
 }
