@@ -261,11 +261,17 @@ export class TaskRouter {
 
   /** The delivery of a task that this caller holds under this lease. */
   private async heldDelivery(caller: VerifiedCaller, taskId: string, leaseId: string): Promise<MeshDeliveryRow> {
-    const dl = await this.d.db.selectFrom('mesh_deliveries').selectAll().where('task_id', '=', taskId).where('lease_id', '=', leaseId).executeTakeFirst();
-    if (!dl) throw new HttpError(404, `no delivery of task ${taskId} holds lease ${leaseId}; use the leaseId of the WorkItem you received`);
-    const agent = await this.d.agents.get(dl.agent_id);
-    if (!agent || agent.owner !== caller.subject) throw new HttpError(403, `task ${taskId} was delivered to agent ${dl.agent_id}, which your token does not own`);
-    return dl;
+    const rows = await this.d.db.selectFrom('mesh_deliveries').selectAll().where('task_id', '=', taskId).execute();
+    if (rows.length === 0) throw new HttpError(404, `no task ${taskId}`);
+    const owned: MeshDeliveryRow[] = [];
+    for (const dl of rows) {
+      const agent = await this.d.agents.get(dl.agent_id);
+      if (agent?.owner === caller.subject) owned.push(dl);
+    }
+    if (owned.length === 0) throw new HttpError(403, `task ${taskId} was not delivered to an agent your token owns`);
+    const held = owned.find((dl) => dl.lease_id === leaseId);
+    if (!held) throw new HttpError(409, leaseLost(taskId));
+    return held;
   }
 
   async progress(caller: VerifiedCaller, taskId: string, p: TaskProgress, now = Date.now()): Promise<TaskStatus> {
