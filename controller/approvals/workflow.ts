@@ -257,7 +257,8 @@ export class ApprovalWorkflow {
       };
       return { id: `${ID_PREFIX.delivery}${randomUUID()}`, kind: 'approval', agentId: a.agentId, taskId: null, approvalId: row.id, payload: JSON.stringify(item) };
     });
-    await this.d.queue.enqueue(items, undefined, now);
+    // Available from the real clock (a sweep may run with a test clock ahead of it).
+    await this.d.queue.enqueue(items);
     for (const a of agents) this.d.wakeups.wake(a.agentId);
     return agents.map((a) => a.agentId);
   }
