@@ -16,6 +16,7 @@ import { registerGooseCommands } from './goose.js';
 import { registerServiceCommands } from './service.js';
 import { registerDoctorCommand } from './doctor.js';
 import { registerAgentCommand } from './agent.js';
+import { registerMeshCommands } from './mesh.js';
 
 export const commandGroups: Array<(program: Command) => void> = [
   registerUpCommand,
@@ -34,4 +35,5 @@ export const commandGroups: Array<(program: Command) => void> = [
   registerServiceCommands,
   registerDoctorCommand,
   registerAgentCommand,
+  registerMeshCommands,
 ];
