@@ -14,6 +14,7 @@ import { auditRoutes } from './audit/routes.js';
 import { oidcRoutes } from './auth/oidc/routes.js';
 import { gooseRoutes } from './goose/routes.js';
 import { meshRoutes } from './mesh/routes.js';
+import { a2aRoutes } from './a2a/routes.js';
 
 export interface AreaOptions {
   services: ControllerServices;
@@ -32,4 +33,5 @@ export const areaPlugins: ReadonlyArray<{ name: string; plugin: AreaPlugin }> = 
   { name: 'oidc', plugin: oidcRoutes },
   { name: 'goose', plugin: gooseRoutes },
   { name: 'mesh', plugin: meshRoutes },
+  { name: 'a2a', plugin: a2aRoutes },
 ];

@@ -108,9 +108,9 @@ describe('example flow: Marketing asks Finance to approve a campaign budget', ()
 
     // 4. Marketing's agent fetches the status and goes on.
     const status = await marketing.callTool({ name: 'fetch_status', arguments: { id: approval.approvalId } });
-    assert.match((status.content[0] as { text: string }).text, /is approved\. Decided by cfo\./);
+    assert.match(((status as CallToolResult).content[0] as { text: string }).text, /is approved\. Decided by cfo\./);
     const taskStatus = await marketing.callTool({ name: 'fetch_status', arguments: { id: taskId } });
-    assert.match((taskStatus.content[0] as { text: string }).text, /is completed.*within plan/);
+    assert.match(((taskStatus as CallToolResult).content[0] as { text: string }).text, /is completed.*within plan/);
     const session = await marketing.callTool({ name: 'fetch_status', arguments: { id: sessionId } });
     assert.equal((session as CallToolResult).isError, true, 'the review task opened a context, not a session row');
 
