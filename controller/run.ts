@@ -20,6 +20,8 @@ export interface RunControllerOptions {
   oidc?: import('./auth/oidc/config.js').OidcConfig;
   /** Serve HTTPS with this PEM certificate and key. */
   tls?: { cert: Buffer; key: Buffer };
+  /** Agent-mesh timings (controller/mesh/settings.ts). */
+  mesh?: Partial<import('./mesh/settings.js').MeshSettings>;
 }
 
 export interface RunningController {
@@ -37,6 +39,7 @@ export async function runController(opts: RunControllerOptions): Promise<Running
     log,
     ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
     ...(opts.oidc ? { oidc: opts.oidc } : {}),
+    ...(opts.mesh ? { mesh: opts.mesh } : {}),
   });
   if (opts.audit) services.audit = opts.audit;
   let app: FastifyInstance;

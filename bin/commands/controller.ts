@@ -93,13 +93,14 @@ With no subcommand, runs \`serve\`: switchboard controller [--host 127.0.0.1] [-
       .option('--audit-retention-days <days>', 'delete audit events older than this many days', '90')
       .option('--oidc <file>', 'YAML file of trusted OIDC issuers for `switchboard login` (docs/identity.md)')
       .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain)')
-      .option('--tls-key <file>', 'private key (PEM) of --tls-cert'),
+      .option('--tls-key <file>', 'private key (PEM) of --tls-cert')
+      .option('--mesh-lease-ms <ms>', 'how long a delivered mesh task stays leased to its worker without progress (docs/agent-mesh.md)', '60000'),
   )
     .addHelpText('after', `
 Signing keys are created on first run in <data-dir>/controller-keys.json (0600).
 Role profiles: policies/profiles/*.yaml, overridden by <data-dir>/profiles/*.yaml.
 API description: GET /openapi.json. Get a first admin token with \`switchboard controller admin-token\`.`)
-    .action(async (flags: DbFlags & { host: string; port: string; logLevel: string; auditRetentionDays: string; oidc?: string; tlsCert?: string; tlsKey?: string }) => {
+    .action(async (flags: DbFlags & { host: string; port: string; logLevel: string; auditRetentionDays: string; oidc?: string; tlsCert?: string; tlsKey?: string; meshLeaseMs: string }) => {
       const { dataDir } = loadContext(flags);
       const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
       if (!levels.includes(flags.logLevel)) throw new CliError(`--log-level must be one of ${levels.join(', ')} (got "${flags.logLevel}")`);
@@ -114,6 +115,8 @@ API description: GET /openapi.json. Get a first admin token with \`switchboard c
       }
       if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) throw new CliError('--tls-cert and --tls-key go together');
       const tls = flags.tlsCert && flags.tlsKey ? readTlsFiles(flags.tlsCert, flags.tlsKey) : undefined;
+      const leaseMs = Number(flags.meshLeaseMs);
+      if (!Number.isInteger(leaseMs) || leaseMs < 100) throw new CliError(`--mesh-lease-ms must be a whole number of milliseconds >= 100 (got "${flags.meshLeaseMs}")`);
       let running;
       try {
         running = await runController({
@@ -125,6 +128,7 @@ API description: GET /openapi.json. Get a first admin token with \`switchboard c
           dbUrl: flags.db ?? process.env.SWITCHBOARD_CONTROLLER_DB,
           logLevel: flags.logLevel as 'info',
           audit: { retentionDays },
+          mesh: { leaseMs },
         });
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;

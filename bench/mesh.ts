@@ -1,0 +1,236 @@
+/**
+ * Agent mesh under seed load, on PostgreSQL, with two controller processes on one database:
+ *   - 100 agents (long-polling workers, half on each controller), 300 sessions;
+ *   - routed tasks at 30 req/s, then a 10x burst (300 req/s), one in ten an approval that the
+ *     approver's agent decides as soon as it sees it;
+ *   - controller A is SIGKILLed mid-run and restarted; callers fail over to B and retry with the
+ *     same messageId / Idempotency-Key.
+ * Prints route P50/P99 (and the ratio to GET /healthz on the same controllers, the "raw"
+ * baseline of this run), approval round-trip (request → decision answered), and checks that
+ * every accepted task was delivered exactly once and completed exactly once.
+ * Run: npm run bench:mesh [-- --seconds 20 --burst-seconds 3]   (PostgreSQL at SWITCHBOARD_TEST_PG_URL or 127.0.0.1:5432/test)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir, cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { createControllerServices } from '../controller/services.js';
+import { importDirectory } from '../controller/directory/import.js';
+import type { WorkItem } from '../mesh/contracts.js';
+
+const arg = (name: string, def: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const STEADY_S = arg('seconds', 20);
+const BURST_S = arg('burst-seconds', 3);
+const RATE = 30;
+const AGENTS = 100;
+const SESSIONS = 300;
+const PG_URL = process.env.SWITCHBOARD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const schema = `bench_mesh_${process.pid}_${randomBytes(3).toString('hex')}`;
+const dbUrl = `${PG_URL}?schema=${schema}`;
+const dataDir = mkdtempSync(join(tmpdir(), 'sb-bench-mesh-'));
+const roles = ['finance', 'marketing', 'engineering'] as const;
+
+// ---- org chart: 100 people in three roles, each with a manager chain -------------------------------
+const people = Array.from({ length: AGENTS }, (_, i) => ({ id: `p${String(i).padStart(3, '0')}`, role: roles[i % 3]! }));
+const yaml = ['nodes:', '  - { id: acme, kind: org, name: ACME }', ...roles.map((r) => `  - { id: ${r}, kind: role, name: ${r} }`),
+  ...people.map((p, i) => `  - { id: ${p.id}, kind: person, name: Person ${i}, parent: acme, roles: [${p.role}]${i >= 3 ? `, manager: ${people[i % 3]!.id}` : ''} }`)].join('\n');
+
+const setup = await createControllerServices({ dataDir, dbUrl });
+await importDirectory(yaml, 'yaml', 'bench.yaml', setup.directory);
+const tokens = new Map<string, string>();
+for (const p of people) tokens.set(p.id, (await setup.tokens.mintAccessToken({ subject: p.id, roles: [p.role], authMethod: 'bench', ttlSeconds: 1800 })).token);
+await setup.close();
+
+// ---- two controller processes ------------------------------------------------------------------------
+const freePort = () => new Promise<number>((resolve) => {
+  const s = createServer().listen(0, '127.0.0.1', () => {
+    const port = (s.address() as { port: number }).port;
+    s.close(() => resolve(port));
+  });
+});
+const ports = [await freePort(), await freePort()];
+const urls = ports.map((p) => `http://127.0.0.1:${p}`);
+const procs: Array<ChildProcess | undefined> = [undefined, undefined];
+async function startController(i: number): Promise<void> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/switchboard.ts', 'controller', '--db', dbUrl, '--data-dir', dataDir, '--port', String(ports[i]), '--log-level', 'warn', '--mesh-lease-ms', '5000'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  procs[i] = child;
+  for (let t = 0; t < 600; t++) {
+    try {
+      if ((await fetch(`${urls[i]}/healthz`)).ok) return;
+    } catch {
+      // not up yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`controller ${i} did not start`);
+}
+await Promise.all([startController(0), startController(1)]);
+const up = [true, true];
+
+function sleep(ms: number) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** One HTTP call, failing over to the other controller (same Idempotency-Key) when one is down. */
+async function call(person: string, method: string, path: string, body?: unknown, prefer = 0, key = randomUUID()): Promise<{ status: number; json: any; ms: number; failovers: number }> {
+  let failovers = 0;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const i = (prefer + attempt) % 2;
+    const t0 = performance.now();
+    try {
+      const res = await fetch(`${urls[i]}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${tokens.get(person)}`, ...(body !== undefined ? { 'content-type': 'application/json', 'idempotency-key': key } : {}) },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(method === 'GET' && path.includes('/work') ? 5_000 : 3_000),
+      });
+      const json = await res.json();
+      return { status: res.status, json, ms: performance.now() - t0, failovers };
+    } catch {
+      failovers++;
+      await sleep(20);
+    }
+  }
+  throw new Error(`${method} ${path}: both controllers unreachable`);
+}
+
+// ---- agents: register, then long-poll and finish work ---------------------------------------------------
+const delivered = new Map<string, number>();
+const completedOnce = new Map<string, number>();
+const approvalsDecided = new Map<string, number>();
+let workersRunning = true;
+for (const p of people) {
+  const r = await call(p.id, 'POST', '/api/v1/agents', { agentId: `${p.id}-agent`, role: p.role, capacity: 8 });
+  if (r.status !== 200) throw new Error(`register ${p.id}: ${r.status} ${JSON.stringify(r.json)}`);
+}
+const workers = people.map(async (p, idx) => {
+  while (workersRunning) {
+    let r;
+    try {
+      r = await call(p.id, 'GET', `/api/v1/agents/${p.id}-agent/work?waitMs=1000&max=5`, undefined, idx % 2);
+    } catch {
+      continue;
+    }
+    if (r.status !== 200) continue;
+    for (const item of r.json.items as WorkItem[]) {
+      if (item.kind === 'task') {
+        delivered.set(item.taskId!, (delivered.get(item.taskId!) ?? 0) + 1);
+        const done = await call(p.id, 'POST', `/api/v1/tasks/${item.taskId}/result`, { leaseId: item.leaseId, state: 'completed', cost: { tokens: 100, usd: 0.0001 } }, idx % 2);
+        if (done.status === 200) completedOnce.set(item.taskId!, (completedOnce.get(item.taskId!) ?? 0) + 1);
+      } else if (item.kind === 'approval') {
+        const d = await call(p.id, 'POST', `/api/v1/approvals/${item.approvalId}/decision`, { decision: 'approved', payloadHash: item.payloadHash }, idx % 2);
+        if (d.status === 200) approvalsDecided.set(item.approvalId!, performance.now());
+      }
+    }
+  }
+});
+
+// ---- sessions ----------------------------------------------------------------------------------------
+const sessions: string[] = [];
+for (let i = 0; i < SESSIONS; i++) {
+  const p = people[i % AGENTS]!;
+  const r = await call(p.id, 'POST', '/api/v1/sessions', { participants: [roles[(i + 1) % 3]!], scope: `bench session ${i}` }, i % 2);
+  if (r.status !== 201) throw new Error(`session: ${r.status} ${JSON.stringify(r.json)}`);
+  sessions.push(r.json.id);
+}
+
+// ---- baseline: GET /healthz on the same controllers ---------------------------------------------------
+const baseline: number[] = [];
+for (let i = 0; i < 200; i++) baseline.push((await call('p000', 'GET', '/healthz', undefined, i % 2)).ms);
+
+// ---- load: steady, burst, and a kill/restart in the steady phase ------------------------------------------
+const routeMs: number[] = [];
+const routeFailoverMs: number[] = [];
+const approvalStarted = new Map<string, number>();
+const accepted = new Set<string>();
+let refused = 0;
+let n = 0;
+const fire = (i: number) => {
+  const p = people[i % AGENTS]!;
+  const targetRole = roles[(i + 1) % 3]!;
+  if (i % 10 === 9) {
+    const t0 = performance.now();
+    return call(p.id, 'POST', '/api/v1/approvals', { stepId: `s${i}`, approverRole: targetRole, payload: { amount: i }, deadlineSeconds: 3600, sessionId: sessions[i % SESSIONS] }, i % 2).then((r) => {
+      if (r.status === 201) approvalStarted.set(r.json.id, t0);
+      else refused++;
+    });
+  }
+  return call(p.id, 'POST', '/api/v1/tasks/route', { target: targetRole, task: { title: `bench ${i}` }, messageId: `bench-${i}`, contextId: sessions[i % SESSIONS] }, i % 2).then((r) => {
+    (r.failovers ? routeFailoverMs : routeMs).push(r.ms);
+    if (r.status === 202) accepted.add(r.json.taskId);
+    else refused++;
+  });
+};
+const inflight: Promise<void>[] = [];
+async function phase(rate: number, seconds: number, during?: (elapsedS: number) => Promise<void>) {
+  const start = performance.now();
+  const total = rate * seconds;
+  let hook: Promise<void> | undefined;
+  for (let k = 0; k < total; k++) {
+    const due = start + (k * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    inflight.push(fire(n++));
+    if (during && !hook) hook = during((performance.now() - start) / 1000);
+  }
+  await hook;
+}
+let killedAt = 0;
+await phase(RATE, STEADY_S, async () => {
+  await sleep((STEADY_S * 1000) / 3);
+  procs[0]!.kill('SIGKILL');
+  up[0] = false;
+  killedAt = performance.now();
+  await sleep(3000);
+  await startController(0);
+  up[0] = true;
+});
+const restartMs = performance.now() - killedAt;
+await phase(RATE * 10, BURST_S);
+await Promise.all(inflight);
+
+// ---- drain and check -----------------------------------------------------------------------------------
+const drainStart = performance.now();
+while ([...accepted].some((t) => !completedOnce.has(t)) && performance.now() - drainStart < 60_000) await sleep(200);
+workersRunning = false;
+await Promise.all(workers);
+
+const db = new pg.Client({ connectionString: PG_URL });
+await db.connect();
+const states = await db.query(`SELECT state, count(*)::int AS n FROM "${schema}".mesh_tasks GROUP BY state`);
+await db.end();
+
+const pct = (xs: number[], p: number) => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+const approvalRtt = [...approvalsDecided].filter(([id]) => approvalStarted.has(id)).map(([id, t]) => t - approvalStarted.get(id)!);
+const lost = [...accepted].filter((t) => !delivered.has(t));
+const twice = [...delivered].filter(([, c]) => c > 1);
+const completedTwice = [...completedOnce].filter(([, c]) => c > 1);
+
+console.log(`mesh bench — PostgreSQL, 2 controller processes, ${AGENTS} agents, ${SESSIONS} sessions; ${cpus().length} CPUs, load ${loadavg()[0]!.toFixed(1)}`);
+console.log(`requests: ${n} (${RATE}/s for ${STEADY_S}s, then ${RATE * 10}/s for ${BURST_S}s); tasks accepted ${accepted.size}, approvals ${approvalStarted.size}, refused ${refused}`);
+console.log(`baseline GET /healthz:      P50 ${pct(baseline, 50).toFixed(2)} ms  P99 ${pct(baseline, 99).toFixed(2)} ms`);
+console.log(`route (no failover, ${routeMs.length}): P50 ${pct(routeMs, 50).toFixed(2)} ms  P99 ${pct(routeMs, 99).toFixed(2)} ms  (x${(pct(routeMs, 50) / pct(baseline, 50)).toFixed(1)} / x${(pct(routeMs, 99) / pct(baseline, 99)).toFixed(1)} of baseline)`);
+console.log(`route after failover (${routeFailoverMs.length}): P50 ${pct(routeFailoverMs, 50).toFixed(2)} ms  P99 ${pct(routeFailoverMs, 99).toFixed(2)} ms`);
+console.log(`approval round-trip (request → approver's agent decided, ${approvalRtt.length}): P50 ${pct(approvalRtt, 50).toFixed(1)} ms  P99 ${pct(approvalRtt, 99).toFixed(1)} ms`);
+console.log(`controller A killed and back in ${(restartMs / 1000).toFixed(1)} s`);
+console.log(`tasks: lost ${lost.length}, delivered twice ${twice.length}, completed twice ${completedTwice.length}; task states ${JSON.stringify(Object.fromEntries(states.rows.map((r) => [r.state, r.n])))}`);
+
+for (const c of procs) c?.kill('SIGTERM');
+await sleep(500);
+const drop = new pg.Client({ connectionString: PG_URL });
+await drop.connect();
+await drop.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+await drop.end();
+rmSync(dataDir, { recursive: true, force: true });
+process.exit(lost.length || twice.length || completedTwice.length ? 1 : 0);
