@@ -58,6 +58,10 @@ const freePort = () => new Promise<number>((resolve) => {
 const ports = [await freePort(), await freePort()];
 const urls = ports.map((p) => `http://127.0.0.1:${p}`);
 const procs: Array<ChildProcess | undefined> = [undefined, undefined];
+// Never leave controller processes behind, whatever ends this script.
+process.on('exit', () => procs.forEach((c) => c?.kill('SIGKILL')));
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
+const log = (msg: string) => process.stderr.write(`[mesh bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 async function startController(i: number): Promise<void> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bin/switchboard.ts', 'controller', '--db', dbUrl, '--data-dir', dataDir, '--port', String(ports[i]), '--log-level', 'warn', '--mesh-lease-ms', '5000'], { stdio: ['ignore', 'ignore', 'inherit'] });
   procs[i] = child;
@@ -71,7 +75,9 @@ async function startController(i: number): Promise<void> {
   }
   throw new Error(`controller ${i} did not start`);
 }
+log('starting two controllers');
 await Promise.all([startController(0), startController(1)]);
+log('controllers up');
 const up = [true, true];
 
 function sleep(ms: number) {
@@ -81,7 +87,7 @@ function sleep(ms: number) {
 /** One HTTP call, failing over to the other controller (same Idempotency-Key) when one is down. */
 async function call(person: string, method: string, path: string, body?: unknown, prefer = 0, key = randomUUID()): Promise<{ status: number; json: any; ms: number; failovers: number }> {
   let failovers = 0;
-  for (let attempt = 0; attempt < 20; attempt++) {
+  for (let attempt = 0; attempt < 100; attempt++) {
     const i = (prefer + attempt) % 2;
     const t0 = performance.now();
     try {
@@ -89,9 +95,14 @@ async function call(person: string, method: string, path: string, body?: unknown
         method,
         headers: { authorization: `Bearer ${tokens.get(person)}`, ...(body !== undefined ? { 'content-type': 'application/json', 'idempotency-key': key } : {}) },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(method === 'GET' && path.includes('/work') ? 5_000 : 3_000),
+        signal: AbortSignal.timeout(method === 'GET' && path.includes('/work') ? 8_000 : 6_000),
       });
-      const json = await res.json();
+      const json = (await res.json()) as { message?: string; [k: string]: any };
+      if (res.status === 409 && /still running/.test(json.message ?? '')) {
+        failovers++;
+        await sleep(100);
+        continue;
+      }
       return { status: res.status, json, ms: performance.now() - t0, failovers };
     } catch {
       failovers++;
@@ -132,6 +143,7 @@ const workers = people.map(async (p, idx) => {
   }
 });
 
+log('agents registered');
 // ---- sessions ----------------------------------------------------------------------------------------
 const sessions: string[] = [];
 for (let i = 0; i < SESSIONS; i++) {
@@ -141,6 +153,7 @@ for (let i = 0; i < SESSIONS; i++) {
   sessions.push(r.json.id);
 }
 
+log('sessions created');
 // ---- baseline: GET /healthz on the same controllers ---------------------------------------------------
 const baseline: number[] = [];
 for (let i = 0; i < 200; i++) baseline.push((await call('p000', 'GET', '/healthz', undefined, i % 2)).ms);
@@ -185,17 +198,21 @@ async function phase(rate: number, seconds: number, during?: (elapsedS: number) 
 let killedAt = 0;
 await phase(RATE, STEADY_S, async () => {
   await sleep((STEADY_S * 1000) / 3);
+  log('killing controller A');
   procs[0]!.kill('SIGKILL');
   up[0] = false;
   killedAt = performance.now();
   await sleep(3000);
   await startController(0);
   up[0] = true;
+  log('controller A restarted');
 });
 const restartMs = performance.now() - killedAt;
+log('burst');
 await phase(RATE * 10, BURST_S);
 await Promise.all(inflight);
 
+log('draining');
 // ---- drain and check -----------------------------------------------------------------------------------
 const drainStart = performance.now();
 while ([...accepted].some((t) => !completedOnce.has(t)) && performance.now() - drainStart < 60_000) await sleep(200);

@@ -2,7 +2,8 @@
  * Idempotency-Key on every write of the plugin that installs this: the first request with a key
  * runs and its answer (status + body) is stored per (token subject, key); a repeat replays that
  * answer with `idempotent-replay: true`. The same key with a different method, URL or body is a
- * 422; a repeat while the first is still running is a 409. 5xx answers are not stored, so the
+ * 422; a repeat while the first is still running is a 409 (after 30 s the first is taken to have
+ * died with its process, and the repeat runs). 5xx answers are not stored, so the
  * client may retry them with the same key.
  */
 import { createHash } from 'node:crypto';
@@ -15,6 +16,8 @@ import '../mesh/schema.js';
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
+/** An unfinished first request older than this is taken to have died with its process. */
+export const ABANDONED_AFTER_MS = 30_000;
 const claimed = new WeakMap<FastifyRequest, { subject: string; key: string }>();
 
 export function installIdempotency(app: FastifyInstance, db: Kysely<ControllerTables>): void {
@@ -38,7 +41,23 @@ export function installIdempotency(app: FastifyInstance, db: Kysely<ControllerTa
     const prior = await db.selectFrom('mesh_idempotency').selectAll().where('subject', '=', subject).where('key', '=', key).executeTakeFirst();
     if (!prior) throw new HttpError(409, 'a request with this Idempotency-Key is being retried right now; try again');
     if (prior.fingerprint !== fingerprint) throw new HttpError(422, 'this Idempotency-Key was already used for a different request; use a new key for a new request');
-    if (prior.status === null || prior.body === null) throw new HttpError(409, 'the first request with this Idempotency-Key is still running; retry shortly');
+    if (prior.status === null || prior.body === null) {
+      // A first request whose process died never finishes: after a while its key is taken over.
+      const takeOver = await db
+        .updateTable('mesh_idempotency')
+        .set({ created_at: Date.now() })
+        .where('subject', '=', subject)
+        .where('key', '=', key)
+        .where('status', 'is', null)
+        .where('created_at', '=', prior.created_at)
+        .where('created_at', '<', Date.now() - ABANDONED_AFTER_MS)
+        .executeTakeFirst();
+      if (Number(takeOver.numUpdatedRows) === 1) {
+        claimed.set(request, { subject, key });
+        return;
+      }
+      throw new HttpError(409, 'the first request with this Idempotency-Key is still running; retry shortly');
+    }
     return reply.code(Number(prior.status)).header('idempotent-replay', 'true').header('content-type', 'application/json; charset=utf-8').serializer((p: unknown) => p as string).send(prior.body);
   });
 
