@@ -45,15 +45,19 @@ export class AgentRepository {
     return { ...a, lastSeen: now };
   }
 
-  /** Records a sign of life (heartbeat or work poll); false when the agent is unknown or not the caller's. */
-  async touch(agentId: string, owner: string, load: number | undefined, now = Date.now()): Promise<boolean> {
-    const res = await this.db
+  /**
+   * Records a sign of life (heartbeat or work poll). A poll only writes when the stored time is
+   * older than `staleMs` (100 agents polling must not turn into 100 commits a second); a
+   * heartbeat with a load always writes.
+   */
+  async touch(agentId: string, owner: string, load: number | undefined, now = Date.now(), staleMs = 0): Promise<void> {
+    let q = this.db
       .updateTable('mesh_agents')
       .set(load === undefined ? { last_seen: now } : { last_seen: now, load })
       .where('agent_id', '=', agentId)
-      .where('owner', '=', owner)
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows) === 1;
+      .where('owner', '=', owner);
+    if (load === undefined && staleMs > 0) q = q.where('last_seen', '<', now - staleMs);
+    await q.execute();
   }
 
   async get(agentId: string): Promise<Agent | undefined> {

@@ -126,8 +126,9 @@ export const agentRoutes: AreaPlugin = async (app, { services }) => {
     const closed = new AbortController();
     request.raw.once('close', () => closed.abort());
     const deadline = Date.now() + (request.query.waitMs ?? 25_000);
+    const fresh = mesh.settings.offlineAfterMs / 6;
+    await mesh.agents.touch(agentId, request.caller!.subject, undefined, Date.now(), fresh);
     for (;;) {
-      await mesh.agents.touch(agentId, request.caller!.subject, undefined);
       const rows = await mesh.queue.claim(agentId, request.query.max ?? 1);
       if (rows.length) return { items: rows.map(toWorkItem) };
       const left = deadline - Date.now();
@@ -156,7 +157,7 @@ export const agentRoutes: AreaPlugin = async (app, { services }) => {
     let lastWrite = Date.now();
     try {
       while (!closed.signal.aborted) {
-        await mesh.agents.touch(agentId, subject, undefined);
+        await mesh.agents.touch(agentId, subject, undefined, Date.now(), mesh.settings.offlineAfterMs / 6);
         const rows = await mesh.queue.claim(agentId, 10);
         for (const r of rows) res.write(`event: work\nid: ${r.id}\ndata: ${JSON.stringify(toWorkItem(r))}\n\n`);
         if (rows.length) lastWrite = Date.now();
