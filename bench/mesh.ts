@@ -8,7 +8,7 @@
  * Prints route P50/P99 (and the ratio to GET /healthz on the same controllers, the "raw"
  * baseline of this run), approval round-trip (request → decision answered), and checks that
  * every accepted task was delivered exactly once and completed exactly once.
- * Run: npm run bench:mesh [-- --seconds 20 --burst-seconds 3]   (PostgreSQL at SWITCHBOARD_TEST_PG_URL or 127.0.0.1:5432/test)
+ * Run: npm run bench:mesh [-- --seconds 20 --burst-seconds 3 --agents 100 --sessions 300]   (PostgreSQL at SWITCHBOARD_TEST_PG_URL or 127.0.0.1:5432/test)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -29,8 +29,8 @@ const arg = (name: string, def: number) => {
 const STEADY_S = arg('seconds', 20);
 const BURST_S = arg('burst-seconds', 3);
 const RATE = 30;
-const AGENTS = 100;
-const SESSIONS = 300;
+const AGENTS = arg('agents', 100);
+const SESSIONS = arg('sessions', 300);
 const PG_URL = process.env.SWITCHBOARD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const schema = `bench_mesh_${process.pid}_${randomBytes(3).toString('hex')}`;
 const dbUrl = `${PG_URL}?schema=${schema}`;
@@ -146,13 +146,18 @@ const workers = people.map(async (p, idx) => {
 log('agents registered');
 // ---- sessions ----------------------------------------------------------------------------------------
 const sessions: string[] = [];
-for (let i = 0; i < SESSIONS; i++) {
-  const p = people[i % AGENTS]!;
-  const r = await call(p.id, 'POST', '/api/v1/sessions', { participants: [roles[(i + 1) % 3]!], scope: `bench session ${i}` }, i % 2);
-  if (r.status !== 201) throw new Error(`session: ${r.status} ${JSON.stringify(r.json)}`);
-  sessions.push(r.json.id);
+for (let i = 0; i < SESSIONS; i += 10) {
+  const batch = await Promise.all(
+    Array.from({ length: Math.min(10, SESSIONS - i) }, (_, k) => {
+      const j = i + k;
+      return call(people[j % AGENTS]!.id, 'POST', '/api/v1/sessions', { participants: [roles[(j + 1) % 3]!], scope: `bench session ${j}` }, j % 2);
+    }),
+  );
+  for (const r of batch) {
+    if (r.status !== 201) throw new Error(`session: ${r.status} ${JSON.stringify(r.json)}`);
+    sessions.push(r.json.id);
+  }
 }
-
 log('sessions created');
 // ---- baseline: GET /healthz on the same controllers ---------------------------------------------------
 const baseline: number[] = [];
