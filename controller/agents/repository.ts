@@ -56,7 +56,7 @@ export class AgentRepository {
       .set(load === undefined ? { last_seen: now } : { last_seen: now, load })
       .where('agent_id', '=', agentId)
       .where('owner', '=', owner);
-    if (load === undefined && staleMs > 0) q = q.where('last_seen', '<', now - staleMs);
+    if (load === undefined && staleMs > 0) q = q.where('last_seen', '<', Math.floor(now - staleMs));
     await q.execute();
   }
 
