@@ -65,7 +65,7 @@ const log = (msg: string) => process.stderr.write(`[mesh bench ${new Date().toIS
 async function startController(i: number): Promise<void> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bin/switchboard.ts', 'controller', '--db', dbUrl, '--data-dir', dataDir, '--port', String(ports[i]), '--log-level', 'warn', '--mesh-lease-ms', '5000'], { stdio: ['ignore', 'ignore', 'inherit'] });
   procs[i] = child;
-  for (let t = 0; t < 600; t++) {
+  for (let t = 0; t < 1800; t++) {
     try {
       if ((await fetch(`${urls[i]}/healthz`)).ok) return;
     } catch {
