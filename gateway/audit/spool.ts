@@ -45,7 +45,8 @@ const MIGRATIONS = [
   `ALTER TABLE audit_events ADD COLUMN awaiting INTEGER NOT NULL DEFAULT 0;
    CREATE INDEX audit_events_awaiting ON audit_events (seq) WHERE awaiting = 1;
    CREATE TABLE audit_quarantine (seq INTEGER PRIMARY KEY, reason TEXT NOT NULL, at TEXT NOT NULL);
-   CREATE TABLE audit_alerts (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL);`,
+   CREATE TABLE audit_alerts (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL);
+   CREATE TABLE audit_shipping (id INTEGER PRIMARY KEY CHECK (id = 1), last_success_at TEXT, last_error TEXT, last_error_at TEXT, failures INTEGER NOT NULL DEFAULT 0);`,
 ];
 
 /** Events that may wait in memory for a store that cannot be written; beyond this they are dropped (and a gap recorded). */
@@ -433,6 +434,18 @@ export class AuditSpool {
       this.alert('quarantined', `${refused.length} event(s) refused by the controller and quarantined (${list.slice(0, 1000)})`);
     })();
     this.syncSoon();
+  }
+
+  /** The shipper's last outcome, for `switchboard audit status` (written only when it changes). */
+  noteShipping(outcome: { ok: true } | { ok: false; error: string; failures: number }): void {
+    const now = new Date().toISOString();
+    if (outcome.ok) {
+      this.db.prepare('INSERT INTO audit_shipping (id, last_success_at, failures) VALUES (1, ?, 0) ON CONFLICT (id) DO UPDATE SET last_success_at = excluded.last_success_at, failures = 0').run(now);
+    } else {
+      this.db
+        .prepare('INSERT INTO audit_shipping (id, last_error, last_error_at, failures) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET last_error = excluded.last_error, last_error_at = excluded.last_error_at, failures = excluded.failures')
+        .run(outcome.error.slice(0, 500), now, outcome.failures);
+    }
   }
 
   /** Every stored event in chain order (for verify and export). */
