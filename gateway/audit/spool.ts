@@ -296,8 +296,8 @@ export class AuditSpool {
       this.onFlushError(err, kept.length);
       if (kept.length > 0) {
         const delay = Math.min(MAX_RETRY_MS, 50 * 2 ** Math.min(this.failures - 1, 10));
+        // Not unref'd: queued events keep the process alive until written (flush() on shutdown clears it).
         this.retryTimer = setTimeout(() => this.runFlush(), delay);
-        this.retryTimer.unref();
       }
     }
   }
@@ -335,6 +335,7 @@ export class AuditSpool {
       this.syncNow();
     } catch (err) {
       const count = this.queued.length + this.lost.count;
+      const tenantId = this.lost.tenantId || this.queued[0]?.facts.tenantId || '';
       for (const q of this.queued) q.reject(new AuditSpoolWriteError('audit event lost at shutdown: the spool cannot be written'));
       this.queued = [];
       const file = this.lostFile();
@@ -345,7 +346,7 @@ export class AuditSpool {
         } catch {
           // no earlier note
         }
-        writeFileSync(file, JSON.stringify({ count: previous + count, why: `shutdown with an unwritable spool (${(err as Error).message})`, tenantId: this.lost.tenantId }));
+        writeFileSync(file, JSON.stringify({ count: previous + count, why: `shutdown with an unwritable spool (${(err as Error).message})`, tenantId }));
       }
       this.onFlushError(err, 0);
     }
