@@ -66,7 +66,7 @@ test('audit events reach the controller exactly once, also across a controller o
         headers: { authorization: await s.bearer(['finance'], subject) },
         payload: { events: stored.slice(0, 3) },
       });
-    assert.deepEqual((await resend('gateway:test')).json(), { accepted: 0, duplicates: 3, rejected: 0, alerts: 0 });
+    assert.deepEqual((await resend('gateway:test')).json(), { accepted: 0, duplicates: 3, rejected: 0, alerts: 0, refused: [] });
     // Another identity cannot write into this gateway's chain.
     const foreign = await resend('someone-else');
     assert.equal(foreign.statusCode, 403);
