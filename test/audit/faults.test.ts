@@ -67,8 +67,7 @@ function client(url: string, token: string): OpenAI {
   return new OpenAI({ baseURL: `${url}/v1`, apiKey: token, maxRetries: 0, timeout: 60_000 });
 }
 
-async function controllerEvents(rig: Rig): Promise<AuditEvent[]> {
-  const token = (await runCli(['controller', 'admin-token', ...rig.ctlArgs])).stdout.trim();
+async function controllerEvents(rig: Rig, token: string): Promise<AuditEvent[]> {
   const res = await fetch(`http://127.0.0.1:${rig.port}/api/v1/audit/export`, { headers: { authorization: `Bearer ${token}` } });
   assert.equal(res.status, 200);
   const parsed = parseExport(await res.text());
@@ -76,8 +75,7 @@ async function controllerEvents(rig: Rig): Promise<AuditEvent[]> {
   return parsed.events;
 }
 
-async function controllerAlerts(rig: Rig): Promise<Array<{ kind: string; detail: string }>> {
-  const token = (await runCli(['controller', 'admin-token', ...rig.ctlArgs])).stdout.trim();
+async function controllerAlerts(rig: Rig, token: string): Promise<Array<{ kind: string; detail: string }>> {
   const res = await fetch(`http://127.0.0.1:${rig.port}/api/v1/audit/alerts?limit=1000`, { headers: { authorization: `Bearer ${token}` } });
   return ((await res.json()) as { alerts: Array<{ kind: string; detail: string }> }).alerts;
 }
@@ -152,7 +150,8 @@ async function faultRun(dbArgs: string[]): Promise<void> {
     const upstreamSaw = rig.upstream.received.length;
     assert.ok(upstreamSaw <= sent && upstreamSaw >= 1 + 13 + 30, `upstream saw ${upstreamSaw} of ${sent}`);
     const spooled = readAuditSource(join(gwDir, 'gateway.db')).events;
-    const stored = await controllerEvents(rig);
+    const admin = (await runCli(['controller', 'admin-token', ...rig.ctlArgs])).stdout.trim();
+    const stored = await controllerEvents(rig, admin);
     assert.equal(stored.length, spooled.length, 'events sent = events stored');
     assert.deepEqual(stored.map((e) => e.id).sort(), spooled.map((e) => e.id).sort(), 'the same events, none twice');
     const report = verifyChains(stored);
@@ -166,7 +165,7 @@ async function faultRun(dbArgs: string[]): Promise<void> {
     assert.ok(byAction('model.interrupted').length >= 1, 'the killed stream shows as interrupted');
     assert.equal(report.losses.filter((l) => l.kind === 'interrupted').length, byAction('model.interrupted').length);
     // No silent hole: the controller saw no seq gap it could not explain.
-    const alerts = await controllerAlerts(rig);
+    const alerts = await controllerAlerts(rig, admin);
     assert.deepEqual(alerts.filter((a) => a.kind === 'gap' || a.kind === 'fork' || a.kind === 'tampered'), []);
     process.stderr.write(`audit faults (${rig.dbArgs.length ? 'postgres' : 'sqlite'}): client sent ${sent}, upstream saw ${upstreamSaw}, events spooled ${spooled.length}, stored ${stored.length}, interrupted ${byAction('model.interrupted').length}\n`);
   } finally {
@@ -181,13 +180,13 @@ async function faultRun(dbArgs: string[]): Promise<void> {
 describe('audit under faults (real processes)', () => {
   before(() => assertDistFresh());
 
-  test('SQLite controller', { timeout: 300_000 }, async () => {
+  test('SQLite controller', { timeout: 900_000 }, async () => {
     await faultRun([]);
   });
 
   const schema = `sb_fault_${process.pid}_${randomBytes(4).toString('hex')}`;
   after(async () => dropSchema(schema));
-  test('PostgreSQL controller', { timeout: 300_000 }, async () => {
+  test('PostgreSQL controller', { timeout: 900_000 }, async () => {
     await faultRun(['--db', `${TEST_PG_URL}?schema=${schema}`]);
   });
 });
