@@ -41,6 +41,8 @@ const groups: Array<{ group: string; action: (env: Env) => Promise<void> }> = [
   { group: 'login', action: loginAsksTheController },
   { group: 'logout', action: async (e) => assert.match(ok(await e.run(['logout'])), /not signed in/) },
   { group: 'secrets', action: secretsStoreAndList },
+  { group: 'doctor', action: doctorReportsChecks },
+  { group: 'agent', action: agentNeedsAnEnrolment },
   { group: 'goose', action: async (e) => assert.match(ok(await e.run(['goose', 'env'])), /OPENAI_HOST='http:\/\/127\.0\.0\.1:\d+'/) },
   { group: 'service', action: async (e) => assert.match(ok(await e.run(['service', 'install'])), /switchboard(\.js)?['"]? gateway/) },
 ];
@@ -124,6 +126,25 @@ async function secretsStoreAndList(e: Env): Promise<void> {
   const listed = ok(await e.run(['secrets', 'list']));
   assert.match(listed, /dist-test-key/);
   assert.doesNotMatch(listed, /sk-dist-test-value/, 'names only, never values');
+}
+
+async function doctorReportsChecks(e: Env): Promise<void> {
+  const out = await e.run(['doctor', '--json'], { timeoutMs: 60_000 });
+  const report = JSON.parse(out.stdout) as { checks: Array<{ id: string; status: string }> };
+  assert.deepEqual(report.checks.find((c) => c.id === 'node')?.status, 'pass', out.stderr);
+}
+
+async function agentNeedsAnEnrolment(e: Env): Promise<void> {
+  // A fresh data dir on its own (the shared one was enrolled above): a one-line refusal, no stack trace.
+  const dir = mkdtempSync(join(tmpdir(), 'sb-dist-agent-'));
+  try {
+    const out = await runCli(['agent', '--data-dir', dir]);
+    assert.equal(out.code, 2, out.stderr);
+    assert.match(out.stderr, /^switchboard: .*not enrolled/);
+    assert.doesNotMatch(out.stderr, /\n\s+at /);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const stopLater: ServedCli[] = [];
