@@ -7,6 +7,9 @@ export const RUNTIME_ASSETS = [
   { dir: 'policies/downshift', ext: '.yaml', why: 'the default downshift rules (`switchboard rules check`)' },
   { dir: 'gateway/guard/data', ext: '.json', why: 'Privacy Guard lexicons' },
   { dir: 'models/snapshot', ext: '.json', why: 'shipped model list snapshot (prices, context, tiers)' },
+  { dir: 'policies/recipes', ext: '.yaml', why: 'shipped Goose recipes' },
+  { dir: 'policies/recipes', ext: '.json', why: 'recipe JSON Schema' },
+  { dir: 'installers/org', ext: '.yaml', why: 'sample org directory' },
 ];
 
 /** Folders compiled into dist/ (tsconfig.build.json "include"); assets outside them are not shipped. */
