@@ -28,6 +28,8 @@ Options:
   --profile <dir>     write a V8 CPU profile of the gateway process into <dir> (node --cpu-prof)
   --without <stages>  run the \`gateway\` target without these stages (comma-separated names,
                       e.g. audit,privacyGuard) to see what they cost
+  --no-audit-cost     skip the audit-durability phase (gateway with no audit / completion-only
+                      audit as before the forwarded event / full audit, 1 connection)
   -h, --help          this text
 `;
 
@@ -39,6 +41,7 @@ interface Settings {
   dripMs: number;
   profileDir?: string;
   without: string[];
+  auditCost: boolean;
 }
 
 function fail(message: string): never {
@@ -66,6 +69,7 @@ function readSettings(argv: string[]): Settings {
         quick: { type: 'boolean', default: false },
         profile: { type: 'string' },
         without: { type: 'string' },
+        'no-audit-cost': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -87,6 +91,7 @@ function readSettings(argv: string[]): Settings {
     dripMs: positiveNumber('--drip', v.drip, 10, false),
     ...(v.profile ? { profileDir: resolve(v.profile) } : {}),
     without: (v.without ?? '').split(',').map((name) => name.trim()).filter(Boolean),
+    auditCost: v['no-audit-cost'] !== true && !(v.without ?? '').includes('audit'),
   };
 }
 
@@ -296,6 +301,44 @@ async function main(): Promise<void> {
     );
     log(`  streams completed ${capacity.requests}, peak in flight ${capacity.peakInFlight}, errors ${capacity.errors}`);
 
+    // Audit durability: the same gateway with no audit, with the completion event only (the
+    // audit before forwarded events existed) and with the full audit (forwarded event committed
+    // before the upstream request, completion after, WAL fsync off the event loop). Runs are
+    // interleaved so drift in machine load hits all three alike.
+    const auditVariants = [
+      { label: 'no audit', without: ['audit', 'auditForwarded'] },
+      { label: 'before: completion event only', without: ['auditForwarded'] },
+      { label: 'after: forwarded + completion', without: [] as string[] },
+    ];
+    const auditRows: Array<{ label: string; nonStream: number[]; ttfb: number[]; stream: number[] }> = [];
+    /** Percentile over samples pooled from several runs. */
+    const pooled = (xs: number[], p: number) => percentile(Float64Array.from(xs).sort(), p);
+    if (settings.auditCost) {
+      log(`\naudit durability cost: 1 connection, ${settings.durationMs / 1000} s per run, 2 interleaved rounds`);
+      const variantServers: ServerProcess[] = [];
+      for (const v of auditVariants) {
+        const server = await startServer('gateway', upstream.url, undefined, v.without);
+        servers.push(server);
+        variantServers.push(server);
+        auditRows.push({ label: v.label, nonStream: [], ttfb: [], stream: [] });
+      }
+      const variantTarget = (server: ServerProcess, mode: Mode): LoadTarget => ({
+        origin: new URL(server.url).origin, path: '/v1/chat/completions', headers: headers(server, mode === 'stream'), body: bodies[mode], stream: mode === 'stream',
+      });
+      for (const server of variantServers) for (const mode of MODES) await runLoad(variantTarget(server, mode), { connections: 1, durationMs: settings.warmupMs });
+      for (let round = 0; round < 2; round++) {
+        for (const [i, server] of variantServers.entries()) {
+          const row = auditRows[i]!;
+          const nonStream = await runLoad(variantTarget(server, 'non-stream'), { connections: 1, durationMs: settings.durationMs / 2 });
+          const stream = await runLoad(variantTarget(server, 'stream'), { connections: 1, durationMs: settings.durationMs / 2 });
+          row.nonStream.push(...nonStream.totalMs);
+          row.ttfb.push(...stream.ttfbMs);
+          row.stream.push(...stream.totalMs);
+          log(`  ${row.label}: non-stream P50 ${ms(percentile(nonStream.totalMs, 50))}, TTFB P50 ${ms(percentile(stream.ttfbMs, 50))}, stream P50 ${ms(percentile(stream.totalMs, 50))}`);
+        }
+      }
+    }
+
     // ---- final report (stdout, markdown) ----
     const out: string[] = [];
     out.push(`Machine: ${availableParallelism()} CPUs (${cpuModel}), Node ${process.version}, ${process.platform}/${process.arch}`);
@@ -324,6 +367,27 @@ async function main(): Promise<void> {
         [[String(settings.streams), String(capacity.requests), String(capacity.peakInFlight), ms(percentile(capacity.totalMs, 50)), ms(percentile(capacity.totalMs, 99)), String(capacity.errors)]],
       ),
     );
+    if (auditRows.length === 3) {
+      const p50 = (xs: number[]) => pooled(xs, 50);
+      const [none, before, after] = auditRows as [typeof auditRows[0], typeof auditRows[0], typeof auditRows[0]];
+      out.push(
+        '',
+        '### Audit durability cost (P50, 1 connection)',
+        '',
+        table(
+          ['gateway audit', 'non-stream P50 ms', 'stream TTFB P50 ms', 'stream P50 ms'],
+          auditRows.map((r) => [r.label, ms(p50(r.nonStream)), ms(p50(r.ttfb)), ms(p50(r.stream))]),
+        ),
+        '',
+        table(
+          ['added', 'non-stream P50 Δ ms', 'TTFB P50 Δ ms', 'stream P50 Δ ms'],
+          [
+            ['after − before (the durability work)', ms(p50(after.nonStream) - p50(before.nonStream)), ms(p50(after.ttfb) - p50(before.ttfb)), ms(p50(after.stream) - p50(before.stream))],
+            ['after − no audit (all of audit)', ms(p50(after.nonStream) - p50(none.nonStream)), ms(p50(after.ttfb) - p50(none.ttfb)), ms(p50(after.stream) - p50(none.stream))],
+          ],
+        ),
+      );
+    }
     const allErrors = [...runs.map((m) => m.result), capacity].flatMap((r) => Object.entries(r.errorKinds));
     if (allErrors.length > 0) out.push('', 'Errors:', ...allErrors.map(([kind, n]) => `- ${n} × ${kind}`));
 
@@ -344,6 +408,14 @@ async function main(): Promise<void> {
       capacity.errors === 0 && capacity.peakInFlight >= settings.streams,
       `${capacity.errors} errors, peak ${capacity.peakInFlight} in flight`,
     ]);
+    if (auditRows.length === 3) {
+      const [, before, after] = auditRows as [typeof auditRows[0], typeof auditRows[0], typeof auditRows[0]];
+      const added = Math.max(
+        pooled(after.nonStream, 50) - pooled(before.nonStream, 50),
+        pooled(after.ttfb, 50) - pooled(before.ttfb, 50),
+      );
+      goals.push(['gateway: audit durability adds ≤ 0.2 ms P50 (after − before, worst of non-stream/TTFB)', added <= 0.2, `${ms(added)} ms`]);
+    }
     out.push('', '### Goals', '', table(['goal', 'met', 'measured'], goals.map(([g, ok, v]) => [g, ok ? 'yes' : 'NO', v])));
     process.stdout.write(`${out.join('\n')}\n`);
     if (settings.profileDir) log(`gateway CPU profile written to ${settings.profileDir}`);

@@ -2,7 +2,7 @@
  * The gateway pipeline: every model call runs these stages, in this order.
  *
  *   authenticate → loadPolicy → extensionAllowlist → privacyGuard → cacheLookup → budgetCheck → downshift
- *   → budgetReserve → forward → extensionAllowlistAnswers → cacheStore → reidentify → meter → audit
+ *   → budgetReserve → auditForwarded → forward → extensionAllowlistAnswers → cacheStore → reidentify → meter → audit
  *
  * Request-phase stages run until one answers (sets ctx.response); response-phase stages
  * then all run in order, wrapping the response or registering finish hooks.
@@ -21,7 +21,7 @@ import { privacyGuardStage, type PrivacyGuardDeps } from './stages/privacy-guard
 import { reidentifyStage } from './stages/reidentify.js';
 import { budgetCheckStage, budgetReserveStage, type BudgetStageDeps } from './stages/budget.js';
 import { meterStage, type MeterStageDeps } from './stages/meter.js';
-import { auditStage, type AuditStageDeps } from './stages/audit.js';
+import { auditStages, type AuditStageDeps } from './stages/audit.js';
 import { extensionAllowlistStages, type ExtensionAllowlistDeps } from './stages/extension-allowlist.js';
 
 export interface PipelineDeps {
@@ -40,6 +40,7 @@ export interface PipelineDeps {
 export function buildPipeline(deps: PipelineDeps): Stage[] {
   const cache = deps.cache ? cacheStages(deps.cache) : undefined;
   const extensions = deps.extensions ? extensionAllowlistStages(deps.extensions) : undefined;
+  const audit = deps.audit ? auditStages(deps.audit) : undefined;
   const stages: Array<Stage | undefined> = [
     authenticateStage(deps.auth),
     loadPolicyStage(deps.policies),
@@ -50,6 +51,8 @@ export function buildPipeline(deps: PipelineDeps): Stage[] {
     deps.cost ? budgetCheckStage(deps.cost.budget) : undefined,
     deps.downshift ? downshiftStage(deps.downshift) : undefined,
     deps.cost ? budgetReserveStage(deps.cost.budget) : undefined,
+    // auditForwarded right before forward: its event is committed before the first upstream byte.
+    audit?.forwarded,
     forwardStage(deps.upstreams, deps.forward),
     // Right after forward, so cache hits and fresh answers are both checked.
     extensions?.refuseCalls,
@@ -58,7 +61,7 @@ export function buildPipeline(deps: PipelineDeps): Stage[] {
     deps.guard ? reidentifyStage(deps.guard.pseudonyms) : undefined,
     deps.cost ? meterStage(deps.cost.meter) : undefined,
     // audit stays last: its finish hook runs after meter's, so cost and tokens are known.
-    deps.audit ? auditStage(deps.audit) : undefined,
+    audit?.completed,
   ];
   return stages.filter((s): s is Stage => s !== undefined);
 }

@@ -164,8 +164,17 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
       method: def.method,
       url: def.path,
       ...(def.schema ? { schema: { body: def.schema } } : {}),
-      handler: (request, reply) => handleModelCall(def, request, reply),
+      handler: (request, reply) => trackInFlight(handleModelCall(def, request, reply)),
     });
+  }
+
+  // Model calls still running their finish hooks (audit, metering): close() waits for them
+  // before the database closes, so a shutdown does not drop their records.
+  const inFlight = new Set<Promise<void>>();
+  function trackInFlight(call: Promise<void>): Promise<void> {
+    inFlight.add(call);
+    void call.finally(() => inFlight.delete(call)).catch(() => undefined);
+    return call;
   }
 
   async function handleModelCall(def: ModelRoute, request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -275,6 +284,7 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
     },
     async close() {
       await app.close();
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
       await services.close();
     },
   };

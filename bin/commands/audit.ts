@@ -1,7 +1,9 @@
 /**
  * `switchboard audit verify [store-or-file]` checks an audit trail for edited, removed,
- * reordered or forked events; `switchboard audit export` writes events as ndjson or CSV from
- * this gateway's local spool or from a controller.
+ * reordered or forked events (and, in a database, columns that disagree with the hashed
+ * event) and lists recorded losses; `switchboard audit status` shows this gateway's spool:
+ * pending, quarantined, losses, shipping state and alerts; `switchboard audit export` writes
+ * events as ndjson or CSV from this gateway's local spool or from a controller.
  */
 import { createWriteStream, existsSync } from 'node:fs';
 import { Readable, Writable } from 'node:stream';
@@ -11,6 +13,7 @@ import { addDataDirOption, CliError, loadContext, parseUrl, type CommonOptions }
 import { AuditSourceError, readAuditSource, type AuditSource } from '../../gateway/audit/sources.js';
 import type { AuditEvent } from '../../gateway/audit/event.js';
 import { verifyChains } from '../../gateway/audit/verify-chain.js';
+import { needsAttention, readAuditStatus, type AuditStatus } from '../../gateway/audit/status.js';
 import { CSV_HEADER, toCsvRow, toNdjsonLine, type ExportFormat } from '../../gateway/audit/export-format.js';
 import { controllerTokenProvider } from '../../gateway/bundles/controller-link.js';
 
@@ -63,9 +66,9 @@ export function registerAuditCommands(program: Command): void {
     if (!target && !existsSync(path)) throw new CliError(`no audit store at ${path} (this gateway has not recorded any calls yet); pass a file to verify`);
     const source = openAuditSource(path);
     const report = verifyChains(source.events);
-    const ok = report.ok && source.unreadable.length === 0;
+    const ok = report.ok && source.unreadable.length === 0 && source.columnEdits.length === 0;
     if (flags.json) {
-      process.stdout.write(`${JSON.stringify({ path, kind: source.kind, ...report, ok, unreadable: source.unreadable }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ path, kind: source.kind, ...report, ok, unreadable: source.unreadable, columnEdits: source.columnEdits }, null, 2)}\n`);
     } else {
       const out: string[] = [`${path} (${source.kind}): ${report.events} events in ${report.chains.length} chain(s)`];
       for (const c of report.chains) {
@@ -73,10 +76,51 @@ export function registerAuditCommands(program: Command): void {
       }
       for (const u of source.unreadable) out.push(`  UNREADABLE ${u.where}: ${u.message}`);
       for (const p of report.problems) out.push(`  ${p.kind.toUpperCase()} chain ${p.chainId}: ${p.message}`);
-      out.push(ok ? 'OK: every chain is intact' : `TAMPERED: ${report.problems.length + source.unreadable.length} problem(s) found`);
+      for (const c of source.columnEdits) out.push(`  EDITED-COLUMN ${c.where}: ${c.message}`);
+      for (const l of report.losses) out.push(`  ${l.kind === 'gap' ? 'LOST' : 'INTERRUPTED'} chain ${l.chainId} seq ${l.seq}: ${l.message}`);
+      const problems = report.problems.length + source.unreadable.length + source.columnEdits.length;
+      const losses = report.losses.length > 0 ? `; ${report.losses.length} recorded loss(es) listed above` : '';
+      out.push(ok ? `OK: every chain is intact${losses}` : `TAMPERED: ${problems} problem(s) found${losses}`);
       process.stdout.write(`${out.join('\n')}\n`);
     }
     if (!ok) process.exitCode = 1;
+  });
+
+  addDataDirOption(
+    audit
+      .command('status')
+      .description("Show this gateway's audit spool: events waiting to ship, events the controller refused (quarantined), recorded losses, shipping state and alerts; exit 1 if any needs attention")
+      .option('--json', 'print the status as JSON'),
+  ).action((flags: VerifyFlags) => {
+    const { dataDir } = loadContext(flags);
+    const path = dataDir.path('gateway.db');
+    if (!existsSync(path)) throw new CliError(`no audit store at ${path} (this gateway has not recorded any calls yet)`);
+    let status: AuditStatus;
+    try {
+      status = readAuditStatus(path);
+    } catch (err) {
+      if (err instanceof AuditSourceError) throw new CliError(err.message);
+      throw err;
+    }
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify({ path, ...status, attention: needsAttention(status) }, null, 2)}\n`);
+    } else {
+      const ship = status.shipping;
+      const out = [
+        `${path}: chain ${status.chainId ?? '(none yet)'}, ${status.events} events, head seq ${status.headSeq}`,
+        `  waiting to ship: ${status.pending}`,
+        `  quarantined (refused by the controller): ${status.quarantined.length}`,
+        ...status.quarantined.slice(0, 20).map((q) => `    seq ${q.seq} at ${q.at}: ${q.reason}`),
+        `  recorded losses: ${status.gaps} gap record(s), ${status.interrupted} interrupted request(s)`,
+        `  requests forwarded and not yet completed: ${status.awaiting}`,
+        `  shipping: ${ship === null ? 'never shipped (no controller, or nothing sent yet)' : ship.failures > 0 ? `FAILING (${ship.failures} attempt(s)) since ${ship.lastErrorAt}: ${ship.lastError}` : `ok, last success ${ship.lastSuccessAt}`}`,
+        `  alerts (newest first): ${status.alerts.length === 0 ? 'none' : ''}`,
+        ...status.alerts.map((a) => `    ${a.at} ${a.kind}: ${a.message}`),
+      ];
+      out.push(needsAttention(status) ? 'ATTENTION: see above' : 'OK');
+      process.stdout.write(`${out.join('\n')}\n`);
+    }
+    if (needsAttention(status)) process.exitCode = 1;
   });
 
   addDataDirOption(

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { ControllerTables } from '../storage/schema.js';
 import type { ControllerDialect } from '../storage/database.js';
-import { GENESIS_HASH, computeEventHash, type AuditEvent } from '../../gateway/audit/event.js';
+import { AUDIT_ACTIONS, GENESIS_HASH, computeEventHash, type AuditEvent } from '../../gateway/audit/event.js';
 import type { AuditAlertKind, AuditAlertRow } from './schema.js';
 import './schema.js';
 
@@ -157,6 +157,10 @@ export class AuditRepository {
         received_at: now,
       })
       .execute();
+    if (e.action === AUDIT_ACTIONS.gap) {
+      // The gateway lost events it could not write, and said so in its chain.
+      await alert('lost', `the gateway recorded lost events at seq ${e.seq}: ${e.reason ?? 'no reason given'}`);
+    }
     if (e.seq > headSeq) {
       await trx
         .updateTable('audit_chains')
@@ -207,6 +211,15 @@ export class AuditRepository {
       if (!last || rows.length < pageSize) return;
       after = { chainId: last.chain_id, seq: Number(last.seq) };
     }
+  }
+
+  /** Records events refused at ingest (they failed the schema), so the refusal is visible here too. */
+  async recordRefused(refused: ReadonlyArray<{ chainId: string; seq: number; eventId: string; reason: string }>, now = Date.now()): Promise<void> {
+    if (refused.length === 0) return;
+    await this.db
+      .insertInto('audit_alerts')
+      .values(refused.map((r) => ({ id: randomUUID(), chain_id: r.chainId, kind: 'refused' as const, seq: r.seq, event_id: r.eventId, detail: `event refused at ingest: ${r.reason}`, created_at: now })))
+      .execute();
   }
 
   async alerts(chainId?: string, limit = 100): Promise<Array<Omit<AuditAlertRow, 'detail'> & { detail: string }>> {

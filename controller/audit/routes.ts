@@ -8,6 +8,7 @@ import type { AreaPlugin } from '../plugins.js';
 import { adminOnly, ADMIN_ROLE, type RouteAuth } from '../route-auth.js';
 import { HttpError, authErrorResponses } from '../http-errors.js';
 import { auditEventSchema, type AuditEvent } from '../../gateway/audit/event.js';
+import { auditEventProblem } from '../../gateway/audit/validate.js';
 import { CSV_HEADER, toCsvRow, toNdjsonLine, type ExportFormat } from '../../gateway/audit/export-format.js';
 import { AuditRepository, ForeignChainError, InvalidCursorError, type AuditQuery } from './repository.js';
 
@@ -69,25 +70,42 @@ export const auditRoutes: AreaPlugin = async (app, { services }) => {
   app.addHook('onReady', sweep);
   app.addHook('onClose', async () => clearInterval(timer));
 
-  app.post<{ Body: { events: AuditEvent[] } }>('/api/v1/audit/ingest', {
+  app.post<{ Body: { events: unknown[] } }>('/api/v1/audit/ingest', {
     schema: {
       tags: ['audit'],
       summary: 'Ingest a batch of hash-chained audit events (idempotent by event id)',
+      description: 'Each event is checked on its own: valid events are stored even when others in the batch are refused; '
+        + 'every refused event is named in `refused` (the gateway quarantines it and ships on).',
       body: {
         type: 'object',
         additionalProperties: false,
         required: ['events'],
-        properties: { events: { type: 'array', minItems: 1, maxItems: 5000, items: auditEventSchema } },
+        // Items are checked one by one in the handler (against the event schema), not here: one bad event must not refuse the batch.
+        properties: { events: { type: 'array', minItems: 1, maxItems: 5000, items: { type: 'object' } } },
       },
       response: {
         200: {
           type: 'object',
-          required: ['accepted', 'duplicates', 'rejected', 'alerts'],
+          required: ['accepted', 'duplicates', 'rejected', 'alerts', 'refused'],
           properties: {
             accepted: { type: 'integer' },
             duplicates: { type: 'integer' },
             rejected: { type: 'integer', description: 'tampered or forked events, recorded as alerts' },
             alerts: { type: 'integer', description: 'continuity alerts raised by this batch' },
+            refused: {
+              type: 'array',
+              description: 'events that are not valid audit events (not stored; recorded as alerts)',
+              items: {
+                type: 'object',
+                required: ['index', 'id', 'seq', 'reason'],
+                properties: {
+                  index: { type: 'integer', description: 'position in the batch' },
+                  id: { type: ['string', 'null'] },
+                  seq: { type: ['integer', 'null'] },
+                  reason: { type: 'string' },
+                },
+              },
+            },
           },
         },
         400: { $ref: 'ErrorResponse#' },
@@ -95,14 +113,35 @@ export const auditRoutes: AreaPlugin = async (app, { services }) => {
       },
     },
   }, async (request) => {
+    const valid: AuditEvent[] = [];
+    const refused: Array<{ index: number; id: string | null; seq: number | null; chainId: string; reason: string }> = [];
+    request.body.events.forEach((candidate, index) => {
+      const problem = auditEventProblem(candidate);
+      if (problem === null) {
+        valid.push(candidate as AuditEvent);
+        return;
+      }
+      const c = candidate as Partial<Record<'id' | 'seq' | 'chainId', unknown>>;
+      refused.push({
+        index,
+        id: typeof c.id === 'string' ? c.id.slice(0, 128) : null,
+        seq: Number.isSafeInteger(c.seq) ? (c.seq as number) : null,
+        chainId: typeof c.chainId === 'string' ? c.chainId.slice(0, 128) : 'unknown',
+        reason: problem.slice(0, 500),
+      });
+    });
     const tenant = request.caller?.claims.tenant;
     if (typeof tenant === 'string') {
-      const foreign = request.body.events.find((e) => e.tenantId !== tenant);
+      const foreign = valid.find((e) => e.tenantId !== tenant);
       if (foreign) throw new HttpError(403, `this token may only send events of tenant "${tenant}" (event ${foreign.id} is for "${foreign.tenantId}")`);
+    }
+    if (refused.length > 0) {
+      await repo.recordRefused(refused.map((r) => ({ chainId: r.chainId, seq: r.seq ?? 0, eventId: r.id ?? '', reason: r.reason })));
+      request.log.warn({ caller: request.caller?.subject, refused: refused.map((r) => ({ index: r.index, id: r.id, seq: r.seq, reason: r.reason })) }, 'audit ingest: events refused');
     }
     let result;
     try {
-      result = await repo.ingest(request.body.events, request.caller!.subject);
+      result = valid.length > 0 ? await repo.ingest(valid, request.caller!.subject) : { accepted: 0, duplicates: 0, rejected: 0, alerts: [] };
     } catch (err) {
       if (err instanceof ForeignChainError) throw new HttpError(403, err.message);
       throw err;
@@ -110,7 +149,13 @@ export const auditRoutes: AreaPlugin = async (app, { services }) => {
     if (result.alerts.length > 0) {
       request.log.warn({ caller: request.caller?.subject, alerts: result.alerts.map((a) => ({ kind: a.kind, chainId: a.chainId, seq: a.seq })) }, 'audit ingest: chain continuity alerts');
     }
-    return { accepted: result.accepted, duplicates: result.duplicates, rejected: result.rejected, alerts: result.alerts.length };
+    return {
+      accepted: result.accepted,
+      duplicates: result.duplicates,
+      rejected: result.rejected,
+      alerts: result.alerts.length + refused.length,
+      refused: refused.map(({ chainId: _c, ...r }) => r),
+    };
   });
 
   app.get<{ Querystring: FilterQuery & { limit?: number; cursor?: string } }>('/api/v1/audit/events', {

@@ -29,7 +29,11 @@ export interface AuditChainRow {
   updated_at: EpochMs;
 }
 
-export type AuditAlertKind = 'gap' | 'fork' | 'broken-link' | 'tampered';
+/**
+ * gap: seq numbers missing; lost: the gateway recorded an audit.gap (events it could not write);
+ * refused: an event failed the schema at ingest (the gateway quarantines it).
+ */
+export type AuditAlertKind = 'gap' | 'fork' | 'broken-link' | 'tampered' | 'lost' | 'refused';
 
 export interface AuditAlertRow {
   id: string;

@@ -17,11 +17,12 @@ export class ProfileError extends Error {
   override name = 'ProfileError';
 }
 
-/** Finds a folder shipped with the package, from source (tsx) or from dist/. */
+/**
+ * A folder shipped with the package, next to the code that reads it: the source tree under tsx,
+ * dist/ once built (scripts/build.mjs copies every runtime asset listed in scripts/runtime-assets.mjs).
+ */
 function shippedDir(...parts: string[]): string {
-  const here = fileURLToPath(new URL('.', import.meta.url));
-  const candidates = [join(here, '..', '..', ...parts), join(here, '..', '..', '..', ...parts)];
-  return candidates.find((c) => existsSync(c)) ?? candidates[0]!;
+  return fileURLToPath(new URL(`../../${parts.join('/')}`, import.meta.url));
 }
 
 export const SHIPPED_PROFILES_DIR = shippedDir('policies', 'profiles');

@@ -60,8 +60,25 @@ export function sealEvent(event: UnhashedEvent): AuditEvent {
   return { ...event, hash: computeEventHash(event) };
 }
 
+/**
+ * Longest accepted text per field. The spool clamps to these before an event is sealed (see
+ * clamp.ts), so the controller, which validates with the same schema, never refuses one.
+ */
+export const FIELD_LIMITS = {
+  id: 128,
+  chainId: 128,
+  tenantId: 128,
+  actorId: 256,
+  action: 128,
+  /** target, reason, policyVersion, actor.role */
+  text: 512,
+  traceId: 128,
+  redactionClass: 64,
+  redactions: 100,
+} as const;
+
 const hex64 = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
-const nullableString = { type: ['string', 'null'], maxLength: 512 } as const;
+const nullableString = { type: ['string', 'null'], maxLength: FIELD_LIMITS.text } as const;
 
 /** JSON Schema for one event, used on ingest and when reading export files. */
 export const auditEventSchema = {
@@ -70,34 +87,34 @@ export const auditEventSchema = {
   additionalProperties: false,
   required: ['id', 'ts', 'chainId', 'seq', 'tenantId', 'actor', 'action', 'target', 'result', 'reason', 'policyVersion', 'redactions', 'cost', 'traceId', 'hashPrev', 'hash'],
   properties: {
-    id: { type: 'string', minLength: 1, maxLength: 128 },
+    id: { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.id },
     ts: { type: 'string', format: 'date-time' },
-    chainId: { type: 'string', minLength: 1, maxLength: 128 },
+    chainId: { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.chainId },
     seq: { type: 'integer', minimum: 1 },
-    tenantId: { type: 'string', minLength: 1, maxLength: 128 },
+    tenantId: { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.tenantId },
     actor: {
       type: 'object',
       additionalProperties: false,
       required: ['type', 'id', 'role'],
       properties: {
         type: { enum: ['user', 'agent', 'gateway', 'anonymous'] },
-        id: { type: 'string', minLength: 1, maxLength: 256 },
+        id: { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.actorId },
         role: nullableString,
       },
     },
-    action: { type: 'string', minLength: 1, maxLength: 128 },
+    action: { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.action },
     target: nullableString,
     result: { enum: ['ok', 'error', 'denied', 'aborted'] },
     reason: nullableString,
     policyVersion: nullableString,
     redactions: {
       type: 'array',
-      maxItems: 100,
+      maxItems: FIELD_LIMITS.redactions,
       items: {
         type: 'object',
         additionalProperties: false,
         required: ['class', 'count'],
-        properties: { class: { type: 'string', minLength: 1, maxLength: 64 }, count: { type: 'integer', minimum: 0 } },
+        properties: { class: { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.redactionClass }, count: { type: 'integer', minimum: 0 } },
       },
     },
     cost: {
@@ -106,8 +123,22 @@ export const auditEventSchema = {
       required: ['tokens', 'usd'],
       properties: { tokens: { type: 'integer', minimum: 0 }, usd: { type: 'number', minimum: 0 } },
     },
-    traceId: { type: 'string', minLength: 1, maxLength: 128 },
+    traceId: { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.traceId },
     hashPrev: hex64,
     hash: hex64,
   },
+} as const;
+
+/** Actions the audit trail itself writes, besides what the pipeline records (model.call, policy.denied, auth.denied). */
+export const AUDIT_ACTIONS = {
+  /** Written and committed before the first byte goes upstream: classes and counts, never values. */
+  forwarded: 'model.forwarded',
+  /** The completion of a forwarded request (or a request answered without the upstream). */
+  call: 'model.call',
+  /** A forwarded request whose completion was never recorded (the gateway stopped mid-request). */
+  interrupted: 'model.interrupted',
+  /** Events that were really lost (could not be written); `reason` says how many and why. */
+  gap: 'audit.gap',
+  /** An event that failed the schema even after clamping; stands in for it so nothing vanishes. */
+  invalid: 'audit.invalid',
 } as const;

@@ -4,9 +4,8 @@
  * every event and check the chain: null is an empty unquoted cell, an empty string is `""`,
  * redactions are a JSON cell.
  */
-import { Ajv } from 'ajv';
-import addFormats from 'ajv-formats';
-import { auditEventSchema, type AuditEvent } from './event.js';
+import type { AuditEvent } from './event.js';
+import { auditEventProblem } from './validate.js';
 
 export type ExportFormat = 'ndjson' | 'csv';
 
@@ -80,10 +79,6 @@ function parseCsv(text: string): Array<Array<string | null>> {
   return rows;
 }
 
-const ajv = new Ajv({ allErrors: false, strict: false });
-addFormats.default(ajv);
-const validateEvent = ajv.compile(auditEventSchema);
-
 export interface ParsedExport {
   format: ExportFormat;
   events: AuditEvent[];
@@ -97,8 +92,9 @@ export function parseExport(text: string): ParsedExport {
   const events: AuditEvent[] = [];
   const problems: ParsedExport['problems'] = [];
   const accept = (line: number, candidate: unknown) => {
-    if (validateEvent(candidate)) events.push(candidate as AuditEvent);
-    else problems.push({ line, message: `not a valid audit event: ${ajv.errorsText(validateEvent.errors)}` });
+    const problem = auditEventProblem(candidate);
+    if (problem === null) events.push(candidate as AuditEvent);
+    else problems.push({ line, message: `not a valid audit event: ${problem}` });
   };
   if (format === 'ndjson') {
     text.split('\n').forEach((line, idx) => {

@@ -3,6 +3,8 @@
  * An event is marked shipped only after the controller acknowledged its batch; ingest is
  * idempotent by event id, so a batch re-sent after a lost reply is harmless. Failures back
  * off exponentially (with jitter) up to maxBackoffMs and retry forever: the spool is durable.
+ * Events the controller refuses (named one by one in its reply) are quarantined in the spool
+ * with an alert (log line, alert record, `switchboard audit status`); the rest ship on.
  */
 import type { Logger } from 'pino';
 import type { AuditSpool } from './spool.js';
@@ -28,6 +30,8 @@ export interface IngestReply {
   accepted: number;
   duplicates: number;
   alerts: number;
+  /** Events the controller refused, by position in the batch (older controllers omit it). */
+  refused?: Array<{ index: number; id: string | null; seq: number | null; reason: string }>;
 }
 
 export class AuditShipper {
@@ -35,6 +39,7 @@ export class AuditShipper {
   private running: Promise<void> | undefined;
   private stopped = true;
   private failures = 0;
+  private everShipped = false;
   private readonly batchSize: number;
   private readonly intervalMs: number;
   private readonly baseBackoffMs: number;
@@ -108,18 +113,38 @@ export class AuditShipper {
     for (;;) {
       const batch = this.opts.spool.pending(this.batchSize);
       if (batch.length === 0) return true;
+      let reply: IngestReply;
       try {
-        await this.send(batch);
+        reply = await this.send(batch);
       } catch (err) {
         this.failures++;
         const level = this.failures === 1 ? 'warn' : 'debug';
         this.opts.log[level]({ err: (err as Error).message, pending: this.opts.spool.pendingCount(), failures: this.failures }, 'audit: controller unreachable, events stay spooled and will be retried');
+        this.noteShipping({ ok: false, error: (err as Error).message, failures: this.failures });
         return false;
       }
       if (this.failures > 0) this.opts.log.info({ afterFailures: this.failures }, 'audit: controller reachable again, shipping spooled events');
+      if (this.failures > 0 || !this.everShipped) this.noteShipping({ ok: true });
       this.failures = 0;
+      this.everShipped = true;
+      const refused = (reply.refused ?? []).flatMap((r) => {
+        const event = batch[r.index];
+        return event ? [{ seq: event.seq, id: event.id, reason: r.reason }] : [];
+      });
+      if (refused.length > 0) {
+        this.opts.log.error({ refused }, 'audit: the controller refused events; they are quarantined in the spool (see `switchboard audit status`) and the rest of the chain ships on');
+        this.opts.spool.quarantine(refused);
+      }
       this.opts.spool.markShipped(batch[batch.length - 1]!.seq);
       if (batch.length < this.batchSize) return true;
+    }
+  }
+
+  private noteShipping(outcome: Parameters<AuditSpool['noteShipping']>[0]): void {
+    try {
+      this.opts.spool.noteShipping(outcome);
+    } catch (err) {
+      this.opts.log.debug({ err }, 'audit: could not record the shipping state');
     }
   }
 

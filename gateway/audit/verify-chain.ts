@@ -4,7 +4,7 @@
  * out of order, and forks (two different events at one position). Works on any sequence of
  * events — a gateway spool, a controller store or an export file — in the order given.
  */
-import { GENESIS_HASH, computeEventHash, type AuditEvent } from './event.js';
+import { AUDIT_ACTIONS, GENESIS_HASH, computeEventHash, type AuditEvent } from './event.js';
 
 export type ChainProblemKind = 'edited' | 'removed' | 'reordered' | 'forked' | 'duplicate' | 'bad-genesis';
 
@@ -24,11 +24,21 @@ export interface ChainSummary {
   headHash: string;
 }
 
+/** A loss the writer recorded itself (audit.gap) or a request it never saw finish (model.interrupted). */
+export interface RecordedLoss {
+  kind: 'gap' | 'interrupted';
+  chainId: string;
+  seq: number;
+  message: string;
+}
+
 export interface ChainReport {
+  /** No tampering found. Recorded losses do not make a chain tampered; they are listed in `losses`. */
   ok: boolean;
   events: number;
   chains: ChainSummary[];
   problems: ChainProblem[];
+  losses: RecordedLoss[];
 }
 
 export function verifyChains(events: Iterable<AuditEvent>): ChainReport {
@@ -42,10 +52,15 @@ export function verifyChains(events: Iterable<AuditEvent>): ChainReport {
   }
   const problems: ChainProblem[] = [];
   const chains: ChainSummary[] = [];
+  const losses: RecordedLoss[] = [];
   for (const [chainId, list] of byChain) {
     chains.push(verifyOneChain(chainId, list, problems));
+    for (const e of list) {
+      if (e.action === AUDIT_ACTIONS.gap) losses.push({ kind: 'gap', chainId, seq: e.seq, message: e.reason ?? 'events were lost' });
+      else if (e.action === AUDIT_ACTIONS.interrupted) losses.push({ kind: 'interrupted', chainId, seq: e.seq, message: e.reason ?? 'a request was interrupted' });
+    }
   }
-  return { ok: problems.length === 0, events: total, chains, problems };
+  return { ok: problems.length === 0, events: total, chains, problems, losses };
 }
 
 function verifyOneChain(chainId: string, inGivenOrder: AuditEvent[], problems: ChainProblem[]): ChainSummary {

@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { FinishHook, RequestContext, RequestOutcome } from '../../gateway/context.js';
-import { auditFacts, auditStage } from '../../gateway/stages/audit.js';
+import { auditFacts, auditStage, auditStages } from '../../gateway/stages/audit.js';
+import { GatewayError } from '../../gateway/errors.js';
+import Database from 'better-sqlite3';
 import { openGatewayDb } from '../../gateway/store.js';
 import { AuditSpool } from '../../gateway/audit/spool.js';
 
@@ -103,6 +105,40 @@ test('events queued in one tick are written in one transaction and stay one unbr
       assert.equal(e.seq, i + 1);
       if (i > 0) assert.equal(e.hashPrev, events[i - 1]!.hash);
     });
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('auditForwarded commits its event before the request goes on, and refuses the request when the spool cannot be written', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-audit-fwd-'));
+  const db = openGatewayDb(join(dir, 'gateway.db'));
+  try {
+    const spool = new AuditSpool(db, { onFlushError: () => undefined });
+    const { forwarded, completed } = auditStages({ spool, defaultTenantId: 'local' });
+    assert.equal(forwarded.phase, 'request');
+    const ctx = context({ caller });
+    ctx.notes.redactions = { PHONE: 1 };
+    ctx.body = { ...ctx.body, model: 'openai/gpt-4.1-nano' }; // downshifted before forward
+    await forwarded.run(ctx);
+    // Committed when run() resolves: another connection sees it.
+    const other = new Database(join(dir, 'gateway.db'), { readonly: true });
+    const rows = other.prepare('SELECT event, awaiting FROM audit_events').all() as Array<{ event: string; awaiting: number }>;
+    other.close();
+    assert.equal(rows.length, 1);
+    const fwd = JSON.parse(rows[0]!.event) as { action: string; target: string; redactions: unknown; cost: unknown };
+    assert.deepEqual([fwd.action, fwd.target, fwd.redactions, fwd.cost, rows[0]!.awaiting], ['model.forwarded', 'openai/gpt-4.1-nano', [{ class: 'PHONE', count: 1 }], { tokens: 0, usd: 0 }, 1]);
+    assert.ok(!rows[0]!.event.includes('415'), 'no request text');
+    await completed.run(ctx);
+    for (const hook of ctx.hooks) await hook(done);
+    await new Promise((resolve) => setImmediate(resolve));
+    const events = [...spool.events()];
+    assert.deepEqual(events.map((e) => e.action), ['model.forwarded', 'model.call']);
+    assert.equal((db.prepare('SELECT count(*) AS n FROM audit_events WHERE awaiting = 1').get() as { n: number }).n, 0, 'the completion closed it');
+
+    db.exec("CREATE TEMP TRIGGER broken BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;");
+    await assert.rejects(async () => forwarded.run(context({ caller })), (err: GatewayError) => err.status === 503 && err.code === 'audit_unavailable');
   } finally {
     db.close();
     rmSync(dir, { recursive: true, force: true });
