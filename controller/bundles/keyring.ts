@@ -123,6 +123,29 @@ export class BundleKeyring {
     return next.kid;
   }
 
+  /**
+   * Removes a key at once, e.g. after a compromise: gateways drop it at their next key refresh
+   * and refuse every bundle it signed. If it was the signing key, another key signs from now
+   * (the newest remaining active one, else a fresh key that is active immediately).
+   */
+  async revoke(kid: string): Promise<void> {
+    if (!this.keys.some((k) => k.kid === kid)) throw new Error(`no bundle signing key with kid ${kid}`);
+    const now = this.now();
+    this.keys = this.keys.filter((k) => k.kid !== kid);
+    this.privateKeys.delete(kid);
+    if (!this.keys.some((k) => k.activatesAt <= now)) {
+      // Nothing active is left: a new key signs now. A pending "next" key keeps its later start.
+      this.keys.unshift(await newKey(now, now));
+    }
+    const signing = [...this.keys].reverse().find((k) => k.activatesAt <= now)!;
+    if (!this.keys.some((k) => k.activatesAt > now)) {
+      // No key is waiting to take over: the one signing again must not be dropped on the old schedule.
+      delete signing.retiredAt;
+      delete signing.removeAfter;
+    }
+    this.persist();
+  }
+
   /** Forgets keys whose bundles have all expired. Returns the kids removed. */
   prune(): string[] {
     const now = this.now();

@@ -7,19 +7,9 @@ import type { AreaPlugin } from '../plugins.js';
 import { adminOnly, ADMIN_ROLE } from '../route-auth.js';
 import { HttpError, authErrorResponses } from '../http-errors.js';
 import { bundleBodyFor } from '../../gateway/bundles/body.js';
-import { BundleKeyring } from './keyring.js';
 import { BundleStore } from './store.js';
+import { DEFAULT_BUNDLE_TTL_MS, type BundleRouteSettings } from './settings.js';
 
-export interface BundleRouteSettings {
-  /** Lifetime of a signed bundle. Default 24 h; re-signed when half is left. */
-  ttlMs?: number;
-  /** How long a rotated-in key is published before it signs. Default 10 min. */
-  publishLeadMs?: number;
-  /** Clock, for tests. */
-  now?: () => number;
-}
-
-export const DEFAULT_BUNDLE_TTL_MS = 24 * 3_600_000;
 
 const jwkSchema = {
   type: 'object',
@@ -30,11 +20,7 @@ const jwkSchema = {
 export const bundleRoutes: AreaPlugin = async (app, { services }) => {
   const settings: BundleRouteSettings = services.bundles ?? {};
   const ttlMs = settings.ttlMs ?? DEFAULT_BUNDLE_TTL_MS;
-  const keyring = await BundleKeyring.loadOrCreate(services.dataDir, {
-    bundleTtlMs: ttlMs,
-    ...(settings.publishLeadMs !== undefined ? { publishLeadMs: settings.publishLeadMs } : {}),
-    ...(settings.now ? { now: settings.now } : {}),
-  });
+  const keyring = await services.bundleKeyring();
   const store = new BundleStore(services.store.db, keyring, ttlMs, settings.now);
 
   app.get<{ Params: { role: string } }>('/api/v1/bundles/:role', {

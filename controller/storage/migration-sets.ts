@@ -7,5 +7,6 @@ import { coreMigrations } from './migrations.js';
 import { auditMigrations } from '../audit/migrations.js';
 import { bundleMigrations } from '../bundles/migrations.js';
 import { oidcMigrations } from '../auth/oidc/migrations.js';
+import { authMigrations } from '../auth/migrations.js';
 
-export const migrationSets: ReadonlyArray<Record<string, Migration>> = [coreMigrations, auditMigrations, bundleMigrations, oidcMigrations];
+export const migrationSets: ReadonlyArray<Record<string, Migration>> = [coreMigrations, auditMigrations, bundleMigrations, oidcMigrations, authMigrations];

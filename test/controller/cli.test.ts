@@ -34,7 +34,7 @@ describe('controller CLI', () => {
 
   it('prints an admin token that verifies against the data dir keys, capped at 30 minutes', async () => {
     const token = (await adminTokenCommand({ dataDir: dir, subject: 'admin:local', ttl: '5m' })).trim();
-    const tokens = new AccessTokens(await SigningKeys.loadOrCreate(dir), { issuer: DEFAULT_ISSUER, audience: CONTROLLER_AUDIENCE });
+    const tokens = new AccessTokens(await SigningKeys.loadOrCreate(dir), { issuer: DEFAULT_ISSUER, audience: CONTROLLER_AUDIENCE, tenant: 'unused' });
     const caller = await tokens.verify(token);
     assert.deepEqual(caller.roles, ['admin']);
     assert.ok(caller.expiresAt - Math.floor(Date.now() / 1000) <= 300);
