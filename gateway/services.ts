@@ -77,7 +77,8 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
   const downshiftRules = loadConfiguredRules(opts.dataDir, opts.config.downshift, registryLookup(registry));
 
   const stages = buildPipeline({
-    auth: { localToken, identity: opts.config.identity },
+    // The enrolled identity when this gateway is enrolled with a controller, else gateway.identity.
+    auth: { localToken, identity: controllerLink.identity },
     policies: controllerLink.policies ?? defaultPolicySource,
     audit: controllerLink.audit,
     extensions: { audit: controllerLink.audit },

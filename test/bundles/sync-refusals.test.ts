@@ -65,11 +65,11 @@ test('sync refuses unsigned, tampered, expired, wrong-role, invalid and unknown-
     ctl.serve(good.jws);
     await sync.start();
     assert.equal(sync.current()?.version, good.version);
-    const policy = new BundlePolicySource(() => sync.current()).policyFor('finance')!;
+    const policy = new BundlePolicySource(() => sync.current(), 'finance', { expiryGraceMs: 3_600_000, log }).policyFor('finance')!;
     assert.deepEqual(policy.guard, finance.guard, 'guard modes reach ctx.policy');
     assert.deepEqual(policy.budgets, finance.budgets, 'budgets reach ctx.policy');
     assert.deepEqual(policy.downshift, finance.downshift, 'downshift rules reach ctx.policy');
-    assert.equal(new BundlePolicySource(() => sync.current()).policyFor('marketing'), undefined);
+    assert.equal(new BundlePolicySource(() => sync.current(), 'finance', { expiryGraceMs: 3_600_000, log }).policyFor('marketing'), undefined);
 
     const [h, p, sig] = good.jws.split('.') as [string, string, string];
     const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as { bundle: { profile: { budgets: { monthlyUsd: number } } } };
