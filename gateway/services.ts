@@ -80,6 +80,7 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
     // The enrolled identity when this gateway is enrolled with a controller, else gateway.identity.
     auth: { localToken, identity: controllerLink.identity },
     policies: controllerLink.policies ?? defaultPolicySource,
+    modelTier: registry.tierOf,
     audit: controllerLink.audit,
     extensions: { audit: controllerLink.audit },
     upstreams,

@@ -66,6 +66,26 @@ export const bundleRoutes: AreaPlugin = async (app, { services }) => {
     return keyring.jwks();
   });
 
+  app.post<{ Params: { kid: string } }>('/api/v1/bundle-keys/:kid/revoke', {
+    config: { auth: adminOnly },
+    schema: {
+      tags: ['bundles'],
+      summary: 'Remove a bundle signing key at once (e.g. after a compromise); gateways stop trusting it at their next key refresh',
+      params: { type: 'object', required: ['kid'], properties: { kid: { type: 'string', minLength: 1, maxLength: 128 } } },
+      response: {
+        200: { type: 'object', required: ['revoked', 'keys'], properties: { revoked: { type: 'string' }, keys: { type: 'array', items: { type: 'string' } } } },
+        404: { $ref: 'ErrorResponse#' },
+        ...authErrorResponses,
+      },
+    },
+  }, async (request) => {
+    const { kid } = request.params;
+    if (!keyring.describe().some((k) => k.kid === kid)) throw new HttpError(404, `no bundle signing key with kid "${kid}"`);
+    await keyring.revoke(kid);
+    request.log.warn({ kid }, 'bundle signing key revoked');
+    return { revoked: kid, keys: keyring.describe().map((k) => k.kid) };
+  });
+
   app.post('/api/v1/bundle-keys/rotate', {
     config: { auth: adminOnly },
     schema: {
