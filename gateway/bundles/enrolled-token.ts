@@ -166,10 +166,6 @@ export function readEnrolment(dataDir: string): StoredEnrolment | undefined {
   return stored as StoredEnrolment;
 }
 
-export function isEnrolled(dataDir: string): boolean {
-  return existsSync(join(dataDir, ENROLMENT_FILE));
-}
-
 export class EnrolledTokenProvider {
   private access: { token: string; expiresAt: number } | undefined;
   private refreshing: Promise<string> | undefined;
