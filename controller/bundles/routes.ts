@@ -58,12 +58,29 @@ export const bundleRoutes: AreaPlugin = async (app, { services }) => {
     schema: {
       tags: ['bundles'],
       summary: 'Public keys (JWKS) that verify policy bundles: next, current and not-yet-expired retired keys',
+      description: '`proof` is a JWS (general JSON serialization) over the canonical key list, signed by every listed key: gateways add a key only when a key they already trust signed the list.',
       security: [],
-      response: { 200: { type: 'object', required: ['keys'], properties: { keys: { type: 'array', items: jwkSchema } } } },
+      response: {
+        200: {
+          type: 'object',
+          required: ['keys', 'proof'],
+          properties: {
+            keys: { type: 'array', items: jwkSchema },
+            proof: {
+              type: 'object',
+              required: ['payload', 'signatures'],
+              properties: {
+                payload: { type: 'string' },
+                signatures: { type: 'array', items: { type: 'object', required: ['protected', 'signature'], properties: { protected: { type: 'string' }, signature: { type: 'string' } } } },
+              },
+            },
+          },
+        },
+      },
     },
   }, async () => {
     keyring.prune();
-    return keyring.jwks();
+    return keyring.signedJwks();
   });
 
   app.post<{ Params: { kid: string } }>('/api/v1/bundle-keys/:kid/revoke', {

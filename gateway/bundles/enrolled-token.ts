@@ -145,7 +145,7 @@ export async function enrolGateway(controllerUrl: string, code: string, dataDir:
     );
   }
   const t = await post(`${base}/api/v1/enrol`, { code: secret });
-  writeDurably(join(dataDir, BUNDLE_KEYS_FILE), JSON.stringify(jwks));
+  writeDurably(join(dataDir, BUNDLE_KEYS_FILE), JSON.stringify({ keys: jwks.keys }));
   return store(dataDir, { controllerUrl: base, bundleKeysFingerprint: pinned, ...(opts.insecure ? { insecure: true } : {}) }, t);
 }
 

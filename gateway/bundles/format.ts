@@ -43,3 +43,10 @@ export async function keySetFingerprint(jwks: { keys: readonly JWK[] }): Promise
   const thumbprints = await Promise.all(jwks.keys.map((k) => calculateJwkThumbprint(k, 'sha256')));
   return createHash('sha256').update(thumbprints.sort().join(',')).digest('base64url').slice(0, 22);
 }
+
+/** What a key-set proof signs: the canonical JSON of the key list. */
+export function keySetProofPayload(jwks: { keys: readonly JWK[] }): Uint8Array {
+  const text = canonicalize({ keys: jwks.keys });
+  if (text === undefined) throw new Error('key set is not serialisable');
+  return new TextEncoder().encode(text);
+}

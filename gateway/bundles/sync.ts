@@ -7,10 +7,10 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, generalVerify, type GeneralJWS, type JSONWebKeySet, type JWK } from 'jose';
 import type { Logger } from 'pino';
 import { writeFileAtomic } from '../../bin/data-dir.js';
-import { bundleEtag } from './format.js';
+import { bundleEtag, keySetProofPayload } from './format.js';
 import { BundleRejectedError, verifyBundle, type VerifiedBundle } from './verify.js';
 
 export interface BundleSyncOptions {
@@ -228,10 +228,39 @@ export class BundleSync {
       signal: AbortSignal.timeout(this.opts.requestTimeoutMs ?? 10_000),
     });
     if (!res.ok) throw new Error(`bundle keys: HTTP ${res.status}`);
-    const jwks = (await res.json()) as JSONWebKeySet;
-    if (!jwks || !Array.isArray(jwks.keys)) throw new Error('bundle keys: not a JWKS');
+    const fetched = (await res.json()) as JSONWebKeySet & { proof?: GeneralJWS };
+    if (!fetched || !Array.isArray(fetched.keys)) throw new Error('bundle keys: not a JWKS');
+    const jwks = await this.acceptableKeys(fetched);
     this.jwks = jwks;
     writeFileAtomic(this.jwksFile, JSON.stringify(jwks));
+  }
+
+  /**
+   * Which of the fetched keys to trust. Keys the controller no longer lists are dropped. New keys
+   * are added only when the list is signed (`proof`) by a key already trusted — the keys pinned
+   * at enrolment, then each rotation's successor — so whoever sits between the gateway and the
+   * controller can at worst remove keys, never add one. With nothing trusted yet (a gateway given
+   * a token instead of an enrolment), the first key set is taken as served.
+   */
+  private async acceptableKeys(fetched: JSONWebKeySet & { proof?: GeneralJWS }): Promise<JSONWebKeySet> {
+    const trusted = this.jwks?.keys ?? [];
+    if (trusted.length === 0) return { keys: fetched.keys };
+    const same = (a: JWK, b: JWK) => a.kid === b.kid && a.x === b.x && a.kty === b.kty && a.crv === b.crv;
+    const kept = fetched.keys.filter((k) => trusted.some((t) => same(t, k)));
+    const added = fetched.keys.filter((k) => !trusted.some((t) => same(t, k)));
+    if (added.length === 0) return { keys: kept };
+    if (fetched.proof && (await this.provenByTrustedKey(fetched))) return { keys: fetched.keys };
+    this.problem('error', `the controller lists bundle keys (${added.map((k) => k.kid).join(', ')}) that no trusted key signed; not trusting them (enrol again if the controller's keys were replaced)`, {});
+    return { keys: kept };
+  }
+
+  private async provenByTrustedKey(fetched: JSONWebKeySet & { proof?: GeneralJWS }): Promise<boolean> {
+    try {
+      const { payload } = await generalVerify(fetched.proof!, createLocalJWKSet(this.jwks!), { algorithms: ['EdDSA'] });
+      return Buffer.from(payload).equals(Buffer.from(keySetProofPayload({ keys: fetched.keys })));
+    } catch {
+      return false;
+    }
   }
 
   /** Logs a problem once per distinct message (then at debug), so a long outage is one line. */

@@ -33,7 +33,7 @@ interface Controller {
 
 async function startController(dataDir: string, bundleTtlMs?: number): Promise<Controller> {
   const services = await createControllerServices({ dataDir, tenant: 'acme' });
-  if (bundleTtlMs) services.bundles = { ttlMs: bundleTtlMs };
+  if (bundleTtlMs) services.bundles = { ttlMs: bundleTtlMs, publishLeadMs: 0 };
   const app = await buildControllerServer({ services, logger: false });
   await app.listen({ host: '127.0.0.1', port: 0 });
   await importDirectory(sampleDirectoryYaml, 'yaml', 'org.yaml', services.directory);
@@ -156,8 +156,11 @@ test('a removed bundle key stops being trusted; an expired bundle falls back to 
     const sync = gw.services.controllerLink.bundles!;
     const oldKid = sync.current()!.kid;
 
-    // The admin removes the key (compromise): at its next key refresh the gateway drops it and what it signed.
+    // The admin rotates (the gateway learns the new key, signed by the one it trusts), then removes
+    // the old key (compromise): at its next key refresh the gateway drops it and what it signed.
     const admin = `Bearer ${(await ctl.services.tokens.mintAccessToken({ subject: 'admin:t', roles: ['admin'], authMethod: 'test' })).token}`;
+    assert.equal((await ctl.app.inject({ method: 'POST', url: '/api/v1/bundle-keys/rotate', headers: { authorization: admin } })).statusCode, 200);
+    await sync.refreshKeys();
     const revoked = await ctl.app.inject({ method: 'POST', url: `/api/v1/bundle-keys/${oldKid}/revoke`, headers: { authorization: admin } });
     assert.equal(revoked.statusCode, 200);
     await sync.refreshKeys();
