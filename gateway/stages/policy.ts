@@ -37,12 +37,18 @@ export function modelAllowed(policy: EffectivePolicy, model: string): boolean {
   return list === null || list.some((re) => re.test(model));
 }
 
-/** The tiers a policy allows, or null when it does not restrict tiers. */
+const tierLists = new WeakMap<EffectivePolicy, readonly string[] | null>();
+
+/** The tiers a policy allows, or null when it does not restrict tiers (computed once per policy object). */
 export function allowedTiers(policy: EffectivePolicy): readonly string[] | null {
-  const models = policy.models as { tiers?: unknown } | undefined;
-  if (!Array.isArray(models?.tiers)) return null;
-  const tiers = models.tiers as string[];
-  return MODEL_TIERS.every((t) => tiers.includes(t)) ? null : tiers;
+  let tiers = tierLists.get(policy);
+  if (tiers === undefined) {
+    const models = policy.models as { tiers?: unknown } | undefined;
+    const listed = Array.isArray(models?.tiers) ? (models.tiers as string[]) : null;
+    tiers = listed && !MODEL_TIERS.every((t) => listed.includes(t)) ? listed : null;
+    tierLists.set(policy, tiers);
+  }
+  return tiers;
 }
 
 export function loadPolicyStage(source: PolicySource, modelTier?: ModelTierLookup): Stage {
