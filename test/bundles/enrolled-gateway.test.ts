@@ -17,7 +17,8 @@ import { importDirectory } from '../../controller/directory/import.js';
 import { createGatewayServer, type GatewayServer } from '../../gateway/server.js';
 import { defaultGatewayConfig } from '../../gateway/config.js';
 import { BUNDLE_KEYS_FILE, ENROLMENT_FILE, enrolGateway, type StoredEnrolment } from '../../gateway/bundles/enrolled-token.js';
-import { checkControllerUrl } from '../../gateway/bundles/controller-link-config.js';
+import { checkControllerUrl, resolveControllerLink } from '../../gateway/bundles/controller-link-config.js';
+import { ControllerLinkError } from '../../gateway/bundles/controller-link.js';
 import { enrolCommand } from '../../bin/commands/enrol.js';
 import { CliError } from '../../bin/cli-support.js';
 import { startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
@@ -133,6 +134,19 @@ test('enrolment refuses a controller whose bundle keys do not match the code, an
     assert.equal(checkControllerUrl('http://localhost:8788', false), undefined);
     assert.equal(checkControllerUrl('http://[::1]:8788', false), undefined);
     assert.match(checkControllerUrl('http://127.0.0.1.evil.example', false) ?? '', /refusing/);
+    // The gateway refuses such a configured URL at start too, with one clear message.
+    const upstream = await startScriptedUpstream();
+    const plainDir = mkdtempSync(join(tmpdir(), 'sb-gw-'));
+    try {
+      const { log } = capture();
+      await assert.rejects(
+        startGateway(plainDir, upstream, log, resolveControllerLink({ url: 'http://10.20.30.40:8788', tokenFile: 'token' })),
+        (e: unknown) => e instanceof ControllerLinkError && /refusing plain-http controller URL/.test(e.message),
+      );
+    } finally {
+      await upstream.close();
+      rmSync(plainDir, { recursive: true, force: true });
+    }
   } finally {
     await ctl.close();
     await impostor.close();
