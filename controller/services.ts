@@ -12,7 +12,7 @@ import { ProfileCatalog } from './profiles/catalog.js';
 import { PolicyEvaluator } from './policy/evaluator.js';
 import { DEFAULT_BUNDLE_TTL_MS, type BundleRouteSettings } from './bundles/settings.js';
 import { BundleKeyring } from './bundles/keyring.js';
-import { loadOrCreateTenant } from './auth/tenant.js';
+import { DEFAULT_TENANT, TenantConfigError, loadOrCreateTenant } from './auth/tenant.js';
 import { keySetFingerprint } from '../gateway/bundles/format.js';
 import type { AuditRouteSettings } from './audit/routes.js';
 import { resolveTelemetryConfig, type TelemetryConfig } from '../gateway/telemetry/config.js';
@@ -73,7 +73,12 @@ export async function createControllerServices(opts: ControllerServicesOptions):
   const log = opts.log ?? pino({ level: 'silent' });
   const profiles = ProfileCatalog.load(opts.profileDirs ?? ProfileCatalog.defaultDirs(opts.dataDir));
   const evaluator = await PolicyEvaluator.create(profiles);
-  const tenant = loadOrCreateTenant(opts.dataDir, opts.tenant);
+  // The OIDC config may name the tenant too ("default" when it does not); both must agree.
+  const oidcTenant = opts.oidc && opts.oidc.tenant !== DEFAULT_TENANT ? opts.oidc.tenant : undefined;
+  if (opts.tenant !== undefined && oidcTenant !== undefined && opts.tenant !== oidcTenant) {
+    throw new TenantConfigError(`--tenant "${opts.tenant}" differs from the OIDC config's tenant "${oidcTenant}"`);
+  }
+  const tenant = loadOrCreateTenant(opts.dataDir, opts.tenant ?? oidcTenant);
   const keys = await SigningKeys.loadOrCreate(opts.dataDir);
   const store = await openControllerDb({ dataDir: opts.dataDir, url: opts.dbUrl });
   const telemetry = resolveTelemetryConfig(opts.telemetry, opts.env ?? process.env);
@@ -86,7 +91,7 @@ export async function createControllerServices(opts: ControllerServicesOptions):
     dataDir: opts.dataDir,
     tenant,
     store,
-    ...(opts.oidc ? { oidc: new OidcSignIn(opts.oidc, store.db, directory, tokens) } : {}),
+    ...(opts.oidc ? { oidc: new OidcSignIn({ ...opts.oidc, tenant }, store.db, directory, tokens) } : {}),
     directory,
     profiles,
     evaluator,
