@@ -4,6 +4,7 @@ import { CliError, loadContext, parsePort, parseUrl, type CommonOptions } from '
 import { DownshiftRulesError } from '../policies/downshift/load.js';
 import { BudgetConfigError } from '../gateway/cost/budgets.js';
 import { TelemetryConfigError } from '../gateway/telemetry/config.js';
+import { ControllerLinkError } from '../gateway/bundles/controller-link.js';
 import { applyGatewayEnv } from './gateway-env.js';
 import type { GatewayConfig } from '../gateway/config.js';
 import type { ControllerLinkConfig } from '../gateway/bundles/controller-link-config.js';
@@ -67,7 +68,7 @@ export async function runGateway(flags: GatewayFlags, opts: RunGatewayOptions): 
   } catch (err) {
     await demoUpstream?.close();
     // Mistakes in rule or budget files are the user's to fix: one clear message, no stack.
-    if (err instanceof DownshiftRulesError || err instanceof BudgetConfigError || err instanceof TelemetryConfigError) throw new CliError(err.message);
+    if (err instanceof DownshiftRulesError || err instanceof BudgetConfigError || err instanceof TelemetryConfigError || err instanceof ControllerLinkError) throw new CliError(err.message);
     throw err;
   }
   warmTokenizers();

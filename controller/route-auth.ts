@@ -4,6 +4,11 @@
  *   'authenticated'          any valid token (the default when `auth` is absent)
  *   { roles: ['admin'] }     a valid token holding at least one of these roles
  * The verified caller is on `request.caller`.
+ *
+ * Every token carries a tenant. The directory, profiles and bundles are the controller's own
+ * tenant's data, so a token of another tenant is refused on every route unless the route says
+ * `config.tenantScope: 'rows'`: it holds rows of several tenants and checks each one itself
+ * (audit ingest checks every event's tenant against the caller's).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AuthError, type AccessTokens, type VerifiedCaller } from './auth/access-tokens.js';
@@ -14,6 +19,7 @@ export type RouteAuth = 'public' | 'authenticated' | { roles: readonly string[] 
 declare module 'fastify' {
   interface FastifyContextConfig {
     auth?: RouteAuth;
+    tenantScope?: 'controller' | 'rows';
   }
   interface FastifyRequest {
     caller?: VerifiedCaller;
@@ -51,6 +57,10 @@ export function installRouteAuth(app: FastifyInstance, tokens: AccessTokens, ses
     const sid = request.caller.claims['sid'];
     if (typeof sid === 'string' && sessionActive && !(await sessionActive(sid))) {
       throw new HttpError(401, 'the sign-in behind this token has ended; run `switchboard login`', challenge('sign-in ended'));
+    }
+    const controllerTenant = tokens.settings.tenant;
+    if (request.routeOptions.config.tenantScope !== 'rows' && request.caller.tenant !== controllerTenant) {
+      throw new HttpError(403, `this token is for tenant "${request.caller.tenant}"; this controller serves tenant "${controllerTenant}"`);
     }
     if (auth !== 'authenticated' && !auth.roles.some((r) => request.caller!.roles.includes(r))) {
       throw new HttpError(403, `this endpoint needs one of the roles: ${auth.roles.join(', ')}`);

@@ -11,6 +11,8 @@ export interface RunControllerOptions {
   host?: string;
   port?: number;
   dbUrl?: string;
+  /** Tenant served (controller/auth/tenant.ts). */
+  tenant?: string;
   logLevel?: Level | 'silent';
   /** Audit settings (retentionDays), see controller/audit/routes.ts. */
   audit?: import('./audit/routes.js').AuditRouteSettings;
@@ -37,6 +39,7 @@ export async function runController(opts: RunControllerOptions): Promise<Running
     dataDir: opts.dataDir,
     dbUrl: opts.dbUrl,
     log,
+    ...(opts.tenant !== undefined ? { tenant: opts.tenant } : {}),
     ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
     ...(opts.oidc ? { oidc: opts.oidc } : {}),
     ...(opts.mesh ? { mesh: opts.mesh } : {}),
@@ -54,7 +57,7 @@ export async function runController(opts: RunControllerOptions): Promise<Running
   const port = typeof address === 'object' && address ? address.port : (opts.port ?? DEFAULT_CONTROLLER_PORT);
   const host = opts.host ?? '127.0.0.1';
   const url = `${opts.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log.info({ url, storage: services.store.location, profiles: services.profiles.roles(), policyVersion: services.evaluator.version }, 'controller listening');
+  log.info({ url, tenant: services.tenant, storage: services.store.location, profiles: services.profiles.roles(), policyVersion: services.evaluator.version }, 'controller listening');
   return {
     url,
     app,

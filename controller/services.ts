@@ -10,7 +10,10 @@ import { AccessTokens } from './auth/access-tokens.js';
 import { Enrolment } from './auth/enrolment.js';
 import { ProfileCatalog } from './profiles/catalog.js';
 import { PolicyEvaluator } from './policy/evaluator.js';
-import type { BundleRouteSettings } from './bundles/routes.js';
+import { DEFAULT_BUNDLE_TTL_MS, type BundleRouteSettings } from './bundles/settings.js';
+import { BundleKeyring } from './bundles/keyring.js';
+import { DEFAULT_TENANT, TenantConfigError, loadOrCreateTenant } from './auth/tenant.js';
+import { keySetFingerprint } from '../gateway/bundles/format.js';
 import type { AuditRouteSettings } from './audit/routes.js';
 import { resolveTelemetryConfig, type TelemetryConfig } from '../gateway/telemetry/config.js';
 import { createTracing, type Tracing } from '../gateway/telemetry/tracing.js';
@@ -25,6 +28,8 @@ export const CONTROLLER_AUDIENCE = 'switchboard-controller';
 
 export interface ControllerServices {
   dataDir: string;
+  /** The tenant this controller serves (controller/auth/tenant.ts). */
+  tenant: string;
   store: ControllerDb;
   directory: DirectoryRepository;
   profiles: ProfileCatalog;
@@ -41,8 +46,10 @@ export interface ControllerServices {
   metrics: ServiceMetrics;
   /** OIDC sign-in (controller/auth/oidc/); undefined when no issuer is configured. */
   oidc?: OidcSignIn;
-  /** Bundle signing settings (controller/bundles/routes.ts); defaults when absent. */
+  /** Bundle signing settings (controller/bundles/settings.ts); defaults when absent. Set before first use of bundleKeyring. */
   bundles?: BundleRouteSettings;
+  /** The bundle signing keyring, loaded on first use with the `bundles` settings. */
+  bundleKeyring(): Promise<BundleKeyring>;
   /** Audit settings, e.g. retentionDays (controller/audit/routes.ts); defaults when absent. */
   audit?: AuditRouteSettings;
   close(): Promise<void>;
@@ -53,6 +60,8 @@ export interface ControllerServicesOptions {
   /** `postgres://…` or a SQLite path; default `<dataDir>/controller.db`. */
   dbUrl?: string;
   issuer?: string;
+  /** Tenant to serve; fixed in the data dir on first use (default "default"). */
+  tenant?: string;
   /** Extra profile folders, later ones overriding earlier (default: policies/profiles, then `<dataDir>/profiles`). */
   profileDirs?: string[];
   log?: Logger;
@@ -70,28 +79,52 @@ export async function createControllerServices(opts: ControllerServicesOptions):
   const log = opts.log ?? pino({ level: 'silent' });
   const profiles = ProfileCatalog.load(opts.profileDirs ?? ProfileCatalog.defaultDirs(opts.dataDir));
   const evaluator = await PolicyEvaluator.create(profiles);
+  // The OIDC config may name the tenant too ("default" when it does not); both must agree.
+  const oidcTenant = opts.oidc && opts.oidc.tenant !== DEFAULT_TENANT ? opts.oidc.tenant : undefined;
+  if (opts.tenant !== undefined && oidcTenant !== undefined && opts.tenant !== oidcTenant) {
+    throw new TenantConfigError(`--tenant "${opts.tenant}" differs from the OIDC config's tenant "${oidcTenant}"`);
+  }
+  const tenant = loadOrCreateTenant(opts.dataDir, opts.tenant ?? oidcTenant);
   const keys = await SigningKeys.loadOrCreate(opts.dataDir);
   const store = await openControllerDb({ dataDir: opts.dataDir, url: opts.dbUrl });
   const telemetry = resolveTelemetryConfig(opts.telemetry, opts.env ?? process.env);
   const tracing = createTracing({ service: 'controller', dataDir: opts.dataDir, config: telemetry });
   const metrics = new ServiceMetrics('controller', telemetry);
-  const tokens = new AccessTokens(keys, { issuer: opts.issuer ?? DEFAULT_ISSUER, audience: CONTROLLER_AUDIENCE });
+  const tokens = new AccessTokens(keys, { issuer: opts.issuer ?? DEFAULT_ISSUER, audience: CONTROLLER_AUDIENCE, tenant });
   const directory = new DirectoryRepository(store.db);
   const mesh = createMeshServices({ store, directory, profiles, evaluator, dataDir: opts.dataDir, settings: opts.mesh });
-  return {
+  let keyring: Promise<BundleKeyring> | undefined;
+  const services: ControllerServices = {
     dataDir: opts.dataDir,
+    tenant,
     store,
-    ...(opts.oidc ? { oidc: new OidcSignIn(opts.oidc, store.db, directory, tokens) } : {}),
+    ...(opts.oidc ? { oidc: new OidcSignIn({ ...opts.oidc, tenant }, store.db, directory, tokens) } : {}),
     directory,
     profiles,
     evaluator,
     keys,
     tokens,
-    enrolment: new Enrolment(store.db, tokens),
+    enrolment: new Enrolment(store.db, tokens, {
+      tenant,
+      rolesOf: async (subject) => {
+        const node = await directory.get(subject);
+        return node?.kind === 'person' ? node.roles : undefined;
+      },
+      bundleKeysFingerprint: async () => keySetFingerprint((await services.bundleKeyring()).jwks()),
+    }),
     mesh,
     log,
     tracing,
     metrics,
+    bundleKeyring() {
+      const settings = services.bundles ?? {};
+      keyring ??= BundleKeyring.loadOrCreate(opts.dataDir, {
+        bundleTtlMs: settings.ttlMs ?? DEFAULT_BUNDLE_TTL_MS,
+        ...(settings.publishLeadMs !== undefined ? { publishLeadMs: settings.publishLeadMs } : {}),
+        ...(settings.now ? { now: settings.now } : {}),
+      });
+      return keyring;
+    },
     async close() {
       await mesh.stop();
       await store.close();
@@ -99,4 +132,5 @@ export async function createControllerServices(opts: ControllerServicesOptions):
       await metrics.shutdown();
     },
   };
+  return services;
 }

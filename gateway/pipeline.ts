@@ -12,7 +12,7 @@ import type { GatewayResponse, RequestContext, Stage, WireFormat } from './conte
 import { failSpan } from './telemetry/tracing.js';
 import { GatewayError, errorResponse } from './errors.js';
 import { authenticateStage, type AuthenticateOptions } from './stages/authenticate.js';
-import { loadPolicyStage, type PolicySource } from './stages/policy.js';
+import { loadPolicyStage, type ModelTierLookup, type PolicySource } from './stages/policy.js';
 import { forwardStage, type ForwardOptions } from './stages/forward.js';
 import type { UpstreamRouter } from './upstream/router.js';
 import { cacheStages, type CacheStageDeps } from './stages/cache.js';
@@ -27,6 +27,8 @@ import { extensionAllowlistStages, type ExtensionAllowlistDeps } from './stages/
 export interface PipelineDeps {
   auth: AuthenticateOptions;
   policies: PolicySource;
+  /** Tier of a model (model registry), for the policy's `models.tiers`. */
+  modelTier?: ModelTierLookup;
   upstreams: UpstreamRouter;
   forward?: ForwardOptions;
   cache?: CacheStageDeps;
@@ -43,7 +45,7 @@ export function buildPipeline(deps: PipelineDeps): Stage[] {
   const audit = deps.audit ? auditStages(deps.audit) : undefined;
   const stages: Array<Stage | undefined> = [
     authenticateStage(deps.auth),
-    loadPolicyStage(deps.policies),
+    loadPolicyStage(deps.policies, deps.modelTier),
     // Before the guard and the cache: the tools the model may see are part of what is cached.
     extensions?.filterTools,
     deps.guard ? privacyGuardStage(deps.guard) : undefined,

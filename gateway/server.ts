@@ -143,8 +143,11 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const upstreams = services.upstreams.status();
-    const ready = upstreams.some((u) => u.state !== 'open');
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', upstreams });
+    // A controller-linked gateway without a valid bundle refuses requests (or masks everything
+    // on the safe default): not ready, and the policy section says why.
+    const policy = services.controllerLink.policyStatus();
+    const ready = upstreams.some((u) => u.state !== 'open') && policy.ready;
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', policy, upstreams });
   });
 
   // Metrics behind the local token: model names and volumes are nobody else's business.

@@ -87,8 +87,10 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
     ...(secrets ? { tenantKey: (tenantId: string) => (/^[a-z0-9][a-z0-9_-]{0,63}$/.test(tenantId) ? secrets.get(`tenant.${tenantId}.pseudonym`) : undefined) } : {}),
   });
   const stages = buildPipeline({
-    auth: { localToken, identity: opts.config.identity },
+    // The enrolled identity when this gateway is enrolled with a controller, else gateway.identity.
+    auth: { localToken, identity: controllerLink.identity },
     policies: controllerLink.policies ?? defaultPolicySource,
+    modelTier: registry.tierOf,
     audit: controllerLink.audit,
     extensions: { audit: controllerLink.audit },
     upstreams,

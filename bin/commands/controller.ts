@@ -18,16 +18,23 @@ import { DirectoryImportError, importDirectory } from '../../controller/director
 import { AccessTokens, MAX_ACCESS_TOKEN_TTL_S } from '../../controller/auth/access-tokens.js';
 import { DEFAULT_ENROLMENT_CODE_TTL_S, MAX_ENROLMENT_CODE_TTL_S } from '../../controller/auth/enrolment.js';
 import { ADMIN_ROLE } from '../../controller/route-auth.js';
+import { enrolmentRoles, RoleChoiceError } from '../../controller/auth/enrolment-roles.js';
+import { TenantConfigError, loadOrCreateTenant } from '../../controller/auth/tenant.js';
 
 interface DbFlags extends CommonOptions {
   db?: string;
+  tenant?: string;
 }
 
 const DB_HELP = 'database: postgres://user@host:5432/db[?schema=name], or a SQLite file (default <data-dir>/controller.db; env SWITCHBOARD_CONTROLLER_DB)';
 
+const TENANT_HELP = 'tenant this controller serves; fixed in the data dir on first use (default "default"; env SWITCHBOARD_TENANT)';
+
 function addDbOption(cmd: Command): Command {
-  return addDataDirOption(cmd.option('--db <url>', DB_HELP));
+  return addDataDirOption(cmd.option('--db <url>', DB_HELP).option('--tenant <id>', TENANT_HELP));
 }
+
+const tenantOf = (flags: { tenant?: string }) => flags.tenant ?? process.env.SWITCHBOARD_TENANT;
 
 /** "90", "90s", "15m", "24h", "7d" → seconds. */
 export function parseDuration(flag: string, value: string, maxSeconds: number): number {
@@ -43,7 +50,7 @@ async function withServices<T>(flags: DbFlags, run: (s: ControllerServices) => P
   const { dataDir } = loadContext(flags);
   let services: ControllerServices;
   try {
-    services = await createControllerServices({ dataDir: dataDir.root, dbUrl: flags.db ?? process.env.SWITCHBOARD_CONTROLLER_DB });
+    services = await createControllerServices({ dataDir: dataDir.root, dbUrl: flags.db ?? process.env.SWITCHBOARD_CONTROLLER_DB, tenant: tenantOf(flags) });
   } catch (err) {
     throw asCliError(err);
   }
@@ -55,7 +62,7 @@ async function withServices<T>(flags: DbFlags, run: (s: ControllerServices) => P
 }
 
 function asCliError(err: unknown): unknown {
-  if (err instanceof StorageConfigError || err instanceof ProfileError || err instanceof PolicyConfigError || err instanceof DirectoryImportError) {
+  if (err instanceof StorageConfigError || err instanceof ProfileError || err instanceof PolicyConfigError || err instanceof DirectoryImportError || err instanceof TenantConfigError) {
     return new CliError(err.message);
   }
   return err;
@@ -126,6 +133,7 @@ API description: GET /openapi.json. Get a first admin token with \`switchboard c
           host: flags.host,
           port: parsePort(flags.port),
           dbUrl: flags.db ?? process.env.SWITCHBOARD_CONTROLLER_DB,
+          tenant: tenantOf(flags),
           logLevel: flags.logLevel as 'info',
           audit: { retentionDays },
           mesh: { leaseMs },
@@ -160,7 +168,8 @@ API description: GET /openapi.json. Get a first admin token with \`switchboard c
       .command('admin-token')
       .description('Print a short-lived admin access token signed with the local controller keys (bootstrap)')
       .option('--subject <id>', 'subject of the token', 'admin:local')
-      .option('--ttl <duration>', 'token lifetime (max 30m)', '15m'),
+      .option('--ttl <duration>', 'token lifetime (max 30m)', '15m')
+      .option('--tenant <id>', TENANT_HELP),
   )
     .addHelpText('after', `
 Use it as "Authorization: Bearer <token>" against the controller running on the same data dir,
@@ -189,7 +198,7 @@ Nothing is written unless the whole file is valid. Format reference: docs/contro
 }
 
 type EnrolCodeFlags = DbFlags & { subject: string; role: string[]; ttl: string; json?: boolean };
-type AdminTokenFlags = CommonOptions & { subject: string; ttl: string };
+type AdminTokenFlags = CommonOptions & { subject: string; ttl: string; tenant?: string };
 type DirectoryImportFlags = DbFlags & { format?: string };
 
 /** `controller enrol-code`: returns what to print on stdout (the code, or JSON). */
@@ -199,12 +208,17 @@ export async function enrolCodeCommand(flags: EnrolCodeFlags): Promise<string> {
   const badRole = flags.role.find((r) => !/^[a-z][a-z0-9_-]{0,63}$/.test(r));
   if (badRole) throw new CliError(`--role "${badRole}" must be lower-case letters, digits, _ or -`);
   const created = await withServices(flags, async (s) => {
-    const roles = flags.role.length ? flags.role : (await s.directory.get(flags.subject))?.roles ?? [];
-    if (roles.length === 0) throw new CliError(`give --role: "${flags.subject}" is not a person with roles in the directory`);
+    let roles: string[];
+    try {
+      roles = await enrolmentRoles(s, flags.subject, flags.role);
+    } catch (err) {
+      if (err instanceof RoleChoiceError) throw new CliError(flags.role.length ? `--role: ${err.message}` : `give --role: ${err.message}`);
+      throw err;
+    }
     return s.enrolment.createCode({ subject: flags.subject, roles, ttlSeconds, createdBy: 'cli' });
   });
   if (flags.json) return `${JSON.stringify(created)}\n`;
-  process.stderr.write(`one-time code for ${created.subject} (roles: ${created.roles.join(', ')}), valid until ${new Date(created.expiresAt * 1000).toISOString()}\n`);
+  process.stderr.write(`one-time code for ${created.subject} (tenant ${created.tenant}, roles: ${created.roles.join(', ')}), valid until ${new Date(created.expiresAt * 1000).toISOString()}\n`);
   return `${created.code}\n`;
 }
 
@@ -212,7 +226,13 @@ export async function enrolCodeCommand(flags: EnrolCodeFlags): Promise<string> {
 export async function adminTokenCommand(flags: AdminTokenFlags): Promise<string> {
   const ttlSeconds = parseDuration('--ttl', flags.ttl, MAX_ACCESS_TOKEN_TTL_S);
   const { dataDir } = loadContext(flags);
-  const tokens = new AccessTokens(await SigningKeys.loadOrCreate(dataDir.root), { issuer: DEFAULT_ISSUER, audience: CONTROLLER_AUDIENCE });
+  let tenant: string;
+  try {
+    tenant = loadOrCreateTenant(dataDir.root, tenantOf(flags));
+  } catch (err) {
+    throw asCliError(err);
+  }
+  const tokens = new AccessTokens(await SigningKeys.loadOrCreate(dataDir.root), { issuer: DEFAULT_ISSUER, audience: CONTROLLER_AUDIENCE, tenant });
   const minted = await tokens.mintAccessToken({ subject: flags.subject, roles: [ADMIN_ROLE], ttlSeconds, authMethod: 'admin-cli' });
   return `${minted.token}\n`;
 }

@@ -71,6 +71,8 @@ export const auditRoutes: AreaPlugin = async (app, { services }) => {
   app.addHook('onClose', async () => clearInterval(timer));
 
   app.post<{ Body: { events: unknown[] } }>('/api/v1/audit/ingest', {
+    // Checked per event below: a token may only write events of its own tenant.
+    config: { tenantScope: 'rows' },
     schema: {
       tags: ['audit'],
       summary: 'Ingest a batch of hash-chained audit events (idempotent by event id)',
@@ -130,11 +132,9 @@ export const auditRoutes: AreaPlugin = async (app, { services }) => {
         reason: problem.slice(0, 500),
       });
     });
-    const tenant = request.caller?.claims.tenant;
-    if (typeof tenant === 'string') {
-      const foreign = valid.find((e) => e.tenantId !== tenant);
-      if (foreign) throw new HttpError(403, `this token may only send events of tenant "${tenant}" (event ${foreign.id} is for "${foreign.tenantId}")`);
-    }
+    const tenant = request.caller!.tenant;
+    const foreign = valid.find((e) => e.tenantId !== tenant);
+    if (foreign) throw new HttpError(403, `this token may only send events of tenant "${tenant}" (event ${foreign.id} is for "${foreign.tenantId}")`);
     if (refused.length > 0) {
       await repo.recordRefused(refused.map((r) => ({ chainId: r.chainId, seq: r.seq ?? 0, eventId: r.id ?? '', reason: r.reason })));
       request.log.warn({ caller: request.caller?.subject, refused: refused.map((r) => ({ index: r.index, id: r.id, seq: r.seq, reason: r.reason })) }, 'audit ingest: events refused');

@@ -17,6 +17,8 @@ export const CLOCK_SKEW_S = 45;
 export interface TokenSettings {
   issuer: string;
   audience: string;
+  /** Tenant of tokens minted without an explicit one: the controller's own tenant. */
+  tenant: string;
 }
 
 export interface MintRequest {
@@ -26,6 +28,8 @@ export interface MintRequest {
   ttlSeconds?: number;
   /** How the subject proved itself ("enrolment", "refresh", "admin-cli", later "oidc"). */
   authMethod: string;
+  /** Tenant the token speaks for; default: `claims.tenant`, else the controller's tenant. Every token carries one. */
+  tenant?: string;
   /** Optional extra claims (e.g. `tenant`, `act` for delegation) that must not override the core ones. */
   claims?: Record<string, string | number | boolean | Record<string, string>>;
 }
@@ -39,6 +43,8 @@ export interface MintedToken {
 export interface VerifiedCaller {
   subject: string;
   roles: string[];
+  /** The tenant whose data this token may read and write. */
+  tenant: string;
   tokenId: string;
   expiresAt: number;
   claims: JWTPayload;
@@ -50,6 +56,7 @@ export class AuthError extends Error {
 }
 
 const ROLE_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
+export const TENANT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 export class AccessTokens {
   private readonly jwks;
@@ -71,9 +78,12 @@ export class AccessTokens {
     if (req.roles.length === 0 || !req.roles.every((r) => ROLE_NAME.test(r))) {
       throw new RangeError(`roles must be a non-empty list of names matching ${ROLE_NAME.source}`);
     }
+    const claimTenant = req.claims?.tenant;
+    const tenant = req.tenant ?? (typeof claimTenant === 'string' ? claimTenant : this.settings.tenant);
+    if (!TENANT_PATTERN.test(tenant)) throw new RangeError(`tenant must match ${TENANT_PATTERN.source} (got "${tenant}")`);
     const { kid, privateKey } = this.keys.current();
     const now = Math.floor(Date.now() / 1000);
-    const token = await new SignJWT({ ...req.claims, roles: [...req.roles], amr: [req.authMethod] })
+    const token = await new SignJWT({ ...req.claims, tenant, roles: [...req.roles], amr: [req.authMethod] })
       .setProtectedHeader({ alg: SIGNING_ALG, kid, typ: ACCESS_TOKEN_TYP })
       .setIssuer(this.settings.issuer)
       .setAudience(this.settings.audience)
@@ -106,10 +116,12 @@ export class AccessTokens {
     if (!Array.isArray(roles) || roles.length === 0 || !roles.every((r): r is string => typeof r === 'string' && ROLE_NAME.test(r))) {
       throw new AuthError('token has no valid "roles" claim');
     }
+    const tenant = payload.tenant;
+    if (typeof tenant !== 'string' || !TENANT_PATTERN.test(tenant)) throw new AuthError('token has no valid "tenant" claim');
     if (typeof payload.exp === 'number' && typeof payload.iat === 'number' && payload.exp - payload.iat > MAX_ACCESS_TOKEN_TTL_S) {
       throw new AuthError(`token lifetime exceeds ${MAX_ACCESS_TOKEN_TTL_S} seconds`);
     }
-    return { subject: payload.sub!, roles, tokenId: payload.jti!, expiresAt: payload.exp!, claims: payload };
+    return { subject: payload.sub!, roles, tenant, tokenId: payload.jti!, expiresAt: payload.exp!, claims: payload };
   }
 }
 

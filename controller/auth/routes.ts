@@ -3,6 +3,7 @@ import type { AreaPlugin } from '../plugins.js';
 import { adminOnly } from '../route-auth.js';
 import { authErrorResponses, HttpError } from '../http-errors.js';
 import { CredentialRejected, MAX_ENROLMENT_CODE_TTL_S, type TokenPair } from './enrolment.js';
+import { enrolmentRoles, RoleChoiceError } from './enrolment-roles.js';
 
 const SUBJECT_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,127}$';
 const ROLE_PATTERN = '^[a-z][a-z0-9_-]{0,63}$';
@@ -10,15 +11,16 @@ const ROLE_PATTERN = '^[a-z][a-z0-9_-]{0,63}$';
 const tokenResponse = {
   $id: 'TokenResponse',
   type: 'object',
-  required: ['access_token', 'token_type', 'expires_in', 'refresh_token', 'refresh_expires_at', 'subject', 'roles'],
+  required: ['access_token', 'token_type', 'expires_in', 'refresh_token', 'refresh_expires_at', 'subject', 'roles', 'tenant'],
   properties: {
     access_token: { type: 'string' },
     token_type: { const: 'Bearer' },
     expires_in: { type: 'integer', description: 'seconds' },
-    refresh_token: { type: 'string', description: 'single use; every refresh returns a new one' },
+    refresh_token: { type: 'string', description: 'single use; every refresh returns a new one (the same one again for a minute, if the reply was lost)' },
     refresh_expires_at: { type: 'integer', description: 'unix seconds' },
     subject: { type: 'string' },
     roles: { type: 'array', items: { type: 'string' } },
+    tenant: { type: 'string' },
   },
 } as const;
 
@@ -30,6 +32,7 @@ const toTokenResponse = (p: TokenPair) => ({
   refresh_expires_at: p.refreshExpiresAt,
   subject: p.subject,
   roles: p.roles,
+  tenant: p.tenant,
 });
 
 export const authRoutes: AreaPlugin = async (app, { services }) => {
@@ -40,7 +43,8 @@ export const authRoutes: AreaPlugin = async (app, { services }) => {
     schema: {
       tags: ['auth'],
       summary: 'Create a one-time enrolment code (admin)',
-      description: 'Roles default to the subject\'s roles in the directory when the subject is a person there.',
+      description: 'Roles default to the subject\'s roles in the directory (those with a profile) when the subject is a person there. ' +
+        'Every role must have a profile. The code ends with the fingerprint of the bundle signing keys, which the gateway checks at enrolment.',
       body: {
         type: 'object',
         additionalProperties: false,
@@ -54,8 +58,8 @@ export const authRoutes: AreaPlugin = async (app, { services }) => {
       response: {
         201: {
           type: 'object',
-          required: ['code', 'subject', 'roles', 'expiresAt'],
-          properties: { code: { type: 'string' }, subject: { type: 'string' }, roles: { type: 'array', items: { type: 'string' } }, expiresAt: { type: 'integer' } },
+          required: ['code', 'subject', 'roles', 'tenant', 'expiresAt'],
+          properties: { code: { type: 'string' }, subject: { type: 'string' }, roles: { type: 'array', items: { type: 'string' } }, tenant: { type: 'string' }, expiresAt: { type: 'integer' } },
         },
         400: { $ref: 'ErrorResponse#' },
         ...authErrorResponses,
@@ -63,9 +67,12 @@ export const authRoutes: AreaPlugin = async (app, { services }) => {
     },
   }, async (request, reply) => {
     const { subject, ttlSeconds } = request.body;
-    const roles = request.body.roles ?? (await services.directory.get(subject))?.roles;
-    if (!roles || roles.length === 0) {
-      throw new HttpError(400, `roles: required, because "${subject}" is not a person with roles in the directory`);
+    let roles: string[];
+    try {
+      roles = await enrolmentRoles(services, subject, request.body.roles);
+    } catch (err) {
+      if (err instanceof RoleChoiceError) throw new HttpError(400, err.message);
+      throw err;
     }
     const created = await services.enrolment.createCode({ subject, roles, ttlSeconds, createdBy: request.caller!.subject });
     return reply.code(201).send(created);

@@ -10,7 +10,8 @@
  */
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import { GeneralSign, exportJWK, generateKeyPair, importJWK, type CryptoKey, type GeneralJWS, type JWK } from 'jose';
+import { keySetProofPayload } from '../../gateway/bundles/format.js';
 import { loadOrCreateKeyFile, saveKeyFile } from '../key-file.js';
 
 export const BUNDLE_KEYS_FILE = 'bundle-signing-keys.json';
@@ -71,12 +72,7 @@ export class BundleKeyring {
     const now = this.now();
     const active = this.keys.filter((k) => k.activatesAt <= now);
     const key = active[active.length - 1] ?? this.keys[0]!;
-    let privateKey = this.privateKeys.get(key.kid);
-    if (!privateKey) {
-      privateKey = (await importJWK(key.privateJwk, BUNDLE_SIGNING_ALG)) as CryptoKey;
-      this.privateKeys.set(key.kid, privateKey);
-    }
-    return { kid: key.kid, privateKey };
+    return { kid: key.kid, privateKey: await this.privateKeyOf(key) };
   }
 
   /** Public keys gateways may meet: next, current and retired-but-unexpired. */
@@ -90,6 +86,29 @@ export class BundleKeyring {
           return { ...pub, kid: k.kid, alg: BUNDLE_SIGNING_ALG, use: 'sig' as const };
         }),
     };
+  }
+
+  /**
+   * The JWKS plus a proof: a JWS over the key list signed by every listed key. A gateway adds a
+   * new key only when a key it already trusts signed the list (so a rotation chains trust from
+   * the key pinned at enrolment); removals it honours either way.
+   */
+  async signedJwks(): Promise<{ keys: BundlePublicJwk[]; proof: GeneralJWS }> {
+    const jwks = this.jwks();
+    const signer = new GeneralSign(keySetProofPayload(jwks));
+    for (const k of this.keys.filter((key) => jwks.keys.some((pub) => pub.kid === key.kid))) {
+      signer.addSignature(await this.privateKeyOf(k)).setProtectedHeader({ alg: BUNDLE_SIGNING_ALG, kid: k.kid });
+    }
+    return { keys: jwks.keys, proof: await signer.sign() };
+  }
+
+  private async privateKeyOf(key: StoredBundleKey): Promise<CryptoKey> {
+    let privateKey = this.privateKeys.get(key.kid);
+    if (!privateKey) {
+      privateKey = (await importJWK(key.privateJwk, BUNDLE_SIGNING_ALG)) as CryptoKey;
+      this.privateKeys.set(key.kid, privateKey);
+    }
+    return privateKey;
   }
 
   /** Key ids with their state, for the admin CLI and tests. */
@@ -121,6 +140,29 @@ export class BundleKeyring {
     this.keys.push(next);
     this.persist();
     return next.kid;
+  }
+
+  /**
+   * Removes a key at once, e.g. after a compromise: gateways drop it at their next key refresh
+   * and refuse every bundle it signed. If it was the signing key, another key signs from now
+   * (the newest remaining active one, else a fresh key that is active immediately).
+   */
+  async revoke(kid: string): Promise<void> {
+    if (!this.keys.some((k) => k.kid === kid)) throw new Error(`no bundle signing key with kid ${kid}`);
+    const now = this.now();
+    this.keys = this.keys.filter((k) => k.kid !== kid);
+    this.privateKeys.delete(kid);
+    if (!this.keys.some((k) => k.activatesAt <= now)) {
+      // Nothing active is left: a new key signs now. A pending "next" key keeps its later start.
+      this.keys.unshift(await newKey(now, now));
+    }
+    const signing = [...this.keys].reverse().find((k) => k.activatesAt <= now)!;
+    if (!this.keys.some((k) => k.activatesAt > now)) {
+      // No key is waiting to take over: the one signing again must not be dropped on the old schedule.
+      delete signing.retiredAt;
+      delete signing.removeAfter;
+    }
+    this.persist();
   }
 
   /** Forgets keys whose bundles have all expired. Returns the kids removed. */

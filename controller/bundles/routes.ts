@@ -7,19 +7,9 @@ import type { AreaPlugin } from '../plugins.js';
 import { adminOnly, ADMIN_ROLE } from '../route-auth.js';
 import { HttpError, authErrorResponses } from '../http-errors.js';
 import { bundleBodyFor } from '../../gateway/bundles/body.js';
-import { BundleKeyring } from './keyring.js';
 import { BundleStore } from './store.js';
+import { DEFAULT_BUNDLE_TTL_MS, type BundleRouteSettings } from './settings.js';
 
-export interface BundleRouteSettings {
-  /** Lifetime of a signed bundle. Default 24 h; re-signed when half is left. */
-  ttlMs?: number;
-  /** How long a rotated-in key is published before it signs. Default 10 min. */
-  publishLeadMs?: number;
-  /** Clock, for tests. */
-  now?: () => number;
-}
-
-export const DEFAULT_BUNDLE_TTL_MS = 24 * 3_600_000;
 
 const jwkSchema = {
   type: 'object',
@@ -30,11 +20,7 @@ const jwkSchema = {
 export const bundleRoutes: AreaPlugin = async (app, { services }) => {
   const settings: BundleRouteSettings = services.bundles ?? {};
   const ttlMs = settings.ttlMs ?? DEFAULT_BUNDLE_TTL_MS;
-  const keyring = await BundleKeyring.loadOrCreate(services.dataDir, {
-    bundleTtlMs: ttlMs,
-    ...(settings.publishLeadMs !== undefined ? { publishLeadMs: settings.publishLeadMs } : {}),
-    ...(settings.now ? { now: settings.now } : {}),
-  });
+  const keyring = await services.bundleKeyring();
   const store = new BundleStore(services.store.db, keyring, ttlMs, settings.now);
 
   app.get<{ Params: { role: string } }>('/api/v1/bundles/:role', {
@@ -72,12 +58,49 @@ export const bundleRoutes: AreaPlugin = async (app, { services }) => {
     schema: {
       tags: ['bundles'],
       summary: 'Public keys (JWKS) that verify policy bundles: next, current and not-yet-expired retired keys',
+      description: '`proof` is a JWS (general JSON serialization) over the canonical key list, signed by every listed key: gateways add a key only when a key they already trust signed the list.',
       security: [],
-      response: { 200: { type: 'object', required: ['keys'], properties: { keys: { type: 'array', items: jwkSchema } } } },
+      response: {
+        200: {
+          type: 'object',
+          required: ['keys', 'proof'],
+          properties: {
+            keys: { type: 'array', items: jwkSchema },
+            proof: {
+              type: 'object',
+              required: ['payload', 'signatures'],
+              properties: {
+                payload: { type: 'string' },
+                signatures: { type: 'array', items: { type: 'object', required: ['protected', 'signature'], properties: { protected: { type: 'string' }, signature: { type: 'string' } } } },
+              },
+            },
+          },
+        },
+      },
     },
   }, async () => {
     keyring.prune();
-    return keyring.jwks();
+    return keyring.signedJwks();
+  });
+
+  app.post<{ Params: { kid: string } }>('/api/v1/bundle-keys/:kid/revoke', {
+    config: { auth: adminOnly },
+    schema: {
+      tags: ['bundles'],
+      summary: 'Remove a bundle signing key at once (e.g. after a compromise); gateways stop trusting it at their next key refresh',
+      params: { type: 'object', required: ['kid'], properties: { kid: { type: 'string', minLength: 1, maxLength: 128 } } },
+      response: {
+        200: { type: 'object', required: ['revoked', 'keys'], properties: { revoked: { type: 'string' }, keys: { type: 'array', items: { type: 'string' } } } },
+        404: { $ref: 'ErrorResponse#' },
+        ...authErrorResponses,
+      },
+    },
+  }, async (request) => {
+    const { kid } = request.params;
+    if (!keyring.describe().some((k) => k.kid === kid)) throw new HttpError(404, `no bundle signing key with kid "${kid}"`);
+    await keyring.revoke(kid);
+    request.log.warn({ kid }, 'bundle signing key revoked');
+    return { revoked: kid, keys: keyring.describe().map((k) => k.kid) };
   });
 
   app.post('/api/v1/bundle-keys/rotate', {

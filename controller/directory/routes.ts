@@ -1,6 +1,11 @@
-/** The org directory: nodes, manager chains, and a JSON import for admins. */
+/**
+ * The org directory: nodes, manager chains, and a JSON import for admins. Reading it needs the
+ * admin or directory-reader role; anyone else may read only their own node and manager chain
+ * (a gateway or a finance token has no business listing the org).
+ */
+import type { FastifyRequest } from 'fastify';
 import type { AreaPlugin } from '../plugins.js';
-import { adminOnly } from '../route-auth.js';
+import { adminOnly, ADMIN_ROLE } from '../route-auth.js';
 import { authErrorResponses, HttpError } from '../http-errors.js';
 import { directoryNodeInputSchema, DirectoryImportError, NODE_ID_PATTERN, validateDirectoryNodes } from './import.js';
 import { DIRECTORY_NODE_KINDS } from './types.js';
@@ -21,6 +26,14 @@ const directoryNodeSchema = {
   },
 } as const;
 
+export const DIRECTORY_READER_ROLE = 'directory-reader';
+
+function mayRead(request: FastifyRequest, nodeId: string): void {
+  const caller = request.caller!;
+  if (caller.roles.includes(ADMIN_ROLE) || caller.roles.includes(DIRECTORY_READER_ROLE) || caller.subject === nodeId) return;
+  throw new HttpError(403, `reading the directory needs the ${ADMIN_ROLE} or ${DIRECTORY_READER_ROLE} role (a token may read only its own node)`);
+}
+
 const idParams = (name: string) => ({ type: 'object', required: [name], properties: { [name]: { type: 'string', pattern: NODE_ID_PATTERN } } });
 
 export const directoryRoutes: AreaPlugin = async (app, { services }) => {
@@ -35,6 +48,7 @@ export const directoryRoutes: AreaPlugin = async (app, { services }) => {
       response: { 200: { $ref: 'DirectoryNode#' }, 404: { $ref: 'ErrorResponse#' }, ...authErrorResponses },
     },
   }, async (request) => {
+    mayRead(request, request.params.nodeId);
     const node = await services.directory.get(request.params.nodeId);
     if (!node) throw new HttpError(404, `no directory node "${request.params.nodeId}"`);
     return node;
@@ -53,6 +67,7 @@ export const directoryRoutes: AreaPlugin = async (app, { services }) => {
     },
   }, async (request) => {
     const { personId } = request.params;
+    mayRead(request, personId);
     const person = await services.directory.get(personId);
     if (!person) throw new HttpError(404, `no directory node "${personId}"`);
     if (person.kind !== 'person') throw new HttpError(404, `"${personId}" is a ${person.kind}, not a person`);

@@ -8,5 +8,6 @@ import { auditMigrations } from '../audit/migrations.js';
 import { bundleMigrations } from '../bundles/migrations.js';
 import { oidcMigrations } from '../auth/oidc/migrations.js';
 import { meshMigrations } from '../mesh/migrations.js';
+import { authMigrations } from '../auth/migrations.js';
 
-export const migrationSets: ReadonlyArray<Record<string, Migration>> = [coreMigrations, auditMigrations, bundleMigrations, oidcMigrations, meshMigrations];
+export const migrationSets: ReadonlyArray<Record<string, Migration>> = [coreMigrations, auditMigrations, bundleMigrations, oidcMigrations, meshMigrations, authMigrations];

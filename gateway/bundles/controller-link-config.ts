@@ -6,6 +6,8 @@
 export interface ControllerLinkConfig {
   /** Controller base URL, e.g. https://controller.acme.internal:8788 */
   url: string;
+  /** Allow a plain-http URL to a non-loopback controller (tokens and bundles then travel in clear). */
+  insecure?: boolean;
   /** Environment variable holding the controller access token. */
   tokenEnv?: string;
   /** File (relative to the data dir, or absolute) holding the controller access token. */
@@ -14,6 +16,10 @@ export interface ControllerLinkConfig {
     /** How often to ask for a newer bundle (If-None-Match polling). */
     pollIntervalMs: number;
     requestTimeoutMs: number;
+    /** How often the bundle keys are fetched again (keys removed by the controller stop being trusted). */
+    keyRefreshMs: number;
+    /** After a bundle's exp plus this, the gateway falls back to the safe default policy (mask every class). */
+    expiryGraceMs: number;
   };
   audit: {
     /** Events per ingest request. */
@@ -37,7 +43,7 @@ export function resolveControllerLink(input: ControllerLinkInput): ControllerLin
   return {
     ...input,
     url: input.url.replace(/\/+$/, ''),
-    bundles: { pollIntervalMs: 30_000, requestTimeoutMs: 10_000, ...input.bundles },
+    bundles: { pollIntervalMs: 30_000, requestTimeoutMs: 10_000, keyRefreshMs: 3_600_000, expiryGraceMs: 3_600_000, ...input.bundles },
     audit: { batchSize: 500, flushIntervalMs: 2_000, maxBackoffMs: 60_000, localRetentionDays: 90, ...input.audit },
   };
 }
@@ -50,12 +56,18 @@ export const controllerLinkConfigSchema = {
   required: ['url'],
   properties: {
     url: { type: 'string', pattern: '^https?://' },
+    insecure: { type: 'boolean' },
     tokenEnv: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
     tokenFile: { type: 'string', minLength: 1 },
     bundles: {
       type: 'object',
       additionalProperties: false,
-      properties: { pollIntervalMs: { type: 'integer', minimum: 100 }, requestTimeoutMs: positiveInt },
+      properties: {
+        pollIntervalMs: { type: 'integer', minimum: 100 },
+        requestTimeoutMs: positiveInt,
+        keyRefreshMs: { type: 'integer', minimum: 1000 },
+        expiryGraceMs: { type: 'integer', minimum: 0 },
+      },
     },
     audit: {
       type: 'object',
@@ -69,3 +81,22 @@ export const controllerLinkConfigSchema = {
     },
   },
 } as const;
+
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * Why a controller URL may not be used, or undefined when it may: https anywhere, plain http
+ * only to this machine (loopback) unless `insecure` is set on purpose.
+ */
+export function checkControllerUrl(url: string, insecure: boolean): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `controller URL "${url}" is not a valid URL`;
+  }
+  if (parsed.protocol === 'https:') return undefined;
+  if (parsed.protocol !== 'http:') return `controller URL must be https:// (got ${parsed.protocol}//)`;
+  if (LOOPBACK_HOST.test(parsed.hostname) || insecure) return undefined;
+  return `refusing plain-http controller URL ${parsed.origin}: tokens and policy bundles would travel unprotected. Use https://, or pass --insecure (controller.insecure: true) if you really mean it`;
+}

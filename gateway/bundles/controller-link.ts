@@ -1,8 +1,10 @@
 /**
  * Everything the gateway does with its org controller, built once in gateway/services.ts:
  *   - the audit spool (always: a standalone gateway keeps a local, verifiable audit trail),
- *   - with a `controller:` config section, the audit shipper and the signed-bundle sync,
- *     whose bundle becomes the pipeline's PolicySource.
+ *   - with a `controller:` config section or an enrolment (`switchboard enrol`), the audit
+ *     shipper and the signed-bundle sync, whose bundle becomes the pipeline's PolicySource,
+ *   - who the gateway's caller is: the enrolled tenant, subject and role when enrolled (the
+ *     audit actor and the usage `user`), else `gateway.identity` from the config.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -13,21 +15,32 @@ import type { AuditStageDeps } from '../stages/audit.js';
 import { AuditSpool } from '../audit/spool.js';
 import { AuditShipper } from '../audit/shipper.js';
 import { BundleSync } from './sync.js';
-import { BundlePolicySource } from './policy-source.js';
+import { BundlePolicySource, type BundlePolicyStatus } from './policy-source.js';
 import { validateBundleBody } from './body.js';
-import type { ControllerLinkConfig } from './controller-link-config.js';
-import { EnrolledTokenProvider, isEnrolled } from './enrolled-token.js';
+import { checkControllerUrl, resolveControllerLink, type ControllerLinkConfig } from './controller-link-config.js';
+import { EnrolledTokenProvider, readEnrolment, type StoredEnrolment } from './enrolled-token.js';
 import { readSignIn, SignInTokenProvider } from '../identity/signin.js';
 
 export const BUNDLES_DIR = 'bundles';
 const DAY_MS = 86_400_000;
 const PRUNE_EVERY_MS = 6 * 3_600_000;
 
+export interface GatewayIdentity {
+  tenantId: string;
+  userId: string;
+  role: string;
+}
+
+/** Start-up problems with the controller link the user must fix (bad URL, enrolment mismatch). */
+export class ControllerLinkError extends Error {
+  override name = 'ControllerLinkError';
+}
+
 export interface ControllerLinkOptions {
   dataDir: string;
-  /** Absent: standalone gateway (local audit only, default policy). */
+  /** Absent and not enrolled: standalone gateway (local audit only, default policy). */
   config: ControllerLinkConfig | undefined;
-  identity: { tenantId: string; role: string };
+  identity: GatewayIdentity;
   db: () => GatewayDb;
   log: Logger;
   env: NodeJS.ProcessEnv;
@@ -35,9 +48,22 @@ export interface ControllerLinkOptions {
   tracing?: import('../telemetry/tracing.js').Tracing;
 }
 
+/** What /readyz says about the policy in force. */
+export interface PolicyStatus extends Partial<BundlePolicyStatus> {
+  source: 'built-in' | 'controller';
+  role: string;
+  /** False when a controller-linked gateway has no valid bundle (none yet, or expired into the fallback). */
+  ready: boolean;
+  /** The enrolled identity, when enrolled. */
+  enrolled?: { subject: string; tenant: string; controller: string };
+}
+
 export interface ControllerLink {
+  /** Who callers of this gateway are: the enrolled identity, or the configured one. */
+  identity: GatewayIdentity;
   /** The bundle-backed policy source, when a controller is configured. */
   policies?: PolicySource;
+  policyStatus(): PolicyStatus;
   audit: AuditStageDeps;
   spool: AuditSpool;
   bundles?: BundleSync;
@@ -55,7 +81,7 @@ export function controllerTokenProvider(config: ControllerLinkConfig, dataDir: s
     const signedIn = new SignInTokenProvider(dataDir);
     return () => signedIn.token();
   }
-  if (!config.tokenEnv && !config.tokenFile && isEnrolled(dataDir)) {
+  if (!config.tokenEnv && !config.tokenFile && readEnrolment(dataDir)) {
     const enrolled = new EnrolledTokenProvider(dataDir, config.url);
     return () => enrolled.token();
   }
@@ -74,7 +100,44 @@ export function controllerTokenProvider(config: ControllerLinkConfig, dataDir: s
   };
 }
 
+/**
+ * The controller section in force: the config's, or one made from the enrolment alone. An
+ * enrolment for another controller than the configured URL is a mistake, not a choice.
+ */
+function linkConfig(config: ControllerLinkConfig | undefined, enrolment: StoredEnrolment | undefined): ControllerLinkConfig | undefined {
+  const usesEnrolment = enrolment !== undefined && !config?.tokenEnv && !config?.tokenFile;
+  if (usesEnrolment && config && config.url !== enrolment.controllerUrl) {
+    throw new ControllerLinkError(
+      `controller.url in switchboard.yaml (${config.url}) is not the controller this gateway enrolled with (${enrolment.controllerUrl}); remove controller.url or enrol again with --controller ${config.url}`,
+    );
+  }
+  const resolved = config ?? (enrolment ? resolveControllerLink({ url: enrolment.controllerUrl, ...(enrolment.insecure ? { insecure: true } : {}) }) : undefined);
+  if (resolved) {
+    const problem = checkControllerUrl(resolved.url, resolved.insecure === true || (usesEnrolment && enrolment.insecure === true));
+    if (problem) throw new ControllerLinkError(problem);
+  }
+  return resolved;
+}
+
+/** The enrolled role to serve: the configured role if the enrolment grants it, else the first granted. */
+function enrolledIdentity(enrolment: StoredEnrolment, configured: GatewayIdentity): GatewayIdentity {
+  const role = enrolment.roles.includes(configured.role) ? configured.role : enrolment.roles[0]!;
+  return { tenantId: enrolment.tenant, userId: enrolment.subject, role };
+}
+
 export async function createControllerLink(opts: ControllerLinkOptions): Promise<ControllerLink> {
+  let enrolment: StoredEnrolment | undefined;
+  let config: ControllerLinkConfig | undefined;
+  try {
+    // With an SSO sign-in (`switchboard login`) its token is used, not the enrolment's.
+    enrolment = readSignIn(opts.dataDir) ? undefined : readEnrolment(opts.dataDir);
+    config = linkConfig(opts.config, enrolment);
+  } catch (err) {
+    throw err instanceof ControllerLinkError ? err : new ControllerLinkError((err as Error).message);
+  }
+  const tokenFromEnrolment = enrolment !== undefined && config !== undefined && !config.tokenEnv && !config.tokenFile;
+  const identity = tokenFromEnrolment ? enrolledIdentity(enrolment!, opts.identity) : opts.identity;
+
   const spool = new AuditSpool(opts.db(), {
     onFlushError: (err, lost) => opts.log.error({ err, lost }, 'audit: could not write audit events to the spool'),
   });
@@ -89,10 +152,12 @@ export async function createControllerLink(opts: ControllerLinkOptions): Promise
   const pruneTimer = setInterval(prune, PRUNE_EVERY_MS);
   pruneTimer.unref();
 
-  if (!opts.config) {
+  if (!config) {
     prune();
     return {
-      audit: { spool, defaultTenantId: opts.identity.tenantId },
+      identity,
+      policyStatus: () => ({ source: 'built-in', role: identity.role, version: 'default', ready: true }),
+      audit: { spool, defaultTenantId: identity.tenantId },
       spool,
       async close() {
         clearInterval(pruneTimer);
@@ -101,7 +166,6 @@ export async function createControllerLink(opts: ControllerLinkOptions): Promise
     };
   }
 
-  const config = opts.config;
   const token = controllerTokenProvider(config, opts.dataDir, opts.env);
   const shipper = new AuditShipper({
     spool,
@@ -115,21 +179,32 @@ export async function createControllerLink(opts: ControllerLinkOptions): Promise
   });
   const bundles = new BundleSync({
     controllerUrl: config.url,
-    role: opts.identity.role,
+    role: identity.role,
     token,
     dir: join(opts.dataDir, BUNDLES_DIR),
     pollIntervalMs: config.bundles.pollIntervalMs,
     requestTimeoutMs: config.bundles.requestTimeoutMs,
+    keyRefreshMs: config.bundles.keyRefreshMs,
     validate: validateBundleBody,
     log: opts.log,
     ...(opts.tracing ? { tracing: opts.tracing } : {}),
   });
+  if (tokenFromEnrolment) {
+    opts.log.info({ controller: config.url, tenant: identity.tenantId, subject: identity.userId, role: identity.role, roles: enrolment!.roles }, 'gateway identity: enrolled');
+  }
   await bundles.start();
   shipper.start();
   prune();
+  const policies = new BundlePolicySource(() => bundles.current(), identity.role, { expiryGraceMs: config.bundles.expiryGraceMs, log: opts.log });
+  const enrolled = tokenFromEnrolment ? { subject: identity.userId, tenant: identity.tenantId, controller: config.url } : undefined;
   return {
-    policies: new BundlePolicySource(() => bundles.current()),
-    audit: { spool, defaultTenantId: opts.identity.tenantId, onAppend: () => shipper.notify() },
+    identity,
+    policies,
+    policyStatus: () => {
+      const status = policies.status();
+      return { source: 'controller', ...status, ready: status.state === 'current', ...(enrolled ? { enrolled } : {}) };
+    },
+    audit: { spool, defaultTenantId: identity.tenantId, onAppend: () => shipper.notify() },
     spool,
     bundles,
     shipper,

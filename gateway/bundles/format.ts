@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
+import { calculateJwkThumbprint, type JWK } from 'jose';
 
 export const BUNDLE_JWS_TYP = 'sb-bundle+jwt';
 export const BUNDLE_ALG = 'EdDSA';
@@ -31,4 +32,21 @@ export function bundleVersion(bundle: Record<string, unknown>): string {
 /** Strong ETag of a signed bundle: the hash of the exact bytes served. */
 export function bundleEtag(jws: string): string {
   return `"${createHash('sha256').update(jws).digest('base64url').slice(0, 27)}"`;
+}
+
+/**
+ * Fingerprint of a bundle key set: SHA-256 over the sorted RFC 7638 thumbprints of its keys,
+ * first 22 base64url characters. Carried in enrolment codes so a gateway can check, before it
+ * trusts anything, that the keys it fetched are the ones the controller's admin saw.
+ */
+export async function keySetFingerprint(jwks: { keys: readonly JWK[] }): Promise<string> {
+  const thumbprints = await Promise.all(jwks.keys.map((k) => calculateJwkThumbprint(k, 'sha256')));
+  return createHash('sha256').update(thumbprints.sort().join(',')).digest('base64url').slice(0, 22);
+}
+
+/** What a key-set proof signs: the canonical JSON of the key list. */
+export function keySetProofPayload(jwks: { keys: readonly JWK[] }): Uint8Array {
+  const text = canonicalize({ keys: jwks.keys });
+  if (text === undefined) throw new Error('key set is not serialisable');
+  return new TextEncoder().encode(text);
 }

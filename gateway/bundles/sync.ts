@@ -5,12 +5,12 @@
  * A refused bundle or an unreachable controller changes nothing: the gateway keeps serving
  * with the last good bundle, so a controller restart never disrupts running agents.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, generalVerify, type GeneralJWS, type JSONWebKeySet, type JWK } from 'jose';
 import type { Logger } from 'pino';
 import { writeFileAtomic } from '../../bin/data-dir.js';
-import { bundleEtag } from './format.js';
+import { bundleEtag, keySetProofPayload } from './format.js';
 import { BundleRejectedError, verifyBundle, type VerifiedBundle } from './verify.js';
 
 export interface BundleSyncOptions {
@@ -21,6 +21,8 @@ export interface BundleSyncOptions {
   dir: string;
   pollIntervalMs: number;
   requestTimeoutMs?: number;
+  /** How often to fetch the bundle keys again, so keys the controller removed stop being trusted. Default 1 h. */
+  keyRefreshMs?: number;
   validate: (bundle: unknown) => string[];
   log: Logger;
   /** Called after a new bundle was accepted. */
@@ -35,6 +37,7 @@ export class BundleSync {
   private bundle: VerifiedBundle | undefined;
   private jwks: JSONWebKeySet | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private keyTimer: NodeJS.Timeout | undefined;
   private inFlight: Promise<SyncResult> | undefined;
   private stopped = true;
   private lastProblem: string | undefined;
@@ -62,13 +65,19 @@ export class BundleSync {
     await this.loadFromDisk();
     this.stopped = false;
     const first = this.syncNow().finally(() => this.schedule());
+    this.keyTimer = setInterval(() => {
+      void this.refreshKeys().catch((err: unknown) => this.problem('warn', `could not refresh the bundle keys (${(err as Error).message})`, {}));
+    }, this.opts.keyRefreshMs ?? 3_600_000);
+    this.keyTimer.unref();
     if (!this.bundle) await first;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.keyTimer) clearInterval(this.keyTimer);
     this.timer = undefined;
+    this.keyTimer = undefined;
     if (this.inFlight) await this.inFlight;
   }
 
@@ -88,10 +97,39 @@ export class BundleSync {
     this.timer.unref();
   }
 
-  private async loadFromDisk(): Promise<void> {
-    if (!existsSync(this.bundleFile) || !existsSync(this.jwksFile)) return;
+  /**
+   * Fetches the controller's bundle keys and trusts exactly those: a key it no longer publishes
+   * (removed after a compromise) stops verifying at once. A bundle in force that was signed by a
+   * removed key is dropped, and a new one asked for.
+   */
+  async refreshKeys(): Promise<void> {
+    await this.fetchJwks();
+    const bundle = this.bundle;
+    if (!bundle) return;
     try {
-      this.jwks = JSON.parse(readFileSync(this.jwksFile, 'utf8')) as JSONWebKeySet;
+      await verifyBundle(bundle.jws, { ...this.verifyOptions(), allowExpired: true });
+    } catch (err) {
+      if (!(err instanceof BundleRejectedError)) throw err;
+      this.bundle = undefined;
+      rmSync(this.bundleFile, { force: true });
+      this.opts.log.error(
+        { role: this.opts.role, version: bundle.version, kid: bundle.kid, reason: err.reason },
+        'policy bundle: the controller no longer publishes the key that signed the bundle in force; bundle dropped, fetching a new one',
+      );
+      await this.syncNow();
+    }
+  }
+
+  private async loadFromDisk(): Promise<void> {
+    if (existsSync(this.jwksFile)) {
+      try {
+        this.jwks = JSON.parse(readFileSync(this.jwksFile, 'utf8')) as JSONWebKeySet;
+      } catch (err) {
+        this.opts.log.error({ file: this.jwksFile, err: (err as Error).message }, 'policy bundle: stored bundle keys are unreadable; fetching them again');
+      }
+    }
+    if (!existsSync(this.bundleFile) || !this.jwks) return;
+    try {
       // The stored bundle was fully verified when it arrived; re-check it was not altered on
       // disk, but accept it past expiry: an old policy beats no policy while the controller is away.
       const stored = await verifyBundle(readFileSync(this.bundleFile, 'utf8'), { ...this.verifyOptions(), allowExpired: true });
@@ -99,7 +137,7 @@ export class BundleSync {
       const expired = stored.expiresAt * 1000 <= Date.now();
       this.opts.log[expired ? 'warn' : 'info'](
         { role: stored.role, version: stored.version, expiresAt: new Date(stored.expiresAt * 1000).toISOString() },
-        expired ? 'policy bundle: last good bundle on disk has expired; using it until the controller sends a new one' : 'policy bundle: loaded last good bundle from disk',
+        expired ? 'policy bundle: last good bundle on disk has expired; it applies only until its grace period ends, then the safe default policy (mask every class) does' : 'policy bundle: loaded last good bundle from disk',
       );
     } catch (err) {
       const reason = err instanceof BundleRejectedError ? `${err.reason}: ${err.message}` : (err as Error).message;
@@ -190,10 +228,39 @@ export class BundleSync {
       signal: AbortSignal.timeout(this.opts.requestTimeoutMs ?? 10_000),
     });
     if (!res.ok) throw new Error(`bundle keys: HTTP ${res.status}`);
-    const jwks = (await res.json()) as JSONWebKeySet;
-    if (!jwks || !Array.isArray(jwks.keys)) throw new Error('bundle keys: not a JWKS');
+    const fetched = (await res.json()) as JSONWebKeySet & { proof?: GeneralJWS };
+    if (!fetched || !Array.isArray(fetched.keys)) throw new Error('bundle keys: not a JWKS');
+    const jwks = await this.acceptableKeys(fetched);
     this.jwks = jwks;
     writeFileAtomic(this.jwksFile, JSON.stringify(jwks));
+  }
+
+  /**
+   * Which of the fetched keys to trust. Keys the controller no longer lists are dropped. New keys
+   * are added only when the list is signed (`proof`) by a key already trusted — the keys pinned
+   * at enrolment, then each rotation's successor — so whoever sits between the gateway and the
+   * controller can at worst remove keys, never add one. With nothing trusted yet (a gateway given
+   * a token instead of an enrolment), the first key set is taken as served.
+   */
+  private async acceptableKeys(fetched: JSONWebKeySet & { proof?: GeneralJWS }): Promise<JSONWebKeySet> {
+    const trusted = this.jwks?.keys ?? [];
+    if (trusted.length === 0) return { keys: fetched.keys };
+    const same = (a: JWK, b: JWK) => a.kid === b.kid && a.x === b.x && a.kty === b.kty && a.crv === b.crv;
+    const kept = fetched.keys.filter((k) => trusted.some((t) => same(t, k)));
+    const added = fetched.keys.filter((k) => !trusted.some((t) => same(t, k)));
+    if (added.length === 0) return { keys: kept };
+    if (fetched.proof && (await this.provenByTrustedKey(fetched))) return { keys: fetched.keys };
+    this.problem('error', `the controller lists bundle keys (${added.map((k) => k.kid).join(', ')}) that no trusted key signed; not trusting them (enrol again if the controller's keys were replaced)`, {});
+    return { keys: kept };
+  }
+
+  private async provenByTrustedKey(fetched: JSONWebKeySet & { proof?: GeneralJWS }): Promise<boolean> {
+    try {
+      const { payload } = await generalVerify(fetched.proof!, createLocalJWKSet(this.jwks!), { algorithms: ['EdDSA'] });
+      return Buffer.from(payload).equals(Buffer.from(keySetProofPayload({ keys: fetched.keys })));
+    } catch {
+      return false;
+    }
   }
 
   /** Logs a problem once per distinct message (then at debug), so a long outage is one line. */

@@ -55,7 +55,7 @@ export async function startLinkedSetup(opts: { role?: string; pollIntervalMs?: n
   let ctl: { app: FastifyInstance; services: ControllerServices } | undefined;
   let port = 0;
   const startController = async () => {
-    const services = await createControllerServices({ dataDir: ctlDir });
+    const services = await createControllerServices({ dataDir: ctlDir, tenant: 'acme' });
     const app = await buildControllerServer({ services, logger: false });
     await app.listen({ host: '127.0.0.1', port });
     port = (app.server.address() as { port: number }).port;

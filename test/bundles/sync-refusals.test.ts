@@ -11,7 +11,7 @@ import { BundleKeyring } from '../../controller/bundles/keyring.js';
 import { signBundle } from '../../controller/bundles/sign.js';
 import { BundleSync } from '../../gateway/bundles/sync.js';
 import { bundleBodyFor, validateBundleBody } from '../../gateway/bundles/body.js';
-import { bundleEtag } from '../../gateway/bundles/format.js';
+import { bundleEtag, keySetProofPayload } from '../../gateway/bundles/format.js';
 import { BundlePolicySource } from '../../gateway/bundles/policy-source.js';
 import { ProfileCatalog } from '../../controller/profiles/catalog.js';
 
@@ -21,10 +21,11 @@ const HOUR = 3_600_000;
 async function fakeController(keyring: BundleKeyring) {
   let bundleText = '';
   let requests = 0;
+  let keys: () => Promise<unknown> = () => keyring.signedJwks();
   const server: Server = createServer((req, res) => {
     requests++;
     if (req.url === '/api/v1/bundle-keys') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(keyring.jwks()));
+      void keys().then((k) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(k)));
       return;
     }
     if (req.url === '/api/v1/bundles/finance') {
@@ -44,6 +45,9 @@ async function fakeController(keyring: BundleKeyring) {
     url: `http://127.0.0.1:${port}`,
     serve(text: string) {
       bundleText = text;
+    },
+    serveKeys(fn: () => Promise<unknown>) {
+      keys = fn;
     },
     requests: () => requests,
     close: () => new Promise<void>((r) => server.close(() => r())),
@@ -65,11 +69,11 @@ test('sync refuses unsigned, tampered, expired, wrong-role, invalid and unknown-
     ctl.serve(good.jws);
     await sync.start();
     assert.equal(sync.current()?.version, good.version);
-    const policy = new BundlePolicySource(() => sync.current()).policyFor('finance')!;
+    const policy = new BundlePolicySource(() => sync.current(), 'finance', { expiryGraceMs: 3_600_000, log }).policyFor('finance')!;
     assert.deepEqual(policy.guard, finance.guard, 'guard modes reach ctx.policy');
     assert.deepEqual(policy.budgets, finance.budgets, 'budgets reach ctx.policy');
     assert.deepEqual(policy.downshift, finance.downshift, 'downshift rules reach ctx.policy');
-    assert.equal(new BundlePolicySource(() => sync.current()).policyFor('marketing'), undefined);
+    assert.equal(new BundlePolicySource(() => sync.current(), 'finance', { expiryGraceMs: 3_600_000, log }).policyFor('marketing'), undefined);
 
     const [h, p, sig] = good.jws.split('.') as [string, string, string];
     const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as { bundle: { profile: { budgets: { monthlyUsd: number } } } };
@@ -150,6 +154,51 @@ test('key rotation end to end: the gateway follows the controller to a new key w
     ctl.serve(second.jws);
     assert.equal(await sync.syncNow(), 'updated', 'bundle signed by the new key is accepted (JWKS refetched on unknown kid)');
     assert.equal(sync.current()?.kid, nextKid);
+  } finally {
+    await sync.stop();
+    await ctl.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a key the controller lists without a signature by a trusted key is not trusted; removals are honoured', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-sync-'));
+  const logs: string[] = [];
+  const log = pino({ level: 'debug' }, new Writable({ write(c: Buffer, _e, cb) { logs.push(c.toString()); cb(); } }));
+  const keyring = await BundleKeyring.loadOrCreate(dir, { bundleTtlMs: 24 * HOUR });
+  const attacker = await BundleKeyring.loadOrCreate(mkdtempSync(join(tmpdir(), 'sb-evil-')), { bundleTtlMs: 24 * HOUR });
+  const profiles = ProfileCatalog.load([ProfileCatalog.defaultDirs(dir)[0]!]);
+  const body = bundleBodyFor(profiles.get('finance')!) as unknown as Record<string, unknown>;
+  const ctl = await fakeController(keyring);
+  const sync = new BundleSync({ controllerUrl: ctl.url, role: 'finance', token: () => 't', dir: join(dir, 'bundles'), pollIntervalMs: 60_000, validate: validateBundleBody, log });
+  try {
+    ctl.serve((await signBundle(keyring, 'finance', body, 24 * HOUR)).jws);
+    await sync.start();
+    const genuine = sync.current()!.kid;
+    // Someone between gateway and controller adds their own key, with a proof only that key signed.
+    ctl.serveKeys(async () => {
+      const real = keyring.jwks();
+      const evil = await attacker.signedJwks();
+      const keys = [...real.keys, ...evil.keys];
+      const { GeneralSign } = await import('jose');
+      const signer = new GeneralSign(keySetProofPayload({ keys }));
+      const { kid, privateKey } = await attacker.signingKey();
+      signer.addSignature(privateKey).setProtectedHeader({ alg: 'EdDSA', kid });
+      return { keys, proof: await signer.sign() };
+    });
+    ctl.serve((await signBundle(attacker, 'finance', { ...body, role: 'finance' }, 24 * HOUR)).jws);
+    assert.equal(await sync.syncNow(), 'refused');
+    assert.equal(sync.current()?.kid, genuine, 'the bundle signed by the added key was refused');
+    assert.ok(logs.some((l) => l.includes('that no trusted key signed; not trusting them')));
+    const stored = JSON.parse(readFileSync(join(dir, 'bundles', 'bundle-keys.json'), 'utf8')) as { keys: Array<{ kid: string }> };
+    assert.deepEqual(stored.keys.map((k) => k.kid), [genuine]);
+
+    // The controller drops every key (no proof at all): removals are honoured, the bundle is dropped.
+    ctl.serveKeys(async () => ({ keys: [] }));
+    ctl.serve('');
+    await sync.refreshKeys();
+    assert.equal(sync.current(), undefined);
+    assert.ok(logs.some((l) => l.includes('no longer publishes the key that signed the bundle in force')));
   } finally {
     await sync.stop();
     await ctl.close();

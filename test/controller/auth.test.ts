@@ -23,7 +23,7 @@ describe('controller authentication and enrolment', () => {
   async function signed(claims: { iss?: string; aud?: string; iat?: number; exp?: number; roles?: unknown; typ?: string }) {
     const { kid, privateKey } = c.services.keys.current();
     const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({ roles: claims.roles ?? ['finance'] })
+    return new SignJWT({ roles: claims.roles ?? ['finance'], tenant: c.services.tenant })
       .setProtectedHeader({ alg: 'EdDSA', kid, typ: claims.typ ?? 'at+jwt' })
       .setIssuer(claims.iss ?? DEFAULT_ISSUER)
       .setAudience(claims.aud ?? CONTROLLER_AUDIENCE)
@@ -115,11 +115,14 @@ describe('controller authentication and enrolment', () => {
     assert.equal(r1.statusCode, 200);
     const rotated = r1.json() as { refresh_token: string; access_token: string };
     assert.notEqual(rotated.refresh_token, tokens.refresh_token);
-    // Replaying the spent token revokes the family, including the newest token.
+    // Once the new token has been used, replaying the spent one revokes the family, including the newest token.
+    const r2 = await c.app.inject({ method: 'POST', url: '/api/v1/token/refresh', payload: { refreshToken: rotated.refresh_token } });
+    assert.equal(r2.statusCode, 200);
+    const newest = r2.json() as { refresh_token: string };
     const replay = await c.app.inject({ method: 'POST', url: '/api/v1/token/refresh', payload: { refreshToken: tokens.refresh_token } });
     assert.equal(replay.statusCode, 401);
     assert.match(replay.json().message, /already used; all tokens from this enrolment are revoked/);
-    const afterRevoke = await c.app.inject({ method: 'POST', url: '/api/v1/token/refresh', payload: { refreshToken: rotated.refresh_token } });
+    const afterRevoke = await c.app.inject({ method: 'POST', url: '/api/v1/token/refresh', payload: { refreshToken: newest.refresh_token } });
     assert.equal(afterRevoke.statusCode, 401);
     assert.match(afterRevoke.json().message, /revoked/);
   });

@@ -30,11 +30,25 @@ describe('controller CLI', () => {
     assert.deepEqual(created.roles, ['finance']);
     await assert.rejects(enrolCodeCommand({ dataDir: dir, subject: 'gateway:x', role: [], ttl: '1h' }), (e: unknown) => e instanceof CliError && /give --role/.test(e.message));
     await assert.rejects(enrolCodeCommand({ dataDir: dir, subject: 'ana', role: [], ttl: 'soon' }), (e: unknown) => e instanceof CliError && /--ttl must be a duration/.test(e.message));
+    // A role without a profile would leave the gateway with no policy: refused, naming the roles that have one.
+    await assert.rejects(
+      enrolCodeCommand({ dataDir: dir, subject: 'gateway:x', role: ['treasury'], ttl: '1h' }),
+      (e: unknown) => e instanceof CliError && /--role: role "treasury" has no profile.*engineering, finance, marketing/.test(e.message),
+    );
+    await assert.rejects(
+      enrolCodeCommand({ dataDir: dir, subject: 'ana', role: ['marketing'], ttl: '1h' }),
+      (e: unknown) => e instanceof CliError && /"ana" does not hold "marketing" in the directory/.test(e.message),
+    );
+    // cfo holds finance and treasury; only finance has a profile.
+    const cfo = JSON.parse(await enrolCodeCommand({ dataDir: dir, subject: 'cfo', role: [], ttl: '1h', json: true })) as { roles: string[]; tenant: string; code: string };
+    assert.deepEqual(cfo.roles, ['finance']);
+    assert.equal(cfo.tenant, 'default');
+    assert.match(cfo.code, /^sbe_[\w-]+\.[\w-]{22}$/, 'the code carries the bundle-key fingerprint');
   });
 
   it('prints an admin token that verifies against the data dir keys, capped at 30 minutes', async () => {
     const token = (await adminTokenCommand({ dataDir: dir, subject: 'admin:local', ttl: '5m' })).trim();
-    const tokens = new AccessTokens(await SigningKeys.loadOrCreate(dir), { issuer: DEFAULT_ISSUER, audience: CONTROLLER_AUDIENCE });
+    const tokens = new AccessTokens(await SigningKeys.loadOrCreate(dir), { issuer: DEFAULT_ISSUER, audience: CONTROLLER_AUDIENCE, tenant: 'unused' });
     const caller = await tokens.verify(token);
     assert.deepEqual(caller.roles, ['admin']);
     assert.ok(caller.expiresAt - Math.floor(Date.now() / 1000) <= 300);

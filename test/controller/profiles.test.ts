@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProfileCatalog, ProfileError, SHIPPED_PROFILES_DIR, validateBundlePayload, validateProfile } from '../../controller/profiles/catalog.js';
 import type { RoleProfile } from '../../controller/profiles/types.js';
+import { loadModelRegistry } from '../../models/registry.js';
+import { modelAllowed } from '../../gateway/stages/policy.js';
 
 describe('role profiles', () => {
   const shipped = ProfileCatalog.load([SHIPPED_PROFILES_DIR]);
@@ -16,6 +18,18 @@ describe('role profiles', () => {
       assert.ok(p.models.allowed.length > 0 && p.extensions.allow.length > 0 && p.skills!.length > 0, p.role);
       assert.ok(p.budgets && p.downshift && p.guard.classes, p.role);
       assert.deepEqual(validateBundlePayload({ format: 1, role: p.role, profile: p }), [], `${p.role} bundle`);
+    }
+  });
+
+  it("ships consistent profiles: each default model is allowed and within the role's tiers", () => {
+    const registry = loadModelRegistry();
+    for (const p of shipped.all()) {
+      const def = p.models.default;
+      assert.ok(def, `${p.role} names a default model`);
+      const policy = { role: p.role, version: 'test', guard: p.guard, allowedModels: p.models.allowed, models: p.models };
+      assert.ok(modelAllowed(policy, def), `${p.role}: default ${def} is in models.allowed`);
+      const tier = registry.tierOf(def);
+      assert.ok(tier && (!p.models.tiers || (p.models.tiers as string[]).includes(tier)), `${p.role}: default ${def} (tier ${tier}) is within ${p.models.tiers?.join(', ')}`);
     }
   });
 

@@ -116,8 +116,8 @@ describe('enrolment storage on both backends', () => {
         const { SigningKeys } = await import('../../controller/auth/signing-keys.js');
         const { AccessTokens } = await import('../../controller/auth/access-tokens.js');
         const { Enrolment, CredentialRejected } = await import('../../controller/auth/enrolment.js');
-        const tokens = new AccessTokens(await SigningKeys.loadOrCreate(b.dataDir), { issuer: 'urn:test', audience: 'switchboard-controller' });
-        const enrolment = new Enrolment(b.handle.db, tokens);
+        const tokens = new AccessTokens(await SigningKeys.loadOrCreate(b.dataDir), { issuer: 'urn:test', audience: 'switchboard-controller', tenant: 'acme' });
+        const enrolment = new Enrolment(b.handle.db, tokens, { tenant: 'acme', rolesOf: async () => undefined, bundleKeysFingerprint: async () => 'fp' });
         const { code } = await enrolment.createCode({ subject: 'gateway:a', roles: ['engineering'], createdBy: 'test' });
         const results = await Promise.allSettled([enrolment.exchange(code), enrolment.exchange(code), enrolment.exchange(code)]);
         const won = results.filter((r) => r.status === 'fulfilled');
@@ -125,12 +125,14 @@ describe('enrolment storage on both backends', () => {
         for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof CredentialRejected);
         const pair = (won[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof enrolment.exchange>>>).value;
         const caller = await tokens.verify(pair.accessToken.token);
-        assert.deepEqual([caller.subject, caller.roles], ['gateway:a', ['engineering']]);
+        assert.deepEqual([caller.subject, caller.roles, caller.tenant], ['gateway:a', ['engineering'], 'acme']);
         const next = await enrolment.refresh(pair.refreshToken);
         assert.notEqual(next.refreshToken, pair.refreshToken);
+        await enrolment.refresh(next.refreshToken);
+        // The first token's successor has been used: presenting it now is a copy, not a lost reply.
         await assert.rejects(enrolment.refresh(pair.refreshToken), CredentialRejected);
         const rows = await b.handle.db.selectFrom('refresh_tokens').select(['revoked_at']).execute();
-        assert.equal(rows.length, 2);
+        assert.equal(rows.length, 3);
         assert.ok(rows.every((r) => typeof r.revoked_at === 'number'), 'reuse revoked the family');
       } finally {
         await b.dispose();

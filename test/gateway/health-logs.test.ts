@@ -45,7 +45,11 @@ describe('health probes and request logs', () => {
     const ready = await fetch(`${gw.url}/readyz`);
     assert.equal(ready.status, 200);
     const text = await ready.text();
-    assert.deepEqual(JSON.parse(text), { status: 'ready', upstreams: [{ name: 'primary', kind: 'openrouter', state: 'closed', hasKey: true }] });
+    assert.deepEqual(JSON.parse(text), {
+      status: 'ready',
+      policy: { source: 'built-in', role: 'engineering', version: 'default', ready: true },
+      upstreams: [{ name: 'primary', kind: 'openrouter', state: 'closed', hasKey: true }],
+    });
     assert.ok(!text.includes('sk-upstream-test'));
   });
 
