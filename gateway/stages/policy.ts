@@ -3,10 +3,18 @@
  * from a PolicySource — the synced signed bundle when a controller is configured, else the
  * built-in default — and enforces the role's model allowlist on the requested model.
  * Refusals are recorded in ctx.notes.denied so the audit trail names them.
+ *
+ * Refusals are not 401/403: Goose reads those as a failed login. A disallowed model is a 400
+ * (Goose shows "Bad request (400): <message>" to the person) naming the allowed models; a
+ * missing policy is a 503 (shown as a server error, not retried). Neither message may contain
+ * the phrases Goose reads as "context too long" (see errors.ts).
+ *
+ * modelList (response): `GET /models` lists only the models the role may use, so Goose's
+ * model picker does not offer models that are then refused.
  */
-import type { RequestContext, Stage } from '../context.js';
+import type { JsonValue, RequestContext, Stage } from '../context.js';
 import type { EffectivePolicy } from '../../policies/types.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, readsAsContextOverflow } from '../errors.js';
 import { globToRegExp } from '../downshift/rules.js';
 
 export interface PolicySource {
@@ -41,19 +49,43 @@ export function loadPolicyStage(source: PolicySource): Stage {
       const policy = source.policyFor(role);
       if (!policy) {
         ctx.notes.denied = { stage: 'loadPolicy', reason: `no policy for role ${role}` };
-        throw new GatewayError(403, `No policy is available for role "${role}"; ask your administrator to publish one`, 'permission_error', 'no_policy');
+        throw new GatewayError(503, `No policy is available for role "${role}"; ask your administrator to publish one`, 'server_error', 'no_policy');
       }
       ctx.policy = policy;
       const model = ctx.requestedModel;
       if (model !== undefined && ctx.route !== 'models' && !modelAllowed(policy, model)) {
         ctx.notes.denied = { stage: 'loadPolicy', reason: `model ${model} not allowed for role ${role}` };
-        throw new GatewayError(
-          403,
-          `Model "${model}" is not allowed for role "${role}" (allowed: ${policy.allowedModels!.join(', ')}); pick an allowed model or ask your administrator`,
-          'permission_error',
-          'model_not_allowed',
-        );
+        throw new GatewayError(400, modelNotAllowedMessage(model, role, policy.allowedModels!), 'invalid_request_error', 'model_not_allowed');
       }
+    },
+  };
+}
+
+/** The refusal Goose shows the person: which models the role may use instead. */
+export function modelNotAllowedMessage(model: string, role: string, allowed: readonly string[]): string {
+  const tail = `is not allowed for role "${role}". Allowed models: ${allowed.join(', ')}. Choose one of them as the model, or ask your administrator.`;
+  const named = `Model "${model}" ${tail}`;
+  // A model id is caller text: if it carries a phrase Goose reads as "context too long", leave it out.
+  return readsAsContextOverflow(named) ? `The requested model ${tail}` : named;
+}
+
+export function modelListStage(): Stage {
+  return {
+    name: 'modelList',
+    phase: 'response',
+    run(ctx: RequestContext) {
+      const res = ctx.response;
+      const policy = ctx.policy;
+      if (ctx.route !== 'models' || !policy || !res || res.kind !== 'json' || res.status !== 200) return;
+      const body = res.body;
+      if (!body || typeof body !== 'object' || Array.isArray(body) || !Array.isArray(body.data)) return;
+      if (allowlistOf(policy) === null) return;
+      body.data = body.data.filter((m: JsonValue) => {
+        const id = m && typeof m === 'object' && !Array.isArray(m) ? m.id : undefined;
+        return typeof id === 'string' && modelAllowed(policy, id);
+      });
+      // The upstream's bytes no longer match the body.
+      delete res.bytes;
     },
   };
 }
