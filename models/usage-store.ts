@@ -309,7 +309,7 @@ export class UsageStore {
   *records(q: UsageQuery): IterableIterator<UsageRecord> {
     this.flush();
     const w = this.where(q);
-    for (const row of this.db.prepare(`SELECT * FROM usage_records ${w.sql} ORDER BY ts, id`).iterate(...w.args)) {
+    for (const row of this.db.prepare(`SELECT * FROM usage_records ${w.sql} ORDER BY ts, rowid`).iterate(...w.args)) {
       yield fromRow(row as UsageRow);
     }
   }
