@@ -14,6 +14,8 @@ import { loadPolicyStage } from '../../gateway/stages/policy.js';
 import { startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { waitUntil } from '../support/wait.js';
+import { computeEventHash } from '../../gateway/audit/event.js';
+import { CSV_HEADER, parseExport, toCsvRow } from '../../gateway/audit/export-format.js';
 
 /** Goose 400s containing any of these start compaction (crates/goose/src/providers/http_status.rs). */
 const TRIGGERS = [
@@ -151,5 +153,11 @@ describe('what Goose sees', () => {
     const events = [...spool.events()];
     assert.equal(events.find((e) => e.traceId === ids[0])!.sessionId, '20251108_2');
     assert.equal('sessionId' in events.find((e) => e.traceId === ids[1])!, false);
+
+    // The session id is hashed with the event, and survives a CSV export read back for verification.
+    for (const e of events) assert.equal(computeEventHash(e), e.hash);
+    const parsed = parseExport(CSV_HEADER + events.map(toCsvRow).join(''));
+    assert.deepEqual(parsed.problems, []);
+    assert.deepEqual(parsed.events, events);
   });
 });
