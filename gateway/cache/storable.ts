@@ -11,10 +11,26 @@ import type { JsonObject, JsonValue, SseEvent } from '../context.js';
 const UNSTORABLE_REASONS: ReadonlySet<string> = new Set(['length', 'error', 'max_tokens', 'content_filter']);
 
 /**
- * A finish/stop reason naming one of UNSTORABLE_REASONS. The quotes right around the field name
- * cannot match the escaped form (`\"finish_reason\"`) that appears inside answer text.
+ * True when `field` (with its quotes) has a string value in UNSTORABLE_REASONS anywhere in `d`.
+ * Plain lastIndexOf scans, no regex and no parse: this runs on every chunk of a cacheable stream,
+ * and OpenAI chunks carry `finish_reason` at their end. A field name with its quotes cannot match
+ * inside answer text, where quotes are escaped (`\"finish_reason\"`).
  */
-const UNSTORABLE_REASON = /"(?:finish_reason|stop_reason)"\s*:\s*"(?:length|error|max_tokens|content_filter)"/;
+function hasUnstorableReason(d: string, field: string): boolean {
+  let at = d.lastIndexOf(field);
+  while (at >= 0) {
+    let j = at + field.length;
+    let c = d.charCodeAt(j);
+    // JSON whitespace and the colon before the value.
+    while (c === 58 || c === 32 || c === 9 || c === 10 || c === 13) c = d.charCodeAt(++j);
+    if (c === 34 /* " */) {
+      const end = d.indexOf('"', j + 1);
+      if (end > j && UNSTORABLE_REASONS.has(d.slice(j + 1, end))) return true;
+    }
+    at = at > 0 ? d.lastIndexOf(field, at - 1) : -1;
+  }
+  return false;
+}
 
 function isObject(v: JsonValue | undefined): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -28,13 +44,15 @@ function reportsError(v: JsonValue): boolean {
 
 /**
  * True when one stream event means the stream must not be stored. Cheap on ordinary chunks:
- * substring checks first; JSON is parsed only for an event that mentions `"error"`.
+ * two substring scans; JSON is parsed only for an event that mentions `"error"`.
  */
 export function eventForbidsStore(e: SseEvent): boolean {
   if (e.event === 'error') return true;
   const d = e.data;
   if (d === undefined || d.charCodeAt(0) !== 123 /* { */) return false;
-  if (d.includes('_reason"') && UNSTORABLE_REASON.test(d)) return true;
+  if (hasUnstorableReason(d, '"finish_reason"')) return true;
+  // Anthropic streams name their events; only message_delta carries the stop reason.
+  if (e.event === 'message_delta' && hasUnstorableReason(d, '"stop_reason"')) return true;
   if (!d.includes('"error"')) return false;
   try {
     return reportsError(JSON.parse(d) as JsonValue);
