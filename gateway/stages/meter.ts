@@ -94,9 +94,11 @@ export function meterStage(deps: MeterStageDeps): Stage {
   }
 
   /** Earlier attempts the upstream may have run: each counted at the prompt estimate (their output is unknown). */
-  function uncertainAttempts(ctx: RequestContext, model: string, priced: PricedUsage): PricedUsage {
+  function uncertainAttempts(ctx: RequestContext, priced: PricedUsage): PricedUsage {
     const n = ctx.upstream?.uncertainAttempts ?? 0;
     if (n === 0 || !ctx.body) return priced;
+    // Priced on the model in the request (what the failed attempts carried), not a fallback's.
+    const model = typeof ctx.body.model === 'string' ? ctx.body.model : (ctx.requestedModel ?? '');
     const promptTokens = estimatePromptTokens(ctx.body, ctx.format, model) * n;
     const extra = priceFor({ promptTokens, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0 }, registry.get(model), true, unknownModelPrice);
     const usage = { ...priced.usage, promptTokens: priced.usage.promptTokens + promptTokens };
@@ -119,7 +121,7 @@ export function meterStage(deps: MeterStageDeps): Stage {
     let priced: PricedUsage;
     let costUsd = 0;
     try {
-      priced = uncertainAttempts(ctx, model, measure(ctx, res, meter, model));
+      priced = uncertainAttempts(ctx, measure(ctx, res, meter, model));
       costUsd = cacheHit ? 0 : priced.costUsd;
     } finally {
       // Settled even when measuring failed, so a reservation never lingers.
