@@ -165,6 +165,7 @@ export class UpstreamRouter {
         const reply: UpstreamReply = { ...replyFacts(), ms, status, headers: res.headers, body: res.body };
         if (!RETRYABLE_STATUS.has(status)) {
           // The verdict waits for the body: a stream that breaks after it started counts as a failure.
+          target.breaker.recordHeaders();
           judgeWhenBodyEnds(res.body, target.breaker, req.signal);
           return reply;
         }
