@@ -135,24 +135,21 @@ describe('what Goose sees', () => {
   it('the older goose-session-id header names the session in audit events', async () => {
     policy = { role: 'engineering', version: 'v1', guard: defaultGuardPolicy };
     const spool = gw.server.services.controllerLink.spool;
-    const res = await openai.chat.completions
-      .create({ model: 'anthropic/claude-sonnet-4', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'goose-session-id': '20250901_4' } })
-      .withResponse();
-    const requestId = res.response.headers.get('x-request-id');
-    await waitUntil(() => [...spool.events()].some((e) => e.traceId === requestId), 'audit event spooled', 5000, 20);
-    const event = [...spool.events()].find((e) => e.traceId === requestId)!;
-    assert.equal(event.sessionId, '20250901_4');
+    // Events are matched by position (traceId may be an OpenTelemetry trace id, not the request id).
+    const count = () => [...spool.events()].length;
+    const first = count();
+    await openai.chat.completions.create({ model: 'anthropic/claude-sonnet-4', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'goose-session-id': '20250901_4' } });
+    await waitUntil(() => count() === first + 1, 'audit event spooled', 5000, 20);
+    assert.equal([...spool.events()].at(-1)!.sessionId, '20250901_4');
 
     // The newer header wins when both are sent; a request without one has no sessionId field (hash unchanged for old events).
-    const both = await openai.chat.completions
-      .create({ model: 'anthropic/claude-sonnet-4', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'goose-session-id': 'old_1', 'agent-session-id': '20251108_2' } })
-      .withResponse();
-    const none = await openai.chat.completions.create({ model: 'anthropic/claude-sonnet-4', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
-    const ids = [both.response.headers.get('x-request-id'), none.response.headers.get('x-request-id')];
-    await waitUntil(() => ids.every((id) => [...spool.events()].some((e) => e.traceId === id)), 'audit events spooled', 5000, 20);
+    await openai.chat.completions.create({ model: 'anthropic/claude-sonnet-4', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'goose-session-id': 'old_1', 'agent-session-id': '20251108_2' } });
+    await waitUntil(() => count() === first + 2, 'audit event spooled', 5000, 20);
+    await openai.chat.completions.create({ model: 'anthropic/claude-sonnet-4', messages: [{ role: 'user', content: 'hi' }] });
+    await waitUntil(() => count() === first + 3, 'audit event spooled', 5000, 20);
     const events = [...spool.events()];
-    assert.equal(events.find((e) => e.traceId === ids[0])!.sessionId, '20251108_2');
-    assert.equal('sessionId' in events.find((e) => e.traceId === ids[1])!, false);
+    assert.equal(events.at(-2)!.sessionId, '20251108_2');
+    assert.equal('sessionId' in events.at(-1)!, false);
 
     // The session id is hashed with the event, and survives a CSV export read back for verification.
     for (const e of events) assert.equal(computeEventHash(e), e.hash);
