@@ -38,7 +38,7 @@ export interface Caller {
   tenantId: string;
   userId: string;
   role: string;
-  /** Goose's `agent-session-id` header (or `x-switchboard-session-id`). */
+  /** Goose's `agent-session-id` header (older Goose: `goose-session-id`; others: `x-switchboard-session-id`). */
   sessionId?: string;
   /** `x-switchboard-task-id` header, for per-task metering. */
   taskId?: string;
@@ -84,6 +84,13 @@ export interface UpstreamInfo {
   ms: number;
   /** Model actually sent upstream (after downshift or fallback mapping). */
   model?: string;
+  /** True when a fallback upstream (not the first configured) answered. */
+  fallback?: boolean;
+  /**
+   * Earlier attempts that failed after the request body went out (connection lost, timeout,
+   * HTTP 500): the upstream may have run and billed them, so the meter counts their estimate.
+   */
+  uncertainAttempts?: number;
 }
 
 export interface RequestContext {

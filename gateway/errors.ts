@@ -5,6 +5,21 @@
  */
 import type { GatewayResponse, JsonObject, WireFormat } from './context.js';
 
+/**
+ * Phrases that make Goose treat a 400 as "context length exceeded" and compact the
+ * conversation (crates/goose/src/providers/http_status.rs; matched case-insensitively).
+ */
+export const GOOSE_CONTEXT_OVERFLOW_PHRASES: readonly string[] = [
+  'too long', 'context length', 'context_length_exceeded', 'reduce the length', 'token count', 'exceeds',
+  'exceed context limit', 'input length', 'max_tokens', 'decrease input length', 'context limit', 'maximum prompt length',
+];
+
+/** True when Goose would read this error message as "context too long". */
+export function readsAsContextOverflow(message: string): boolean {
+  const lower = message.toLowerCase();
+  return GOOSE_CONTEXT_OVERFLOW_PHRASES.some((p) => lower.includes(p));
+}
+
 export class GatewayError extends Error {
   constructor(
     readonly status: number,

@@ -1,8 +1,11 @@
 /**
  * The gateway pipeline: every model call runs these stages, in this order.
  *
- *   authenticate → loadPolicy → extensionAllowlist → privacyGuard → cacheLookup → budgetCheck → downshift
- *   → budgetReserve → auditForwarded → forward → extensionAllowlistAnswers → cacheStore → reidentify → meter → audit
+ *   authenticate → loadPolicy → extensionAllowlist → privacyGuard → budgetCheck → downshift → cacheLookup
+ *   → budgetReserve → auditForwarded → forward → extensionAllowlistAnswers → modelList → cacheStore → reidentify
+ *   → meter → audit
+ *
+ * cacheLookup comes after downshift so the cache key is the request as sent upstream.
  *
  * Request-phase stages run until one answers (sets ctx.response); response-phase stages
  * then all run in order, wrapping the response or registering finish hooks.
@@ -12,7 +15,7 @@ import type { GatewayResponse, RequestContext, Stage, WireFormat } from './conte
 import { failSpan } from './telemetry/tracing.js';
 import { GatewayError, errorResponse } from './errors.js';
 import { authenticateStage, type AuthenticateOptions } from './stages/authenticate.js';
-import { loadPolicyStage, type ModelTierLookup, type PolicySource } from './stages/policy.js';
+import { loadPolicyStage, modelListStage, type ModelTierLookup, type PolicySource } from './stages/policy.js';
 import { forwardStage, type ForwardOptions } from './stages/forward.js';
 import type { UpstreamRouter } from './upstream/router.js';
 import { cacheStages, type CacheStageDeps } from './stages/cache.js';
@@ -49,15 +52,16 @@ export function buildPipeline(deps: PipelineDeps): Stage[] {
     // Before the guard and the cache: the tools the model may see are part of what is cached.
     extensions?.filterTools,
     deps.guard ? privacyGuardStage(deps.guard) : undefined,
-    cache?.lookup,
     deps.cost ? budgetCheckStage(deps.cost.budget) : undefined,
     deps.downshift ? downshiftStage(deps.downshift) : undefined,
+    cache?.lookup,
     deps.cost ? budgetReserveStage(deps.cost.budget) : undefined,
     // auditForwarded right before forward: its event is committed before the first upstream byte.
     audit?.forwarded,
     forwardStage(deps.upstreams, deps.forward),
     // Right after forward, so cache hits and fresh answers are both checked.
     extensions?.refuseCalls,
+    modelListStage(deps.modelTier),
     // cacheStore must stay before reidentify: it records the masked answer, never the clear one.
     cache?.store,
     deps.guard ? reidentifyStage(deps.guard.pseudonyms) : undefined,

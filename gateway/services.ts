@@ -12,6 +12,7 @@ import { UpstreamRouter } from './upstream/router.js';
 import { openGatewayDb, type GatewayDb } from './store.js';
 import { defaultPolicySource } from '../policies/default-source.js';
 import { createCostServices } from './cost/services.js';
+import { unknownModelPrice } from './cost/config.js';
 import { estimatePromptTokens } from '../models/tokens.js';
 import { ExactCache } from './cache/exact-cache.js';
 import { exactCacheOptions, resolveCacheConfig } from './cache/config.js';
@@ -100,7 +101,7 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
     guard,
     cost: {
       budget: { ledger: cost.ledger, registry, config: cost.config, resolver: cost.resolver },
-      meter: { registry, store: cost.store, ledger: cost.ledger },
+      meter: { registry, store: cost.store, ledger: cost.ledger, unknownModelPrice: unknownModelPrice(cost.config.reservation) },
     },
   });
 

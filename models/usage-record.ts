@@ -1,6 +1,9 @@
 /** One metered request, as stored by the usage store and replayed by the rules simulator. */
 export interface UsageRecord {
+  /** Made by the gateway, unique per record (records are append-only). */
   id: string;
+  /** The request's x-request-id (the caller's when it sent a valid one), to join with logs. */
+  requestId?: string;
   /** Epoch milliseconds when the request arrived. */
   ts: number;
   tenantId: string;

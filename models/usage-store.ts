@@ -1,5 +1,8 @@
 /**
- * Usage records in the gateway's SQLite database: one row per metered request.
+ * Usage records in the gateway's SQLite database: one row per metered request, append-only.
+ * The row id is made by the gateway (the caller's x-request-id is only kept in request_id), and
+ * a trigger refuses any UPDATE, so no request can replace or rewrite recorded spend; rows leave
+ * only by retention (purgeOlderThan).
  *
  * Writes are queued and flushed in one transaction per event-loop turn (setImmediate): finish
  * hooks never wait on disk, and a burst of N finishing requests costs one commit instead of N
@@ -37,6 +40,12 @@ const MIGRATIONS = [
    );
    CREATE INDEX usage_records_ts ON usage_records (ts);
    CREATE INDEX usage_records_tenant_ts ON usage_records (tenant_id, ts);`,
+  // v2: rows of older versions used the request id as row id; it is kept as request_id too.
+  `ALTER TABLE usage_records ADD COLUMN request_id TEXT;
+   UPDATE usage_records SET request_id = id;
+   CREATE INDEX usage_records_request_id ON usage_records (request_id);
+   CREATE TRIGGER usage_records_append_only BEFORE UPDATE ON usage_records
+   BEGIN SELECT RAISE(ABORT, 'usage records are append-only'); END;`,
 ];
 
 export const USAGE_GROUPINGS = ['day', 'role', 'user', 'model'] as const;
@@ -68,6 +77,7 @@ export type SpendScope =
 
 interface UsageRow {
   id: string;
+  request_id: string | null;
   ts: number;
   tenant_id: string;
   user_id: string;
@@ -98,6 +108,12 @@ const GROUP_EXPR: Record<UsageGrouping, string> = {
   model: 'model_used',
 };
 
+/**
+ * A downshift that happened: the substituted model answered. A request refused after the rule
+ * matched (budget, upstream error) is not one, nor is a cache hit.
+ */
+const ANSWERED_DOWNSHIFT = 'downshift_rule IS NOT NULL AND cache_hit = 0 AND status >= 200 AND status < 400';
+
 const SUMMARY_COLUMNS = `
   COUNT(*) AS requests,
   COALESCE(SUM(prompt_tokens), 0) AS promptTokens,
@@ -107,8 +123,8 @@ const SUMMARY_COLUMNS = `
   COALESCE(SUM(estimated), 0) AS estimatedRequests,
   COALESCE(SUM(cache_hit), 0) AS cacheHits,
   COALESCE(SUM(CASE WHEN cache_hit = 1 THEN MAX(COALESCE(baseline_cost_usd, 0) - cost_usd, 0) ELSE 0 END), 0) AS cacheSavingsUsd,
-  COALESCE(SUM(CASE WHEN downshift_rule IS NOT NULL AND cache_hit = 0 THEN 1 ELSE 0 END), 0) AS downshifts,
-  COALESCE(SUM(CASE WHEN downshift_rule IS NOT NULL AND cache_hit = 0 THEN MAX(COALESCE(baseline_cost_usd, cost_usd) - cost_usd, 0) ELSE 0 END), 0) AS downshiftSavingsUsd`;
+  COALESCE(SUM(CASE WHEN ${ANSWERED_DOWNSHIFT} THEN 1 ELSE 0 END), 0) AS downshifts,
+  COALESCE(SUM(CASE WHEN ${ANSWERED_DOWNSHIFT} THEN MAX(COALESCE(baseline_cost_usd, cost_usd) - cost_usd, 0) ELSE 0 END), 0) AS downshiftSavingsUsd`;
 
 export interface UsageQuery {
   /** Epoch ms, inclusive. */
@@ -121,6 +137,7 @@ export interface UsageQuery {
 function toRow(r: UsageRecord): UsageRow {
   return {
     id: r.id,
+    request_id: r.requestId ?? null,
     ts: r.ts,
     tenant_id: r.tenantId,
     user_id: r.userId,
@@ -148,6 +165,7 @@ function toRow(r: UsageRecord): UsageRow {
 function fromRow(row: UsageRow): UsageRecord {
   return {
     id: row.id,
+    ...(row.request_id !== null ? { requestId: row.request_id } : {}),
     ts: row.ts,
     tenantId: row.tenant_id,
     userId: row.user_id,
@@ -192,8 +210,12 @@ export class UsageStore {
   ) {
     migrate(db, 'usage', MIGRATIONS);
     this.batch = opts.batch ?? true;
+    // A plain INSERT: a repeated id fails loudly instead of replacing a row.
     this.insert = db.prepare(
-      `INSERT OR REPLACE INTO usage_records VALUES (@id, @ts, @tenant_id, @user_id, @role, @session_id, @task_id, @task_kind, @route,
+      `INSERT INTO usage_records (id, request_id, ts, tenant_id, user_id, role, session_id, task_id, task_kind, route,
+        model_requested, model_used, prompt_tokens, completion_tokens, cached_tokens, cost_usd, estimated, latency_ms,
+        status, cache_hit, downshift_rule, downshift_reason, baseline_cost_usd)
+       VALUES (@id, @request_id, @ts, @tenant_id, @user_id, @role, @session_id, @task_id, @task_kind, @route,
         @model_requested, @model_used, @prompt_tokens, @completion_tokens, @cached_tokens, @cost_usd, @estimated, @latency_ms,
         @status, @cache_hit, @downshift_rule, @downshift_reason, @baseline_cost_usd)`,
     );
@@ -287,7 +309,7 @@ export class UsageStore {
   *records(q: UsageQuery): IterableIterator<UsageRecord> {
     this.flush();
     const w = this.where(q);
-    for (const row of this.db.prepare(`SELECT * FROM usage_records ${w.sql} ORDER BY ts, id`).iterate(...w.args)) {
+    for (const row of this.db.prepare(`SELECT * FROM usage_records ${w.sql} ORDER BY ts, rowid`).iterate(...w.args)) {
       yield fromRow(row as UsageRow);
     }
   }

@@ -60,6 +60,15 @@ export function formatUsageCsv(by: UsageGrouping, rows: UsageSummaryRow[], total
   return [head, ...lines].join('\n');
 }
 
+/** USD amounts in JSON and CSV: rounded to the micro-dollar, so sums carry no float noise (0.30000000000000004). */
+export function roundUsd(value: number): number {
+  return Math.round(value * 1e6) / 1e6;
+}
+
+export function roundedRow(r: UsageSummaryRow): UsageSummaryRow {
+  return { ...r, costUsd: roundUsd(r.costUsd), cacheSavingsUsd: roundUsd(r.cacheSavingsUsd), downshiftSavingsUsd: roundUsd(r.downshiftSavingsUsd) };
+}
+
 export type UsageFlags = CommonOptions & { by: UsageGrouping; since: string; tenant?: string; format: Format };
 
 /** Output of `switchboard usage`. */
@@ -70,8 +79,8 @@ export function usageReport(flags: UsageFlags): string {
   try {
     const store = new UsageStore(db);
     const query = { since, ...(flags.tenant ? { tenantId: flags.tenant } : {}) };
-    const rows = store.summarize(query, flags.by);
-    const total = store.total(query);
+    const rows = store.summarize(query, flags.by).map(roundedRow);
+    const total = roundedRow(store.total(query));
     const from = new Date(since).toISOString();
     if (flags.format === 'json') return `${JSON.stringify({ by: flags.by, since: from, rows, total }, null, 2)}\n`;
     if (flags.format === 'csv') return `${formatUsageCsv(flags.by, rows, total)}\n`;

@@ -46,5 +46,6 @@ export function clampFacts(f: AuditFacts): AuditFacts {
       .map((r) => ({ class: cut(r.class, FIELD_LIMITS.redactionClass), count: count(r.count) })),
     cost: { tokens: count(f.cost.tokens), usd: Number.isFinite(f.cost.usd) && f.cost.usd > 0 ? f.cost.usd : 0 },
     traceId: required(f.traceId, FIELD_LIMITS.traceId, 'unknown'),
+    ...(f.sessionId ? { sessionId: cut(f.sessionId, 128) } : {}),
   };
 }

@@ -34,6 +34,8 @@ export interface AuditEvent {
   cost: { tokens: number; usd: number };
   /** Request id, to join with logs and traces. */
   traceId: string;
+  /** The agent's session id (Goose `agent-session-id` / `goose-session-id`); absent when none was sent. */
+  sessionId?: string;
   /** Hash of the previous event in this chain; GENESIS_HASH for the first. */
   hashPrev: string;
   /** SHA-256 (hex) over hashPrev and the canonical JSON of every other field. */
@@ -124,6 +126,7 @@ export const auditEventSchema = {
       properties: { tokens: { type: 'integer', minimum: 0 }, usd: { type: 'number', minimum: 0 } },
     },
     traceId: { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.traceId },
+    sessionId: { type: 'string', minLength: 1, maxLength: 128 },
     hashPrev: hex64,
     hash: hex64,
   },

@@ -12,6 +12,8 @@ export type ExportFormat = 'ndjson' | 'csv';
 export const CSV_COLUMNS = [
   'id', 'ts', 'chainId', 'seq', 'tenantId', 'actorType', 'actorId', 'actorRole', 'action', 'target', 'result',
   'reason', 'policyVersion', 'redactions', 'costTokens', 'costUsd', 'traceId', 'hashPrev', 'hash',
+  // Added later, so it comes last: exports without it (one cell fewer) still read back.
+  'sessionId',
 ] as const;
 
 export const CSV_HEADER = `${CSV_COLUMNS.join(',')}\r\n`;
@@ -26,6 +28,7 @@ export function toCsvRow(e: AuditEvent): string {
   return `${[
     e.id, e.ts, e.chainId, e.seq, e.tenantId, e.actor.type, e.actor.id, e.actor.role, e.action, e.target, e.result,
     e.reason, e.policyVersion, JSON.stringify(e.redactions), e.cost.tokens, e.cost.usd, e.traceId, e.hashPrev, e.hash,
+    e.sessionId ?? null,
   ].map(cell).join(',')}\r\n`;
 }
 
@@ -115,11 +118,11 @@ export function parseExport(text: string): ParsedExport {
   }
   rows.slice(1).forEach((r, idx) => {
     const line = idx + 2;
-    if (r.length !== CSV_COLUMNS.length) {
+    if (r.length !== CSV_COLUMNS.length && r.length !== CSV_COLUMNS.length - 1) {
       problems.push({ line, message: `expected ${CSV_COLUMNS.length} cells, found ${r.length}` });
       return;
     }
-    const [id, ts, chainId, seq, tenantId, actorType, actorId, actorRole, action, target, result, reason, policyVersion, redactions, costTokens, costUsd, traceId, hashPrev, hash] = r;
+    const [id, ts, chainId, seq, tenantId, actorType, actorId, actorRole, action, target, result, reason, policyVersion, redactions, costTokens, costUsd, traceId, hashPrev, hash, sessionId] = r;
     let parsedRedactions: unknown;
     try {
       parsedRedactions = JSON.parse(redactions ?? 'null');
@@ -134,6 +137,8 @@ export function parseExport(text: string): ParsedExport {
       redactions: parsedRedactions,
       cost: { tokens: Number(costTokens), usd: Number(costUsd) },
       traceId, hashPrev, hash,
+      // Absent, not null, when the event had none: the hash covers exactly the fields present.
+      ...(sessionId !== null && sessionId !== undefined ? { sessionId } : {}),
     });
   });
   return { format, events, problems };

@@ -33,11 +33,6 @@ export function isStreamEnd(e: SseEvent): boolean {
   return e.data === '[DONE]' || e.event === 'message_stop';
 }
 
-/** True for an in-stream error report (OpenAI `{"error":…}` payload, Anthropic `event: error`). */
-export function isStreamError(e: SseEvent): boolean {
-  return e.event === 'error' || (e.data !== undefined && e.data.startsWith('{"error"'));
-}
-
 export function replayResponse(entry: CachedResponse): GatewayResponse {
   const from = entry.responseId;
   const to = from ? freshIdLike(from) : undefined;

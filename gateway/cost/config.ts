@@ -2,7 +2,7 @@
  * The `cost:` section of switchboard.yaml: usage retention, tier rules, budgets and how the
  * worst case of a request is priced for budget reservations.
  */
-import { DEFAULT_TIER_RULES, tierRulesSchema, type TierRules } from '../../models/registry.js';
+import { DEFAULT_TIER_RULES, tierRulesSchema, type ModelPrice, type TierRules } from '../../models/registry.js';
 import { budgetsSchema, parseBudgetPolicy, type BudgetPolicy } from './budgets.js';
 
 export interface ReservationConfig {
@@ -30,6 +30,14 @@ export function defaultCostConfig(): CostConfig {
     usageRetentionDays: 400,
     tiers: { ...DEFAULT_TIER_RULES },
     reservation: { defaultMaxOutputTokens: 16_384, minOutputTokens: 256, unknownModelUsdPerMTok: { prompt: 15, completion: 75 } },
+  };
+}
+
+/** The price reserved — and metered, flagged as an estimate — for a model the registry does not know. */
+export function unknownModelPrice(reservation: ReservationConfig): ModelPrice {
+  return {
+    promptUsdPerToken: reservation.unknownModelUsdPerMTok.prompt / 1e6,
+    completionUsdPerToken: reservation.unknownModelUsdPerMTok.completion / 1e6,
   };
 }
 

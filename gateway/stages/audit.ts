@@ -70,6 +70,7 @@ export function auditFacts(ctx: RequestContext, outcome: RequestOutcome, default
     cost: { tokens: usage ? usage.promptTokens + usage.completionTokens : 0, usd: ctx.notes.costUsd ?? 0 },
     // The OpenTelemetry trace id when tracing is on (it joins traces, logs and audit), else the request id.
     traceId: ctx.trace?.traceId ?? ctx.id,
+    ...(caller?.sessionId ? { sessionId: caller.sessionId } : {}),
   };
 }
 

@@ -1,6 +1,8 @@
 /**
  * authenticate: only local callers holding the gateway token get through.
  * Accepts `Authorization: Bearer <token>` (OpenAI SDKs, Goose) or `x-api-key: <token>` (Anthropic SDKs).
+ * The session id comes from Goose's `agent-session-id`, the `goose-session-id` that Goose
+ * builds before the rename (PR #6626) send, or `x-switchboard-session-id`.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { RequestContext, Stage } from '../context.js';
@@ -13,6 +15,20 @@ export interface AuthenticateOptions {
 
 function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** Session-id headers, newest Goose name first. */
+export const SESSION_HEADERS = ['agent-session-id', 'goose-session-id', 'x-switchboard-session-id'] as const;
+
+/** Goose ids look like `20251108_1`; anything else printable up to 128 characters is kept, the rest ignored. */
+const SESSION_ID = /^[\x21-\x7e]{1,128}$/;
+
+export function sessionIdOf(headers: RequestContext['headers']): string | undefined {
+  for (const name of SESSION_HEADERS) {
+    const v = headerValue(headers[name])?.trim();
+    if (v && SESSION_ID.test(v)) return v;
+  }
+  return undefined;
 }
 
 export function presentedToken(headers: RequestContext['headers']): string | undefined {
@@ -38,7 +54,7 @@ export function authenticateStage(opts: AuthenticateOptions): Stage {
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
         throw new GatewayError(401, 'Invalid gateway token (see `switchboard token`)', 'authentication_error', 'invalid_token');
       }
-      const sessionId = headerValue(ctx.headers['agent-session-id']) ?? headerValue(ctx.headers['x-switchboard-session-id']);
+      const sessionId = sessionIdOf(ctx.headers);
       const taskId = headerValue(ctx.headers['x-switchboard-task-id']);
       ctx.caller = {
         tenantId: opts.identity.tenantId,

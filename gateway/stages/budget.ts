@@ -21,7 +21,7 @@ import type { ModelPrice, ModelRegistry } from '../../models/registry.js';
 import { encodingForModel, estimatePromptTokens, promptTokensUpperBound } from '../../models/tokens.js';
 import { budgetsFor, mergeBudgetPolicies, parseBudgetPolicy, BudgetConfigError, type ActiveBudget, type BudgetPolicy } from '../cost/budgets.js';
 import type { BudgetLedger, BudgetStanding } from '../cost/ledger.js';
-import type { CostConfig } from '../cost/config.js';
+import { unknownModelPrice, type CostConfig } from '../cost/config.js';
 import { formatUsd } from '../cost/pricing.js';
 import { costState } from '../cost/request-state.js';
 import { capMaxTokens, requestedMaxTokens } from './downshift.js';
@@ -169,10 +169,7 @@ export function requestStreamUsage(ctx: RequestContext): void {
 export function budgetReserveStage(deps: BudgetStageDeps): Stage {
   const resolver = deps.resolver ?? new BudgetResolver(deps.config.budgets);
   const res = deps.config.reservation;
-  const unknownPrice: ModelPrice = {
-    promptUsdPerToken: res.unknownModelUsdPerMTok.prompt / 1e6,
-    completionUsdPerToken: res.unknownModelUsdPerMTok.completion / 1e6,
-  };
+  const unknownPrice: ModelPrice = unknownModelPrice(res);
   return {
     name: 'budgetReserve',
     phase: 'request',

@@ -1,18 +1,24 @@
 /**
  * Exact cache stages.
- * - cacheLookup (request, right after privacyGuard): keys the *masked* request; a live entry
- *   answers at once (header `x-switchboard-cache: hit`), so budget, downshift and forward are
- *   skipped while reidentify, meter (cost 0, cache hit) and audit still run.
+ * - cacheLookup (request, after privacyGuard and downshift): keys the *masked* request as it
+ *   will go upstream (downshifted model, capped output), so a cheaper model's answer is only
+ *   ever served for a request that would itself be downshifted. A live entry answers at once
+ *   (header `x-switchboard-cache: hit`), so budgetReserve and forward are skipped while
+ *   reidentify, meter (cost 0, cache hit) and audit still run.
  * - cacheStore (response, before reidentify so only masked text is stored): records a
  *   cacheable miss as it streams past — without holding it back — and stores it in a finish
- *   hook only when the whole body reached the client, the status was 2xx and the stream ended
- *   with its end marker and no error event.
+ *   hook only when the whole body reached the client, the status was 2xx, the stream ended
+ *   with its end marker, and the answer is complete and successful (see cache/storable.ts).
+ *   Nothing is stored when the request sent differs from the keyed one: a fallback upstream's
+ *   model, or an output cap the budget set after the lookup.
  */
 import type { RequestContext, SseEvent, Stage } from '../context.js';
 import { cacheKey, isDeterministic } from '../cache/key.js';
 import type { ExactCache } from '../cache/exact-cache.js';
-import { CACHE_HEADER, isStreamEnd, isStreamError, replayResponse, responseIdOf } from '../cache/replay.js';
+import { CACHE_HEADER, isStreamEnd, replayResponse, responseIdOf } from '../cache/replay.js';
+import { bodyForbidsStore, eventForbidsStore } from '../cache/storable.js';
 import { classifyTaskKind } from '../downshift/task-kind.js';
+import { peekCostState } from '../cost/request-state.js';
 
 /** deterministic: only temperature-0 requests (and embeddings); always: every request; off: none. */
 export type CacheMode = 'deterministic' | 'always' | 'off';
@@ -45,7 +51,7 @@ function callerBypasses(ctx: RequestContext): boolean {
 
 export function cacheStages(deps: CacheStageDeps): { lookup: Stage; store: Stage } {
   /** Key of each cacheable request, handed from lookup to store without widening RequestContext. */
-  const keys = new WeakMap<RequestContext, { key: string; tenant: string }>();
+  const keys = new WeakMap<RequestContext, { key: string; tenant: string; model: unknown }>();
 
   const lookup: Stage = {
     name: 'cacheLookup',
@@ -63,7 +69,7 @@ export function cacheStages(deps: CacheStageDeps): { lookup: Stage; store: Stage
       const entry = deps.cache.get(key);
       if (!entry) {
         ctx.notes.cache = 'miss';
-        keys.set(ctx, { key, tenant });
+        keys.set(ctx, { key, tenant, model: body.model });
         return;
       }
       ctx.notes.cache = 'hit';
@@ -86,12 +92,15 @@ export function cacheStages(deps: CacheStageDeps): { lookup: Stage; store: Stage
       if (!slot) return;
       res.headers[CACHE_HEADER] = 'miss';
       if (res.status < 200 || res.status >= 300 || res.kind === 'raw') return;
+      // The request sent is not the one keyed: another model answered, or the budget capped the output.
+      if (ctx.upstream?.fallback || (ctx.upstream?.model !== undefined && ctx.upstream.model !== slot.model)) return;
+      if (peekCostState(ctx)?.cappedMaxTokens !== undefined) return;
       const contentType = res.headers['content-type'] ?? (res.kind === 'sse' ? 'text/event-stream' : 'application/json');
 
       if (res.kind === 'json') {
         // Captured now, before reidentify can touch the body.
         const text = res.bytes ? Buffer.from(res.bytes.buffer, res.bytes.byteOffset, res.bytes.byteLength).toString('utf8') : JSON.stringify(res.body);
-        if (text.length > deps.maxEntryBytes) return;
+        if (text.length > deps.maxEntryBytes || bodyForbidsStore(res.body)) return;
         const responseId = responseIdOf(res.body);
         const status = res.status;
         ctx.onFinish((outcome) => {
@@ -111,7 +120,7 @@ export function cacheStages(deps: CacheStageDeps): { lookup: Stage; store: Stage
         for await (const e of upstream) {
           if (usable && e.data !== undefined) {
             bytes += e.data.length + (e.event?.length ?? 0);
-            if (bytes > deps.maxEntryBytes || isStreamError(e)) {
+            if (bytes > deps.maxEntryBytes || eventForbidsStore(e)) {
               usable = false;
               recorded.length = 0;
             } else {

@@ -3,7 +3,7 @@
  * GatewayResponse: SSE stays a lazy event stream, JSON is parsed once (bytes kept for fidelity).
  */
 import type { GatewayResponse, JsonValue, RequestContext, ResponseHeaders, Stage } from '../context.js';
-import type { UpstreamReply, UpstreamRouter } from '../upstream/router.js';
+import { UpstreamUnavailableError, type UpstreamReply, type UpstreamRouter } from '../upstream/router.js';
 import { parseSse } from '../sse.js';
 
 /** Headers that belong to one connection or to the caller's auth, never forwarded. */
@@ -78,18 +78,35 @@ export function forwardStage(upstreams: UpstreamRouter, opts: ForwardOptions = {
     name: 'forward',
     phase: 'request',
     async run(ctx: RequestContext) {
+      const sentModel = typeof ctx.body?.model === 'string' ? ctx.body.model : undefined;
       const headers = forwardHeaders(ctx.headers, opts);
       // The upstream call joins this request's trace (the forward span when sampled).
       if (ctx.trace) headers['traceparent'] = ctx.trace.traceparent();
-      const reply = await upstreams.send({
-        route: ctx.route,
-        method: ctx.method,
-        body: ctx.body,
-        headers,
-        signal: ctx.signal,
-      });
-      const model = reply.model ?? (typeof ctx.body?.model === 'string' ? ctx.body.model : undefined);
-      ctx.upstream = { name: reply.upstream, attempts: reply.attempts, ms: reply.ms, ...(model ? { model } : {}) };
+      let reply: UpstreamReply;
+      try {
+        reply = await upstreams.send({
+          route: ctx.route,
+          method: ctx.method,
+          body: ctx.body,
+          headers,
+          signal: ctx.signal,
+        });
+      } catch (err) {
+        // No upstream answered, but some may have run the request: the meter counts those.
+        if (err instanceof UpstreamUnavailableError && err.uncertainAttempts > 0) {
+          ctx.upstream = { name: '', attempts: err.attempts, ms: 0, uncertainAttempts: err.uncertainAttempts, ...(sentModel ? { model: sentModel } : {}) };
+        }
+        throw err;
+      }
+      const model = reply.model ?? sentModel;
+      ctx.upstream = {
+        name: reply.upstream,
+        attempts: reply.attempts,
+        ms: reply.ms,
+        ...(model ? { model } : {}),
+        ...(reply.fallback ? { fallback: true } : {}),
+        ...(reply.uncertainAttempts ? { uncertainAttempts: reply.uncertainAttempts } : {}),
+      };
       ctx.response = await toGatewayResponse(reply);
     },
   };

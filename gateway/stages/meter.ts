@@ -2,15 +2,20 @@
  * meter (response stage): reads token usage from the response as it passes (non-stream
  * `usage`, or the usage events of a stream — hiding the usage chunk the gateway asked for on
  * the client's behalf), and when the request has finished:
- * - prices it: OpenRouter's `usage.cost` when present, else registry price × tokens; with no
+ * - prices it: OpenRouter's `usage.cost` when present, else registry price × tokens (a model
+ *   missing from the registry at the reserved unknown-model price, flagged `estimated`); with no
  *   usage at all, a tiktoken estimate flagged `estimated`;
+ * - adds the estimated prompt cost of every earlier attempt the upstream may have run (body sent,
+ *   then the connection was lost or it answered 500), also flagged `estimated`;
  * - sets ctx.notes.usage / ctx.notes.costUsd, settles the budget reservation to the actual cost;
  * - queues one usage record (tenant, user, role, session/task, models, tokens, cost, latency,
- *   cache hit, downshift and the baseline cost used for savings reports).
+ *   cache hit, downshift and the baseline cost used for savings reports). The record's id is
+ *   made here, never taken from the caller; the request id (x-request-id) is kept beside it.
  * The per-chunk path only does a substring check; everything else runs in the finish hook.
  */
+import { randomUUID } from 'node:crypto';
 import type { GatewayResponse, JsonObject, JsonValue, RequestContext, RequestOutcome, Stage } from '../context.js';
-import type { ModelInfo, ModelRegistry } from '../../models/registry.js';
+import type { ModelInfo, ModelPrice, ModelRegistry } from '../../models/registry.js';
 import { estimateCompletionTokens, estimatePromptTokens } from '../../models/tokens.js';
 import type { UsageStore } from '../../models/usage-store.js';
 import type { UsageRecord } from '../../models/usage-record.js';
@@ -24,6 +29,8 @@ export interface MeterStageDeps {
   registry: ModelRegistry;
   store: UsageStore;
   ledger?: BudgetLedger;
+  /** Price for models missing from the registry: the one budgetReserve reserved at. */
+  unknownModelPrice: ModelPrice;
 }
 
 /** Session and task headers read for metering (documented in docs/cost.md). */
@@ -54,15 +61,19 @@ export interface PricedUsage {
   estimated: boolean;
 }
 
-/** Cost of usage on a model: the upstream's reported cost, else price × tokens; unknown model → 0, flagged. */
-export function priceFor(usage: TokenUsage, info: ModelInfo | undefined, estimated: boolean): PricedUsage {
+/**
+ * Cost of usage on a model: the upstream's reported cost, else price × tokens; a model missing
+ * from the registry is priced at `unknownPrice` (what was reserved for it) and flagged.
+ */
+export function priceFor(usage: TokenUsage, info: ModelInfo | undefined, estimated: boolean, unknownPrice: ModelPrice): PricedUsage {
   if (usage.reportedCostUsd !== undefined) return { usage, costUsd: usage.reportedCostUsd, estimated };
   if (info) return { usage, costUsd: priceUsage(usage, info), estimated };
-  return { usage, costUsd: 0, estimated: estimated || usage.promptTokens + usage.completionTokens > 0 };
+  const costUsd = priceUsage(usage, unknownPrice);
+  return { usage, costUsd, estimated: estimated || usage.promptTokens + usage.completionTokens > 0 };
 }
 
 export function meterStage(deps: MeterStageDeps): Stage {
-  const { registry, store, ledger } = deps;
+  const { registry, store, ledger, unknownModelPrice } = deps;
 
   function modelUsed(ctx: RequestContext): string {
     if (ctx.upstream?.model) return ctx.upstream.model;
@@ -72,14 +83,26 @@ export function meterStage(deps: MeterStageDeps): Stage {
 
   function measure(ctx: RequestContext, res: GatewayResponse, meter: UsageMeter, model: string): PricedUsage {
     const info = registry.get(model);
-    if (meter.usage) return priceFor(meter.usage, info, false);
+    if (meter.usage) return priceFor(meter.usage, info, false, unknownModelPrice);
     // No usage reported: estimate only when a model actually produced (part of) an answer.
     const answered = res.status < 400 && (ctx.upstream !== undefined || ctx.notes.cache === 'hit');
     if (!answered || !ctx.body) return { usage: { promptTokens: 0, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0 }, costUsd: 0, estimated: false };
     const promptTokens = estimatePromptTokens(ctx.body, ctx.format, model);
     const completionTokens =
       res.kind === 'json' ? estimateCompletionTokens(res.body, model) : Math.max(0, meter.dataEvents - framingEvents(ctx.format));
-    return priceFor({ promptTokens, completionTokens, cachedTokens: 0, cacheWriteTokens: 0 }, info, true);
+    return priceFor({ promptTokens, completionTokens, cachedTokens: 0, cacheWriteTokens: 0 }, info, true, unknownModelPrice);
+  }
+
+  /** Earlier attempts the upstream may have run: each counted at the prompt estimate (their output is unknown). */
+  function uncertainAttempts(ctx: RequestContext, priced: PricedUsage): PricedUsage {
+    const n = ctx.upstream?.uncertainAttempts ?? 0;
+    if (n === 0 || !ctx.body) return priced;
+    // Priced on the model in the request (what the failed attempts carried), not a fallback's.
+    const model = typeof ctx.body.model === 'string' ? ctx.body.model : (ctx.requestedModel ?? '');
+    const promptTokens = estimatePromptTokens(ctx.body, ctx.format, model) * n;
+    const extra = priceFor({ promptTokens, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0 }, registry.get(model), true, unknownModelPrice);
+    const usage = { ...priced.usage, promptTokens: priced.usage.promptTokens + promptTokens };
+    return { usage, costUsd: priced.costUsd + extra.costUsd, estimated: true };
   }
 
   function baselineCost(ctx: RequestContext, priced: PricedUsage): number | undefined {
@@ -98,7 +121,7 @@ export function meterStage(deps: MeterStageDeps): Stage {
     let priced: PricedUsage;
     let costUsd = 0;
     try {
-      priced = measure(ctx, res, meter, model);
+      priced = uncertainAttempts(ctx, measure(ctx, res, meter, model));
       costUsd = cacheHit ? 0 : priced.costUsd;
     } finally {
       // Settled even when measuring failed, so a reservation never lingers.
@@ -119,7 +142,9 @@ export function meterStage(deps: MeterStageDeps): Stage {
     const taskId = caller.taskId;
     const taskKind = ctx.notes.taskKind ?? header(ctx, TASK_KIND_HEADER);
     const record: UsageRecord = {
-      id: ctx.id,
+      // Made here: a caller-chosen id must never name (and so replace) another record.
+      id: randomUUID(),
+      requestId: ctx.id,
       ts: Math.round(performance.timeOrigin + ctx.receivedAt),
       tenantId: caller.tenantId,
       userId: caller.userId,
@@ -155,7 +180,7 @@ export function meterStage(deps: MeterStageDeps): Stage {
       if (res.kind === 'json') {
         if (res.status < 400) meter.fromBody(res.body as JsonValue);
         if (meter.usage) {
-          const priced = priceFor(meter.usage, registry.get(modelUsed(ctx)), false);
+          const priced = priceFor(meter.usage, registry.get(modelUsed(ctx)), false, unknownModelPrice);
           res.headers['x-switchboard-cost-usd'] = formatUsd(ctx.notes.cache === 'hit' ? 0 : priced.costUsd);
         }
       } else if (res.kind === 'sse') {

@@ -4,11 +4,19 @@
  * built-in default — and enforces the role's model allowlist and allowed tiers
  * (`models.tiers`, with each model's tier from the model registry) on the requested model,
  * as the controller's /evaluate does. Refusals are recorded in ctx.notes.denied so the audit
- * trail names them; they are raised as GatewayErrors like every other refusal.
+ * trail names them.
+ *
+ * Refusals are not 401/403: Goose reads those as a failed login. A disallowed model is a 400
+ * (Goose shows "Bad request (400): <message>" to the person) naming the allowed models; a
+ * missing policy is a 503 (shown as a server error, not retried). Neither message may contain
+ * the phrases Goose reads as "context too long" (see errors.ts).
+ *
+ * modelList (response): `GET /models` lists only the models the role may use (allowlist and
+ * tiers), so Goose's model picker does not offer models that are then refused.
  */
-import type { RequestContext, Stage } from '../context.js';
+import type { JsonValue, RequestContext, Stage } from '../context.js';
 import type { EffectivePolicy } from '../../policies/types.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, readsAsContextOverflow } from '../errors.js';
 import { globToRegExp } from '../downshift/rules.js';
 import { MODEL_TIERS, type ModelTier } from '../../policies/downshift/types.js';
 
@@ -61,34 +69,73 @@ export function loadPolicyStage(source: PolicySource, modelTier?: ModelTierLooku
       const policy = source.policyFor(role);
       if (!policy) {
         ctx.notes.denied = { stage: 'loadPolicy', reason: `no policy for role ${role}` };
-        throw new GatewayError(403, `No policy is available for role "${role}"; ask your administrator to publish one`, 'permission_error', 'no_policy');
+        throw new GatewayError(503, `No policy is available for role "${role}"; ask your administrator to publish one`, 'server_error', 'no_policy');
       }
       ctx.policy = policy;
       const model = ctx.requestedModel;
       if (model !== undefined && ctx.route !== 'models' && !modelAllowed(policy, model)) {
         ctx.notes.denied = { stage: 'loadPolicy', reason: `model ${model} not allowed for role ${role}` };
-        throw new GatewayError(
-          403,
-          `Model "${model}" is not allowed for role "${role}" (allowed: ${policy.allowedModels!.join(', ')}); pick an allowed model or ask your administrator`,
-          'permission_error',
-          'model_not_allowed',
-        );
+        throw new GatewayError(400, modelNotAllowedMessage(model, role, policy.allowedModels!), 'invalid_request_error', 'model_not_allowed');
       }
-      const tiers = model !== undefined && ctx.route !== 'models' ? allowedTiers(policy) : null;
-      if (tiers && model !== undefined) {
-        // Fail closed: a model whose tier is unknown cannot be shown to be within the allowed tiers.
-        const tier = modelTier?.(model);
-        if (tier === undefined || !tiers.includes(tier)) {
-          const what = tier === undefined ? 'has no known tier' : `is in the ${tier} tier`;
-          ctx.notes.denied = { stage: 'loadPolicy', reason: `model ${model} ${tier === undefined ? 'tier unknown' : `tier ${tier}`} not allowed for role ${role}` };
-          throw new GatewayError(
-            403,
-            `Model "${model}" ${what}; role "${role}" may use the ${tiers.join(', ')} tier${tiers.length === 1 ? '' : 's'}; pick a model of an allowed tier or ask your administrator`,
-            'permission_error',
-            'model_not_allowed',
-          );
+      if (model !== undefined && ctx.route !== 'models') {
+        const tierProblem = tierRefusal(policy, model, modelTier);
+        if (tierProblem) {
+          ctx.notes.denied = { stage: 'loadPolicy', reason: `model ${model} ${tierProblem.reason} not allowed for role ${role}` };
+          throw new GatewayError(400, tierNotAllowedMessage(model, role, tierProblem.what, tierProblem.tiers), 'invalid_request_error', 'model_not_allowed');
         }
       }
+    },
+  };
+}
+
+/** Why a model's tier is refused for a policy, or null when its tiers allow it. */
+function tierRefusal(
+  policy: EffectivePolicy,
+  model: string,
+  modelTier: ModelTierLookup | undefined,
+): { reason: string; what: string; tiers: readonly string[] } | null {
+  const tiers = allowedTiers(policy);
+  if (!tiers) return null;
+  // Fail closed: a model whose tier is unknown cannot be shown to be within the allowed tiers.
+  const tier = modelTier?.(model);
+  if (tier !== undefined && tiers.includes(tier)) return null;
+  return tier === undefined
+    ? { reason: 'tier unknown', what: 'has no known tier', tiers }
+    : { reason: `tier ${tier}`, what: `is in the ${tier} tier`, tiers };
+}
+
+/** The refusal Goose shows the person: which models the role may use instead. */
+export function modelNotAllowedMessage(model: string, role: string, allowed: readonly string[]): string {
+  const tail = `is not allowed for role "${role}". Allowed models: ${allowed.join(', ')}. Choose one of them as the model, or ask your administrator.`;
+  const named = `Model "${model}" ${tail}`;
+  // A model id is caller text: if it carries a phrase Goose reads as "context too long", leave it out.
+  return readsAsContextOverflow(named) ? `The requested model ${tail}` : named;
+}
+
+/** The tier refusal Goose shows the person: which tiers the role may use. */
+function tierNotAllowedMessage(model: string, role: string, what: string, tiers: readonly string[]): string {
+  const tail = `${what}; role "${role}" may use the ${tiers.join(', ')} tier${tiers.length === 1 ? '' : 's'}. Choose a model of an allowed tier (see /models), or ask your administrator.`;
+  const named = `Model "${model}" ${tail}`;
+  return readsAsContextOverflow(named) ? `The requested model ${tail}` : named;
+}
+
+export function modelListStage(modelTier?: ModelTierLookup): Stage {
+  return {
+    name: 'modelList',
+    phase: 'response',
+    run(ctx: RequestContext) {
+      const res = ctx.response;
+      const policy = ctx.policy;
+      if (ctx.route !== 'models' || !policy || !res || res.kind !== 'json' || res.status !== 200) return;
+      const body = res.body;
+      if (!body || typeof body !== 'object' || Array.isArray(body) || !Array.isArray(body.data)) return;
+      if (allowlistOf(policy) === null && allowedTiers(policy) === null) return;
+      body.data = body.data.filter((m: JsonValue) => {
+        const id = m && typeof m === 'object' && !Array.isArray(m) ? m.id : undefined;
+        return typeof id === 'string' && modelAllowed(policy, id) && tierRefusal(policy, id, modelTier) === null;
+      });
+      // The upstream's bytes no longer match the body.
+      delete res.bytes;
     },
   };
 }

@@ -16,7 +16,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { RequestContext, Stage } from '../context.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, readsAsContextOverflow } from '../errors.js';
 import { defaultGuardPolicy } from '../../policies/guard-policy.js';
 import type { DetectFn } from '../guard/types.js';
 import { TenantKeys } from '../guard/pseudonym.js';
@@ -64,9 +64,12 @@ export function createPrivacyGuardDeps(opts: { dataDir: string; db: () => Gatewa
 }
 
 /** Wording checked by a test against Goose's context-overflow trigger phrases. */
+/** Names the class and the message number only: a JSON path or key could carry request text or a phrase Goose reads as "context too long". */
 export function blockMessage(b: BlockedFinding): string {
+  const where = b.messageIndex !== undefined ? `message ${b.messageIndex + 1}` : 'the text';
   const more = b.count > 1 ? ` (${b.count} blocked values in this request)` : '';
-  return `Blocked by privacy policy: ${b.class} found in ${b.path} at characters ${b.start}-${b.end}${more}. ` +
+  const cls = readsAsContextOverflow(b.class) ? 'a protected value' : b.class;
+  return `Blocked by privacy policy: ${cls} found in ${where} at characters ${b.start}-${b.end}${more}. ` +
     'Remove it from the conversation, or ask your administrator to change the guard policy.';
 }
 

@@ -39,6 +39,15 @@ export class CircuitBreaker {
     this.state = 'closed';
   }
 
+  /**
+   * An answer's headers arrived. A half-open probe has its verdict — the upstream is up — so the
+   * breaker closes now rather than after a stream that may run for minutes, which would hold
+   * every other caller off. Closed, nothing changes: the verdict waits for the body's end.
+   */
+  recordHeaders(): void {
+    if (this.state !== 'closed') this.recordSuccess();
+  }
+
   /** The request holding the probe ended without a verdict on the upstream (the client went away). */
   releaseProbe(): void {
     this.probeInFlight = false;

@@ -10,9 +10,10 @@ export interface RetryPolicy {
 export const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 
 /**
- * Connection-level failures where nothing reached the upstream's application, safe to retry.
- * A headers timeout is not among them: the upstream may be working on (and billing) the request,
- * and retrying it would stack another full timeout on top of the caller's own deadline.
+ * Connection-level failures worth another try. Whether the try is free depends on whether the
+ * body had gone out (see body-sent.ts and router.ts). A headers timeout is not among them: the
+ * upstream may be working on (and billing) the request, and retrying it would stack another
+ * full timeout on top of the caller's own deadline.
  */
 const RETRYABLE_ERROR_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',

@@ -1,8 +1,15 @@
 /**
- * Sends a request to the first healthy upstream: retries before the first byte (connect errors,
- * 429 and 502/503/504, exponential backoff with jitter, Retry-After honoured), a circuit breaker
- * per upstream, and an ordered fallback list (e.g. a local Ollama) used when earlier upstreams
- * are down or their breaker is open.
+ * Sends a request to the first healthy upstream, with a circuit breaker per upstream and an
+ * ordered fallback list (e.g. a local Ollama) used when earlier upstreams are down or open.
+ *
+ * Retries happen only before the first byte reaches the client, with exponential backoff and
+ * jitter (Retry-After honoured):
+ * - freely when the request never went out (connection refused, DNS, connect timeout) and on
+ *   429/502/503/504, which say the upstream did not run it;
+ * - once per request when it may have run: a connection lost after the body was sent, or an
+ *   HTTP 500. Such attempts are reported as `uncertainAttempts` and metered at their estimate.
+ * The breaker counts transport failures, timeouts and 502/503/504, including a stream that
+ * breaks after it started; other answers (2xx, 4xx, 500) show the upstream is up.
  */
 import { Agent, request, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
@@ -12,6 +19,7 @@ import { GatewayError } from '../errors.js';
 import { adapters, type UpstreamAdapter } from '../../models/adapters/index.js';
 import { CircuitBreaker, type BreakerState } from './breaker.js';
 import { RETRYABLE_STATUS, backoffMs, errorCode, isRetryableError, parseRetryAfter, sleep, type RetryPolicy } from './retry.js';
+import { bodyWentOut, trackedBody } from './body-sent.js';
 
 export interface UpstreamRequest {
   route: RouteKind;
@@ -32,6 +40,10 @@ export interface UpstreamReply {
   body: Dispatcher.ResponseData['body'];
   /** Model sent upstream when it differs from the request's (fallback mapping). */
   model?: string;
+  /** True when a fallback upstream (not the first) answered. */
+  fallback?: boolean;
+  /** Failed attempts the upstream may have run: body sent, then a lost connection, timeout or 500. */
+  uncertainAttempts?: number;
 }
 
 /** What each route is called in a "not served" message. */
@@ -83,6 +95,10 @@ export class UpstreamRouter {
     /** Upstreams configured that have no endpoint for this route. */
     const unsupported: string[] = [];
     let attempts = 0;
+    /** Failed attempts the upstream may have run (body sent, then no usable answer). */
+    let uncertain = 0;
+    /** A request whose body went out is sent again at most once (the second run may be billed too). */
+    let repeatUsed = false;
     for (let i = 0; i < this.targets.length; i++) {
       const target = this.targets[i]!;
       const isLast = i === this.targets.length - 1;
@@ -97,30 +113,35 @@ export class UpstreamRouter {
         continue;
       }
       const model = i > 0 ? target.config.fallbackModel : undefined;
-      const payload = req.body === undefined ? undefined : JSON.stringify(model ? { ...req.body, model } : req.body);
+      const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(model ? { ...req.body, model } : req.body));
       const headers: Record<string, string> = { ...req.headers, ...target.adapter.authHeaders(target.apiKey) };
       if (payload !== undefined) headers['content-type'] = 'application/json';
+      const replyFacts = () => ({ upstream: target.config.name, attempts, ...(model ? { model } : {}), ...(i > 0 ? { fallback: true } : {}), ...(uncertain > 0 ? { uncertainAttempts: uncertain } : {}) });
 
       for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
         attempts++;
         const sentAt = performance.now();
+        const body = payload === undefined ? undefined : trackedBody(payload);
         let res: Dispatcher.ResponseData;
         try {
-          res = await request(url, { method: req.method, headers, body: payload, signal: req.signal, dispatcher: target.dispatcher });
+          res = await request(url, { method: req.method, headers, body, signal: req.signal, dispatcher: target.dispatcher });
         } catch (err) {
           if (req.signal.aborted) {
             // A client abort says nothing about the upstream: free a half-open probe for the next caller.
             target.breaker.releaseProbe();
             throw err;
           }
-          if (!isRetryableError(err)) {
-            target.breaker.recordFailure();
-            problems.push(`${target.config.name}: ${describeError(err)}`);
-            break;
-          }
+          // Transport failures and timeouts count against the breaker, before or after the body went out.
           target.breaker.recordFailure();
-          if (attempt < this.retry.maxAttempts && target.breaker.currentState === 'closed') {
-            this.log.debug({ upstream: target.config.name, attempt, code: errorCode(err) }, 'upstream connect failed, retrying');
+          const wentOut = body !== undefined && bodyWentOut(body);
+          if (wentOut) uncertain++;
+          const mayRetry = attempt < this.retry.maxAttempts && target.breaker.currentState === 'closed';
+          // Not sent: retry freely. Sent: the upstream may be running it; retry once, never after a
+          // headers timeout (that would stack another full timeout on the caller's own deadline).
+          const retry = mayRetry && isRetryableError(err) && (!wentOut || !repeatUsed);
+          if (retry) {
+            if (wentOut) repeatUsed = true;
+            this.log.debug({ upstream: target.config.name, attempt, code: errorCode(err), bodySent: wentOut }, 'upstream connect failed, retrying');
             await sleep(backoffMs(this.retry, attempt), req.signal);
             target.breaker.tryAcquire();
             continue;
@@ -130,10 +151,22 @@ export class UpstreamRouter {
         }
         const ms = performance.now() - sentAt;
         const status = res.statusCode;
-        const reply: UpstreamReply = { upstream: target.config.name, attempts, ms, status, headers: res.headers, body: res.body, ...(model ? { model } : {}) };
+        if (status === 500 && !repeatUsed && attempt < this.retry.maxAttempts) {
+          // An upstream 500 may have been billed: counted, and tried once more (nothing reached the client yet).
+          repeatUsed = true;
+          uncertain++;
+          target.breaker.releaseProbe();
+          await res.body.dump();
+          this.log.debug({ upstream: target.config.name, attempt, status }, 'upstream failed with 500, retrying once');
+          await sleep(backoffMs(this.retry, attempt), req.signal);
+          target.breaker.tryAcquire();
+          continue;
+        }
+        const reply: UpstreamReply = { ...replyFacts(), ms, status, headers: res.headers, body: res.body };
         if (!RETRYABLE_STATUS.has(status)) {
-          if (status >= 500) target.breaker.recordFailure();
-          else target.breaker.recordSuccess();
+          // The verdict waits for the body: a stream that breaks after it started counts as a failure.
+          target.breaker.recordHeaders();
+          judgeWhenBodyEnds(res.body, target.breaker, req.signal);
           return reply;
         }
         // 429 means "slow down", not "down": it does not count against the breaker.
@@ -165,17 +198,37 @@ export class UpstreamRouter {
         'route_not_supported',
       );
     }
-    throw new GatewayError(
-      503,
-      `No upstream could take the request (${problems.join('; ')})`,
-      'upstream_unavailable',
-      'upstream_unavailable',
-    );
+    throw new UpstreamUnavailableError(`No upstream could take the request (${problems.join('; ')})`, attempts, uncertain);
   }
 
   async close(): Promise<void> {
     await Promise.all(this.targets.map((t) => t.dispatcher.close()));
   }
+}
+
+/** Every upstream failed; carries what the meter needs to count attempts the upstream may have run. */
+export class UpstreamUnavailableError extends GatewayError {
+  constructor(message: string, readonly attempts: number, readonly uncertainAttempts: number) {
+    super(503, message, 'upstream_unavailable', 'upstream_unavailable');
+  }
+}
+
+/**
+ * Records the breaker verdict once the body is settled: read to its end is a success, a transport
+ * error or body timeout a failure, and a body dropped early (client gone) no verdict at all.
+ */
+function judgeWhenBodyEnds(body: Dispatcher.ResponseData['body'], breaker: CircuitBreaker, signal: AbortSignal): void {
+  let settled = false;
+  const settle = (verdict: 'success' | 'failure' | 'none') => {
+    if (settled) return;
+    settled = true;
+    if (verdict === 'success') breaker.recordSuccess();
+    else if (verdict === 'failure') breaker.recordFailure();
+    else breaker.releaseProbe();
+  };
+  body.once('end', () => settle('success'));
+  body.once('error', () => settle(signal.aborted ? 'none' : 'failure'));
+  body.once('close', () => settle('none'));
 }
 
 function describeError(err: unknown): string {

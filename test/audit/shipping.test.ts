@@ -20,7 +20,7 @@ test('audit events reach the controller exactly once, also across a controller o
     const link = s.gateway()!.services.controllerLink;
     const secret = 'ana.lopez@acmecorp.io';
     assert.equal((await chat(s.gatewayUrl(), s.gatewayToken(), 'openai/gpt-4.1-mini', `Mail ${secret} the report`)).status, 200);
-    assert.equal((await chat(s.gatewayUrl(), s.gatewayToken(), 'openai/gpt-4o-mini')).status, 403);
+    assert.equal((await chat(s.gatewayUrl(), s.gatewayToken(), 'openai/gpt-4o-mini')).status, 400);
     await eventually(() => link.spool.pendingCount() === 0, 'first events shipped');
     let stored = await controllerEvents(s);
     // A forwarded call leaves two events: model.forwarded (committed before the upstream saw a

@@ -17,7 +17,7 @@ test('gateway syncs its signed bundle, enforces it, and survives controller and 
     const ok = await chat(s.gatewayUrl(), s.gatewayToken(), 'openai/gpt-4.1-mini');
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
     const denied = await chat(s.gatewayUrl(), s.gatewayToken(), 'openai/gpt-4o-mini');
-    assert.equal(denied.status, 403);
+    assert.equal(denied.status, 400);
     assert.match((denied.body as { error: { message: string } }).error.message, /not allowed for role "finance"/);
 
     // Polling with If-None-Match: the controller answers 304, the bundle object is unchanged.
@@ -34,7 +34,7 @@ test('gateway syncs its signed bundle, enforces it, and survives controller and 
     await s.startGateway();
     assert.equal(s.gateway()!.services.controllerLink.bundles!.current()?.version, bundle.version);
     assert.equal((await chat(s.gatewayUrl(), s.gatewayToken(), 'openai/gpt-4.1-mini')).status, 200);
-    assert.equal((await chat(s.gatewayUrl(), s.gatewayToken(), 'openai/gpt-4o-mini')).status, 403);
+    assert.equal((await chat(s.gatewayUrl(), s.gatewayToken(), 'openai/gpt-4o-mini')).status, 400);
 
     // Controller back: same bytes from the database, same ETag, so 304 again.
     await s.startController();
@@ -51,7 +51,7 @@ test('a gateway with no bundle yet and no controller refuses requests clearly', 
     await s.stopController();
     await s.startGateway();
     const res = await chat(s.gatewayUrl(), s.gatewayToken(), 'openai/gpt-4.1-mini');
-    assert.equal(res.status, 403);
+    assert.equal(res.status, 503);
     assert.match((res.body as { error: { message: string } }).error.message, /No policy is available for role "finance"/);
   } finally {
     await s.close();

@@ -110,7 +110,7 @@ describe('exact cache through the gateway', () => {
     let found: UsageRecord | undefined;
     for (let i = 0; i < 100 && !found; i++) {
       await new Promise((r) => setTimeout(r, 20));
-      found = [...store.records({ since: 0 })].find((r) => r.id === `hit-${counter}`);
+      found = [...store.records({ since: 0 })].find((r) => r.requestId === `hit-${counter}`);
     }
     assert.ok(found, 'usage record for the hit');
     assert.equal(found.cacheHit, true);

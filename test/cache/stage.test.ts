@@ -9,6 +9,7 @@ import { openGatewayDb } from '../../gateway/store.js';
 import { cacheStages } from '../../gateway/stages/cache.js';
 import { defaultGuardPolicy } from '../../policies/guard-policy.js';
 import { fakeContext, type FakeContext } from '../downshift/fake-context.js';
+import { costState } from '../../gateway/cost/request-state.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sb-cache-stage-'));
 const db = openGatewayDb(join(dir, 'gateway.db'));
@@ -100,6 +101,43 @@ describe('cache stages', () => {
     const ids = replayed.slice(0, 2).map((e) => (JSON.parse(e.data!) as { id: string }).id);
     assert.equal(ids[0], ids[1]);
     assert.notEqual(ids[0], 'chatcmpl-abcdefgh');
+  });
+
+  it('nothing is stored when the request sent is not the one keyed: budget output cap, fallback upstream', async () => {
+    const capped = chat({ temperature: 0 });
+    const ctx = fakeContext({ body: capped });
+    lookup.run(ctx);
+    // budgetReserve runs after the lookup and may lower the output cap to what the budget pays for.
+    costState(ctx).cappedMaxTokens = 300;
+    capped.max_tokens = 300;
+    ctx.response = { kind: 'json', status: 200, headers: {}, body: { id: 'chatcmpl-12345678', choices: [{ finish_reason: 'stop' }] } };
+    store.run(ctx);
+    await ctx.finish();
+    delete capped.max_tokens;
+    assert.equal((await roundTrip(fakeContext({ body: capped }))).notes.cache, 'miss');
+
+    const body = chat({ temperature: 0 });
+    const fell = fakeContext({ body });
+    lookup.run(fell);
+    fell.upstream = { name: 'ollama', attempts: 2, ms: 1, model: 'llama3.2:3b', fallback: true };
+    fell.response = { kind: 'json', status: 200, headers: {}, body: { id: 'chatcmpl-12345678', choices: [{ finish_reason: 'stop' }] } };
+    store.run(fell);
+    await fell.finish();
+    assert.equal((await roundTrip(fakeContext({ body }))).notes.cache, 'miss');
+  });
+
+  it('answers cut short or reporting an error with HTTP 200 are not stored', async () => {
+    const cases: JsonObject[] = [
+      { id: 'chatcmpl-12345678', choices: [{ index: 0, message: { content: 'half an ans' }, finish_reason: 'length' }] },
+      { id: 'chatcmpl-12345678', choices: [{ index: 0, message: { content: '' }, finish_reason: 'error' }] },
+      { id: 'chatcmpl-12345678', choices: [], error: { message: 'provider failed', code: 502 } },
+      { id: 'msg_12345678', type: 'message', content: [{ type: 'text', text: 'half' }], stop_reason: 'max_tokens' },
+    ];
+    for (const answer of cases) {
+      const body = chat({ temperature: 0 });
+      await roundTrip(fakeContext({ body }), answer);
+      assert.equal((await roundTrip(fakeContext({ body }))).notes.cache, 'miss', JSON.stringify(answer));
+    }
   });
 
   it('records the task kind on a hit, since downshift does not run', async () => {

@@ -109,6 +109,32 @@ describe('switchboard usage', () => {
     assert.match(usageReport({ dataDir: dir, by: 'day', since: '30d', format: 'table', tenant: 'nobody' }), /^No usage recorded since /);
   });
 
+  it('counts only answered downshifts, and rounds JSON and CSV costs to the micro-dollar', () => {
+    const d = mkdtempSync(join(tmpdir(), 'sb-usage-round-'));
+    try {
+      const db = openGatewayDb(join(d, 'gateway.db'));
+      const store = new UsageStore(db);
+      const shift = { downshiftRule: 'summaries', downshiftReason: 'task summary', modelUsed: 'google/gemini-2.5-flash' };
+      store.record(usageRecord({ id: 'ok', ts: now - 1000, costUsd: 0.1, baselineCostUsd: 0.3, ...shift }));
+      store.record(usageRecord({ id: 'ok2', ts: now - 1500, costUsd: 0.2 }));
+      // Refused after the rule matched: by the budget, and by the upstream.
+      store.record(usageRecord({ id: 'refused', ts: now - 2000, costUsd: 0, status: 402, baselineCostUsd: 0.3, ...shift }));
+      store.record(usageRecord({ id: 'failed', ts: now - 3000, costUsd: 0, status: 503, ...shift }));
+      store.close();
+      db.close();
+      const json = JSON.parse(usageReport({ dataDir: d, by: 'role', since: '30d', format: 'json' })) as {
+        total: { costUsd: number; downshifts: number; downshiftSavingsUsd: number };
+      };
+      assert.equal(json.total.downshifts, 1);
+      assert.equal(json.total.costUsd, 0.3, 'no float noise (0.1 + 0.2)');
+      assert.equal(json.total.downshiftSavingsUsd, 0.2);
+      const csv = usageReport({ dataDir: d, by: 'role', since: '30d', format: 'csv' }).trim().split('\n');
+      assert.equal(csv[2], 'total,4,400,40,0,0.3,0,0,0,1,0.2');
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it('parses --since spans and dates, and rejects anything else', () => {
     assert.equal(parseSince('2026-11-01'), Date.UTC(2026, 10, 1));
     assert.equal(parseSince('2d', 1_000_000_000), 1_000_000_000 - 2 * 86_400_000);

@@ -153,6 +153,49 @@ describe('metering through the gateway', () => {
   });
 });
 
+describe('usage records cannot be overwritten by the caller', () => {
+  it('a repeated x-request-id adds rows (kept as requestId), also across a restart; unknown models cost the reserved price', async () => {
+    const upstream = await startScriptedUpstream();
+    const dataDir = mkdtempSync(join(tmpdir(), 'sb-reqid-'));
+    let gw = await startTestGateway({ upstreamUrl: upstream.baseUrl, dataDir });
+    try {
+      const send = async (model = 'anthropic/claude-sonnet-4') => {
+        upstream.enqueue({ kind: 'json', body: openAiCompletion({ model, content: 'ok', usage: { prompt_tokens: 1000, completion_tokens: 100, total_tokens: 1100, ...(model.startsWith('acme/') ? {} : { cost: 0.5 }) } }) });
+        const res = await fetch(`${gw.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${gw.token}`, 'content-type': 'application/json', 'x-request-id': 'same-id-every-time' },
+          body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
+        });
+        assert.equal(res.status, 200);
+        assert.equal(res.headers.get('x-request-id'), 'same-id-every-time');
+        await res.text();
+      };
+      await send();
+      await send();
+      await send();
+      await gw.close();
+      gw = await startTestGateway({ upstreamUrl: upstream.baseUrl, dataDir });
+      await send();
+      const records = await recordsOf(dataDir, 4);
+      assert.equal(records.length, 4);
+      assert.ok(records.every((r) => r.requestId === 'same-id-every-time'));
+      assert.equal(new Set(records.map((r) => r.id)).size, 4, 'the gateway makes each record id');
+      assert.ok(records.every((r) => r.id !== 'same-id-every-time'));
+      assert.equal(records.reduce((sum, r) => sum + r.costUsd, 0), 2);
+
+      // A model missing from the registry, with no cost from the upstream: the unknown-model price ($15/$75 per M).
+      await send('acme/in-house-model');
+      const [unknown] = (await recordsOf(dataDir, 5)).slice(4);
+      assert.ok(close(unknown!.costUsd, 1000 * 15e-6 + 100 * 75e-6), String(unknown!.costUsd));
+      assert.equal(unknown!.estimated, true);
+    } finally {
+      await gw.close();
+      await upstream.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('budgets through the gateway', () => {
   const TODAY = Date.now();
 

@@ -10,7 +10,7 @@ import { loadModelRegistry } from '../../models/registry.js';
 import { UsageStore } from '../../models/usage-store.js';
 import { BudgetLedger } from '../../gateway/cost/ledger.js';
 import { budgetsFor, type BudgetPolicy } from '../../gateway/cost/budgets.js';
-import { defaultCostConfig, resolveCostConfig } from '../../gateway/cost/config.js';
+import { defaultCostConfig, resolveCostConfig, unknownModelPrice as unknownPriceOf } from '../../gateway/cost/config.js';
 import { readUsage, priceUsage } from '../../gateway/cost/pricing.js';
 import { mentionsUsage, meterSseEvents, UsageMeter } from '../../gateway/cost/usage-meter.js';
 import { budgetCheckStage, budgetReserveStage } from '../../gateway/stages/budget.js';
@@ -85,6 +85,7 @@ describe('budget and meter stages', () => {
   let db: GatewayDb;
   let store: UsageStore;
   const registry = loadModelRegistry();
+  const unknownModelPrice = unknownPriceOf(defaultCostConfig().reservation);
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'sb-stages-'));
     db = openGatewayDb(join(dir, 'gateway.db'));
@@ -144,7 +145,7 @@ describe('budget and meter stages', () => {
     assert.ok(d.ledger.standings(budgetsOf(d, ctx))[0]!.reservedUsd > 0);
     ctx.response = { kind: 'json', status: 200, headers: {}, body: { choices: [], usage: { prompt_tokens: 10, completion_tokens: 2, cost: 0.25 } } };
     ctx.upstream = { name: 'primary', attempts: 1, ms: 5, model: 'openai/gpt-4o' };
-    meterStage({ registry, store, ledger: d.ledger }).run(ctx);
+    meterStage({ registry, store, ledger: d.ledger, unknownModelPrice }).run(ctx);
     assert.equal((ctx.response as Extract<GatewayResponse, { kind: 'json' }>).headers['x-switchboard-cost-usd'], '0.2500');
     await ctx.finish();
     const [s] = d.ledger.standings(budgetsOf(d, ctx));
@@ -154,7 +155,7 @@ describe('budget and meter stages', () => {
     const hit = fakeContext({ body: { model: 'openai/gpt-4o', messages: [] } });
     hit.notes.cache = 'hit';
     hit.response = { kind: 'json', status: 200, headers: {}, body: { choices: [], usage: { prompt_tokens: 1000, completion_tokens: 100 } } };
-    meterStage({ registry, store }).run(hit);
+    meterStage({ registry, store, unknownModelPrice }).run(hit);
     await hit.finish();
     const records = [...store.records({ since: 0 })];
     const cached = records.find((r) => r.cacheHit)!;
@@ -167,12 +168,29 @@ describe('budget and meter stages', () => {
     ctx.notes.downshift = { from: 'anthropic/claude-sonnet-4', to: 'google/gemini-2.5-flash', rule: 'summaries', reason: 'task summary' };
     ctx.upstream = { name: 'primary', attempts: 1, ms: 5, model: 'google/gemini-2.5-flash' };
     ctx.response = { kind: 'json', status: 200, headers: {}, body: { usage: { prompt_tokens: 1000, completion_tokens: 100 } } };
-    meterStage({ registry, store }).run(ctx);
+    meterStage({ registry, store, unknownModelPrice }).run(ctx);
     await ctx.finish();
     const [r] = [...store.records({ since: 0 })];
     assert.equal(r!.downshiftRule, 'summaries');
     assert.ok(Math.abs(r!.costUsd - (1000 * 0.3e-6 + 100 * 2.5e-6)) < 1e-12);
     assert.ok(Math.abs(r!.baselineCostUsd! - (1000 * 3e-6 + 100 * 15e-6)) < 1e-12);
+  });
+
+  it('meter prices a model the registry does not know at the reserved unknown-model price, as an estimate', async () => {
+    const d = deps({ perUser: { daily: { limitUsd: 10 } } });
+    const ctx = fakeContext({ body: { model: 'acme/private-model-x', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] } });
+    budgetReserveStage(d).run(ctx);
+    ctx.upstream = { name: 'primary', attempts: 1, ms: 5, model: 'acme/private-model-x' };
+    ctx.response = { kind: 'json', status: 200, headers: {}, body: { choices: [], usage: { prompt_tokens: 1000, completion_tokens: 100 } } };
+    meterStage({ registry, store, ledger: d.ledger, unknownModelPrice }).run(ctx);
+    await ctx.finish();
+    const [r] = [...store.records({ since: 0 })];
+    const expected = 1000 * unknownModelPrice.promptUsdPerToken + 100 * unknownModelPrice.completionUsdPerToken;
+    assert.ok(expected > 0);
+    assert.ok(Math.abs(r!.costUsd - expected) < 1e-12, String(r!.costUsd));
+    assert.equal(r!.estimated, true);
+    const [s] = d.ledger.standings(budgetsOf(d, ctx));
+    assert.ok(Math.abs(s!.spentUsd - expected) < 1e-12, 'the budget is charged what was metered');
   });
 
   it('defaults are sane', () => {

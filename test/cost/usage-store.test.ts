@@ -88,6 +88,37 @@ describe('usage store', () => {
     assert.deepEqual([...store.records({ since: 0 })].map((r) => r.id), ['new']);
   });
 
+  it('is append-only: a repeated id is refused, never replaces a row, and rows cannot be updated', () => {
+    store.record(usageRecord({ id: 'same', requestId: 'client-1', costUsd: 0.5 }));
+    store.flush();
+    store.record(usageRecord({ id: 'same', requestId: 'client-1', costUsd: 0.001 }));
+    assert.throws(() => store.flush(), /UNIQUE/);
+    assert.equal(store.total({ since: 0 }).costUsd, 0.5);
+    assert.throws(() => db.prepare('UPDATE usage_records SET cost_usd = 0').run(), /append-only/);
+    assert.deepEqual([...store.records({ since: 0 })].map((r) => [r.id, r.requestId]), [['same', 'client-1']]);
+  });
+
+  it('upgrades a database written by the previous version: rows kept, their id kept as request id', () => {
+    store.close();
+    db.close();
+    rmSync(join(dir, 'gateway.db'));
+    db = openGatewayDb(join(dir, 'gateway.db'));
+    // The version-1 table as older gateways created it, with one row whose id was the caller's x-request-id.
+    db.exec(`CREATE TABLE usage_records (id TEXT PRIMARY KEY, ts INTEGER NOT NULL, tenant_id TEXT NOT NULL, user_id TEXT NOT NULL,
+      role TEXT NOT NULL, session_id TEXT, task_id TEXT, task_kind TEXT, route TEXT NOT NULL, model_requested TEXT NOT NULL,
+      model_used TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
+      cost_usd REAL NOT NULL, estimated INTEGER NOT NULL, latency_ms REAL NOT NULL, status INTEGER NOT NULL, cache_hit INTEGER NOT NULL,
+      downshift_rule TEXT, downshift_reason TEXT, baseline_cost_usd REAL)`);
+    db.prepare("INSERT INTO schema_migrations (module, version) VALUES ('usage', 1)").run();
+    db.prepare(`INSERT INTO usage_records VALUES ('req-old', ${T0}, 'acme', 'alice', 'engineering', NULL, NULL, NULL, 'chat',
+      'm', 'm', 10, 1, 0, 0.25, 0, 5, 200, 0, NULL, NULL, NULL)`).run();
+    store = new UsageStore(db);
+    store.record(usageRecord({ id: 'new-row', requestId: 'req-old', ts: T0 + 1, costUsd: 0.5 }));
+    const rows = [...store.records({ since: 0 })];
+    assert.deepEqual(rows.map((r) => [r.id, r.requestId, r.costUsd]), [['req-old', 'req-old', 0.25], ['new-row', 'req-old', 0.5]]);
+    assert.equal(store.total({ since: 0 }).costUsd, 0.75);
+  });
+
   it('reopening the database keeps records and does not re-run migrations', () => {
     store.record(usageRecord({ id: 'keep' }));
     store.close();

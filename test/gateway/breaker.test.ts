@@ -74,6 +74,20 @@ describe('circuit breaker (injected clock)', () => {
     assert.equal(b.tryAcquire(), false);
   });
 
+  it('headers of an answer close a half-open breaker at once; closed, they change nothing', () => {
+    const c = clock();
+    const b = new CircuitBreaker(2, 100, c.now);
+    b.recordFailure();
+    b.recordHeaders();
+    b.recordFailure();
+    assert.equal(b.currentState, 'open', 'headers alone do not reset the count of a closed breaker');
+    c.advance(100);
+    assert.equal(b.tryAcquire(), true, 'the probe');
+    b.recordHeaders();
+    assert.equal(b.currentState, 'closed');
+    assert.equal(b.tryAcquire(), true, 'others are not held off while the probe streams');
+  });
+
   it('releaseProbe on a closed breaker changes nothing', () => {
     const b = new CircuitBreaker(2, 100, clock().now);
     b.releaseProbe();

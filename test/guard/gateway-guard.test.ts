@@ -164,7 +164,7 @@ describe('privacy guard through the gateway', () => {
       );
       assert.equal(err.status, 400);
       assert.equal(err.code, 'privacy_blocked');
-      assert.equal(err.message.includes('API_KEY found in messages[1].content at characters'), true, err.message);
+      assert.equal(err.message.includes('API_KEY found in message 2 at characters'), true, err.message);
       assert.equal(err.message.includes('(2 blocked values in this request)'), true, err.message);
       assertNoSecrets(err.message, 'error message');
       assert.equal(upstream.received.length, calls, 'nothing forwarded');

@@ -154,7 +154,7 @@ describe('privacy_guard MCP server over stdio', () => {
     });
     assert.equal(blocked.isError, true);
     const text = (blocked.content as Array<{ text: string }>)[0]!.text;
-    assert.match(text, /^Blocked by privacy policy: API_KEY found in text at characters 4-/);
+    assert.match(text, /^Blocked by privacy policy: API_KEY found in the text at characters 4-/);
     assert.equal(text.includes(KEY), false);
     const invalid = await client.callTool({ name: 'privacy_guard.process', arguments: { text: 'x', policy: { defaultMode: 'nope' } } });
     assert.equal(invalid.isError, true);

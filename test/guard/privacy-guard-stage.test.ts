@@ -76,7 +76,7 @@ describe('privacyGuard and reidentify stages', () => {
       assert.ok(err instanceof GatewayError);
       assert.equal(err.status, 400);
       assert.equal(err.code, 'privacy_blocked');
-      assert.equal(err.message, 'Blocked by privacy policy: API_KEY found in messages[0].content at characters 23-50. ' +
+      assert.equal(err.message, 'Blocked by privacy policy: API_KEY found in message 1 at characters 23-50. ' +
         'Remove it from the conversation, or ask your administrator to change the guard policy.');
       return true;
     });
