@@ -105,7 +105,9 @@ async function startLocalOrg(dataDir: string, flags: UpFlags, role: string): Pro
     const subject = person?.id ?? `gateway:local-${role}`;
 
     const stored = storedEnrolment(dataDir);
-    let reusable = Boolean(stored && stored.subject === subject && stored.roles?.includes(role) && stillValid(stored));
+    // The local controller may listen on another port than last time: the gateway refuses an
+    // enrolment made with another controller URL, so enrol again against this one.
+    let reusable = Boolean(stored && stored.controllerUrl === controller.url && stored.subject === subject && stored.roles?.includes(role) && stillValid(stored));
     if (reusable) {
       // The controller database may have been reset since: prove the enrolment still works.
       reusable = await new EnrolledTokenProvider(dataDir, controller.url).token().then(() => true, () => false);
@@ -185,7 +187,9 @@ export async function startUp(flags: UpFlags): Promise<RunningUp> {
 export function upBanner(up: RunningUp): string {
   const { gateway } = up;
   const token = gateway.server.services.localToken;
-  const env = renderEnv(gooseEnv({ provider: 'openai', gatewayUrl: gateway.url, token, model: DEFAULT_GOOSE_MODEL }), 'sh').trimEnd();
+  // The role's own default model: a fixed one could be outside the role's allowlist or tiers.
+  const model = up.controller?.services.profiles.get(up.role)?.models.default ?? DEFAULT_GOOSE_MODEL;
+  const env = renderEnv(gooseEnv({ provider: 'openai', gatewayUrl: gateway.url, token, model }), 'sh').trimEnd();
   return [
     '',
     `Switchboard gateway:  ${gateway.url}${gateway.demo ? '   (offline demo upstream: set OPENROUTER_API_KEY for real models)' : ''}`,
@@ -197,14 +201,14 @@ export function upBanner(up: RunningUp): string {
     `  GOOSE_PROVIDER: ${PROVIDER_ID}      # custom_providers/${PROVIDER_ID}.json`,
     `  base_url:       ${gooseBaseUrl(gateway.url)}`,
     `  headers:        Authorization: Bearer ${token}`,
-    `  GOOSE_MODEL:    ${DEFAULT_GOOSE_MODEL}`,
+    `  GOOSE_MODEL:    ${model}`,
     ...(up.controllerUrl ? [`  GOOSE_ALLOWLIST: ${up.controllerUrl}/api/v1/goose/allowlist/${up.role}`] : []),
     'Or, for one shell:',
     ...env.split('\n').map((l) => `  ${l}`),
     '',
     'Try it:',
     `  curl -si ${gateway.url}/v1/chat/completions -H "Authorization: Bearer ${token}" \\`,
-    `    -H "Content-Type: application/json" -d '{"model":"${DEFAULT_GOOSE_MODEL}","messages":[{"role":"user","content":"Mail jane.doe@acme.com about invoice 42"}]}'`,
+    `    -H "Content-Type: application/json" -d '{"model":"${model}","messages":[{"role":"user","content":"Mail jane.doe@acme.com about invoice 42"}]}'`,
     ...(gateway.demo ? ['  (the x-switchboard-demo-received header shows what the model received after masking)'] : []),
     'Check everything: switchboard doctor        Stop: Ctrl-C',
     '',

@@ -11,6 +11,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
 import { assertDistFresh, runCli, serveCli, type CliResult, type ServedCli } from './run-dist.js';
 
@@ -43,6 +45,7 @@ const groups: Array<{ group: string; action: (env: Env) => Promise<void> }> = [
   { group: 'secrets', action: secretsStoreAndList },
   { group: 'doctor', action: doctorReportsChecks },
   { group: 'agent', action: agentNeedsAnEnrolment },
+  { group: 'mesh', action: meshMcpListsItsTools },
   { group: 'goose', action: async (e) => assert.match(ok(await e.run(['goose', 'env'])), /OPENAI_HOST='http:\/\/127\.0\.0\.1:\d+'/) },
   { group: 'service', action: async (e) => assert.match(ok(await e.run(['service', 'install'])), /switchboard(\.js)?['"]? gateway/) },
 ];
@@ -134,6 +137,18 @@ async function doctorReportsChecks(e: Env): Promise<void> {
   const out = await e.run(['doctor', '--json'], { timeoutMs: 60_000 });
   const report = JSON.parse(out.stdout) as { checks: Array<{ id: string; status: string }> };
   assert.deepEqual(report.checks.find((c) => c.id === 'node')?.status, 'pass', out.stderr);
+}
+
+async function meshMcpListsItsTools(e: Env): Promise<void> {
+  // The stdio MCP server from dist/, driven by the MCP SDK client: tools listed before any controller.
+  const client = new Client({ name: 'dist-test', version: '1' });
+  try {
+    await client.connect(new StdioClientTransport({ command: process.execPath, args: ['dist/bin/switchboard.js', 'mesh', 'mcp', '--data-dir', e.dataDir], stderr: 'pipe' }));
+    const { tools } = await client.listTools();
+    assert.deepEqual(tools.map((t) => t.name).sort(), ['fetch_status', 'notify', 'request_approval', 'send_task']);
+  } finally {
+    await client.close().catch(() => undefined);
+  }
 }
 
 async function agentNeedsAnEnrolment(e: Env): Promise<void> {

@@ -41,7 +41,7 @@ describe('extension allowlist at the gateway', () => {
   it('removes tools of disallowed extensions from the request and audits each extension removed', async () => {
     const before = upstream.received.length;
     await client.chat.completions.create({
-      model: 'anthropic/claude-sonnet-4',
+      model: 'openai/gpt-4.1',
       messages: [{ role: 'user', content: 'post the numbers' }],
       tools: [tool('developer__shell'), tool('slack__post_message'), tool('slack__list_channels'), tool('agent_mesh__send_task'), tool('github__create_issue'), tool('plain_function')],
     });
@@ -56,7 +56,7 @@ describe('extension allowlist at the gateway', () => {
 
   it('drops the tools field entirely when nothing is left', async () => {
     const before = upstream.received.length;
-    await client.chat.completions.create({ model: 'anthropic/claude-sonnet-4', messages: [{ role: 'user', content: 'x' }], tools: [tool('slack__post_message')], tool_choice: 'auto' });
+    await client.chat.completions.create({ model: 'openai/gpt-4.1', messages: [{ role: 'user', content: 'x' }], tools: [tool('slack__post_message')], tool_choice: 'auto' });
     const sent = upstream.received[before]!.body as Record<string, unknown>;
     assert.equal(sent.tools, undefined);
     assert.equal(sent.tool_choice, undefined);
@@ -64,7 +64,7 @@ describe('extension allowlist at the gateway', () => {
 
   it('refuses a tool call to a disallowed extension in a JSON answer', async () => {
     upstream.enqueue({ kind: 'json', body: openAiCompletion({ content: null, toolCalls: [{ id: 'c1', name: 'slack__post_message', argumentFragments: ['{"text":"hi"}'] }] }) });
-    const answer = await client.chat.completions.create({ model: 'anthropic/claude-sonnet-4', messages: [{ role: 'user', content: 'x' }], tools: [tool('developer__shell')] });
+    const answer = await client.chat.completions.create({ model: 'openai/gpt-4.1', messages: [{ role: 'user', content: 'x' }], tools: [tool('developer__shell')] });
     const choice = answer.choices[0]!;
     assert.equal(choice.message.tool_calls, undefined);
     assert.equal(choice.finish_reason, 'stop');
@@ -82,7 +82,7 @@ describe('extension allowlist at the gateway', () => {
         ],
       }),
     });
-    const mixed = await client.chat.completions.create({ model: 'anthropic/claude-sonnet-4', messages: [{ role: 'user', content: 'x' }], tools: [tool('developer__shell')], stream: true, stream_options: { include_usage: true } });
+    const mixed = await client.chat.completions.create({ model: 'openai/gpt-4.1', messages: [{ role: 'user', content: 'x' }], tools: [tool('developer__shell')], stream: true, stream_options: { include_usage: true } });
     const names: string[] = [];
     let args = '';
     let finish: string | null = null;
@@ -98,7 +98,7 @@ describe('extension allowlist at the gateway', () => {
     assert.equal(finish, 'tool_calls');
 
     upstream.enqueue({ kind: 'sse', events: openAiStream({ toolCalls: [{ id: 'c', name: 'slack__post_message', argumentFragments: ['{}'] }] }) });
-    const refused = await client.chat.completions.create({ model: 'anthropic/claude-sonnet-4', messages: [{ role: 'user', content: 'x' }], stream: true });
+    const refused = await client.chat.completions.create({ model: 'openai/gpt-4.1', messages: [{ role: 'user', content: 'x' }], stream: true });
     let text = '';
     let sawTool = false;
     finish = null;
@@ -115,7 +115,7 @@ describe('extension allowlist at the gateway', () => {
   it('Anthropic streams: a refused tool_use block becomes text and the turn ends normally', async () => {
     upstream.enqueue({ kind: 'sse', events: anthropicStream({ textPieces: ['Sure. '], toolUse: { id: 'tu1', name: 'slack__post_message', jsonFragments: ['{"text":', '"hi"}'] } }) });
     const anthropic = new Anthropic({ baseURL: up.gateway.url, apiKey: up.gateway.server.services.localToken, maxRetries: 0 });
-    const stream = anthropic.messages.stream({ model: 'anthropic/claude-sonnet-4', max_tokens: 100, messages: [{ role: 'user', content: 'x' }] });
+    const stream = anthropic.messages.stream({ model: 'openai/gpt-4.1', max_tokens: 100, messages: [{ role: 'user', content: 'x' }] });
     const final = await stream.finalMessage();
     assert.equal(final.stop_reason, 'end_turn');
     assert.deepEqual(final.content.map((b) => b.type), ['text', 'text']);

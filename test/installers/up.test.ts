@@ -41,10 +41,10 @@ describe('switchboard up', () => {
       assert.equal(bundle?.role, 'finance', 'gateway holds the finance bundle from the local controller');
       token = first.gateway.server.services.localToken;
       const client = new OpenAI({ baseURL: `${first.gateway.url}/v1`, apiKey: token });
-      const answer = await client.chat.completions.create({ model: 'anthropic/claude-sonnet-4', messages: [{ role: 'user', content: 'hello' }] });
+      const answer = await client.chat.completions.create({ model: 'openai/gpt-4.1', messages: [{ role: 'user', content: 'hello' }] });
       assert.ok(answer.choices[0]);
       const banner = upBanner(first);
-      for (const needle of [first.gateway.url, token, first.controllerUrl!, 'GOOSE_PROVIDER: switchboard', '/goose/v1', 'OPENAI_BASE_PATH']) {
+      for (const needle of [first.gateway.url, token, first.controllerUrl!, 'GOOSE_PROVIDER: switchboard', '/goose/v1', 'OPENAI_BASE_PATH', 'GOOSE_MODEL:    openai/gpt-4.1']) {
         assert.ok(banner.includes(needle), `banner shows ${needle}`);
       }
       enrolment = readFileSync(join(dataDir, ENROLMENT_FILE), 'utf8');
