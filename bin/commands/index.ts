@@ -17,6 +17,7 @@ import { registerServiceCommands } from './service.js';
 import { registerDoctorCommand } from './doctor.js';
 import { registerAgentCommand } from './agent.js';
 import { registerMeshCommands } from './mesh.js';
+import { registerDemoCommand } from './demo.js';
 
 export const commandGroups: Array<(program: Command) => void> = [
   registerUpCommand,
@@ -36,4 +37,5 @@ export const commandGroups: Array<(program: Command) => void> = [
   registerDoctorCommand,
   registerAgentCommand,
   registerMeshCommands,
+  registerDemoCommand,
 ];
