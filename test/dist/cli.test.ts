@@ -46,6 +46,7 @@ const groups: Array<{ group: string; action: (env: Env) => Promise<void> }> = [
   { group: 'doctor', action: doctorReportsChecks },
   { group: 'agent', action: agentNeedsAnEnrolment },
   { group: 'mesh', action: meshMcpListsItsTools },
+  { group: 'demo', action: demoRunsOffline },
   { group: 'goose', action: async (e) => assert.match(ok(await e.run(['goose', 'env'])), /OPENAI_HOST='http:\/\/127\.0\.0\.1:\d+'/) },
   { group: 'service', action: async (e) => assert.match(ok(await e.run(['service', 'install'])), /switchboard(\.js)?['"]? gateway/) },
 ];
@@ -148,6 +149,22 @@ async function meshMcpListsItsTools(e: Env): Promise<void> {
     assert.deepEqual(tools.map((t) => t.name).sort(), ['fetch_status', 'notify', 'request_approval', 'send_task']);
   } finally {
     await client.close().catch(() => undefined);
+  }
+}
+
+async function demoRunsOffline(): Promise<void> {
+  // Its own fresh data dir, as a new user runs it; the offline demo upstream (the key is blanked).
+  const dir = mkdtempSync(join(tmpdir(), 'sb-dist-demo-'));
+  try {
+    const out = ok(await runCli(['demo', '--data-dir', dir, '--deadline', '1'], { env: { OPENROUTER_API_KEY: '', SWITCHBOARD_UPSTREAM_KEY: '' }, timeoutMs: 60_000 }));
+    assert.match(out, /^left the machine: .*EMAIL_[0-9A-F]{8}/m);
+    assert.match(out, /^came back: .*maria\.schmidt@posteo\.de/m);
+    assert.match(out, /^downshift: .*sent it to google\/gemini-2\.5-flash/m);
+    assert.match(out, /^escalation: .*escalated to cfo/m);
+    assert.match(out, /^decision:\s+approved by cfo$/m);
+    assert.match(out, /^controller\.db: .*OK: every chain is intact/m);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
