@@ -175,10 +175,10 @@ test('a removed bundle key stops being trusted; an expired bundle falls back to 
     const admin = `Bearer ${(await ctl.services.tokens.mintAccessToken({ subject: 'admin:t', roles: ['admin'], authMethod: 'test' })).token}`;
     assert.equal((await ctl.app.inject({ method: 'POST', url: '/api/v1/bundle-keys/rotate', headers: { authorization: admin } })).statusCode, 200);
     await sync.refreshKeys();
-    // The poll may already have brought a bundle signed by the new key; if not, the old one is dropped below.
-    const signedByOldKey = sync.current()?.kid === oldKid;
     const revoked = await ctl.app.inject({ method: 'POST', url: `/api/v1/bundle-keys/${oldKid}/revoke`, headers: { authorization: admin } });
     assert.equal(revoked.statusCode, 200);
+    // The 100 ms poll may already have brought a bundle signed by the new key; if not, the refresh drops the old one.
+    const signedByOldKey = sync.current()?.kid === oldKid;
     await sync.refreshKeys();
     const trusted = JSON.parse(readFileSync(join(gwDir, BUNDLE_KEYS_FILE), 'utf8')) as { keys: Array<{ kid: string }> };
     assert.ok(!trusted.keys.some((k) => k.kid === oldKid), 'removed key no longer trusted');
