@@ -5,7 +5,7 @@
  * unit, city and postcode that follow it on the same or the next lines.
  */
 import type { Finding } from '../types.js';
-import type { TextView } from './text-view.js';
+import { keywordFamily, TextView } from './text-view.js';
 import { type Detector } from './detector.js';
 
 const W = "[\\p{L}\\p{M}'’.\\-]+";
@@ -24,55 +24,10 @@ const POSTCODE_ANCHOR = new RegExp(`\\d(?<![\\w.]\\d)\\d{0,4}[a-z]?, (?:\\d{3} ?
 /** The street words before a house number, matched at the end of a short look-back window. */
 const STREET_WORDS_BEFORE = new RegExp(`(?:^|[^\\p{L}\\w])((?:${CAP} (?:(?:${CAP}|\\p{Ll}{2,4}) ){0,2})?${CAP} )$`, 'u');
 /**
- * STREET_CONT runs only over lines with a continental street word before " <digit>": every match
- * holds one, and no match crosses a newline. The hint is checked by looking back from each
- * " <digit>" (rare) instead of trying the alternation at every position.
+ * Continental streets run only over lines with a street word right before " <digit>": every match
+ * holds one, and no match crosses a newline. The word is checked by looking back from each " <digit>".
  */
-const SPACE_DIGIT = / \d/g;
 const CONT_HINT_BEFORE = /(?<=(?:straße|strasse|str\.|gasse|weg|allee|platz|damm|gatan|vägen|gata|gården|katu|tie|kuja|polku|vej|gade|vænget|veien|vegen|vegur|stræti|utca|laan|straat|plein|gracht|kade|singel|steeg|u\.|út|tér|ulica|ul\.))/iy;
-function scanContinentalStreets(text: string, out: Finding[], full: string, offset: number): void {
-  let lineEnd = -1;
-  SPACE_DIGIT.lastIndex = 0;
-  for (let m = SPACE_DIGIT.exec(text); m !== null; m = SPACE_DIGIT.exec(text)) {
-    if (m.index < lineEnd) continue; // this line was scanned already
-    CONT_HINT_BEFORE.lastIndex = m.index;
-    if (!CONT_HINT_BEFORE.test(text)) continue;
-    const lineStart = text.lastIndexOf('\n', m.index) + 1;
-    lineEnd = text.indexOf('\n', m.index);
-    if (lineEnd === -1) lineEnd = text.length;
-    // Scanning the line alone is exact: its edges ('\n' or the text's ends) satisfy the
-    // pattern's leading lookbehind and trailing \b the same way.
-    const line = text.slice(lineStart, lineEnd);
-    const at = offset + lineStart;
-    scanAll(STREET_CONT, line, (s) => pushExtended(full, at + s.index, at + s.index + s[0].length, 0.8, 'rule:street', out));
-    SPACE_DIGIT.lastIndex = lineEnd;
-  }
-}
-/** "12 Main", "Via Roma 12", "Apt #4", "Goya, 150": a digit beside a space, tab, comma or '#'. */
-const STREET_GATE = /\d[ \t,]|[ \t#]\d/g;
-/**
- * Line-aligned windows holding every line with a STREET_GATE hit plus the lines before and after it, merged.
- * Windows start and end at line breaks, so lookarounds at their edges read as they do in the text.
- */
-function streetWindows(text: string): Array<[number, number]> {
-  const windows: Array<[number, number]> = [];
-  STREET_GATE.lastIndex = 0;
-  for (let m = STREET_GATE.exec(text); m !== null; m = STREET_GATE.exec(text)) {
-    // From the line before (a military address puts its unit there) to the line after.
-    const lineStart = text.lastIndexOf('\n', m.index) + 1;
-    const from = lineStart === 0 ? 0 : text.lastIndexOf('\n', lineStart - 2) + 1;
-    let to = text.indexOf('\n', m.index + 1);
-    to = to === -1 ? text.length : text.indexOf('\n', to + 1);
-    if (to === -1) to = text.length;
-    const last = windows[windows.length - 1];
-    if (last && from <= last[1] + 1) last[1] = Math.max(last[1], to);
-    else windows.push([from, to]);
-    // The next hit that can open a new window is on the line after this one.
-    const nextLine = text.indexOf('\n', m.index + 1);
-    STREET_GATE.lastIndex = nextLine === -1 ? text.length : nextLine + 1;
-  }
-  return windows;
-}
 /** A street line ends in "<digits>[a-z]?, <digit>" before a postcode; most texts have none. */
 const POSTCODE_HINT = /\d[a-z]?, \d/;
 const STREET_CONT = new RegExp(`(?<![\\p{L}\\w])(?:\\d{1,6} )?(?:(?:Am|An der|Auf dem|Auf der|Im|In der|Zum|Zur|Alte|Alter|Neue|Neuer|Unter den) )?(?:\\p{Lu}[\\p{L}\\p{M}\\-]*${CONT_SUFFIX}|(?:${CAP} ){1,3}${CONT_WORD}) \\d{1,5}[a-z]?\\b\\.?`, 'gu');
@@ -87,7 +42,6 @@ const PO_BOX = /(?<![\w.])(?:P\.?\s?O\.?\s?Box|Post(?:al)?\s?(?:Office\s)?Box|Po
 const MILITARY = /(?<![\w.])(?:(?:PSC|CMR|Unit) \d{3,5},? Box \d{3,5}|USNS [\p{L}\-]+|USS [\p{L}\-]+|USCGC [\p{L}\-]+)\s*\n?\s*(?:APO|FPO|DPO) (?:AA|AE|AP) \d{5}/giu;
 const CORNER = /\b(?:the )?corner of (?:[\p{L}\p{M}\d'’.\-]+ ){1,6}?and (?:\p{Lu}[\p{L}\p{M}'’.\-]*|\d+)(?: \p{Lu}[\p{L}\p{M}'’.\-]*| \d+\.?){0,4}/gu;
 const CUE = /\b(?:address(?: is|:)|addr:|live at|lives at|living at|located at|reside at|resides at|ship(?:ping)? to|deliver(?:y)? to|mail(?:ing)? address|send it to|moved to|home address|billing address|postal address)\s*[:\-]?\s+/gi;
-const CUE_LOWER = /\b(?:address(?: is|:)|addr:|live at|lives at|living at|located at|reside at|resides at|ship(?:ping)? to|deliver(?:y)? to|mail(?:ing)? address|send it to|moved to|home address|billing address|postal address)\s*[:\-]?\s+/g;
 /** What may follow a street line: units, then a city line with region and postcode. */
 /** UK postcodes: "LS6 2AB", "NW1 6XE", "SW1A 1AA", "EC1V 9HX". */
 const UK_POSTCODE = '[A-Z]{1,2}\\d[A-Z\\d]? ?\\d[A-Z]{2}\\b';
@@ -136,24 +90,6 @@ function scanAll(re: RegExp, text: string, fn: (m: RegExpExecArray) => void): vo
   }
 }
 
-/**
- * scanAll for patterns that start with a literal word: the "not glued to the previous character"
- * test runs after a match instead of as a leading lookbehind, which would be tried at every
- * position. A rejected match resumes one character later, exactly where a lookbehind would.
- */
-function scanAllUnglued(re: RegExp, text: string, glued: (c: number) => boolean, fn: (m: RegExpExecArray) => void): void {
-  re.lastIndex = 0;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-    // codePointAt on a low surrogate's pair start, so an astral letter before counts as a letter.
-    let before = m.index === 0 ? -1 : text.charCodeAt(m.index - 1);
-    if ((before & 0xfc00) === 0xdc00 && m.index >= 2) {
-      const pair = text.codePointAt(m.index - 2)!;
-      if (pair > 0xffff) before = pair;
-    }
-    if (before !== -1 && glued(before)) re.lastIndex = m.index + 1;
-    else fn(m);
-  }
-}
 const LETTER_OR_WORD = /[\p{L}\w]/u;
 /** [\w.] */
 function isWordOrDot(c: number): boolean {
@@ -165,47 +101,144 @@ function isLetterOrWord(c: number): boolean {
   return LETTER_OR_WORD.test(String.fromCodePoint(c));
 }
 
+/** Sticky forms of the number-led street rules: tried only at the start of a run of digits. */
+const STREET_EN_AT = new RegExp(STREET_EN.source, 'uy');
+const STREET_FR_AT = new RegExp(STREET_FR.source, 'uy');
+const POSTCODE_ANCHOR_AT = new RegExp(POSTCODE_ANCHOR.source, 'uy');
+const NUMBER_WORDS_NUMBER_AT = new RegExp(NUMBER_WORDS_NUMBER.source, 'uy');
+/** Sticky forms of the word-led rules: tried only at word starts the shared index reports. */
+const STREET_PREFIXED_AT = new RegExp(STREET_PREFIXED.source, 'uy');
+const UNIT_AT = new RegExp(UNIT_ALONE.source, 'y');
+const CUE_AT = new RegExp(CUE.source, 'iy');
+const STREET_PREFIX_WORDS = keywordFamily(['Rue', 'Rua', 'Rúa', 'Via', 'Viale', 'Vicolo', 'Corso', 'Piazzale', 'Strada', 'Contrada',
+  'Calle', 'C/', 'Carrer', 'Avenida', 'Avda.', 'Av.', 'Piazza', 'Plaza', 'Plaça', 'Paseo', 'Passeig', 'Pasaje', 'Ronda', 'Rambla',
+  'Travesía', 'Camino', 'Carretera', 'Glorieta', 'Largo', 'Travessa', 'Ulica', 'ul.', 'Boulevard', 'Chemin', 'Allée', 'Place']);
+const UNIT_WORDS = keywordFamily(['Apt', 'Apartment', 'Suite', 'Ste', 'Unit', 'Flat', 'Bldg', 'Building']);
+const CUE_WORDS = keywordFamily(['address', 'addr', 'live', 'lives', 'living', 'located', 'reside', 'resides', 'ship', 'shipping',
+  'deliver', 'delivery', 'mail', 'mailing', 'send', 'moved', 'home', 'billing', 'postal']);
+
+function isAsciiLetterCode(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
+/**
+ * The street rules that start with a house number, tried at the start of each run of digits (every
+ * match of theirs starts there: their leading look-behind forbids a word character before the
+ * number). Each rule keeps its own "next match starts after the last one" cursor, as a global
+ * search would.
+ */
+function scanNumberLedStreets(text: string, runs: readonly number[], out: Finding[]): void {
+  let enEnd = 0;
+  let frEnd = 0;
+  let postEnd = 0;
+  let nwnEnd = 0;
+  const postcodes = POSTCODE_HINT.test(text);
+  for (let k = 0; k < runs.length; k += 2) {
+    const s = runs[k]!;
+    const e = runs[k + 1]!;
+    const len = e - s;
+    const next = text.charCodeAt(e);
+    // "12 Main St", "12B Main St", "12 3 Main St": digits, an optional letter, then a space.
+    if (s >= enEnd && len <= 6 && (next === 32 || (isAsciiLetterCode(next) && text.charCodeAt(e + 1) === 32))) {
+      STREET_EN_AT.lastIndex = s;
+      const m = STREET_EN_AT.exec(text);
+      if (m) {
+        enEnd = s + m[0].length;
+        pushExtended(text, s, enEnd, 0.85, 'rule:street', out);
+      }
+    }
+    // "12 Rue de la Paix", "7 bis Quai …", "12, Rue …".
+    if (s >= frEnd && len <= 4 && (next === 32 || next === 44 || (next >= 65 && next <= 90) || next === 98 || next === 116)) {
+      STREET_FR_AT.lastIndex = s;
+      const m = STREET_FR_AT.exec(text);
+      if (m) {
+        frEnd = s + m[0].length;
+        pushExtended(text, s, frEnd, 0.8, 'rule:street', out);
+      }
+    }
+    // "Milánská 532, 35608 Libčice": a house number, ", ", a postcode, a town.
+    if (postcodes && s >= postEnd && len <= 5 && (next === 44 || (next >= 97 && next <= 122 && text.charCodeAt(e + 1) === 44))) {
+      POSTCODE_ANCHOR_AT.lastIndex = s;
+      const m = POSTCODE_ANCHOR_AT.exec(text);
+      if (m) {
+        postEnd = s + m[0].length;
+        const words = STREET_WORDS_BEFORE.exec(text.slice(Math.max(0, s - 64), s));
+        if (words) out.push({ class: 'ADDRESS', start: s - words[1]!.length, end: postEnd, score: 0.8, detector: 'rule:street' });
+      }
+    }
+    // "30102 Kaevu 94": a number of 3–6 digits, capitalised words, a house number.
+    if (s >= nwnEnd && len >= 3 && len <= 6 && next === 32) {
+      NUMBER_WORDS_NUMBER_AT.lastIndex = s;
+      const m = NUMBER_WORDS_NUMBER_AT.exec(text);
+      if (m) {
+        nwnEnd = s + m[0].length;
+        if (!/^(?:19|20)\d\d$/.test(m[1]!)) pushExtended(text, s, nwnEnd, 0.6, 'rule:street', out); // "2019 Python 3" is a year
+      }
+    }
+  }
+}
+
+/** Continental streets: a street word before " <digit>", scanned over that line (see scanContinentalStreets). */
+function scanContinentalLines(text: string, runs: readonly number[], out: Finding[]): void {
+  let lineEnd = -1;
+  for (let k = 0; k < runs.length; k += 2) {
+    const space = runs[k]! - 1;
+    if (space < lineEnd || text.charCodeAt(space) !== 32) continue;
+    CONT_HINT_BEFORE.lastIndex = space;
+    if (!CONT_HINT_BEFORE.test(text)) continue;
+    const lineStart = text.lastIndexOf('\n', space) + 1;
+    lineEnd = text.indexOf('\n', space);
+    if (lineEnd === -1) lineEnd = text.length;
+    const line = text.slice(lineStart, lineEnd);
+    scanAll(STREET_CONT, line, (m) => pushExtended(text, lineStart + m.index, lineStart + m.index + m[0].length, 0.8, 'rule:street', out));
+  }
+}
+
+/** Runs `re` (sticky) at each reported word start of `family`, skipping starts inside the last match. */
+function scanWordLed(text: string, view: TextView, family: number, re: RegExp, glued: ((c: number) => boolean) | null,
+  fn: (start: number, m: RegExpExecArray) => void): void {
+  const { positions, masks } = view.wordHits();
+  let last = 0;
+  for (let h = 0; h < positions.length; h++) {
+    if ((masks[h]! & family) === 0) continue;
+    const at = positions[h]!;
+    if (at < last) continue;
+    if (glued && at > 0) {
+      let before = text.charCodeAt(at - 1);
+      if ((before & 0xfc00) === 0xdc00 && at >= 2) {
+        const pair = text.codePointAt(at - 2)!;
+        if (pair > 0xffff) before = pair;
+      }
+      if (glued(before)) continue;
+    }
+    re.lastIndex = at;
+    const m = re.exec(text);
+    if (!m || m[0].length === 0) continue;
+    last = at + m[0].length;
+    fn(at, m);
+  }
+}
+
 export const addressDetector: Detector = {
   name: 'address',
   classes: ['ADDRESS'],
   applies: (text, view?: TextView) => (view ? view.hasDigit || text.includes('corner of') : true),
-  scan(text: string, out: Finding[], view?: TextView): void {
-    const hasDigit = view ? view.hasDigit : /\d/.test(text);
-    if (hasDigit) {
-      // Street patterns need a number next to a space ("12 Main", "Via Roma 12", "Apt #4"): they run only
-      // on the lines that have one (and the line after, for two-line forms), not over the whole text.
-      for (const [from, to] of streetWindows(text)) {
-        const w = text.slice(from, to);
-        const at = (fn: (m: RegExpExecArray) => void) => (m: RegExpExecArray) => {
-          m.index += from;
-          fn(m);
-        };
-        scanAll(STREET_EN, w, at((m) => pushExtended(text, m.index, m.index + m[0].length, 0.85, 'rule:street', out)));
-        scanContinentalStreets(w, out, text, from);
-        if (POSTCODE_HINT.test(w)) {
-          scanAll(POSTCODE_ANCHOR, w, at((m) => {
-            const words = STREET_WORDS_BEFORE.exec(text.slice(Math.max(from, m.index - 64), m.index));
-            if (!words) return;
-            const start = m.index - words[1]!.length;
-            out.push({ class: 'ADDRESS', start, end: m.index + m[0].length, score: 0.8, detector: 'rule:street' });
-          }));
-        }
-        scanAll(NUMBER_WORDS_NUMBER, w, at((m) => {
-          if (/^(?:19|20)\d\d$/.test(m[1]!)) return; // "2019 Python 3" is a year, not a street
-          pushExtended(text, m.index, m.index + m[0].length, 0.6, 'rule:street', out);
-        }));
-        scanAllUnglued(STREET_PREFIXED, w, isLetterOrWord, at((m) => pushExtended(text, m.index, m.index + m[0].length, 0.8, 'rule:street', out)));
-        scanAll(STREET_FR, w, at((m) => pushExtended(text, m.index, m.index + m[0].length, 0.8, 'rule:street', out)));
-        if (/[ADF]PO /.test(w)) scanAll(MILITARY, w, at((m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'rule:military' })));
+  scan(text: string, out: Finding[], view: TextView = new TextView(text)): void {
+    if (view.hasDigit) {
+      // Street rules need a number: they start at a run of digits or at a street word the shared
+      // index reports, never from a search of their own over the whole text.
+      const runs = view.digitRuns();
+      scanNumberLedStreets(text, runs, out);
+      scanContinentalLines(text, runs, out);
+      scanWordLed(text, view, STREET_PREFIX_WORDS, STREET_PREFIXED_AT, isLetterOrWord, (at, m) => pushExtended(text, at, at + m[0].length, 0.8, 'rule:street', out));
+      if (text.includes('PO ') && /[ADF]PO /.test(text)) {
+        scanAll(MILITARY, text, (m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'rule:military' }));
       }
-      scanAllUnglued(UNIT_ALONE, text, isWordOrDot, (m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.6, detector: 'rule:unit' }));
-      const lower = view ? view.lower() : text.toLowerCase();
+      scanWordLed(text, view, UNIT_WORDS, UNIT_AT, isWordOrDot, (at, m) => out.push({ class: 'ADDRESS', start: at, end: at + m[0].length, score: 0.6, detector: 'rule:unit' }));
+      const lower = view.lower();
       if (lower.includes('box') || lower.includes('postfach')) scanAll(PO_BOX, text, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.85, 'rule:po_box', out));
-      // The cue pass reads the lower-cased text (a case-sensitive pass is cheaper); offsets match when
-      // lower-casing kept the length, else the case-insensitive pattern reads the text itself.
-      const sameLength = lower.length === text.length;
-      scanAll(sameLength ? CUE_LOWER : CUE, sameLength ? lower : text, (m) => {
-        const start = m.index + m[0].length;
+      scanWordLed(text, view, CUE_WORDS, CUE_AT, null, (at, m) => {
+        const start = at + m[0].length;
         let end = start;
         const limit = Math.min(text.length, start + 120);
         while (end < limit) {

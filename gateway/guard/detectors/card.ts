@@ -1,9 +1,10 @@
 /** CREDIT_CARD: 12–19 digit runs (plain, spaced or dashed) that pass Luhn and look like a card. */
 import type { Finding } from '../types.js';
-import type { TextView } from './text-view.js';
+import { TextView } from './text-view.js';
 import { textBefore, type Detector } from './detector.js';
 
-const CANDIDATE = /(?<![\w.\-+])\d(?:[ -]?\d){11,18}(?![\w]|[.\-]\d)/g;
+/** Sticky: tried at the start of a run of digits (the look-behind rules out any other start). */
+const CANDIDATE = /(?<![\w.\-+])\d(?:[ -]?\d){11,18}(?![\w]|[.\-]\d)/y;
 const CARD_CONTEXT = /\b(?:card|cc|ccn|credit|debit|visa|master ?card|amex|american express|discover|jcb|diners|maestro|unionpay|pan|payment|pay with|charge)\b/;
 /** Numbers whose context says they are something else (ids, orders, timestamps). */
 const OTHER_CONTEXT = /\b(?:order|invoice|ticket|tracking|transaction|txn|id|ref|reference|account|acct|serial|sku|build|pid|uid|timestamp|epoch|ms|phone|tel|iban|isbn|imei)\b|#\s*$/;
@@ -67,25 +68,40 @@ export const cardDetector: Detector = {
   name: 'card',
   classes: ['CREDIT_CARD'],
   applies: (text, view?: TextView) => (view ? view.digitRun(4) : /\d{4}/.test(text)),
-  scan(text: string, out: Finding[]): void {
-    CANDIDATE.lastIndex = 0;
-    for (let m = CANDIDATE.exec(text); m !== null; m = CANDIDATE.exec(text)) {
+  scan(text: string, out: Finding[], view: TextView = new TextView(text)): void {
+    const runs = view.digitRuns();
+    let last = 0;
+    for (let k = 0; k < runs.length; k += 2) {
+      const s = runs[k]!;
+      if (s < last) continue;
+      // At least 12 digits in runs joined by single spaces or dashes, or no match can start here.
+      let digits = runs[k + 1]! - s;
+      for (let j = k + 2; digits < 12 && j < runs.length && runs[j]! === runs[j - 1]! + 1; j += 2) {
+        const sep = text.charCodeAt(runs[j - 1]!);
+        if (sep !== 32 && sep !== 45) break;
+        digits += runs[j + 1]! - runs[j]!;
+      }
+      if (digits < 12) continue;
+      CANDIDATE.lastIndex = s;
+      const m = CANDIDATE.exec(text);
+      if (!m) continue;
+      last = s + m[0].length;
       const raw = m[0];
       if (!consistentSeparators(raw)) continue;
-      const digits = raw.replace(/[ -]/g, '');
-      if (digits.length < 12 || digits.length > 19 || !luhnValid(digits)) continue;
-      if (/^(\d)\1+$/.test(digits)) continue;
+      const number = raw.replace(/[ -]/g, '');
+      if (number.length < 12 || number.length > 19 || !luhnValid(number)) continue;
+      if (/^(\d)\1+$/.test(number)) continue;
       const before = textBefore(text, m.index, 40);
       const cardContext = CARD_CONTEXT.test(before);
       // Luhn plus a network's prefix and length, as printed: a card, whatever word stands before it
       // ("invoice", "order", "id"). Context may only lower the score.
-      const structural = networkValid(digits) && printedGrouping(raw);
+      const structural = networkValid(number) && printedGrouping(raw);
       if (!cardContext && !structural) {
-        if (!plausibleIssuer(digits) || OTHER_CONTEXT.test(before)) continue;
+        if (!plausibleIssuer(number) || OTHER_CONTEXT.test(before)) continue;
         // `bytes=345253734759`: the value of some other key, not a card.
         if (/[a-z_]\s*[=:]\s*$/.test(before)) continue;
         // Epoch milliseconds (13 digits starting with 1) pass Luhn one time in ten.
-        if (digits.length === 13 && digits.startsWith('1')) continue;
+        if (number.length === 13 && number.startsWith('1')) continue;
       }
       const score = cardContext ? 0.98 : structural && OTHER_CONTEXT.test(before) ? 0.8 : 0.9;
       out.push({ class: 'CREDIT_CARD', start: m.index, end: m.index + raw.length, score, detector: 'luhn:credit_card' });

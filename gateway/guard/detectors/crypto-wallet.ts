@@ -1,12 +1,14 @@
 /** CRYPTO_WALLET: Bitcoin (Base58Check and bech32, both checksum-verified) and Ethereum addresses. */
 import { createHash } from 'node:crypto';
 import type { Finding } from '../types.js';
-import type { TextView } from './text-view.js';
+import { TextView } from './text-view.js';
 import { type Detector } from './detector.js';
 
-const BASE58 = /(?<![A-Za-z0-9])[13][1-9A-HJ-NP-Za-km-z]{25,34}(?![A-Za-z0-9])/g;
+/** Sticky: tried at runs of digits that start with 1 or 3. */
+const BASE58 = /(?<![A-Za-z0-9])[13][1-9A-HJ-NP-Za-km-z]{25,34}(?![A-Za-z0-9])/y;
 const BECH32 = /(?<![A-Za-z0-9])(?:bc1|tb1)[02-9ac-hj-np-z]{11,71}(?![A-Za-z0-9])/g;
-const ETH = /(?<![A-Za-z0-9])0x[0-9a-fA-F]{40}(?![0-9A-Za-z])/g;
+/** Sticky: tried at a lone 0 followed by x. */
+const ETH = /(?<![A-Za-z0-9])0x[0-9a-fA-F]{40}(?![0-9A-Za-z])/y;
 const ALPHABET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 
 function base58CheckValid(s: string): boolean {
@@ -48,9 +50,17 @@ export const cryptoWalletDetector: Detector = {
   name: 'crypto-wallet',
   classes: ['CRYPTO_WALLET'],
   applies: (text, view?: TextView) => (view ? view.hasDigit : /[13]|bc1|tb1|0x/.test(text)),
-  scan(text: string, out: Finding[]): void {
-    BASE58.lastIndex = 0;
-    for (let m = BASE58.exec(text); m !== null; m = BASE58.exec(text)) {
+  scan(text: string, out: Finding[], view: TextView = new TextView(text)): void {
+    const runs = view.digitRuns();
+    let last = 0;
+    for (let k = 0; k < runs.length; k += 2) {
+      const s = runs[k]!;
+      const first = text.charCodeAt(s);
+      if (s < last || (first !== 49 && first !== 51)) continue;
+      BASE58.lastIndex = s;
+      const m = BASE58.exec(text);
+      if (!m) continue;
+      last = s + m[0].length;
       if (base58CheckValid(m[0])) out.push({ class: 'CRYPTO_WALLET', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'base58check:bitcoin' });
     }
     if (text.includes('bc1') || text.includes('tb1')) {
@@ -60,8 +70,12 @@ export const cryptoWalletDetector: Detector = {
       }
     }
     if (text.includes('0x')) {
-      ETH.lastIndex = 0;
-      for (let m = ETH.exec(text); m !== null; m = ETH.exec(text)) {
+      for (let k = 0; k < runs.length; k += 2) {
+        const s = runs[k]!;
+        if (runs[k + 1]! - s !== 1 || text.charCodeAt(s) !== 48 || text.charCodeAt(s + 1) !== 120) continue;
+        ETH.lastIndex = s;
+        const m = ETH.exec(text);
+        if (!m) continue;
         out.push({ class: 'CRYPTO_WALLET', start: m.index, end: m.index + m[0].length, score: 0.8, detector: 'regex:ethereum' });
       }
     }

@@ -1,9 +1,11 @@
 /** DATE_OF_BIRTH: a date only counts when a birth word stands shortly before it. */
 import type { Finding } from '../types.js';
-import type { TextView } from './text-view.js';
+import { keywordFamily, TextView } from './text-view.js';
 import { type Detector } from './detector.js';
 
-const BIRTH_WORD = /\b(?:born|birth|birthday|birthdate|dob|d\.o\.b\.?|b-day|bday|geboren|né|née)\b/gi;
+const BIRTH_WORD = /\b(?:born|birth|birthday|birthdate|dob|d\.o\.b\.?|b-day|bday|geboren|né|née)\b/iy;
+/** The birth words start a word: the shared index reports where. */
+const BIRTH_WORDS = keywordFamily(['born', 'birth', 'dob', 'd.o.b', 'b-day', 'bday', 'geboren', 'né']);
 const MONTH = '(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\\.?';
 const DATE = new RegExp(
   '(?:\\d{4}[-/.]\\d{1,2}[-/.]\\d{1,2}'
@@ -22,12 +24,18 @@ export const dobDetector: Detector = {
   applies: (text, view?: TextView) => {
     if (!view) return /born|birth|dob|d\.o\.b|bday|b-day|geboren|née?\b/i.test(text);
     if (!view.hasDigit) return false;
-    return BIRTH_HINT.test(view.lower());
+    return view.wordHits().masks.some((m) => (m & BIRTH_WORDS) !== 0);
   },
-  scan(text: string, out: Finding[]): void {
-    BIRTH_WORD.lastIndex = 0;
+  scan(text: string, out: Finding[], view: TextView = new TextView(text)): void {
+    const { positions, masks } = view.wordHits();
     let lastEnd = 0;
-    for (let m = BIRTH_WORD.exec(text); m !== null; m = BIRTH_WORD.exec(text)) {
+    let wordEnd = 0;
+    for (let h = 0; h < positions.length; h++) {
+      if ((masks[h]! & BIRTH_WORDS) === 0 || positions[h]! < wordEnd) continue;
+      BIRTH_WORD.lastIndex = positions[h]!;
+      const m = BIRTH_WORD.exec(text);
+      if (!m) continue;
+      wordEnd = m.index + m[0].length;
       const limit = Math.min(text.length, m.index + m[0].length + WINDOW);
       for (let i = Math.max(lastEnd, m.index + m[0].length); i < limit; i++) {
         const c = text.charCodeAt(i);

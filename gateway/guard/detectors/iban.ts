@@ -1,6 +1,6 @@
 /** IBAN: country code + check digits + BBAN of the country's registered length, mod-97 checked. */
 import type { Finding } from '../types.js';
-import type { TextView } from './text-view.js';
+import { TextView } from './text-view.js';
 import { type Detector } from './detector.js';
 
 /** Total IBAN length per country (SWIFT IBAN registry). */
@@ -14,7 +14,8 @@ const IBAN_LENGTH: Record<string, number> = {
   SO: 23, ST: 25, SV: 28, TL: 23, TN: 24, TR: 26, UA: 29, VA: 22, VG: 24, XK: 20, YE: 30,
 };
 
-const START = /(?<![A-Za-z0-9])([A-Za-z]{2})(\d{2})(?=[ ]?[A-Za-z0-9])/g;
+/** Sticky: tried two letters before a run of at least two digits. */
+const START = /(?<![A-Za-z0-9])([A-Za-z]{2})(\d{2})(?=[ ]?[A-Za-z0-9])/y;
 
 export function ibanChecksumValid(compact: string): boolean {
   const rearranged = compact.slice(4) + compact.slice(0, 4);
@@ -28,6 +29,10 @@ export function ibanChecksumValid(compact: string): boolean {
   return rem === 1;
 }
 
+function isLetter(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
 function isAlnum(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 }
@@ -35,10 +40,16 @@ function isAlnum(c: number): boolean {
 export const ibanDetector: Detector = {
   name: 'iban',
   classes: ['IBAN'],
-  applies: (text, view?: TextView) => (view ? view.digitRun(2) : true) && /[A-Za-z]{2}\d{2}/.test(text),
-  scan(text: string, out: Finding[]): void {
-    START.lastIndex = 0;
-    for (let m = START.exec(text); m !== null; m = START.exec(text)) {
+  applies: (text, view?: TextView) => (view ? view.digitRun(2) : /[A-Za-z]{2}\d{2}/.test(text)),
+  scan(text: string, out: Finding[], view: TextView = new TextView(text)): void {
+    const runs = view.digitRuns();
+    let last = 0;
+    for (let k = 0; k < runs.length; k += 2) {
+      const s = runs[k]! - 2;
+      if (s < last || runs[k + 1]! - runs[k]! < 2 || !isLetter(text.charCodeAt(s)) || !isLetter(text.charCodeAt(s + 1))) continue;
+      START.lastIndex = s;
+      const m = START.exec(text);
+      if (!m) continue;
       const length = IBAN_LENGTH[m[1]!.toUpperCase()];
       if (length === undefined) continue;
       // Walk exactly `length` alphanumerics, allowing single spaces between them (print format).
@@ -57,7 +68,7 @@ export const ibanDetector: Detector = {
       if (i < text.length && isAlnum(text.charCodeAt(i))) continue;
       if (!ibanChecksumValid(compact)) continue;
       out.push({ class: 'IBAN', start: m.index, end: i, score: 0.98, detector: 'mod97:iban' });
-      START.lastIndex = i;
+      last = i;
     }
   },
 };

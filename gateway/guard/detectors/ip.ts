@@ -1,10 +1,11 @@
 /** IP_ADDRESS: IPv4 with octet validation and IPv6 (full and compressed); loopback and masks excluded. */
 import type { Finding } from '../types.js';
-import type { TextView } from './text-view.js';
+import { TextView } from './text-view.js';
 import { textBefore, type Detector } from './detector.js';
 
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
-const IPV4 = new RegExp(`(?<![\\w.])${OCTET}(?:\\.${OCTET}){3}(?![\\w]|\\.\\d)`, 'g');
+/** Sticky: tried at runs of one to three digits followed by a dot. */
+const IPV4 = new RegExp(`(?<![\\w.])${OCTET}(?:\\.${OCTET}){3}(?![\\w]|\\.\\d)`, 'y');
 const H = '[0-9A-Fa-f]{1,4}';
 const IPV6 = new RegExp(
   `(?<![\\w:.])(?:(?:${H}:){7}${H}|(?:${H}:){1,6}:${H}|(?:${H}:){1,5}(?::${H}){1,2}|(?:${H}:){1,4}(?::${H}){1,3}`
@@ -22,10 +23,17 @@ export const ipDetector: Detector = {
   name: 'ip',
   classes: ['IP_ADDRESS'],
   applies: (text, view?: TextView) => (view ? (view.hasDot || view.hasColon) && view.hasDigit : text.includes('.') || text.includes(':')),
-  scan(text: string, out: Finding[]): void {
+  scan(text: string, out: Finding[], view: TextView = new TextView(text)): void {
     if (text.includes('.')) {
-      IPV4.lastIndex = 0;
-      for (let m = IPV4.exec(text); m !== null; m = IPV4.exec(text)) {
+      const runs = view.digitRuns();
+      let last = 0;
+      for (let k = 0; k < runs.length; k += 2) {
+        const s = runs[k]!;
+        if (s < last || runs[k + 1]! - s > 3 || text.charCodeAt(runs[k + 1]!) !== 46) continue;
+        IPV4.lastIndex = s;
+        const m = IPV4.exec(text);
+        if (!m) continue;
+        last = s + m[0].length;
         if (excludedV4(m[0]) || VERSION_CONTEXT.test(textBefore(text, m.index, 12))) continue;
         out.push({ class: 'IP_ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'regex:ipv4' });
       }

@@ -7,7 +7,7 @@
  */
 import { getCountries, getCountryCallingCode, Metadata } from 'libphonenumber-js';
 import type { Finding } from '../types.js';
-import type { TextView } from './text-view.js';
+import { TextView } from './text-view.js';
 import { textBefore, type Detector } from './detector.js';
 
 const CANDIDATE = new RegExp(
@@ -17,7 +17,7 @@ const CANDIDATE = new RegExp(
   + '\\d{1,15}(?:[ .\\-]\\d{1,8}){0,5}'
   + '(?:[ ]?(?:x|ext\\.?|#)[ ]?\\d{1,6})?'
   + '(?![\\w/]|-\\d|\\.\\d|,\\d{3}(?![\\d\\-]))',
-  'g',
+  'y',
 );
 const PHONE_CONTEXT = /\b(?:phone|tel|telephone|mobile|cell|cellphone|fax|call|calling|text|sms|whatsapp|reach|dial|contact|number|ring|landline|hotline)\b/;
 const OTHER_CONTEXT = /\b(?:order|invoice|ticket|tracking|transaction|txn|id|ref|reference|account|acct|serial|sku|build|version|pid|port|uid|timestamp|epoch|card|cc|iban|ssn|isbn|zip|postcode|postal|amount|total|price|usd|eur|\$|€|£)\b|[#$€£]\s*$/;
@@ -61,9 +61,25 @@ export const phoneDetector: Detector = {
   name: 'phone',
   classes: ['PHONE'],
   applies: (text, view?: TextView) => (view ? view.digitRun(2) : /\d\d/.test(text)),
-  scan(text: string, out: Finding[]): void {
-    CANDIDATE.lastIndex = 0;
-    for (let m = CANDIDATE.exec(text); m !== null; m = CANDIDATE.exec(text)) {
+  scan(text: string, out: Finding[], view: TextView = new TextView(text)): void {
+    // A match starts at a '+' or '(' right before a run of digits, or at the run itself (the
+    // look-behind rules out any other start); each is tried in text order, as a search would.
+    const runs = view.digitRuns();
+    let last = 0;
+    for (let k = 0; k < runs.length; k += 2) {
+      const s = runs[k]!;
+      const p = text.charCodeAt(s - 1);
+      let m: RegExpExecArray | null = null;
+      if ((p === 43 || p === 40) && s - 1 >= last) {
+        CANDIDATE.lastIndex = s - 1;
+        m = CANDIDATE.exec(text);
+      }
+      if (m === null && s >= last) {
+        CANDIDATE.lastIndex = s;
+        m = CANDIDATE.exec(text);
+      }
+      if (m === null) continue;
+      last = m.index + m[0].length;
       const raw = m[0];
       const ext = /[ ]?(?:x|ext\.?|#)[ ]?\d{1,6}$/.exec(raw);
       const main = ext ? raw.slice(0, ext.index) : raw;

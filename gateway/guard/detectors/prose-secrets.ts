@@ -6,13 +6,12 @@
  */
 import type { Finding } from '../types.js';
 import type { Detector } from './detector.js';
-import type { TextView } from './text-view.js';
+import { keywordFamily, TextView } from './text-view.js';
 import { CODE_REFERENCE, PLACEHOLDER } from './assignments.js';
 
 const CUE = /\b(password|passwd|passphrase|pass phrase|passcode|pwd|pw|webhook secret|signing secret|client secret|secret key|api key|api token|access token|secret|token)(?:\s*:\s*|\s+(?:(?:is|was)(?: now| set to| still| changed to)?|will be|remains|becomes|of|=)\s*:?\s*|\s+)/giy;
-const HINT = /pass|pw|secret|token|api key/i;
-/** Where a cue may start (in the lower-cased text): one pass for every cue word. */
-const WORD = /pass|pw|secret|token|api key/g;
+/** Where a cue may start: the shared index reports word starts of these (cues start a word). */
+const CUE_WORDS = keywordFamily(['pass', 'pw', 'secret', 'token', 'api']);
 const PASSWORD_WORD = /^(?:password|passwd|passphrase|pass phrase|passcode|pwd|pw)$/i;
 const TRAILING = /[.,;:?)\]}>"'”’`]+$/;
 const OPEN_QUOTES = new Set([34, 39, 96, 8220, 8216]);
@@ -34,19 +33,18 @@ export const proseSecretDetector: Detector = {
   name: 'prose-secrets',
   classes: ['PASSWORD', 'API_KEY'],
   applies: (text, view?: TextView) => {
-    if (!view) return HINT.test(text);
-    const l = view.lower();
+    const l = view ? view.lower() : text.toLowerCase();
     return l.includes('pass') || l.includes('pw') || l.includes('secret') || l.includes('token') || l.includes('api key');
   },
-  scan(text: string, out: Finding[], view?: TextView): void {
-    const lower = view ? view.lower() : text.toLowerCase();
-    // Lower-casing keeps offsets only when no character changes length; otherwise read the text as is.
-    const hay = lower.length === text.length ? lower : text;
-    WORD.lastIndex = 0;
-    for (let w = WORD.exec(hay); w !== null; w = WORD.exec(hay)) {
-      const at = w.index;
+  scan(text: string, out: Finding[], view: TextView = new TextView(text)): void {
+    const { positions, masks } = view.wordHits();
+    for (let h = 0; h < positions.length; h++) {
+      if ((masks[h]! & CUE_WORDS) === 0) continue;
+      const at = positions[h]!;
       // The cue must start a word: "DB_PASSWORD" and "bypass" are not prose cues.
       if (at > 0 && /[\w.$-]/.test(text[at - 1]!)) continue;
+      // "api" opens a cue only as "api key" ("api token" is found at "token").
+      if ((text.charCodeAt(at) | 32) === 97 && text.slice(at, at + 7).toLowerCase() !== 'api key') continue;
       CUE.lastIndex = at;
       const m = CUE.exec(text);
       if (!m) continue;

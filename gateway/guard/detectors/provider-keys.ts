@@ -4,6 +4,7 @@
  */
 import type { Finding } from '../types.js';
 import { isWordCode, type Detector } from './detector.js';
+import { keywordFamily, TextView } from './text-view.js';
 
 interface KeyRule {
   provider: string;
@@ -68,9 +69,16 @@ export const KEY_RULES: readonly KeyRule[] = [
 /** Prefixes that may sit right after a word character (they are inside a URL or `key=` pair). */
 const INNER_PREFIXES = new Set(['hooks.slack.com/', 'discord.com/api/webhooks/', 'AccountKey=', 'SharedAccessKey=', 'sig=', 'Q~']);
 
+/**
+ * Prefixes that must start a word are found through the shared index (one search for every
+ * detector's keywords); the few that may sit inside a word are searched for on their own.
+ */
+const WORD_PREFIXES = [...new Set(KEY_RULES.map((r) => r.prefix))].filter((p) => !INNER_PREFIXES.has(p));
+const KEY_PREFIX_WORDS = keywordFamily(WORD_PREFIXES);
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-/** One pass over the text finds every rule prefix (longest first), instead of one indexOf per rule. */
-const ANY_PREFIX = new RegExp([...new Set(KEY_RULES.map((r) => r.prefix))].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'g');
+const INNER_PREFIX = new RegExp([...INNER_PREFIXES].map(escapeRegExp).join('|'), 'g');
+/** Every prefix, longest first: which one stands at a position. */
+const PREFIXES_LONGEST_FIRST = [...new Set(KEY_RULES.map((r) => r.prefix))].sort((a, b) => b.length - a.length);
 
 function tryRule(r: KeyRule, text: string, at: number, out: Finding[]): number {
   const start = r.prefix === 'Q~' ? Math.max(0, at - 4) : at;
@@ -89,14 +97,32 @@ function tryRule(r: KeyRule, text: string, at: number, out: Finding[]): number {
   return e;
 }
 
+/** Candidate positions: word starts the index reports for a prefix, and every inner prefix. */
+function candidates(text: string, view: TextView): number[] {
+  const at: number[] = [];
+  const { positions, masks } = view.wordHits();
+  for (let h = 0; h < positions.length; h++) if ((masks[h]! & KEY_PREFIX_WORDS) !== 0) at.push(positions[h]!);
+  INNER_PREFIX.lastIndex = 0;
+  let inner = false;
+  for (let m = INNER_PREFIX.exec(text); m !== null; m = INNER_PREFIX.exec(text)) {
+    at.push(m.index);
+    inner = true;
+  }
+  if (inner && at.length > 1) at.sort((a, b) => a - b);
+  return at;
+}
+
 export const providerKeyDetector: Detector = {
   name: 'provider-keys',
   classes: ['API_KEY'],
   applies: () => true,
-  scan(text: string, out: Finding[]): void {
-    ANY_PREFIX.lastIndex = 0;
-    for (let m = ANY_PREFIX.exec(text); m !== null; m = ANY_PREFIX.exec(text)) {
-      const at = m.index;
+  scan(text: string, out: Finding[], view: TextView = new TextView(text)): void {
+    let last = 0;
+    for (const at of candidates(text, view)) {
+      if (at < last) continue;
+      // The prefix standing here (prefixes are case-sensitive; the index is not).
+      const prefix = PREFIXES_LONGEST_FIRST.find((p) => p.charCodeAt(0) === text.charCodeAt(at) && text.startsWith(p, at));
+      if (prefix === undefined) continue;
       let end = -1;
       // Longer prefixes first: "sk-ant-" is tried before the generic "sk-".
       for (const r of KEY_RULES) {
@@ -104,7 +130,7 @@ export const providerKeyDetector: Detector = {
         end = tryRule(r, text, at, out);
         if (end !== -1) break;
       }
-      if (end > at) ANY_PREFIX.lastIndex = end;
+      last = end > at ? end : at + prefix.length;
     }
   },
 };

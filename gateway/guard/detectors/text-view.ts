@@ -1,14 +1,25 @@
 /**
- * What detectors learn about one text, learnt once and shared: whether a digit, a run of digits,
- * an '@', ':', '=' or a capital occurs, and the lower-cased text. Each fact is computed on first
- * use with a native search that stops at the first hit (most texts answer within a few characters),
- * then kept for every other detector, so no prefilter runs twice and the lower-cased copy is made
- * at most once.
+ * What detectors learn about one text, learnt once and shared. Two kinds of facts:
+ *
+ * - Cheap whole-text probes (a digit, an '@', a capital, the lower-cased text), each computed on
+ *   first use with a native search that stops at the first hit.
+ * - The index: ONE pass over the text's characters, made on first use, that records every run of
+ *   ASCII digits and every ASCII word start whose first two letters open a keyword some detector
+ *   registered (see `keywordFamily`). Detectors anchored on numbers (streets, cards, phones, SSNs,
+ *   IBANs, IPs, wallets) or on words ("password", "address", "born", provider key prefixes) visit
+ *   only those positions and run their sticky pattern there, instead of each running its own
+ *   regular expressions over the whole text.
+ *
+ * The index is a superset: a detector re-checks every candidate with the pattern it always used, so
+ * what it finds does not depend on the index, only how fast it gets there.
  */
 export class TextView {
   readonly text: string;
   #lower: string | undefined;
   #facts = new Map<string, boolean>();
+  #digitRuns: number[] | undefined;
+  #wordHits: number[] | undefined;
+  #wordMasks: number[] | undefined;
 
   constructor(text: string) {
     this.text = text;
@@ -22,7 +33,14 @@ export class TextView {
 
   /** A run of at least n ASCII digits (1–4). */
   digitRun(n: 1 | 2 | 3 | 4): boolean {
-    return this.#fact(`d${n}`, () => DIGIT_RUNS[n - 1]!.test(this.text));
+    return this.#fact(`d${n}`, () => {
+      if (this.#digitRuns) {
+        const runs = this.#digitRuns;
+        for (let k = 0; k < runs.length; k += 2) if (runs[k + 1]! - runs[k]! >= n) return true;
+        return false;
+      }
+      return DIGIT_RUNS[n - 1]!.test(this.text);
+    });
   }
   get hasDigit(): boolean {
     return this.digitRun(1);
@@ -47,6 +65,89 @@ export class TextView {
   lower(): string {
     return (this.#lower ??= this.text.toLowerCase());
   }
+
+  /** Every maximal run of ASCII digits, flat: [start0, end0, start1, end1, …], ascending. */
+  digitRuns(): readonly number[] {
+    if (!this.#digitRuns) {
+      const runs: number[] = [];
+      const text = this.text;
+      DIGITS.lastIndex = 0;
+      for (let m = DIGITS.exec(text); m !== null; m = DIGITS.exec(text)) runs.push(m.index, m.index + m[0].length);
+      this.#digitRuns = runs;
+    }
+    return this.#digitRuns;
+  }
+
+  /**
+   * Where a registered keyword starts a word (see `keywordFamily`), ascending, and for each the
+   * families whose keywords start there (bit masks). Found by one search for all keywords at once.
+   */
+  wordHits(): { readonly positions: readonly number[]; readonly masks: readonly number[] } {
+    if (!this.#wordHits) {
+      const positions: number[] = [];
+      const masks: number[] = [];
+      const keywords = compiledKeywords();
+      const lower = this.lower();
+      // Lower-casing keeps offsets unless some character changes length ("İ"); then the
+      // case-insensitive form reads the text itself.
+      const sameLength = lower.length === this.text.length;
+      const hay = sameLength ? lower : this.text;
+      const re = sameLength ? keywords.lower : keywords.anyCase;
+      re.lastIndex = 0;
+      for (let m = re.exec(hay); m !== null; m = re.exec(hay)) {
+        positions.push(m.index);
+        masks.push(keywords.masks.get(sameLength ? m[0] : m[0].toLowerCase()) ?? ALL_FAMILIES);
+      }
+      this.#wordHits = positions;
+      this.#wordMasks = masks;
+    }
+    return { positions: this.#wordHits, masks: this.#wordMasks! };
+  }
 }
 
 const DIGIT_RUNS = [/\d/, /\d\d/, /\d{3}/, /\d{4}/];
+const DIGITS = /\d+/g;
+
+/** Registered keyword (lower case) → the families that registered it. */
+const KEYWORDS = new Map<string, number>();
+let nextFamily = 1;
+const ALL_FAMILIES = 0xffffffff;
+let compiled: { lower: RegExp; anyCase: RegExp; masks: Map<string, number> } | undefined;
+
+/**
+ * Registers a family of keywords and returns its bit. Each keyword starts with an ASCII letter and
+ * holds no space (a search consumes what it matches, and a space would hide the next word's start).
+ * A word start (\b) where the lower-cased text begins with one of them is reported for the family;
+ * the detector then checks its own pattern there.
+ */
+export function keywordFamily(keywords: readonly string[]): number {
+  if (nextFamily === 0) throw new Error('TextView: too many keyword families');
+  const bit = nextFamily;
+  nextFamily = nextFamily === 0x40000000 ? 0 : nextFamily << 1;
+  for (const k of keywords) {
+    const word = k.toLowerCase();
+    if (!/^[a-z]\S*$/.test(word)) throw new Error(`TextView: keyword "${k}" must start with an ASCII letter and hold no space`);
+    KEYWORDS.set(word, (KEYWORDS.get(word) ?? 0) | bit);
+  }
+  compiled = undefined;
+  return bit;
+}
+
+/**
+ * One alternation of every keyword, longest first. The search takes the longest keyword at a word
+ * start, so a hit's families are those of every registered keyword that is a prefix of it.
+ */
+function compiledKeywords(): { lower: RegExp; anyCase: RegExp; masks: Map<string, number> } {
+  if (!compiled) {
+    const words = [...KEYWORDS.keys()].sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
+    const masks = new Map<string, number>();
+    for (const w of words) {
+      let mask = 0;
+      for (const [k, bits] of KEYWORDS) if (w.startsWith(k)) mask |= bits;
+      masks.set(w, mask);
+    }
+    const source = `\\b(?:${words.map((w) => w.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})`;
+    compiled = { lower: new RegExp(source, 'g'), anyCase: new RegExp(source, 'gi'), masks };
+  }
+  return compiled;
+}
