@@ -6,7 +6,7 @@
  */
 import lexicons from '../data/lexicons.json' with { type: 'json' };
 import type { Finding } from '../types.js';
-import type { TextView } from './text-view.js';
+import { keywordFamily, TextView } from './text-view.js';
 import { type Detector } from './detector.js';
 
 
@@ -156,6 +156,12 @@ function continuesWord(text: string, j: number): boolean {
 }
 /** Code units that may start a name: A–Z, Latin-1 capitals (À–Þ except ×), and anything above U+00FF (checked with UPPER). */
 const CAPITAL_CANDIDATE = /[A-Z\u00C0-\u00D6\u00D8-\u00DE\u0100-\uFFFF]/g;
+/**
+ * The same, minus capitals glued to an ASCII glue character before them (camelCase humps, paths,
+ * member access): the search skips those natively instead of returning each one to the loop. A
+ * capital glued to a non-ASCII letter or digit is still caught by gluedBefore().
+ */
+const FREE_CAPITAL = /[A-Z\u00C0-\u00D6\u00D8-\u00DE\u0100-\uFFFF](?<![A-Za-z0-9_.@/\\#$&'’\-].)/g;
 /** A token glued to a letter, digit or one of _ . @ / \ # $ & - ' ’ is part of something else. */
 const GLUE = /[\p{L}\p{N}_.@/\\#$&\-'’]/u;
 function gluedBefore(text: string, at: number): boolean {
@@ -255,6 +261,25 @@ function lowerBefore(text: string, start: number): string {
 /** The cues that make a lone lexicon-word or unknown word a name; a subset of CUE_BEFORE. */
 const STRONG_CUE_BEFORE = /\b(?:mr|mrs|ms|miss|dr|prof|dear|name is|i am|i'm)\.?,?\s*$/;
 
+/** \s of a regular expression, by code unit. */
+function isRegexSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028
+    || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+/**
+ * Whether STRONG_CUE_BEFORE can match before `start`: every cue word ends in r, s, f or m, followed
+ * only by an optional '.', an optional ',' and spaces. Most capitalised words fail this at once.
+ */
+function mayFollowStrongCue(text: string, start: number): boolean {
+  let i = start - 1;
+  while (i >= 0 && isRegexSpace(text.charCodeAt(i))) i--;
+  if (i >= 0 && text.charCodeAt(i) === 44) i--;
+  if (i >= 0 && text.charCodeAt(i) === 46) i--;
+  if (i < 0) return false;
+  const c = text.charCodeAt(i) | 32;
+  return c === 114 || c === 115 || c === 102 || c === 109;
+}
+
 /** Start of a chat line: "[09:14] ", "09:14 ", "- ", or nothing. */
 const SPEAKER_BEFORE = /(?:^|\n)[ \t]*(?:(\[[^\]\n]{1,25}\][ \t]*|\d{1,2}:\d{2}(?::\d{2})?[ \t]+)|[-*>][ \t]+)?$/;
 const SPEAKER_LINE = /(?:^|\n)[ \t]*(?:\[[^\]\n]{1,25}\][ \t]*|\d{1,2}:\d{2}(?::\d{2})?[ \t]+)?(\p{Lu}[\p{Ll}\p{M}]+):[ \t]/gu;
@@ -327,8 +352,8 @@ function emit(text: string, chain: readonly Token[], from: number, to: number, o
       score = LOCATION_BEFORE.test(before) && !first.given ? 0 : CUE_BEFORE.test(before) ? 0.85 : 0.7;
     } else if ((first.given || first.kind === 'unknown') && isChatSpeaker(text, start, last.end, first.kind === 'unknown')) {
       score = 0.75;
-    } else if ((first.kind === 'weak' || first.kind === 'unknown') && (STRONG_CUE_BEFORE.test(lowerBefore(text, start))
-      || (GREETING_BEFORE.test(lowerBefore(text, start)) && GREETED_AFTER.test(text.slice(last.end, last.end + 2))))) score = 0.75;
+    } else if ((first.kind === 'weak' || first.kind === 'unknown') && ((mayFollowStrongCue(text, start) && STRONG_CUE_BEFORE.test(lowerBefore(text, start)))
+      || (GREETED_AFTER.test(text.slice(last.end, last.end + 2)) && GREETING_BEFORE.test(lowerBefore(text, start))))) score = 0.75;
   } else if (strong >= 1 || first.given) {
     score = strong >= 2 || (strong >= 1 && first.given) ? 0.9 : 0.8;
   } else if (unknown >= 1 && unknown + weak + initials === length) {
@@ -368,10 +393,37 @@ function surnameShaped(text: string, chain: readonly Token[], a: number, b: numb
 }
 
 /** "my name is lena andersson": after an explicit name cue, lower-case lexicon names count too. */
-const LOWER_NAME_CUE = /\b(?:my name is|name is|name:|i am|i'm|called|named)\s+((?:\p{Ll}[\p{Ll}\p{M}'’\-]*)(?: \p{Ll}\.?)?(?: \p{Ll}[\p{Ll}\p{M}'’\-]*){0,2})/gu;
-function addLowerCaseAfterCue(text: string, out: Finding[]): void {
-  LOWER_NAME_CUE.lastIndex = 0;
-  for (let m = LOWER_NAME_CUE.exec(text); m !== null; m = LOWER_NAME_CUE.exec(text)) {
+const LOWER_NAME_CUE = /\b(?:my name is|name is|name:|i am|i'm|called|named)\s+((?:\p{Ll}[\p{Ll}\p{M}'’\-]*)(?: \p{Ll}\.?)?(?: \p{Ll}[\p{Ll}\p{M}'’\-]*){0,2})/uy;
+const NAME_CUE_WORDS = keywordFamily(['name', 'called', "i'm"]);
+/**
+ * Where LOWER_NAME_CUE may match, in text order: the index's word starts for "name", "called" and
+ * "i'm" (and "my " before a "name"), and every "i am".
+ */
+function lowerNameCueStarts(text: string, view: TextView): number[] {
+  const starts: number[] = [];
+  const { positions, masks } = view.wordHits();
+  for (let h = 0; h < positions.length; h++) {
+    if ((masks[h]! & NAME_CUE_WORDS) === 0) continue;
+    const at = positions[h]!;
+    if (at >= 3 && text.startsWith('my ', at - 3)) starts.push(at - 3);
+    starts.push(at);
+  }
+  let sorted = true;
+  for (let at = text.indexOf('i am'); at !== -1; at = text.indexOf('i am', at + 1)) {
+    if (starts.length > 0 && starts[starts.length - 1]! > at) sorted = false;
+    starts.push(at);
+  }
+  if (!sorted) starts.sort((a, b) => a - b);
+  return starts;
+}
+function addLowerCaseAfterCue(text: string, view: TextView, out: Finding[]): void {
+  let last = 0;
+  for (const at of lowerNameCueStarts(text, view)) {
+    if (at < last) continue;
+    LOWER_NAME_CUE.lastIndex = at;
+    const m = LOWER_NAME_CUE.exec(text);
+    if (!m) continue;
+    last = at + m[0].length;
     const words = m[1]!.split(' ');
     // Keep the leading words that are lexicon names and not common English words.
     let keep = 0;
@@ -477,21 +529,28 @@ const NAME_HEADER = /^(?:name|full_?name|fullname|customer|customer_?name|contac
 const CELL_NAME = /^(?:\p{Lu}[\p{L}\p{M}'’\-]*\.?)(?: (?:\p{Lu}[\p{L}\p{M}'’\-]*\.?|van|von|de|der|den|da|di|du|del|della|la|le|ten|ter|bin|al|dos|das|zu)){0,4}$/u;
 
 /**
- * A header word at the end of a cell (lower-cased text): where a CSV header may be. Found in one
- * pass; only those lines are split, and the rows under a header until the cell count changes.
+ * A header word ending a cell (lower-cased text): where a CSV header may be. Tried at the word
+ * starts the shared index reports; only those lines are split, and the rows under a header until
+ * the cell count changes.
  */
-const CSV_HEADER_WORD = /(?:name|customer|contact|person|employee|patient|client|owner|surname|author|assignee|recipient)"?(?=,|\r?\n|$)/g;
+const CSV_HEADER_WORD = /(?:full_?name|customer_?name|contact_?name|first_?name|last_?name|given_?name|family_?name|name|customer|contact|person|employee|patient|client|owner|surname|author|assignee|recipient)"?(?=,|\r?\n|$)/y;
+const CSV_HEADER_WORDS = keywordFamily(['name', 'full', 'customer', 'contact', 'person', 'employee', 'patient', 'client', 'owner',
+  'first', 'last', 'given', 'surname', 'family', 'author', 'assignee', 'recipient']);
 
 /**
  * CSV: when a header line names a column of people ("name", "full_name", "customer"...), each row's
  * cell in that column is a person when it is shaped like a name. Cells are split on commas outside
  * double quotes.
  */
-function addCsvNameColumns(text: string, lower: string, out: Finding[]): void {
+function addCsvNameColumns(text: string, lower: string, view: TextView, out: Finding[]): void {
   if (!lower.includes(',')) return;
   let done = 0;
-  CSV_HEADER_WORD.lastIndex = 0;
-  for (let m = CSV_HEADER_WORD.exec(lower); m !== null; m = CSV_HEADER_WORD.exec(lower)) {
+  const { positions, masks } = view.wordHits();
+  for (let h = 0; h < positions.length; h++) {
+    if ((masks[h]! & CSV_HEADER_WORDS) === 0) continue;
+    CSV_HEADER_WORD.lastIndex = positions[h]!;
+    const m = CSV_HEADER_WORD.exec(lower);
+    if (!m) continue;
     const headerStart = lower.lastIndexOf('\n', m.index) + 1;
     if (headerStart < done) continue;
     let headerEnd = lower.indexOf('\n', m.index);
@@ -518,7 +577,6 @@ function addCsvNameColumns(text: string, lower: string, out: Finding[]): void {
       done = lineEnd;
       lineStart = lineEnd + 1;
     }
-    CSV_HEADER_WORD.lastIndex = Math.max(CSV_HEADER_WORD.lastIndex, done);
   }
 }
 
@@ -542,7 +600,7 @@ export const personDetector: Detector = {
   name: 'person',
   classes: ['PERSON'],
   applies: (text, view?: TextView) => (view ? view.hasUpper || text.includes('name') : true),
-  scan(text: string, out: Finding[], view?: TextView): void {
+  scan(text: string, out: Finding[], view: TextView = new TextView(text)): void {
     let chain: Token[] = [];
     const singles: Token[] = [];
     const firstOwn = out.length;
@@ -563,16 +621,16 @@ export const personDetector: Detector = {
     const n = text.length;
     // One native lower-casing of the whole text, so a lexicon lookup costs one slice, not two
     // strings. Some characters change length when lower-cased ("İ"); then words are lowered one by one.
-    const lowered = view ? view.lower() : text.toLowerCase();
+    const lowered = view.lower();
     const lower = lowered.length === n ? lowered : null;
-    CAPITAL_CANDIDATE.lastIndex = 0;
-    while (CAPITAL_CANDIDATE.test(text)) {
-      const start = CAPITAL_CANDIDATE.lastIndex - 1;
+    FREE_CAPITAL.lastIndex = 0;
+    while (FREE_CAPITAL.test(text)) {
+      const start = FREE_CAPITAL.lastIndex - 1;
       const c = text.charCodeAt(start);
       if (c > 255 && !UPPER.test(text[start]!)) continue;
       let j = start + 1;
       while (j < n && continuesWord(text, j)) j++;
-      CAPITAL_CANDIDATE.lastIndex = j;
+      FREE_CAPITAL.lastIndex = j;
       if (gluedBefore(text, start)) continue;
       // Followed by a digit or one of _ / + = @ it is part of a token, a path or base64, not a name.
       const next = text.charCodeAt(j);
@@ -604,9 +662,9 @@ export const personDetector: Detector = {
     }
     flush();
     if (singles.length > 0) addListNeighbours(text, singles, out, firstOwn);
-    if (text.includes('name')) addLowerCaseAfterCue(text, out);
+    if (text.includes('name')) addLowerCaseAfterCue(text, view, out);
     // Header words are ASCII: the original text stands in when lower-casing changed its length.
-    addCsvNameColumns(text, lower ?? text, out);
+    addCsvNameColumns(text, lower ?? text, view, out);
     dropFirms(text, out, firstOwn);
   },
 };
