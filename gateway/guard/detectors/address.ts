@@ -28,8 +28,6 @@ const STREET_WORDS_BEFORE = new RegExp(`(?:^|[^\\p{L}\\w])((?:${CAP} (?:(?:${CAP
  * holds one, and no match crosses a newline. The word is checked by looking back from each " <digit>".
  */
 const CONT_HINT_BEFORE = /(?<=(?:straße|strasse|str\.|gasse|weg|allee|platz|damm|gatan|vägen|gata|gården|katu|tie|kuja|polku|vej|gade|vænget|veien|vegen|vegur|stræti|utca|laan|straat|plein|gracht|kade|singel|steeg|u\.|út|tér|ulica|ul\.))/iy;
-/** A street line ends in "<digits>[a-z]?, <digit>" before a postcode; most texts have none. */
-const POSTCODE_HINT = /\d[a-z]?, \d/;
 const STREET_CONT = new RegExp(`(?<![\\p{L}\\w])(?:\\d{1,6} )?(?:(?:Am|An der|Auf dem|Auf der|Im|In der|Zum|Zur|Alte|Alter|Neue|Neuer|Unter den) )?(?:\\p{Lu}[\\p{L}\\p{M}\\-]*${CONT_SUFFIX}|(?:${CAP} ){1,3}${CONT_WORD}) \\d{1,5}[a-z]?\\b\\.?`, 'gu');
 /** "30102 Kaevu 94", "5850 Jana Nerudy 894": a number, one to three capitalised words, a house number. */
 const NUMBER_WORDS_NUMBER = new RegExp(`(\\d(?<![\\w.,]\\d)\\d{2,5}) (?:${CAP} ){1,3}\\d{1,5}[a-z]?\\b\\.?`, 'gu');
@@ -117,6 +115,12 @@ const UNIT_WORDS = keywordFamily(['Apt', 'Apartment', 'Suite', 'Ste', 'Unit', 'F
 const CUE_WORDS = keywordFamily(['address', 'addr', 'live', 'lives', 'living', 'located', 'reside', 'resides', 'ship', 'shipping',
   'deliver', 'delivery', 'mail', 'mailing', 'send', 'moved', 'home', 'billing', 'postal']);
 
+/** ", <digit>" at `at`: a house number's comma before a postcode. */
+function postcodeAfter(text: string, at: number): boolean {
+  if (text.charCodeAt(at) !== 44 || text.charCodeAt(at + 1) !== 32) return false;
+  const d = text.charCodeAt(at + 2);
+  return d >= 48 && d <= 57;
+}
 function isAsciiLetterCode(c: number): boolean {
   return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 }
@@ -132,7 +136,6 @@ function scanNumberLedStreets(text: string, runs: readonly number[], out: Findin
   let frEnd = 0;
   let postEnd = 0;
   let nwnEnd = 0;
-  const postcodes = POSTCODE_HINT.test(text);
   for (let k = 0; k < runs.length; k += 2) {
     const s = runs[k]!;
     const e = runs[k + 1]!;
@@ -157,7 +160,7 @@ function scanNumberLedStreets(text: string, runs: readonly number[], out: Findin
       }
     }
     // "Milánská 532, 35608 Libčice": a house number, ", ", a postcode, a town.
-    if (postcodes && s >= postEnd && len <= 5 && (next === 44 || (next >= 97 && next <= 122 && text.charCodeAt(e + 1) === 44))) {
+    if (s >= postEnd && len <= 5 && postcodeAfter(text, next >= 97 && next <= 122 ? e + 1 : e)) {
       POSTCODE_ANCHOR_AT.lastIndex = s;
       const m = POSTCODE_ANCHOR_AT.exec(text);
       if (m) {

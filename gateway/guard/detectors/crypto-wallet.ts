@@ -6,7 +6,8 @@ import { type Detector } from './detector.js';
 
 /** Sticky: tried at runs of digits that start with 1 or 3. */
 const BASE58 = /(?<![A-Za-z0-9])[13][1-9A-HJ-NP-Za-km-z]{25,34}(?![A-Za-z0-9])/y;
-const BECH32 = /(?<![A-Za-z0-9])(?:bc1|tb1)[02-9ac-hj-np-z]{11,71}(?![A-Za-z0-9])/g;
+/** Sticky: tried two letters before a run of digits that starts with 1. */
+const BECH32 = /(?<![A-Za-z0-9])(?:bc1|tb1)[02-9ac-hj-np-z]{11,71}(?![A-Za-z0-9])/y;
 /** Sticky: tried at a lone 0 followed by x. */
 const ETH = /(?<![A-Za-z0-9])0x[0-9a-fA-F]{40}(?![0-9A-Za-z])/y;
 const ALPHABET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
@@ -63,21 +64,24 @@ export const cryptoWalletDetector: Detector = {
       last = s + m[0].length;
       if (base58CheckValid(m[0])) out.push({ class: 'CRYPTO_WALLET', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'base58check:bitcoin' });
     }
-    if (text.includes('bc1') || text.includes('tb1')) {
-      BECH32.lastIndex = 0;
-      for (let m = BECH32.exec(text); m !== null; m = BECH32.exec(text)) {
+    let bechEnd = 0;
+    for (let k = 0; k < runs.length; k += 2) {
+      const s = runs[k]! - 2;
+      if (s < 0 || s < bechEnd || text.charCodeAt(s + 2) !== 49 || !(text.startsWith('bc', s) || text.startsWith('tb', s))) continue;
+      BECH32.lastIndex = s;
+      const m = BECH32.exec(text);
+      if (m) {
+        bechEnd = s + m[0].length;
         if (bech32Valid(m[0])) out.push({ class: 'CRYPTO_WALLET', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'bech32:bitcoin' });
       }
     }
-    if (text.includes('0x')) {
-      for (let k = 0; k < runs.length; k += 2) {
-        const s = runs[k]!;
-        if (runs[k + 1]! - s !== 1 || text.charCodeAt(s) !== 48 || text.charCodeAt(s + 1) !== 120) continue;
-        ETH.lastIndex = s;
-        const m = ETH.exec(text);
-        if (!m) continue;
-        out.push({ class: 'CRYPTO_WALLET', start: m.index, end: m.index + m[0].length, score: 0.8, detector: 'regex:ethereum' });
-      }
+    for (let k = 0; k < runs.length; k += 2) {
+      const s = runs[k]!;
+      if (runs[k + 1]! - s !== 1 || text.charCodeAt(s) !== 48 || text.charCodeAt(s + 1) !== 120) continue;
+      ETH.lastIndex = s;
+      const m = ETH.exec(text);
+      if (!m) continue;
+      out.push({ class: 'CRYPTO_WALLET', start: m.index, end: m.index + m[0].length, score: 0.8, detector: 'regex:ethereum' });
     }
   },
 };

@@ -12,7 +12,8 @@ const IPV6 = new RegExp(
   + `|(?:${H}:){1,3}(?::${H}){1,4}|(?:${H}:){1,2}(?::${H}){1,5}|${H}:(?::${H}){1,6}|::(?:${H}:){1,5}${H})(?![\\w:])`,
   'g',
 );
-const IPV6_HINT = /[0-9A-Fa-f]:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]/;
+/** Three colons close together with hex digits between and around them; written colon-first so the search skips to colons. */
+const IPV6_HINT = /(?<=[0-9A-Fa-f]):[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:(?=[0-9A-Fa-f])/;
 const VERSION_CONTEXT = /(?:\bv|version|ver\.?|release|build|node|chrome|firefox|safari|os)\s*[=:]?\s*$/;
 
 function excludedV4(ip: string): boolean {

@@ -1,7 +1,9 @@
 /** JWT: three base64url segments whose header decodes to a JSON object naming an algorithm. */
 import type { Finding } from '../types.js';
 import { isWordCode, type Detector } from './detector.js';
+import { keywordFamily, TextView } from './text-view.js';
 
+const JWT_START = keywordFamily(['eyJ']);
 const TOKEN = /eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*/y;
 
 function headerLooksLikeJose(segment: string): boolean {
@@ -16,11 +18,14 @@ function headerLooksLikeJose(segment: string): boolean {
 export const jwtDetector: Detector = {
   name: 'jwt',
   classes: ['JWT'],
-  applies: (text) => text.includes('eyJ'),
-  scan(text: string, out: Finding[]): void {
-    let at = text.indexOf('eyJ');
-    while (at !== -1) {
-      let next = at + 3;
+  applies: (text, view?: TextView) => (view ? view.wordHits().masks.some((m) => (m & JWT_START) !== 0) : text.includes('eyJ')),
+  scan(text: string, out: Finding[], view: TextView = new TextView(text)): void {
+    // A token starts a word with "eyJ" (the base64url of '{"'): the shared index reports where.
+    const { positions, masks } = view.wordHits();
+    let next = 0;
+    for (let h = 0; h < positions.length; h++) {
+      const at = positions[h]!;
+      if ((masks[h]! & JWT_START) === 0 || at < next || !text.startsWith('eyJ', at)) continue;
       if (at === 0 || !isWordCode(text.charCodeAt(at - 1))) {
         TOKEN.lastIndex = at;
         const m = TOKEN.exec(text);
@@ -29,7 +34,6 @@ export const jwtDetector: Detector = {
           next = at + m[0].length;
         }
       }
-      at = text.indexOf('eyJ', next);
     }
   },
 };

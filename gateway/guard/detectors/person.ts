@@ -311,7 +311,21 @@ function isChatSpeaker(text: string, start: number, end: number, unknown: boolea
 
 const STREET_WORDS = 'Street|St|Road|Rd|Avenue|Ave|Lane|Boulevard|Blvd|Drive|Bridge|Gateway|Square|Terrace|Crescent|Parkway|Highway|Plaza';
 const STREET_WORD_AFTER = new RegExp(`^ (?:${STREET_WORDS})\\b`);
-const STREET_WORD_LAST = new RegExp(`^(?:${STREET_WORDS}|\\p{L}+(?:strasse|straße|gasse|weg|allee|platz))$`, 'u');
+const STREET_WORD_SET = new Set(STREET_WORDS.split('|'));
+const STREET_SUFFIXES = ['strasse', 'straße', 'gasse', 'weg', 'allee', 'platz'];
+const LETTERS = /^\p{L}+$/u;
+/** `^(?:STREET_WORDS|\p{L}+(?:strasse|…|platz))$`, without a regex for the common miss. */
+function isStreetWord(word: string): boolean {
+  if (STREET_WORD_SET.has(word)) return true;
+  for (const s of STREET_SUFFIXES) if (word.length > s.length && word.endsWith(s)) return LETTERS.test(word);
+  return false;
+}
+/** " Street", " Road"…: a space, then the first letter of one of STREET_WORDS. */
+function mayPrecedeStreetWord(text: string, end: number): boolean {
+  if (text.charCodeAt(end) !== 32) return false;
+  const c = text.charCodeAt(end + 1);
+  return c === 83 || c === 82 || c === 65 || c === 76 || c === 66 || c === 68 || c === 71 || c === 84 || c === 67 || c === 80 || c === 72;
+}
 
 /** "Hi Onufry,", "Hello Delia!": a greeting, then one word and the end of the greeting. */
 const GREETING_BEFORE = /(?:^|[^\p{L}])(?:hi|hello|hey|dear|thanks|thank you|cheers|morning|good morning)\s$/u;
@@ -364,7 +378,7 @@ function emit(text: string, chain: readonly Token[], from: number, to: number, o
     score = 0.65;
   }
   // "Marina Fort Street", "Eriksson Bridge", "Brucker Bundesstrasse": a street's name, not a person's.
-  if (score > 0 && (STREET_WORD_AFTER.test(text.slice(end, end + 14)) || STREET_WORD_LAST.test(text.slice(last.start, end)))) return;
+  if (score > 0 && ((mayPrecedeStreetWord(text, end) && STREET_WORD_AFTER.test(text.slice(end, end + 14))) || isStreetWord(text.slice(last.start, end)))) return;
   if (score > 0 && length >= 2 && PLACE_PHRASES.has(text.slice(start, end).toLowerCase().replace(/\./g, ''))) return;
   if (score === 0) {
     if (length === 1 && (first.kind === 'unknown' || first.kind === 'weak')) singles.push(first);
@@ -469,12 +483,17 @@ function addListNeighbours(text: string, singles: Token[], out: Finding[], first
 
 const NAME_WORD = "\\p{Lu}[\\p{L}\\p{M}'’]*(?:-\\p{Lu}[\\p{L}\\p{M}'’]*)?";
 /** "Rolfson - Hettinger", "Boyle - Lesch-Pouros": two surnames around a spaced dash name a firm. */
-const FIRM_DASH = new RegExp(`(?<![\\p{L}\\p{M}-])${NAME_WORD} - ${NAME_WORD}(?![\\p{L}\\p{M}])`, 'gu');
+/**
+ * NAME_WORD not glued to a letter, mark or '-' before it. The look-behind comes after the capital,
+ * so the search tests it only at capitals instead of at every position.
+ */
+const FREE_NAME_WORD = "\\p{Lu}(?<![\\p{L}\\p{M}-]\\p{Lu})[\\p{L}\\p{M}'’]*(?:-\\p{Lu}[\\p{L}\\p{M}'’]*)?";
+const FIRM_DASH = new RegExp(`${FREE_NAME_WORD} - ${NAME_WORD}(?![\\p{L}\\p{M}])`, 'gu');
 /**
  * "Skiles, Dach and Considine", "Weber, Kasten und Matschke": a list of surnames named together is a
  * firm, unless it enumerates after a colon ("founders: Kónya, Becker and Vasquez") or holds given names.
  */
-const FIRM_LIST = new RegExp(`(?<![\\p{L}\\p{M}-])(${NAME_WORD}(?: ${NAME_WORD})?), (${NAME_WORD}(?: ${NAME_WORD})?),? (?:and|und|et|y|e|&) (${NAME_WORD}(?: ${NAME_WORD})?)(?![\\p{L}\\p{M}])`, 'gu');
+const FIRM_LIST = new RegExp(`(${FREE_NAME_WORD}(?: ${NAME_WORD})?), (${NAME_WORD}(?: ${NAME_WORD})?),? (?:and|und|et|y|e|&) (${NAME_WORD}(?: ${NAME_WORD})?)(?![\\p{L}\\p{M}])`, 'gu');
 /** A firm's legal form or family word right after a name: "Harvey Group", "Micco-Sforza SPA", "Becker & Sons". */
 const FIRM_SUFFIX = /^,? (?:Group|LLC|L\.L\.C\.|Inc\b\.?|Incorporated|Ltd\b\.?|Limited|GmbH|AG|KG|OHG|SE|SA|S\.A\.|SpA|SPA|S\.p\.A\.|Srl|SRL|PLC|plc|SEM|SCOP|SARL|SAS|BV|B\.V\.|NV|N\.V\.|Corp\b\.?|Corporation|Co\b\.?|& Co|and Sons|& Sons|und Söhne|e figli|e Figli|Asociados|Associates|Partners|Holdings|Consulting|Labs|Industries|Ventures|Capital|Systems|Solutions|Enterprises|Brothers|Bros\b\.?)(?![\p{L}])/u;
 

@@ -32,10 +32,7 @@ function looksLikeSecret(v: string, quoted: boolean, password: boolean): boolean
 export const proseSecretDetector: Detector = {
   name: 'prose-secrets',
   classes: ['PASSWORD', 'API_KEY'],
-  applies: (text, view?: TextView) => {
-    const l = view ? view.lower() : text.toLowerCase();
-    return l.includes('pass') || l.includes('pw') || l.includes('secret') || l.includes('token') || l.includes('api key');
-  },
+  applies: (text, view?: TextView) => (view ? view.wordHits().masks.some((m) => (m & CUE_WORDS) !== 0) : /pass|pw|secret|token|api key/i.test(text)),
   scan(text: string, out: Finding[], view: TextView = new TextView(text)): void {
     const { positions, masks } = view.wordHits();
     for (let h = 0; h < positions.length; h++) {

@@ -75,8 +75,11 @@ const INNER_PREFIXES = new Set(['hooks.slack.com/', 'discord.com/api/webhooks/',
  */
 const WORD_PREFIXES = [...new Set(KEY_RULES.map((r) => r.prefix))].filter((p) => !INNER_PREFIXES.has(p));
 const KEY_PREFIX_WORDS = keywordFamily(WORD_PREFIXES);
-const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const INNER_PREFIX = new RegExp([...INNER_PREFIXES].map(escapeRegExp).join('|'), 'g');
+const EQUALS_PREFIXES = [...INNER_PREFIXES].filter((p) => p.endsWith('='));
+const COM_PREFIXES = [...INNER_PREFIXES].filter((p) => p.includes('.com/')).map((p) => p.slice(0, p.indexOf('.com/')));
+if (EQUALS_PREFIXES.length + COM_PREFIXES.length + 1 !== INNER_PREFIXES.size || !INNER_PREFIXES.has('Q~')) {
+  throw new Error('provider-keys: every inner prefix must end in "=", hold ".com/" or be "Q~"');
+}
 /** Every prefix, longest first: which one stands at a position. */
 const PREFIXES_LONGEST_FIRST = [...new Set(KEY_RULES.map((r) => r.prefix))].sort((a, b) => b.length - a.length);
 
@@ -102,13 +105,17 @@ function candidates(text: string, view: TextView): number[] {
   const at: number[] = [];
   const { positions, masks } = view.wordHits();
   for (let h = 0; h < positions.length; h++) if ((masks[h]! & KEY_PREFIX_WORDS) !== 0) at.push(positions[h]!);
-  INNER_PREFIX.lastIndex = 0;
-  let inner = false;
-  for (let m = INNER_PREFIX.exec(text); m !== null; m = INNER_PREFIX.exec(text)) {
-    at.push(m.index);
-    inner = true;
+  // The inner prefixes, found from their rarer characters: '=' ("sig=", "AccountKey=",
+  // "SharedAccessKey="), '~' ("Q~") and ".com/" (Slack and Discord webhooks).
+  const words = at.length;
+  for (let i = text.indexOf('='); i !== -1; i = text.indexOf('=', i + 1)) {
+    for (const p of EQUALS_PREFIXES) if (i + 1 >= p.length && text.startsWith(p, i + 1 - p.length)) at.push(i + 1 - p.length);
   }
-  if (inner && at.length > 1) at.sort((a, b) => a - b);
+  for (let i = text.indexOf('Q~'); i !== -1; i = text.indexOf('Q~', i + 1)) at.push(i);
+  for (let i = text.indexOf('.com/'); i !== -1; i = text.indexOf('.com/', i + 1)) {
+    for (const p of COM_PREFIXES) if (i >= p.length && text.startsWith(p, i - p.length)) at.push(i - p.length);
+  }
+  if (at.length > words) at.sort((a, b) => a - b);
   return at;
 }
 

@@ -151,3 +151,8 @@ function compiledKeywords(): { lower: RegExp; anyCase: RegExp; masks: Map<string
   }
   return compiled;
 }
+
+/** The registered keywords (lower case), for tests and docs. */
+export function registeredKeywords(): string[] {
+  return [...KEYWORDS.keys()];
+}
