@@ -13,7 +13,7 @@ const IPV6 = new RegExp(
   'g',
 );
 /** Three colons close together with hex digits between and around them; written colon-first so the search skips to colons. */
-const IPV6_HINT = /(?<=[0-9A-Fa-f]):[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:(?=[0-9A-Fa-f])/;
+const IPV6_HINT = /:(?<=[0-9A-Fa-f]:)[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:(?=[0-9A-Fa-f])/;
 const VERSION_CONTEXT = /(?:\bv|version|ver\.?|release|build|node|chrome|firefox|safari|os)\s*[=:]?\s*$/;
 
 function excludedV4(ip: string): boolean {
