@@ -137,4 +137,14 @@ describe('PERSON', () => {
     assertNone('The kickoff is in Oman, then Palo Alto, Lisbon and Nairobi.', ['PERSON']);
     assertNone('Sehr geehrte Damen und Herren,\n\nanbei die Rechnung.', ['PERSON']);
   });
+  it('a legal form after a name makes it a firm, whatever the country', () => {
+    assertNone('Brandt UG and Kowalski KGaA renewed the contract.', ['PERSON']);
+    assertNone('Lindqvist AB and Haugen AS signed.', ['PERSON']);
+  });
+  it('a word listed beside a firm is not made a person by the firm', () => {
+    assertNone('Okafor-Lindqvist and Brennan LLP signed the lease.', ['PERSON']);
+    assertNone('Weber, Kasten und Matschke and Oduya-Brandt signed.', ['PERSON']);
+    // Listed beside people, the same word is one.
+    assertFinds('Okafor-Lindqvist and Brennan met Anna Weber.', 'PERSON', 'Okafor-Lindqvist');
+  });
 });

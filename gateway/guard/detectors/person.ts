@@ -495,7 +495,7 @@ const FIRM_DASH = new RegExp(`${FREE_NAME_WORD} - ${NAME_WORD}(?![\\p{L}\\p{M}])
  */
 const FIRM_LIST = new RegExp(`(${FREE_NAME_WORD}(?: ${NAME_WORD})?), (${NAME_WORD}(?: ${NAME_WORD})?),? (?:and|und|et|y|e|&) (${NAME_WORD}(?: ${NAME_WORD})?)(?![\\p{L}\\p{M}])`, 'gu');
 /** A firm's legal form or family word right after a name: "Harvey Group", "Micco-Sforza SPA", "Becker & Sons". */
-const FIRM_SUFFIX = /^,? (?:Group|LLC|L\.L\.C\.|Inc\b\.?|Incorporated|Ltd\b\.?|Limited|GmbH|AG|KG|OHG|SE|SA|S\.A\.|SpA|SPA|S\.p\.A\.|Srl|SRL|PLC|plc|SEM|SCOP|SARL|SAS|BV|B\.V\.|NV|N\.V\.|Corp\b\.?|Corporation|Co\b\.?|& Co|and Sons|& Sons|und Söhne|e figli|e Figli|Asociados|Associates|Partners|Holdings|Consulting|Labs|Industries|Ventures|Capital|Systems|Solutions|Enterprises|Brothers|Bros\b\.?)(?![\p{L}])/u;
+const FIRM_SUFFIX = /^,? (?:Group|LLC|L\.L\.C\.|LLP|PLLC|Inc\b\.?|Incorporated|Ltd\b\.?|Limited|Pty\b|Pte\b|GmbH|gGmbH|mbH|AG|KGaA|KG|OHG|GbR|UG|PartG|eG|e\.K\.|e\.V\.|SE|SA|Oy|Oyj|AB|ApS|A\/S|ASA|AS|Sp\. z o\.o\.|s\.r\.o\.|a\.s\.|Kft\b\.?|Zrt\b\.?|Ltda\b\.?|S\.L\.|SL|SAS|S\.A\.S\.|SNC|Sàrl|SARL|S\.à r\.l\.|S\.r\.l\.|K\.K\.|S\.A\.|SpA|SPA|S\.p\.A\.|Srl|SRL|PLC|plc|SEM|SCOP|SARL|SAS|BV|B\.V\.|NV|N\.V\.|Corp\b\.?|Corporation|Co\b\.?|& Co|and Sons|& Sons|und Söhne|e figli|e Figli|Asociados|Associates|Partners|Holdings|Consulting|Labs|Industries|Ventures|Capital|Systems|Solutions|Enterprises|Brothers|Bros\b\.?)(?![\p{L}])/u;
 
 function isGivenName(word: string): boolean {
   return ((LEXICON.get(word.toLowerCase()) ?? 0) & GIVEN) !== 0;
@@ -680,6 +680,9 @@ export const personDetector: Detector = {
       chain.push(tok);
     }
     flush();
+    // Firms go before list neighbours: a word listed beside a firm ("Kausemann-Hasse and Corkery LLC")
+    // is not made a person by the firm's surname.
+    dropFirms(text, out, firstOwn);
     if (singles.length > 0) addListNeighbours(text, singles, out, firstOwn);
     if (text.includes('name')) addLowerCaseAfterCue(text, view, out);
     // Header words are ASCII: the original text stands in when lower-casing changed its length.
