@@ -683,10 +683,11 @@ export const personDetector: Detector = {
     // Firms go before list neighbours: a word listed beside a firm ("Kausemann-Hasse and Corkery LLC")
     // is not made a person by the firm's surname.
     dropFirms(text, out, firstOwn);
+    const listed = out.length;
     if (singles.length > 0) addListNeighbours(text, singles, out, firstOwn);
     if (text.includes('name')) addLowerCaseAfterCue(text, view, out);
     // Header words are ASCII: the original text stands in when lower-casing changed its length.
     addCsvNameColumns(text, lower ?? text, view, out);
-    dropFirms(text, out, firstOwn);
+    dropFirms(text, out, listed);
   },
 };
