@@ -10,6 +10,8 @@ import { shannonEntropy, type Detector } from './detector.js';
 
 const PASSWORD_KEY = /pass(?:word|wd|phrase)?|pwd|pswd|passcode/i;
 const SECRET_KEY = /secret|token|api_?key|apikey|access_?key|private_?key|^auth$|_auth$|auth_?(?:key|code|string)|authorization|credential|client_?secret|signing_?key|encryption_?key|master_?key|session_?key|^key$|_key$|bearer/i;
+/** Either of the two: one test for the common key that is neither. */
+const SECRET_NAMED_KEY = new RegExp(`${PASSWORD_KEY.source}|${SECRET_KEY.source}`, 'i');
 /** Key segments that name something about a secret, not the secret itself. */
 const NOT_A_SECRET_SEGMENT = new Set([
   'hash', 'hashed', 'length', 'len', 'min', 'max', 'policy', 'field', 'label', 'placeholder', 'hint', 'prompt',
@@ -62,6 +64,28 @@ export function looksRandom(v: string, minLength: number): boolean {
   }
   if (upper < 2 || lower < 2 || digit < 2) return false;
   return shannonEntropy(v) >= 4 && charClassTransitions(v) >= 0.3;
+}
+
+/** The characters looksRandom() accepts: A–Z a–z 0–9 + / = _ - . ~ */
+function isTokenCode(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 43 || c === 47 || c === 61 || c === 95
+    || c === 45 || c === 46 || c === 126;
+}
+
+/**
+ * Whether the value read from `from` can pass looksRandom(v, 20): its first 20 characters (after
+ * the spaces and the opening quote readValue skips) must all be token characters. Most values in
+ * code and prose fail within a few characters, so they are never read in full.
+ */
+function mayHoldRandomValue(text: string, from: number): boolean {
+  let i = from;
+  let spaces = 0;
+  while (i < text.length && isSpace(text.charCodeAt(i)) && spaces < 4) { i++; spaces++; }
+  const q = text.charCodeAt(i);
+  if (q === 34 || q === 39 || q === 96) i++;
+  if (i + 20 > text.length) return false;
+  for (let k = i; k < i + 20; k++) if (!isTokenCode(text.charCodeAt(k))) return false;
+  return true;
 }
 
 interface Value { start: number; end: number; quoted: boolean }
@@ -150,13 +174,14 @@ export const assignmentDetector: Detector = {
       const first = text.charCodeAt(keyStart);
       if (!((first >= 65 && first <= 90) || (first >= 97 && first <= 122) || first === 95)) continue;
       // Cheap gates first: most '=' and ':' in code and prose are neither secret-named nor random.
+      // Keys are ASCII (isKeyCode), so the /i key patterns read them without a lower-cased copy.
+      const key = text.slice(keyStart, keyEnd);
+      const secretNamed = SECRET_NAMED_KEY.test(key);
+      if (!secretNamed && !mayHoldRandomValue(text, valueFrom)) continue;
       const value = readValue(text, valueFrom);
       if (!value) continue;
       const length = value.end - value.start;
       if (length < 4) continue;
-      // Keys are ASCII (isKeyCode), so the /i key patterns read them without a lower-cased copy.
-      const key = text.slice(keyStart, keyEnd);
-      const secretNamed = PASSWORD_KEY.test(key) || SECRET_KEY.test(key);
       if (!secretNamed && length < 20) continue;
       const v = text.slice(value.start, value.end);
       if (!secretNamed && !looksRandom(v, 20)) continue;
