@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { detect } from '../../gateway/guard/detect.js';
+import { TextView } from '../../gateway/guard/detectors/text-view.js';
 
 /**
  * The speed work in the detectors replaced whole-text scans with anchored ones (continental streets
@@ -46,5 +47,36 @@ describe('detection shortcuts keep their results', () => {
   it('skips "::" and "==" separators but still reads the next assignment', () => {
     assert.deepEqual(found('db::conn == other\napi_key=AbC123dEf456GhI789jKl0'), ['API_KEY:AbC123dEf456GhI789jKl0']);
     assert.deepEqual(found('STRIPE_TOKEN: tok9876abcdef'), ['API_KEY:tok9876abcdef']);
+  });
+
+  it('the shared scan lists maximal digit runs and keyword word starts', () => {
+    const view = new TextView('Ship to 12 Main St, pw 4711; xpassword 1 2-3');
+    assert.deepEqual(view.digitRuns(), [8, 10, 23, 27, 39, 40, 41, 42, 43, 44]);
+    const text = view.text;
+    const words = view.wordHits().positions.map((at) => text.slice(at, at + 4));
+    // "Ship" (an address cue) and "pw" start words; "password" inside "xpassword" does not.
+    assert.ok(words.includes('Ship'));
+    assert.ok(words.includes('pw 4'));
+    assert.ok(!view.wordHits().positions.includes(text.indexOf('password')));
+  });
+
+  it('number-led rules start at runs of digits, or at "+" and "(" before them', () => {
+    assert.deepEqual(found('Call (555) 010-9999 or +44 20 7946 0958 today'), ['PHONE:(555) 010-9999', 'PHONE:+44 20 7946 0958']);
+    assert.deepEqual(found('card 4111 1111 1111 1111, IBAN DE89 3704 0044 0532 0130 00'),
+      ['CREDIT_CARD:4111 1111 1111 1111', 'IBAN:DE89 3704 0044 0532 0130 00']);
+    assert.deepEqual(found('pay bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq now'), ['CRYPTO_WALLET:bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq']);
+    assert.deepEqual(found('12B Main Street'), ['ADDRESS:12B Main Street']);
+  });
+
+  it('word-led rules start only at word starts; prefixes allowed inside a word are still found', () => {
+    assert.deepEqual(found('xpassword is Hunter2!'), []);
+    assert.deepEqual(found('İstanbul office: my password is Hunter2!'), ['PASSWORD:Hunter2!']);
+    assert.deepEqual(found('born 1985-03-12'), ['DATE_OF_BIRTH:1985-03-12']);
+    assert.deepEqual(found('unborn 1985-03-12'), []);
+    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U';
+    assert.deepEqual(found(`Token ${jwt}`), [`JWT:${jwt}`]);
+    assert.deepEqual(found(`x${jwt}`), []);
+    const accountKey = 'A'.repeat(86) + '==';
+    assert.deepEqual(found(`DefaultEndpointsProtocol=https;AccountName=x;AccountKey=${accountKey};`), [`API_KEY:${accountKey}`]);
   });
 });

@@ -1,17 +1,18 @@
 /**
- * What detectors learn about one text, learnt once and shared. Two kinds of facts:
+ * What detectors learn about one text, learnt once and shared by every detector (detect() builds one
+ * per text and hands it to each):
  *
- * - Cheap whole-text probes (a digit, an '@', a capital, the lower-cased text), each computed on
- *   first use with a native search that stops at the first hit.
- * - The index: ONE pass over the text's characters, made on first use, that records every run of
- *   ASCII digits and every ASCII word start whose first two letters open a keyword some detector
- *   registered (see `keywordFamily`). Detectors anchored on numbers (streets, cards, phones, SSNs,
- *   IBANs, IPs, wallets) or on words ("password", "address", "born", provider key prefixes) visit
- *   only those positions and run their sticky pattern there, instead of each running its own
- *   regular expressions over the whole text.
+ * - Cheap whole-text probes (a digit, an '@', a capital, …) and the lower-cased text, each computed
+ *   on first use.
+ * - The shared scan: every run of ASCII digits (one native search), and every word start where a
+ *   registered keyword begins (one native search for the keywords of every family at once, see
+ *   `keywordFamily`). Detectors anchored on numbers (streets, cards, phones, SSNs, IBANs, IPs,
+ *   wallets) or on words ("password", "address", "born", provider key prefixes, name cues, CSV
+ *   headers, "eyJ") visit only those positions and run their own pattern there, sticky, instead of
+ *   each searching the whole text with its own regular expressions.
  *
- * The index is a superset: a detector re-checks every candidate with the pattern it always used, so
- * what it finds does not depend on the index, only how fast it gets there.
+ * The scan is a superset of where each detector's pattern can match: the detector re-checks every
+ * candidate with that pattern, so what it finds does not depend on the scan, only how fast.
  */
 export class TextView {
   readonly text: string;
