@@ -2,6 +2,7 @@
  * Everything the controller's routes use, built once at start-up and handed to each area plugin.
  * Tests build the same object over a temp data dir.
  */
+import { SecretStore } from '../gateway/secrets/store.js';
 import { pino, type Logger } from 'pino';
 import { openControllerDb, type ControllerDb } from './storage/database.js';
 import { DirectoryRepository } from './directory/repository.js';
@@ -85,7 +86,9 @@ export async function createControllerServices(opts: ControllerServicesOptions):
     throw new TenantConfigError(`--tenant "${opts.tenant}" differs from the OIDC config's tenant "${oidcTenant}"`);
   }
   const tenant = loadOrCreateTenant(opts.dataDir, opts.tenant ?? oidcTenant);
-  const keys = await SigningKeys.loadOrCreate(opts.dataDir);
+  // Signing keys live in the data dir's secret store (keychain or encrypted file), one store for both lists.
+  const secrets = SecretStore.open({ dataDir: opts.dataDir, env: opts.env ?? process.env });
+  const keys = await SigningKeys.loadOrCreate(opts.dataDir, secrets);
   const store = await openControllerDb({ dataDir: opts.dataDir, url: opts.dbUrl });
   const telemetry = resolveTelemetryConfig(opts.telemetry, opts.env ?? process.env);
   const tracing = createTracing({ service: 'controller', dataDir: opts.dataDir, config: telemetry });
@@ -122,7 +125,7 @@ export async function createControllerServices(opts: ControllerServicesOptions):
         bundleTtlMs: settings.ttlMs ?? DEFAULT_BUNDLE_TTL_MS,
         ...(settings.publishLeadMs !== undefined ? { publishLeadMs: settings.publishLeadMs } : {}),
         ...(settings.now ? { now: settings.now } : {}),
-      });
+      }, secrets);
       return keyring;
     },
     async close() {

@@ -1,10 +1,11 @@
-/** The local caller token: generated on first run, kept in <data-dir>/gateway-token (0600). */
-import { join } from 'node:path';
+/** The local caller token: generated on first run, kept in the secret store as `gateway.local-token`. */
 import { randomBytes } from 'node:crypto';
-import { readOrCreateSecret } from '../bin/data-dir.js';
+import { SecretStore } from './secrets/store.js';
+import { MANAGED_SECRETS, loadOrCreateManagedSecret } from './secrets/managed.js';
 
-export const LOCAL_TOKEN_FILE = 'gateway-token';
+/** Where earlier versions kept it (0600); moved into the store on first run. */
+export const LOCAL_TOKEN_FILE = MANAGED_SECRETS.localToken.legacyFile;
 
-export function loadOrCreateLocalToken(dataDir: string): string {
-  return readOrCreateSecret(join(dataDir, LOCAL_TOKEN_FILE), () => `sb-local-${randomBytes(24).toString('base64url')}`);
+export function loadOrCreateLocalToken(dataDir: string, store: SecretStore = SecretStore.open({ dataDir })): string {
+  return loadOrCreateManagedSecret(store, dataDir, MANAGED_SECRETS.localToken, () => `sb-local-${randomBytes(24).toString('base64url')}`);
 }

@@ -27,7 +27,6 @@ import { resolveTelemetryConfig } from './telemetry/config.js';
 import { createTracing, type Tracing } from './telemetry/tracing.js';
 import { ServiceMetrics } from './telemetry/metrics.js';
 import { SecretStore, withStoredUpstreamKeys } from './secrets/store.js';
-import { existsSync } from 'node:fs';
 
 export interface GatewayServicesOptions {
   config: GatewayConfig;
@@ -64,11 +63,12 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
   const telemetry = resolveTelemetryConfig(opts.config.telemetry, env);
   const tracing = createTracing({ service: 'gateway', dataDir: opts.dataDir, config: telemetry });
   const metrics = new ServiceMetrics('gateway', telemetry);
-  const localToken = loadOrCreateLocalToken(opts.dataDir);
+  // The local token, guard keys and upstream keys live in the secret store (keychain or encrypted file).
+  const secrets = SecretStore.open({ dataDir: opts.dataDir, env });
+  const localToken = loadOrCreateLocalToken(opts.dataDir, secrets);
   // Upstream keys kept with `switchboard secrets set upstream.<name>` fill in for unset env vars
   // (in a copy: process.env never holds them, so env dumps of this process do not show them).
-  const secrets = existsSync(join(opts.dataDir, 'secrets', 'index.json')) ? SecretStore.open({ dataDir: opts.dataDir, env }) : undefined;
-  const upstreamEnv = secrets ? withStoredUpstreamKeys(env, opts.config.upstreams, secrets) : env;
+  const upstreamEnv = withStoredUpstreamKeys(env, opts.config.upstreams, secrets);
   const upstreams = new UpstreamRouter(opts.config, upstreamEnv, opts.logger, opts.clock);
   let db: GatewayDb | undefined;
   const getDb = () => (db ??= openGatewayDb(join(opts.dataDir, 'gateway.db')));
@@ -84,8 +84,10 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
     dataDir: opts.dataDir,
     db: getDb,
     detect,
-    // A tenant key rotated or imported with `switchboard secrets` replaces the derived one.
-    ...(secrets ? { tenantKey: (tenantId: string) => (/^[a-z0-9][a-z0-9_-]{0,63}$/.test(tenantId) ? secrets.get(`tenant.${tenantId}.pseudonym`) : undefined) } : {}),
+    secrets,
+    // A tenant key rotated or imported with `switchboard secrets` replaces the derived one
+    // (looked up again every second, so a rotation needs no restart).
+    tenantKey: (tenantId: string) => (/^[a-z0-9][a-z0-9_-]{0,63}$/.test(tenantId) ? secrets.get(`tenant.${tenantId}.pseudonym`) : undefined),
   });
   const stages = buildPipeline({
     // The enrolled identity when this gateway is enrolled with a controller, else gateway.identity.

@@ -104,7 +104,8 @@ With no subcommand, runs \`serve\`: switchboard controller [--host 127.0.0.1] [-
       .option('--mesh-lease-ms <ms>', 'how long a delivered mesh task stays leased to its worker without progress (docs/agent-mesh.md)', '60000'),
   )
     .addHelpText('after', `
-Signing keys are created on first run in <data-dir>/controller-keys.json (0600).
+Signing keys are created on first run in the secret store (\`switchboard secrets list\`:
+signing.access-tokens, signing.bundles); older controller-keys.json files are moved in.
 Role profiles: policies/profiles/*.yaml, overridden by <data-dir>/profiles/*.yaml.
 API description: GET /openapi.json. Get a first admin token with \`switchboard controller admin-token\`.`)
     .action(async (flags: DbFlags & { host: string; port: string; logLevel: string; auditRetentionDays: string; oidc?: string; tlsCert?: string; tlsKey?: string; meshLeaseMs: string }) => {
@@ -173,8 +174,8 @@ API description: GET /openapi.json. Get a first admin token with \`switchboard c
   )
     .addHelpText('after', `
 Use it as "Authorization: Bearer <token>" against the controller running on the same data dir,
-e.g. to create enrolment codes through POST /api/v1/enrol-codes. Anyone who can read
-<data-dir>/controller-keys.json can mint such tokens: keep the data dir private.`)
+e.g. to create enrolment codes through POST /api/v1/enrol-codes. Anyone who can read the
+secret signing.access-tokens can mint such tokens: keep the data dir and the keychain private.`)
     .action(async (flags: AdminTokenFlags) => {
       process.stdout.write(await adminTokenCommand(flags));
     });

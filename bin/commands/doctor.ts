@@ -83,7 +83,8 @@ function checkDataDir(dataDir: string): CheckResult {
   if (!existsSync(dataDir)) return fail('data-dir', `data dir ${dataDir} does not exist`, 'run `switchboard up` once, or pass --data-dir');
   const mode = statSync(dataDir).mode & 0o777;
   if (mode & 0o077) return fail('data-dir', `data dir ${dataDir} is readable by others (mode ${mode.toString(8)}); it holds keys and tokens`, `chmod 700 ${dataDir}`);
-  const loose = [LOCAL_TOKEN_FILE, 'controller-keys.json', 'controller-enrolment.json', 'guard-master.key']
+  // Keys now live in the secret store; the files are those an upgrade has not moved yet.
+  const loose = [LOCAL_TOKEN_FILE, 'controller-keys.json', 'controller-enrolment.json', 'guard-master.key', 'guard-vault.key', 'bundle-signing-keys.json', 'secrets/secrets.enc', 'secrets/machine.key']
     .map((f) => join(dataDir, f))
     .filter((f) => existsSync(f) && statSync(f).mode & 0o077);
   if (loose.length) return fail('data-dir', `secret files readable by others: ${loose.join(', ')}`, `chmod 600 ${loose.join(' ')}`);

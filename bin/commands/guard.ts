@@ -146,7 +146,7 @@ export function registerGuardCommands(program: Command, io: GuardIo = processIo)
       .option('--jsonl', 'read one {"text": ...} object per line, write one {"masked": ...} line per input')
       .option('--policy <file>', 'guard policy (JSON or YAML): modes and pseudonym styles per class')
       .option('--tenant <id>', 'tenant whose pseudonym key is used (default: gateway.identity.tenantId)')
-      .addHelpText('after', `${inputHelp}\nPseudonyms use the key in <data-dir>/guard-master.key, so they match what the gateway sends upstream.\n` +
+      .addHelpText('after', `${inputHelp}\nPseudonyms use the guard.master key from the secret store, so they match what the gateway sends upstream.\n` +
         'An input holding a class in "block" mode gives {"blocked": {"class","start","end"}} and exit code 1.'),
   ).action(async (files: string[], flags: GuardOptions) => {
     const ctx = loadContext(flags);

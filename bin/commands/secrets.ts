@@ -58,8 +58,10 @@ export function registerSecretsCommands(program: Command): void {
     .command('secrets')
     .description('Keys and API keys in the OS keychain (or an encrypted file where there is none): set, get, rotate, list')
     .addHelpText('after', `
-Names: upstream.<upstream-name> (used when that upstream's env var is unset), vault.key,
-signing.<name>, tenant.<id>.pseudonym (versioned). Without a keychain service (headless Linux, CI)
+Names: upstream.<upstream-name> (used when that upstream's env var is unset), tenant.<id>.pseudonym
+(versioned; a rotation reaches running gateways within a second), and the ones Switchboard keeps
+for itself: gateway.local-token, guard.master, vault.key, signing.access-tokens, signing.bundles,
+signin.session-token (older 0600 files are moved in on first run). Without a keychain service (headless Linux, CI)
 values go to <data-dir>/secrets/secrets.enc (0600, AES-256-GCM), keyed by SWITCHBOARD_SECRETS_PASSPHRASE
 or this machine's secret. SWITCHBOARD_SECRETS_BACKEND=keychain|file|auto chooses. See docs/identity.md.`);
 
@@ -85,13 +87,13 @@ or this machine's secret. SWITCHBOARD_SECRETS_BACKEND=keychain|file|auto chooses
   addDataDirOption(
     secrets
       .command('rotate')
-      .description('Replace a secret: keys Switchboard makes (vault, signing, tenant pseudonym keys) are generated; API keys are read like `set`')
+      .description('Replace a secret: keys Switchboard makes (tenant pseudonym keys, guard.master, gateway.local-token) are generated; API keys are read like `set`')
       .argument('<name>')
       .option('--from-env <var>', 'read the new value from this environment variable')
       .option('--stdin', 'read the new value from stdin (for keys that would otherwise be generated)'),
   ).action((name: string, flags: ValueFlags & { stdin?: boolean }) =>
     run(async () => {
-      SecretStore.checkName(name);
+      SecretStore.checkRotatable(name);
       const store = openStore(flags);
       const given = flags.fromEnv || flags.stdin || !SecretStore.isGenerated(name) ? await readValue(flags, `the new value of ${name}`) : undefined;
       const info = store.rotate(name, given);

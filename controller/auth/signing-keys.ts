@@ -1,15 +1,17 @@
 /**
- * The controller's Ed25519 signing keys, generated on first run under
- * `<data-dir>/controller-keys.json` (0600). Every key stays in the JWKS until it is retired, so
+ * The controller's Ed25519 signing keys, generated on first run and kept in the data dir's secret
+ * store as `signing.access-tokens` (earlier versions: `<data-dir>/controller-keys.json`, moved in). Every key stays in the JWKS until it is retired, so
  * a rotation never invalidates tokens or bundles signed with the previous key: the newest key
  * signs, all listed keys verify.
  */
-import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
-import { loadOrCreateKeyFile, saveKeyFile } from '../key-file.js';
+import { loadOrCreateKeyList } from '../key-file.js';
+import { MANAGED_SECRETS } from '../../gateway/secrets/managed.js';
+import type { SecretStore } from '../../gateway/secrets/store.js';
 
-export const SIGNING_KEYS_FILE = 'controller-keys.json';
+/** Where earlier versions kept the keys (0600); moved into the secret store on first run. */
+export const SIGNING_KEYS_FILE = MANAGED_SECRETS.accessTokenKeys.legacyFile;
 export const SIGNING_ALG = 'EdDSA';
 
 interface StoredKey {
@@ -31,17 +33,16 @@ export interface ActiveSigningKey {
 
 export class SigningKeys {
   private constructor(
-    private readonly file: string,
+    private readonly save: (keys: readonly StoredKey[]) => void,
     private stored: StoredKey[],
     private active: ActiveSigningKey,
     private publicJwks: PublicJwk[],
   ) {}
 
-  /** Loads the keys file, creating it with one fresh key on first run. */
-  static async loadOrCreate(dataDir: string): Promise<SigningKeys> {
-    const file = join(dataDir, SIGNING_KEYS_FILE);
-    const stored = await loadOrCreateKeyFile<StoredKey>(file, 'signing keys', newStoredKey);
-    return new SigningKeys(file, stored, await importActive(stored), publicOf(stored));
+  /** Loads the keys from the secret store, creating one fresh key on first run. */
+  static async loadOrCreate(dataDir: string, store?: SecretStore): Promise<SigningKeys> {
+    const { keys: stored, save } = await loadOrCreateKeyList<StoredKey>(dataDir, MANAGED_SECRETS.accessTokenKeys, 'signing keys', newStoredKey, store);
+    return new SigningKeys(save, stored, await importActive(stored), publicOf(stored));
   }
 
   /** The key new access tokens are signed with (the newest); bundles have their own keyring. */
@@ -76,7 +77,7 @@ export class SigningKeys {
   }
 
   private persist(): void {
-    saveKeyFile(this.file, this.stored);
+    this.save(this.stored);
     this.publicJwks = publicOf(this.stored);
   }
 }

@@ -5,16 +5,19 @@
  *   2. from then on the next key signs, and the old key stops signing;
  *   3. the old key stays in the JWKS until every bundle it signed has expired
  *      (retiredAt + bundleTtlMs), then `prune()` drops it.
- * Kept in <data-dir>/bundle-signing-keys.json (0600), apart from the access-token keys: a
+ * Kept in the data dir's secret store as `signing.bundles` (earlier versions:
+ * <data-dir>/bundle-signing-keys.json, moved in on first run), apart from the access-token keys: a
  * bundle key and a token key have different lifetimes and rotate on different schedules.
  */
-import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { GeneralSign, exportJWK, generateKeyPair, importJWK, type CryptoKey, type GeneralJWS, type JWK } from 'jose';
 import { keySetProofPayload } from '../../gateway/bundles/format.js';
-import { loadOrCreateKeyFile, saveKeyFile } from '../key-file.js';
+import { loadOrCreateKeyList } from '../key-file.js';
+import { MANAGED_SECRETS } from '../../gateway/secrets/managed.js';
+import type { SecretStore } from '../../gateway/secrets/store.js';
 
-export const BUNDLE_KEYS_FILE = 'bundle-signing-keys.json';
+/** Where earlier versions kept the keys (0600); moved into the secret store on first run. */
+export const BUNDLE_KEYS_FILE = MANAGED_SECRETS.bundleKeys.legacyFile;
 export const BUNDLE_SIGNING_ALG = 'EdDSA';
 
 interface StoredBundleKey {
@@ -50,7 +53,7 @@ export class BundleKeyring {
   readonly publishLeadMs: number;
 
   private constructor(
-    private readonly file: string,
+    private readonly save: (keys: readonly StoredBundleKey[]) => void,
     private keys: StoredBundleKey[],
     private readonly opts: BundleKeyringOptions,
   ) {
@@ -58,13 +61,18 @@ export class BundleKeyring {
     this.publishLeadMs = opts.publishLeadMs ?? 10 * 60_000;
   }
 
-  static async loadOrCreate(dataDir: string, opts: BundleKeyringOptions): Promise<BundleKeyring> {
-    const file = join(dataDir, BUNDLE_KEYS_FILE);
-    const keys = await loadOrCreateKeyFile<StoredBundleKey>(file, 'bundle signing keys', () => {
-      const now = (opts.now ?? Date.now)();
-      return newKey(now, now);
-    });
-    return new BundleKeyring(file, keys, opts);
+  static async loadOrCreate(dataDir: string, opts: BundleKeyringOptions, store?: SecretStore): Promise<BundleKeyring> {
+    const { keys, save } = await loadOrCreateKeyList<StoredBundleKey>(
+      dataDir,
+      MANAGED_SECRETS.bundleKeys,
+      'bundle signing keys',
+      () => {
+        const now = (opts.now ?? Date.now)();
+        return newKey(now, now);
+      },
+      store,
+    );
+    return new BundleKeyring(save, keys, opts);
   }
 
   /** The key that signs now: the newest one already active. */
@@ -178,7 +186,7 @@ export class BundleKeyring {
   }
 
   private persist(): void {
-    saveKeyFile(this.file, this.keys);
+    this.save(this.keys);
   }
 }
 

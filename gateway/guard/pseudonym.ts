@@ -2,15 +2,16 @@
  * Deterministic pseudonyms: HMAC-SHA256(per-tenant key, class + "\0" + normalised value).
  * The same value gives the same pseudonym in every request of a tenant (masked prompts still
  * cache); another tenant gets another one. Tenant keys are derived (HKDF) from one master key
- * file in the data dir, so there is a single secret to protect and rotate.
+ * (`guard.master` in the secret store), or are the tenant's own key (`tenant.<id>.pseudonym`).
  */
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
-import { readOrCreateSecret } from '../../bin/data-dir.js';
+import { SecretStore } from '../secrets/store.js';
+import { MANAGED_SECRETS, loadOrCreateManagedSecret } from '../secrets/managed.js';
 import type { EntityClass } from './types.js';
 
-export const GUARD_MASTER_KEY_FILE = 'guard-master.key';
+/** Where earlier versions kept the master key (0600); moved into the store as `guard.master`. */
+export const GUARD_MASTER_KEY_FILE = MANAGED_SECRETS.guardMaster.legacyFile;
 
 /** Compact token: CLASS + "_" + upper-case hex. Easy to spot in a stream, copied faithfully by models. */
 const TOKEN_HEX_CHARS = 8;
@@ -35,42 +36,52 @@ export function normaliseValue(cls: EntityClass, value: string): string {
   return caseInsensitiveClasses.has(cls) ? trimmed.toLowerCase() : trimmed;
 }
 
+/** How often a tenant's own key is looked up again, so a rotation reaches a running gateway. */
+export const TENANT_KEY_RECHECK_MS = 1000;
+
 /** Per-tenant HMAC keys derived from one master key; cached because every request needs one. */
 export class TenantKeys {
   readonly #master: Buffer;
-  readonly #byTenant = new Map<string, Pseudonymizer>();
+  readonly #byTenant = new Map<string, { own: string | undefined; checkedAt: number; pseudonymizer: Pseudonymizer }>();
 
   /**
    * `tenantKey`: the tenant's own current key from the secret store (`tenant.<id>.pseudonym`,
-   * rotated or imported — BYOK), used instead of the master-derived one when present. Earlier
-   * pseudonyms need no old key: re-identification uses each request's own map, and the resent
-   * history is masked again under the current key.
+   * rotated or imported — BYOK), used instead of the master-derived one when present. It is
+   * looked up again at most every `recheckMs`, so `switchboard secrets rotate` takes effect
+   * without a restart. Earlier pseudonyms need no old key: re-identification uses each
+   * request's own map (and the vault for map references), and the resent history is masked
+   * again under the current key.
    */
   constructor(
     masterKey: Buffer,
     private readonly tenantKey?: (tenantId: string) => string | undefined,
+    private readonly recheckMs = TENANT_KEY_RECHECK_MS,
+    private readonly now: () => number = Date.now,
   ) {
     if (masterKey.length < 32) throw new Error('guard master key must be at least 32 bytes');
     this.#master = masterKey;
   }
 
-  /** Reads <data-dir>/guard-master.key (0600), creating it with 32 random bytes on first run. */
-  static fromDataDir(dataDir: string, tenantKey?: (tenantId: string) => string | undefined): TenantKeys {
-    const encoded = readOrCreateSecret(join(dataDir, GUARD_MASTER_KEY_FILE), () => randomBytes(32).toString('base64'));
+  /** The master key from the data dir's secret store (`guard.master`), created on first run. */
+  static fromDataDir(dataDir: string, tenantKey?: (tenantId: string) => string | undefined, store: SecretStore = SecretStore.open({ dataDir })): TenantKeys {
+    const encoded = loadOrCreateManagedSecret(store, dataDir, MANAGED_SECRETS.guardMaster, () => randomBytes(32).toString('base64'));
     return new TenantKeys(Buffer.from(encoded, 'base64'), tenantKey);
   }
 
   pseudonymizer(tenantId: string): Pseudonymizer {
-    let p = this.#byTenant.get(tenantId);
-    if (!p) {
-      const own = this.tenantKey?.(tenantId);
-      const key = own
-        ? Buffer.from(hkdfSync('sha256', Buffer.from(own, 'utf8'), 'switchboard-guard-pseudonym-tenant-key-v1', `tenant:${tenantId}`, 32))
-        : Buffer.from(hkdfSync('sha256', this.#master, 'switchboard-guard-pseudonym-v1', `tenant:${tenantId}`, 32));
-      p = new Pseudonymizer(key);
-      this.#byTenant.set(tenantId, p);
+    const cached = this.#byTenant.get(tenantId);
+    if (cached && (!this.tenantKey || this.now() - cached.checkedAt < this.recheckMs)) return cached.pseudonymizer;
+    const own = this.tenantKey?.(tenantId);
+    if (cached && cached.own === own) {
+      cached.checkedAt = this.now();
+      return cached.pseudonymizer;
     }
-    return p;
+    const key = own
+      ? Buffer.from(hkdfSync('sha256', Buffer.from(own, 'utf8'), 'switchboard-guard-pseudonym-tenant-key-v1', `tenant:${tenantId}`, 32))
+      : Buffer.from(hkdfSync('sha256', this.#master, 'switchboard-guard-pseudonym-v1', `tenant:${tenantId}`, 32));
+    const pseudonymizer = new Pseudonymizer(key);
+    this.#byTenant.set(tenantId, { own, checkedAt: this.now(), pseudonymizer });
+    return pseudonymizer;
   }
 }
 

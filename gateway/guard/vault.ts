@@ -1,7 +1,7 @@
 /**
  * The pseudonym vault: pseudonym → real value, encrypted with AES-256-GCM, in <data-dir>/gateway.db.
- * The key lives outside the database (<data-dir>/guard-vault.key, 0600), so a copied database
- * alone reveals nothing. Each row's ciphertext is bound to its tenant and pseudonym (GCM AAD),
+ * The key lives outside the database (`vault.key` in the secret store: the OS keychain or the
+ * encrypted file), so a copied database alone reveals nothing. Each row's ciphertext is bound to its tenant and pseudonym (GCM AAD),
  * so rows cannot be swapped. Rows expire after a TTL and are purged.
  *
  * Two kinds of rows: single pseudonyms and maps (a set of pseudonyms handed out as a `mapRef` by
@@ -13,12 +13,13 @@
  * writes nothing and rows left by earlier versions are deleted when the vault opens.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { readOrCreateSecret } from '../../bin/data-dir.js';
+import { SecretStore } from '../secrets/store.js';
+import { MANAGED_SECRETS, loadOrCreateManagedSecret } from '../secrets/managed.js';
 import { migrate, type GatewayDb } from '../store.js';
 import type { PseudonymEntry } from './mask-request.js';
 
-export const GUARD_VAULT_KEY_FILE = 'guard-vault.key';
+/** Where earlier versions kept the vault key (0600); moved into the store as `vault.key`. */
+export const GUARD_VAULT_KEY_FILE = MANAGED_SECRETS.vaultKey.legacyFile;
 export const DEFAULT_VAULT_TTL_MS = 7 * 24 * 3600 * 1000;
 /** Expired rows are purged on the first write and then at most this often, during writes (no timers). */
 const PURGE_INTERVAL_MS = 3600 * 1000;
@@ -48,10 +49,10 @@ const migrations = [
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 
-export function loadOrCreateVaultKey(dataDir: string): Buffer {
-  const encoded = readOrCreateSecret(join(dataDir, GUARD_VAULT_KEY_FILE), () => randomBytes(32).toString('base64'));
+export function loadOrCreateVaultKey(dataDir: string, store: SecretStore = SecretStore.open({ dataDir })): Buffer {
+  const encoded = loadOrCreateManagedSecret(store, dataDir, MANAGED_SECRETS.vaultKey, () => randomBytes(32).toString('base64'));
   const key = Buffer.from(encoded, 'base64');
-  if (key.length !== 32) throw new Error(`${GUARD_VAULT_KEY_FILE} must hold 32 base64-encoded bytes`);
+  if (key.length !== 32) throw new Error(`the secret ${MANAGED_SECRETS.vaultKey.name} must hold 32 base64-encoded bytes`);
   return key;
 }
 

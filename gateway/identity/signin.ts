@@ -1,12 +1,16 @@
 /**
- * The person's sign-in as this machine keeps it: the controller URL and the single-use session
- * token from `switchboard login`, in <data-dir>/signin.json (0600). The gateway's controller
+ * The person's sign-in as this machine keeps it: who signed in and at which controller in
+ * <data-dir>/signin.json (0600), and the single-use session token from `switchboard login` in the
+ * secret store (`signin.session-token`: the OS keychain or the encrypted file; a session token an
+ * earlier version left in signin.json is moved there on first read). The gateway's controller
  * calls use SignInTokenProvider, which renews the agent JWT (rotating the session token) shortly
  * before it expires, until the sign-in ends.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../bin/data-dir.js';
+import { SecretStore } from '../secrets/store.js';
+import { MANAGED_SECRETS } from '../secrets/managed.js';
 
 export const SIGNIN_FILE = 'signin.json';
 const RENEW_MARGIN_S = 60;
@@ -70,14 +74,28 @@ export function signInPath(dataDir: string): string {
   return join(dataDir, SIGNIN_FILE);
 }
 
+const SESSION_SECRET = MANAGED_SECRETS.signInSession.name;
+
 export function readSignIn(dataDir: string): StoredSignIn | undefined {
   const path = signInPath(dataDir);
   if (!existsSync(path)) return undefined;
+  let saved: Omit<StoredSignIn, 'sessionToken'> & { sessionToken?: string };
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as StoredSignIn;
+    saved = JSON.parse(readFileSync(path, 'utf8')) as typeof saved;
   } catch {
     throw new SignInError(`${path} is damaged; run \`switchboard login\` again`);
   }
+  const store = SecretStore.open({ dataDir });
+  if (saved.sessionToken) {
+    // Written by an earlier version: move the token into the store, then drop it from the file.
+    store.set(SESSION_SECRET, saved.sessionToken);
+    const { sessionToken, ...rest } = saved;
+    writeFileAtomic(path, JSON.stringify(rest, null, 2), 0o600);
+    return { ...rest, sessionToken };
+  }
+  const sessionToken = store.get(SESSION_SECRET);
+  if (!sessionToken) throw new SignInError('the sign-in has no session token in the secret store; run `switchboard login` again');
+  return { ...saved, sessionToken };
 }
 
 export function storeSignIn(dataDir: string, controllerUrl: string, r: SignInResponse): StoredSignIn {
@@ -89,12 +107,17 @@ export function storeSignIn(dataDir: string, controllerUrl: string, r: SignInRes
     sessionToken: r.session_token,
     sessionExpiresAt: r.session_expires_at,
   };
-  writeFileAtomic(signInPath(dataDir), JSON.stringify(stored, null, 2), 0o600);
+  // The token first: a file naming a sign-in whose token is missing would be a dead sign-in.
+  SecretStore.open({ dataDir }).set(SESSION_SECRET, stored.sessionToken);
+  const { sessionToken: _secret, ...onDisk } = stored;
+  writeFileAtomic(signInPath(dataDir), JSON.stringify(onDisk, null, 2), 0o600);
   return stored;
 }
 
 export function forgetSignIn(dataDir: string): void {
   rmSync(signInPath(dataDir), { force: true });
+  const store = SecretStore.open({ dataDir });
+  if (store.list().some((s) => s.name === SESSION_SECRET)) store.delete(SESSION_SECRET);
 }
 
 /** Revokes the sign-in at the controller and forgets it here. */

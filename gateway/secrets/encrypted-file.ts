@@ -3,10 +3,15 @@
  * <data-dir>/secrets/secrets.enc (0600), each value sealed with AES-256-GCM under a key derived
  * with scrypt from a passphrase (SWITCHBOARD_SECRETS_PASSPHRASE) or, without one, from this
  * machine's secret: a random 32-byte file (0600) mixed with /etc/machine-id where readable, so
- * a copied data dir does not open on another machine. The secret's name is the GCM additional
- * data: a sealed value cannot be moved to another name.
+ * a copied data dir does not open on another machine. The machine secret is already 256 random
+ * bits, so it goes through HKDF, not scrypt: stretching only helps low-entropy passphrases, and
+ * scrypt would add ~100 ms to every gateway and controller start. The secret's name is the GCM
+ * additional data: a sealed value cannot be moved to another name.
+ *
+ * Several processes share the file (a running gateway, `switchboard secrets rotate`): it is
+ * re-read whenever it changed on disk, before every read and before every write.
  */
-import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, scryptSync } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../../bin/data-dir.js';
@@ -19,7 +24,7 @@ interface Sealed {
 
 interface FileContent {
   version: 1;
-  kdf: { name: 'scrypt'; salt: string; N: number; r: number; p: number; source: 'passphrase' | 'machine' };
+  kdf: { name: 'scrypt'; salt: string; N: number; r: number; p: number; source: 'passphrase' | 'machine' } | { name: 'hkdf-sha256'; salt: string; source: 'machine' };
   /** A sealed known value: tells a wrong passphrase from a damaged entry. */
   check: Sealed;
   entries: Record<string, Sealed>;
@@ -37,7 +42,11 @@ export class EncryptedFileBackend {
   readonly kind = 'encrypted-file';
   private readonly path: string;
   private key: Buffer | undefined;
+  /** The salt the key was derived with: a file re-read with the same salt keeps the key. */
+  private keySalt: string | undefined;
   private content: FileContent | undefined;
+  /** mtime, size and inode of the file last read; another value means another process wrote it. */
+  private seen: string | undefined;
 
   constructor(
     private readonly dir: string,
@@ -66,15 +75,21 @@ export class EncryptedFileBackend {
   }
 
   private load(): FileContent {
-    if (this.content) return this.content;
     const source = this.passphrase ? 'passphrase' : 'machine';
     if (!existsSync(this.path)) {
+      if (this.content && this.seen === undefined) return this.content;
       const salt = randomBytes(16);
-      this.key = this.derive(source, salt);
-      this.content = { version: 1, kdf: { name: 'scrypt', salt: salt.toString('base64'), ...SCRYPT, source }, check: seal(this.key, CHECK_TEXT, ''), entries: {} };
+      this.key = this.derive(source === 'passphrase' ? { name: 'scrypt', ...SCRYPT, source } : { name: 'hkdf-sha256', source }, salt);
+      this.keySalt = salt.toString('base64');
+      const kdf: FileContent['kdf'] = source === 'passphrase' ? { name: 'scrypt', salt: this.keySalt, ...SCRYPT, source } : { name: 'hkdf-sha256', salt: this.keySalt, source };
+      this.content = { version: 1, kdf, check: seal(this.key, CHECK_TEXT, ''), entries: {} };
+      this.seen = undefined;
       return this.content;
     }
     tighten(this.path);
+    const st = statSync(this.path);
+    const stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
+    if (this.content && this.seen === stamp) return this.content;
     let parsed: FileContent;
     try {
       parsed = JSON.parse(readFileSync(this.path, 'utf8')) as FileContent;
@@ -84,19 +99,25 @@ export class EncryptedFileBackend {
     if (parsed.kdf.source === 'passphrase' && !this.passphrase) {
       throw new SecretStoreError('the secrets file is sealed with a passphrase: set SWITCHBOARD_SECRETS_PASSPHRASE');
     }
-    this.key = this.derive(parsed.kdf.source, Buffer.from(parsed.kdf.salt, 'base64'), parsed.kdf);
+    if (!this.key || this.keySalt !== parsed.kdf.salt) {
+      this.key = this.derive(parsed.kdf, Buffer.from(parsed.kdf.salt, 'base64'));
+      this.keySalt = parsed.kdf.salt;
+    }
     try {
       open(this.key, parsed.check, '');
     } catch {
+      this.key = undefined;
       throw new SecretStoreError(parsed.kdf.source === 'passphrase' ? 'wrong secrets passphrase (SWITCHBOARD_SECRETS_PASSPHRASE)' : 'the secrets file was sealed on another machine or with another machine key');
     }
     this.content = parsed;
+    this.seen = stamp;
     return parsed;
   }
 
-  private derive(source: 'passphrase' | 'machine', salt: Buffer, params: { N: number; r: number; p: number } = SCRYPT): Buffer {
-    const material = source === 'passphrase' ? Buffer.from(this.passphrase!, 'utf8') : this.machineSecret();
-    return scryptSync(material, salt, 32, { N: params.N, r: params.r, p: params.p, maxmem: 64 * 1024 * 1024 });
+  private derive(kdf: { name: 'scrypt'; N: number; r: number; p: number; source: 'passphrase' | 'machine' } | { name: 'hkdf-sha256'; source: 'machine' }, salt: Buffer): Buffer {
+    const material = kdf.source === 'passphrase' ? Buffer.from(this.passphrase!, 'utf8') : this.machineSecret();
+    if (kdf.name === 'hkdf-sha256') return Buffer.from(hkdfSync('sha256', material, salt, 'switchboard-secrets-file-v1', 32));
+    return scryptSync(material, salt, 32, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: 64 * 1024 * 1024 });
   }
 
   get(name: string): string | undefined {
@@ -127,6 +148,8 @@ export class EncryptedFileBackend {
   private save(): void {
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
     writeFileAtomic(this.path, JSON.stringify(this.content, null, 1), 0o600);
+    const st = statSync(this.path);
+    this.seen = `${st.mtimeMs}:${st.size}:${st.ino}`;
   }
 }
 

@@ -3,9 +3,11 @@
  * in the OS keychain, or in the encrypted file where there is none. Beside the values, an index
  * (<data-dir>/secrets/index.json, 0600) records names, ages and key versions: never values.
  *
- * Names: `upstream.<name>` (API key of that upstream), `vault.key`, `signing.<name>`,
- * `tenant.<id>.pseudonym` (versioned: every rotation or BYOK import adds a version; old versions
- * stay readable, so earlier pseudonyms still re-identify, until they are pruned).
+ * Names: `upstream.<name>` (API key of that upstream), `tenant.<id>.pseudonym` (versioned: every
+ * rotation or BYOK import adds a version; old versions stay readable, so earlier pseudonyms still
+ * re-identify, until they are pruned), and the secrets Switchboard keeps for itself
+ * (gateway/secrets/managed.ts): `gateway.local-token`, `guard.master`, `vault.key`,
+ * `signing.access-tokens`, `signing.bundles`, `signin.session-token`.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -19,7 +21,13 @@ export { SecretStoreError } from './encrypted-file.js';
 const NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 const TENANT_KEY = /^tenant\.([a-z0-9][a-z0-9_-]{0,63})\.pseudonym$/;
 /** Secrets the store makes itself on `rotate`; others (API keys) need a new value given. */
-const GENERATED = [/^vault\.key$/, /^signing\.[a-z0-9._-]+$/, TENANT_KEY];
+const GENERATED = [/^guard\.master$/, /^gateway\.local-token$/, TENANT_KEY];
+/** Secrets `rotate` must not replace, and why: a new value would silently break what the old one sealed or signed. */
+const NOT_ROTATABLE: Array<[RegExp, string]> = [
+  [/^vault\.key$/, 'every vault row is sealed with it, so a new key would make them unreadable'],
+  [/^signing\.[a-z0-9._-]+$/, 'signing keys are rotated by the controller itself (staged, old keys keep verifying)'],
+  [/^signin\.session-token$/, 'it is replaced by `switchboard login`'],
+];
 const MIN_KEY_BYTES = 32;
 
 export type BackendChoice = 'auto' | 'keychain' | 'file';
@@ -110,6 +118,13 @@ export class SecretStore {
     if (!NAME.test(name)) throw new SecretStoreError(`secret names are lower-case letters, digits, ".", "_" and "-" (e.g. upstream.openrouter); got an invalid name`);
   }
 
+  /** Refuses names whose rotation would break what the current value sealed or signed. */
+  static checkRotatable(name: string): void {
+    SecretStore.checkName(name);
+    const refusal = NOT_ROTATABLE.find(([re]) => re.test(name));
+    if (refusal) throw new SecretStoreError(`"${name}" cannot be rotated here: ${refusal[1]}`);
+  }
+
   static isGenerated(name: string): boolean {
     return GENERATED.some((re) => re.test(name));
   }
@@ -149,13 +164,13 @@ export class SecretStore {
 
   /** New value for a secret: generated for keys the store makes, else the one given. */
   rotate(name: string, value?: string): SecretInfo {
-    SecretStore.checkName(name);
+    SecretStore.checkRotatable(name);
     if (TENANT_KEY.test(name)) {
       this.addVersion(name, value === undefined ? randomKey() : checkKeyMaterial(value), value === undefined ? 'generated' : 'imported');
     } else if (value !== undefined) {
       this.set(name, value);
     } else if (SecretStore.isGenerated(name)) {
-      this.set(name, randomKey());
+      this.set(name, name === 'gateway.local-token' ? `sb-local-${randomBytes(24).toString('base64url')}` : randomKey());
     } else {
       throw new SecretStoreError(`"${name}" is not a key Switchboard generates: give the new value on stdin or with --from-env`);
     }

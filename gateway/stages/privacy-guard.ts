@@ -21,6 +21,7 @@ import { defaultGuardPolicy } from '../../policies/guard-policy.js';
 import type { DetectFn } from '../guard/types.js';
 import { TenantKeys } from '../guard/pseudonym.js';
 import { Vault, loadOrCreateVaultKey } from '../guard/vault.js';
+import { SecretStore } from '../secrets/store.js';
 import type { GatewayDb } from '../store.js';
 import { maskRequestBody, type BlockedFinding, type PseudonymEntry } from '../guard/mask-request.js';
 import { resolveGuardPolicy } from '../guard/policy-modes.js';
@@ -52,13 +53,14 @@ export interface PrivacyGuardDeps {
 }
 
 /** Production wiring: keys from the data dir, vault in gateway.db opened on first write. */
-export function createPrivacyGuardDeps(opts: { dataDir: string; db: () => GatewayDb; detect: DetectFn; tenantKey?: (tenantId: string) => string | undefined }): PrivacyGuardDeps {
+export function createPrivacyGuardDeps(opts: { dataDir: string; db: () => GatewayDb; detect: DetectFn; secrets?: SecretStore; tenantKey?: (tenantId: string) => string | undefined }): PrivacyGuardDeps {
   let vault: Vault | undefined;
+  const secrets = opts.secrets ?? SecretStore.open({ dataDir: opts.dataDir });
   return {
     detect: opts.detect,
-    keys: TenantKeys.fromDataDir(opts.dataDir, opts.tenantKey),
+    keys: TenantKeys.fromDataDir(opts.dataDir, opts.tenantKey, secrets),
     pseudonyms: new RequestPseudonyms(),
-    vault: () => (vault ??= new Vault(opts.db(), loadOrCreateVaultKey(opts.dataDir))),
+    vault: () => (vault ??= new Vault(opts.db(), loadOrCreateVaultKey(opts.dataDir, secrets))),
     memos: new TenantDetectionMemos({ maxBytesPerTenant: DEFAULT_MEMO_BYTES_PER_TENANT }),
   };
 }

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, statSync, readFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, statSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import type { Command } from 'commander';
 import { buildProgram } from '../../bin/program.js';
 import { loadConfigFile, ConfigError } from '../../bin/config.js';
+import { SecretStore } from '../../gateway/secrets/store.js';
 
 const run = promisify(execFile);
 const cli = (args: string[]) =>
@@ -78,15 +79,16 @@ describe('switchboard CLI', () => {
     assert.match(good.stdout, /OK/);
   });
 
-  it('`token` creates a 0600 token once and prints the same one again', async () => {
+  it('`token` creates a token once in the secret store and prints the same one again', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sb-cli-'));
     const first = await cli(['token', '--data-dir', dir]);
     const second = await cli(['token', '--data-dir', dir]);
     assert.equal(first.code, 0);
     assert.match(first.stdout.trim(), /^sb-local-[\w-]{20,}$/);
     assert.equal(first.stdout, second.stdout);
-    assert.equal(statSync(join(dir, 'gateway-token')).mode & 0o777, 0o600);
-    assert.equal(readFileSync(join(dir, 'gateway-token'), 'utf8').trim(), first.stdout.trim());
+    assert.equal(existsSync(join(dir, 'gateway-token')), false, 'no 0600 token file any more');
+    assert.equal(SecretStore.open({ dataDir: dir }).get('gateway.local-token'), first.stdout.trim());
+    assert.ok(!readFileSync(join(dir, 'secrets', 'index.json'), 'utf8').includes(first.stdout.trim()));
   });
 
   it('a bad flag value is a one-line error, not a crash', async () => {

@@ -1,12 +1,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SignJWT, generateKeyPair } from 'jose';
 import { startTestController, sampleDirectoryYaml, type TestController } from './harness.js';
 import { importDirectory } from '../../controller/directory/import.js';
 import { SIGNING_KEYS_FILE } from '../../controller/auth/signing-keys.js';
 import { CONTROLLER_AUDIENCE, DEFAULT_ISSUER } from '../../controller/services.js';
+import { SecretStore } from '../../gateway/secrets/store.js';
 
 describe('controller authentication and enrolment', () => {
   let c: TestController;
@@ -34,8 +35,9 @@ describe('controller authentication and enrolment', () => {
       .sign(privateKey);
   }
 
-  it('creates the signing key file 0600 and puts its kid in token headers', async () => {
-    assert.equal(statSync(join(c.dataDir, SIGNING_KEYS_FILE)).mode & 0o777, 0o600);
+  it('keeps the signing keys in the secret store (no key file) and puts the kid in token headers', async () => {
+    assert.equal(existsSync(join(c.dataDir, SIGNING_KEYS_FILE)), false);
+    assert.match(SecretStore.open({ dataDir: c.dataDir }).get('signing.access-tokens') ?? '', /"privateJwk"/);
     const { token } = await c.services.tokens.mintAccessToken({ subject: 'x', roles: ['finance'], authMethod: 'test' });
     const header = JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()) as { kid: string; alg: string };
     assert.equal(header.alg, 'EdDSA');

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -8,6 +8,7 @@ import { TenantKeys, normaliseValue, GUARD_MASTER_KEY_FILE } from '../../gateway
 import { realisticSurrogate, luhnCheckDigit } from '../../gateway/guard/surrogate.js';
 import { Vault, loadOrCreateVaultKey, GUARD_VAULT_KEY_FILE } from '../../gateway/guard/vault.js';
 import { openGatewayDb } from '../../gateway/store.js';
+import { SecretStore } from '../../gateway/secrets/store.js';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'sb-guard-'));
@@ -36,13 +37,14 @@ describe('pseudonyms', () => {
     assert.equal(normaliseValue('PERSON', 'Jane   DOE'), 'jane doe');
   });
 
-  it('keep the master key in a 0600 file that survives restarts', () => {
+  it('keep the master key in the secret store, surviving restarts', () => {
     const dir = tempDir();
     try {
       const p1 = TenantKeys.fromDataDir(dir).pseudonymizer('t');
       const p2 = TenantKeys.fromDataDir(dir).pseudonymizer('t');
       assert.equal(p1.digest('EMAIL', 'a@b.co').toString('hex'), p2.digest('EMAIL', 'a@b.co').toString('hex'));
-      assert.equal(statSync(join(dir, GUARD_MASTER_KEY_FILE)).mode & 0o777, 0o600);
+      assert.equal(existsSync(join(dir, GUARD_MASTER_KEY_FILE)), false);
+      assert.ok(SecretStore.open({ dataDir: dir }).get('guard.master'));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -84,7 +86,8 @@ describe('vault', () => {
     const db = openGatewayDb(join(dir, 'gateway.db'));
     try {
       const key = loadOrCreateVaultKey(dir);
-      assert.equal(statSync(join(dir, GUARD_VAULT_KEY_FILE)).mode & 0o777, 0o600);
+      assert.equal(existsSync(join(dir, GUARD_VAULT_KEY_FILE)), false);
+      assert.equal(Buffer.from(SecretStore.open({ dataDir: dir }).get('vault.key')!, 'base64').toString('hex'), key.toString('hex'));
       const vault = new Vault(db, key, { pseudonymReaders: ['audited-reveal'] });
       const secret = 'very-secret-value-4242@corp.example';
       vault.put('acme', [{ pseudonym: 'EMAIL_00AA11BB', class: 'EMAIL', value: secret }]);
