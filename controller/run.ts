@@ -1,4 +1,5 @@
 /** Starts the controller service on a host/port (used by `switchboard controller` and end-to-end tests). */
+import { traceLogMixin } from '../gateway/telemetry/log-context.js';
 import { pino, type Level } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { createControllerServices, type ControllerServices } from './services.js';
@@ -34,7 +35,8 @@ export interface RunningController {
 }
 
 export async function runController(opts: RunControllerOptions): Promise<RunningController> {
-  const log = pino({ level: opts.logLevel ?? 'info', base: { service: 'switchboard-controller' } });
+  // traceId/spanId of the request being served go on every line (gateway/telemetry/log-context.ts).
+  const log = pino({ level: opts.logLevel ?? 'info', base: { service: 'switchboard-controller' }, mixin: traceLogMixin });
   const services = await createControllerServices({
     dataDir: opts.dataDir,
     dbUrl: opts.dbUrl,

@@ -95,7 +95,7 @@ export async function createControllerServices(opts: ControllerServicesOptions):
   const metrics = new ServiceMetrics('controller', telemetry);
   const tokens = new AccessTokens(keys, { issuer: opts.issuer ?? DEFAULT_ISSUER, audience: CONTROLLER_AUDIENCE, tenant });
   const directory = new DirectoryRepository(store.db);
-  const mesh = createMeshServices({ store, directory, profiles, evaluator, dataDir: opts.dataDir, settings: opts.mesh });
+  const mesh = createMeshServices({ store, directory, profiles, evaluator, dataDir: opts.dataDir, settings: opts.mesh, metrics });
   let keyring: Promise<BundleKeyring> | undefined;
   const services: ControllerServices = {
     dataDir: opts.dataDir,

@@ -9,6 +9,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestTrace, Tracing } from '../gateway/telemetry/tracing.js';
 import { failSpan } from '../gateway/telemetry/tracing.js';
+import { runInTrace } from '../gateway/telemetry/log-context.js';
 import { PROMETHEUS_CONTENT_TYPE, type ServiceMetrics } from '../gateway/telemetry/metrics.js';
 
 export interface ControllerTelemetry {
@@ -31,14 +32,16 @@ export function requestTrace(request: FastifyRequest): RequestTrace | undefined 
 export function installControllerTelemetry(app: FastifyInstance, telemetry: ControllerTelemetry): void {
   const { tracing, metrics } = telemetry;
 
-  app.addHook('onRequest', async (request) => {
+  // Callback style on purpose: the rest of the request (hooks, handler, services' log lines) runs
+  // inside `done`, so it inherits the request's trace (gateway/telemetry/log-context.ts).
+  app.addHook('onRequest', (request, _reply, done) => {
     const route = request.routeOptions.url ?? 'unknown';
     const trace = tracing?.startRequest(`${request.method} ${route}`, request.headers['traceparent'], {
       'http.request.method': request.method,
       'http.route': route,
     });
     perRequest.set(request, { trace, startedAt: performance.now() });
-    if (trace) request.log = request.log.child({ traceId: trace.traceId, spanId: trace.spanId });
+    runInTrace(trace, done);
   });
 
   app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
@@ -62,6 +65,8 @@ export function installControllerTelemetry(app: FastifyInstance, telemetry: Cont
     const tenant = caller?.claims['tenant'];
     request.log.info(
       {
+        traceId: state.trace?.traceId,
+        spanId: state.trace?.spanId,
         tenantId: typeof tenant === 'string' ? tenant : undefined,
         actor: caller?.subject,
         action: `${request.method} ${route}`,

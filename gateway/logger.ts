@@ -1,10 +1,12 @@
 /**
  * pino JSON logs: one line per request (id, route, model, status, timings) — never bodies.
- * Written to <data-dir>/logs/<name>.log and, when running in the foreground, to stdout.
+ * Written to <data-dir>/logs/<name>.log and, when running in the foreground, to stdout. Every
+ * line written inside a traced request carries its traceId and spanId (telemetry/log-context.ts).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
+import { traceLogMixin } from './telemetry/log-context.js';
 
 export interface LoggerOptions {
   dataDir: string;
@@ -20,5 +22,5 @@ export function createLogger(opts: LoggerOptions): Logger {
     { level: opts.level as pino.Level, stream: pino.destination({ dest: join(opts.dataDir, 'logs', `${opts.name}.log`), mkdir: true, sync: false, mode: 0o600 }) },
   ];
   if (opts.stdout) streams.push({ level: opts.level as pino.Level, stream: pino.destination({ dest: 1, sync: false }) });
-  return pino({ level: opts.level, base: { svc: opts.name }, timestamp: pino.stdTimeFunctions.isoTime }, pino.multistream(streams));
+  return pino({ level: opts.level, base: { svc: opts.name }, timestamp: pino.stdTimeFunctions.isoTime, mixin: traceLogMixin }, pino.multistream(streams));
 }

@@ -16,7 +16,8 @@ import { createGatewayServices, type GatewayServices } from './services.js';
 import { presentedToken } from './stages/authenticate.js';
 import { classifyOutcome } from './stages/audit.js';
 import { endGatewayTrace, recordGatewayRequest, redactionCount } from './telemetry/gateway-request.js';
-import { failSpan } from './telemetry/tracing.js';
+import { failSpan, type RequestTrace } from './telemetry/tracing.js';
+import { runInTrace } from './telemetry/log-context.js';
 import { PROMETHEUS_CONTENT_TYPE } from './telemetry/metrics.js';
 
 /**
@@ -167,7 +168,11 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
       method: def.method,
       url: def.path,
       ...(def.schema ? { schema: { body: def.schema } } : {}),
-      handler: (request, reply) => trackInFlight(handleModelCall(def, request, reply)),
+      handler: (request, reply) => {
+        const trace = services.tracing?.startRequest('gateway.request', request.headers['traceparent']);
+        // Everything the request does, log lines included, runs inside its trace (log-context.ts).
+        return trackInFlight(runInTrace(trace, () => handleModelCall(def, request, reply, trace)));
+      },
     });
   }
 
@@ -180,7 +185,7 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
     return call;
   }
 
-  async function handleModelCall(def: ModelRoute, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  async function handleModelCall(def: ModelRoute, request: FastifyRequest, reply: FastifyReply, trace: RequestTrace | undefined): Promise<void> {
     const receivedAt = performance.now();
     const abort = new AbortController();
     const res = reply.raw;
@@ -193,7 +198,6 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
     const id = typeof headerId === 'string' && REQUEST_ID.test(headerId) ? headerId : randomUUID();
     const body = def.method === 'POST' ? (request.body as JsonObject) : undefined;
     const finishHooks: FinishHook[] = [];
-    const trace = services.tracing?.startRequest('gateway.request', request.headers['traceparent']);
     // Stage that registered each finish hook, so its work is traced under that stage's name.
     const hookStages: Array<string | undefined> | undefined = trace?.sampled ? [] : undefined;
     const notes: RequestNotes = {};

@@ -23,6 +23,7 @@ import type { Wakeups } from '../mesh/wakeups.js';
 import type { MeshSettings } from '../mesh/settings.js';
 import type { MeshApprovalRow } from '../mesh/schema.js';
 import { HttpError } from '../http-errors.js';
+import type { DecisionMetrics } from '../../gateway/telemetry/metrics.js';
 import { ID_PREFIX, type ApprovalCreate, type ApprovalDecision, type ApprovalState, type ApprovalStatus, type WorkItem } from '../../mesh/contracts.js';
 
 export interface ApprovalDeps {
@@ -36,7 +37,12 @@ export interface ApprovalDeps {
   targets: TargetResolver;
   wakeups: Wakeups;
   settings: MeshSettings;
+  /** Approval times (request → approved/denied/expired/withdrawn) go to `/metrics`. */
+  metrics?: DecisionMetrics;
 }
+
+/** Transitions that end an approval: each records its time since the request. */
+const FINAL_DECISIONS: ReadonlySet<string> = new Set(['approved', 'denied', 'expired', 'withdrawn']);
 
 type View = { text: string; redactions: Array<{ class: string; count: number }> };
 
@@ -264,6 +270,8 @@ export class ApprovalWorkflow {
   }
 
   private async event(row: MeshApprovalRow, actor: string, decision: ApprovalDecisionKind, notes: string | null, now: number): Promise<void> {
+    // Every final transition passes here once (each is behind a compare-and-swap on the row).
+    if (FINAL_DECISIONS.has(decision)) this.d.metrics?.recordApproval((now - Number(row.created_at)) / 1000, decision);
     await this.d.audit.approval(
       { id: randomUUID(), ts: new Date(now).toISOString(), sessionId: row.session_id, stepId: row.step_id, approver: actor, decision, notes },
       row.id,

@@ -13,6 +13,7 @@ import { AgentRepository } from '../agents/repository.js';
 import { createTaskQueue, type TaskQueue } from '../tasks/queue.js';
 import { TaskRouter } from '../tasks/router.js';
 import { ApprovalWorkflow } from '../approvals/workflow.js';
+import type { DecisionMetrics } from '../../gateway/telemetry/metrics.js';
 import { SessionBook } from '../sessions/book.js';
 import { MeshAuditTrail } from './audit-trail.js';
 import { RedactionBoundary } from './redaction-boundary.js';
@@ -43,6 +44,7 @@ export function createMeshServices(opts: {
   evaluator: PolicyEvaluator;
   dataDir: string;
   settings?: Partial<MeshSettings>;
+  metrics?: DecisionMetrics;
 }): MeshServices {
   const settings = { ...DEFAULT_MESH_SETTINGS, ...opts.settings };
   const db = opts.store.db;
@@ -53,7 +55,7 @@ export function createMeshServices(opts: {
   const targets = new TargetResolver(agents, opts.directory, opts.profiles);
   const wakeups = new Wakeups();
   const router = new TaskRouter({ db, agents, directory: opts.directory, evaluator: opts.evaluator, queue, audit, boundary, targets, wakeups, settings });
-  const approvals = new ApprovalWorkflow({ db, directory: opts.directory, agents, queue, router, audit, boundary, targets, wakeups, settings });
+  const approvals = new ApprovalWorkflow({ db, directory: opts.directory, agents, queue, router, audit, boundary, targets, wakeups, settings, ...(opts.metrics ? { metrics: opts.metrics } : {}) });
   const sessions = new SessionBook({ db, router, approvals, agents, targets, audit });
 
   let timer: NodeJS.Timeout | undefined;

@@ -9,6 +9,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { defaultGatewayConfig, type GatewayConfig } from '../../gateway/config.js';
 import { createGatewayServer, type GatewayServer } from '../../gateway/server.js';
+import { traceLogMixin } from '../../gateway/telemetry/log-context.js';
 
 export interface TestGateway {
   /** e.g. http://127.0.0.1:54321 */
@@ -42,7 +43,8 @@ export async function startTestGateway(opts: StartGatewayOptions): Promise<TestG
       cb();
     },
   });
-  const logger = pino({ level: 'debug' }, sink);
+  // The production mixin: lines written inside a traced request carry its traceId and spanId.
+  const logger = pino({ level: 'debug', mixin: traceLogMixin }, sink);
   const base = defaultGatewayConfig();
   const config: GatewayConfig = {
     ...base,
