@@ -2,6 +2,8 @@
 import type { Command } from 'commander';
 import { ConfigError, loadConfigFile, type SwitchboardConfig } from './config.js';
 import { defaultDataDir, openDataDir, type DataDir } from './data-dir.js';
+import { resolve } from 'node:path';
+import { ControllerCaError, trustControllerCaFile } from '../gateway/controller-tls.js';
 
 /** An error the user caused: printed as one clear line, exit code 2 by default. */
 export class CliError extends Error {
@@ -20,15 +22,26 @@ export function addDataDirOption(cmd: Command): Command {
 export interface CommonOptions {
   dataDir: string;
   config?: string;
+  /** `--controller-ca` on commands that talk to the controller. */
+  controllerCa?: string;
+}
+
+/** `--controller-ca FILE`: trust a private CA for the controller's certificate (also `controller.caFile`). */
+export function addControllerCaOption(cmd: Command): Command {
+  return cmd.option('--controller-ca <file>', "PEM file of the private CA that signed the controller's certificate (default: controller.caFile from the config)");
 }
 
 export function loadContext(opts: CommonOptions): { dataDir: DataDir; config: SwitchboardConfig; configFile: string } {
   const dataDir = openDataDir(opts.dataDir);
   const configFile = opts.config ?? dataDir.path('switchboard.yaml');
   try {
-    return { dataDir, config: loadConfigFile(configFile), configFile };
+    const config = loadConfigFile(configFile);
+    // The flag is relative to the working directory; the config's caFile to the data dir.
+    if (opts.controllerCa) trustControllerCaFile(resolve(opts.controllerCa));
+    else if (config.controller?.caFile) trustControllerCaFile(resolve(dataDir.root, config.controller.caFile));
+    return { dataDir, config, configFile };
   } catch (err) {
-    if (err instanceof ConfigError) throw new CliError(err.message);
+    if (err instanceof ConfigError || err instanceof ControllerCaError) throw new CliError(err.message);
     throw err;
   }
 }

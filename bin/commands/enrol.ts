@@ -10,7 +10,8 @@ export function registerEnrolCommand(program: Command): void {
       .description("Enrol this gateway with the org controller using a one-time code (from `switchboard controller enrol-code`)")
       .requiredOption('--code <code>', 'the one-time enrolment code (sbe_….<key fingerprint>)')
       .option('--controller <url>', 'controller base URL (default: controller.url from the config)')
-      .option('--insecure', 'allow a plain http:// URL to a controller that is not on this machine'),
+      .option('--insecure', 'allow a plain http:// URL to a controller that is not on this machine')
+      .option('--controller-ca <file>', "PEM file of the private CA that signed the controller's certificate (default: controller.caFile)"),
   )
     .addHelpText('after', `
 Checks the controller's bundle signing keys against the fingerprint in the code, then stores

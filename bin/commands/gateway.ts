@@ -9,7 +9,8 @@ export function addGatewayFlags(cmd: Command): Command {
     .option('--host <host>', 'address to bind (default 127.0.0.1; loopback only unless you mean it)')
     .option('--port <port>', 'port to listen on (default 8787; env SWITCHBOARD_GATEWAY_PORT)')
     .option('--upstream <url>', 'primary upstream base URL (default https://openrouter.ai/api/v1; env SWITCHBOARD_UPSTREAM_URL)')
-    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent');
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
+    .option('--controller-ca <file>', "PEM file of the private CA that signed the controller's certificate (default: controller.caFile)");
 }
 
 export function registerGatewayCommands(program: Command): void {

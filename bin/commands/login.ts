@@ -1,6 +1,6 @@
 /** `switchboard login` / `switchboard logout`: sign the person in with their company's OIDC SSO. */
 import type { Command } from 'commander';
-import { addDataDirOption, CliError, loadContext, parseUrl, type CommonOptions } from '../cli-support.js';
+import { addControllerCaOption, addDataDirOption, CliError, loadContext, parseUrl, type CommonOptions } from '../cli-support.js';
 import { login } from '../../gateway/identity/oidc-login.js';
 import { SIGNIN_FILE, SignInError, signOut } from '../../gateway/identity/signin.js';
 
@@ -19,6 +19,7 @@ export function registerLoginCommands(program: Command): void {
       .option('--issuer <name>', 'identity provider to use when the controller trusts several')
       .option('--device', 'use the device-code flow (enter a code on another device); the default on machines without a display')
       .option('--browser', 'use the browser flow (PKCE, loopback redirect) even without a display')
+      .option('--controller-ca <file>', "PEM file of the private CA that signed the controller's certificate (default: controller.caFile)")
       .addHelpText('after', `
 The sign-in is kept in <data-dir>/${SIGNIN_FILE} (0600): a single-use session token that the gateway
 rotates each time it renews your agent token (at most 30 minutes). \`switchboard logout\` ends it.`),
@@ -49,7 +50,7 @@ rotates each time it renews your agent token (at most 30 minutes). \`switchboard
   });
 
   addDataDirOption(
-    program.command('logout').description('End your SSO sign-in: the controller revokes it and this machine forgets it'),
+    addControllerCaOption(program.command('logout').description('End your SSO sign-in: the controller revokes it and this machine forgets it')),
   ).action(async (flags: CommonOptions) => {
     const { dataDir } = loadContext(flags);
     try {

@@ -8,6 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { AuditSpool } from './spool.js';
+import { controllerFetch } from '../controller-tls.js';
 
 export interface AuditShipperOptions {
   spool: AuditSpool;
@@ -154,7 +155,7 @@ export class AuditShipper {
     let res: Response;
     let text: string;
     try {
-      res = await fetch(this.url, {
+      res = await controllerFetch(this.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...(trace ? { traceparent: trace.traceparent() } : {}) },
         body: JSON.stringify({ events: batch }),

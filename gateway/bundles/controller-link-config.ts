@@ -12,6 +12,8 @@ export interface ControllerLinkConfig {
   tokenEnv?: string;
   /** File (relative to the data dir, or absolute) holding the controller access token. */
   tokenFile?: string;
+  /** PEM file (relative to the data dir, or absolute) of a private CA that signed the controller's certificate. */
+  caFile?: string;
   bundles: {
     /** How often to ask for a newer bundle (If-None-Match polling). */
     pollIntervalMs: number;
@@ -59,6 +61,7 @@ export const controllerLinkConfigSchema = {
     insecure: { type: 'boolean' },
     tokenEnv: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
     tokenFile: { type: 'string', minLength: 1 },
+    caFile: { type: 'string', minLength: 1 },
     bundles: {
       type: 'object',
       additionalProperties: false,

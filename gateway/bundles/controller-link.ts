@@ -20,6 +20,7 @@ import { validateBundleBody } from './body.js';
 import { checkControllerUrl, resolveControllerLink, type ControllerLinkConfig } from './controller-link-config.js';
 import { EnrolledTokenProvider, readEnrolment, type StoredEnrolment } from './enrolled-token.js';
 import { readSignIn, SignInTokenProvider } from '../identity/signin.js';
+import { trustControllerCaFile } from '../controller-tls.js';
 
 export const BUNDLES_DIR = 'bundles';
 const DAY_MS = 86_400_000;
@@ -132,6 +133,8 @@ export async function createControllerLink(opts: ControllerLinkOptions): Promise
     // With an SSO sign-in (`switchboard login`) its token is used, not the enrolment's.
     enrolment = readSignIn(opts.dataDir) ? undefined : readEnrolment(opts.dataDir);
     config = linkConfig(opts.config, enrolment);
+    // A private CA for the controller's certificate (relative paths: to the data dir).
+    if (opts.config?.caFile) trustControllerCaFile(resolve(opts.dataDir, opts.config.caFile));
   } catch (err) {
     throw err instanceof ControllerLinkError ? err : new ControllerLinkError((err as Error).message);
   }

@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import type { JSONWebKeySet } from 'jose';
 import { keySetFingerprint } from './format.js';
 import { checkControllerUrl } from './controller-link-config.js';
+import { controllerFetch } from '../controller-tls.js';
 
 export const ENROLMENT_FILE = 'controller-enrolment.json';
 export const BUNDLE_KEYS_FILE = join('bundles', 'bundle-keys.json');
@@ -60,7 +61,7 @@ async function post(url: string, body: unknown): Promise<TokenResponse> {
   let res: Response;
   let text: string;
   try {
-    res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+    res = await controllerFetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
     text = await res.text();
   } catch (err) {
     throw new EnrolmentError(`cannot reach the controller at ${url}: ${(err as Error).message}`);
@@ -115,7 +116,7 @@ function store(dataDir: string, previous: Pick<StoredEnrolment, 'controllerUrl' 
 async function fetchBundleKeys(base: string): Promise<JSONWebKeySet> {
   let res: Response;
   try {
-    res = await fetch(`${base}/api/v1/bundle-keys`, { signal: AbortSignal.timeout(10_000) });
+    res = await controllerFetch(`${base}/api/v1/bundle-keys`, { signal: AbortSignal.timeout(10_000) });
   } catch (err) {
     throw new EnrolmentError(`cannot reach the controller at ${base}: ${(err as Error).message}`);
   }

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { writeFileAtomic } from '../../bin/data-dir.js';
 import { bundleEtag, keySetProofPayload } from './format.js';
 import { BundleRejectedError, verifyBundle, type VerifiedBundle } from './verify.js';
+import { controllerFetch } from '../controller-tls.js';
 
 export interface BundleSyncOptions {
   controllerUrl: string;
@@ -163,7 +164,7 @@ export class BundleSync {
       const trace = this.opts.tracing?.startInternal('controller.bundleSync');
       if (trace) headers['traceparent'] = trace.traceparent();
       try {
-        res = await fetch(url, { headers, signal: AbortSignal.timeout(this.opts.requestTimeoutMs ?? 10_000) });
+        res = await controllerFetch(url, { headers, signal: AbortSignal.timeout(this.opts.requestTimeoutMs ?? 10_000) });
         body = await res.text();
       } finally {
         trace?.end({}, false);
@@ -223,7 +224,7 @@ export class BundleSync {
   }
 
   private async fetchJwks(): Promise<void> {
-    const res = await fetch(`${this.opts.controllerUrl}/api/v1/bundle-keys`, {
+    const res = await controllerFetch(`${this.opts.controllerUrl}/api/v1/bundle-keys`, {
       headers: { authorization: `Bearer ${await this.opts.token()}` },
       signal: AbortSignal.timeout(this.opts.requestTimeoutMs ?? 10_000),
     });

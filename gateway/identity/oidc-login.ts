@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as client from 'openid-client';
 import { networkReason, postToController, SignInError, storeSignIn, type SignInResponse, type StoredSignIn } from './signin.js';
+import { controllerFetch } from '../controller-tls.js';
 
 export interface PublicIssuer {
   name: string;
@@ -44,7 +45,7 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
 export async function fetchIssuers(controllerUrl: string): Promise<PublicIssuer[]> {
   let res: Response;
   try {
-    res = await fetch(`${controllerUrl}/api/v1/oidc/issuers`, { signal: AbortSignal.timeout(10_000) });
+    res = await controllerFetch(`${controllerUrl}/api/v1/oidc/issuers`, { signal: AbortSignal.timeout(10_000) });
   } catch (err) {
     throw new SignInError(`cannot reach the controller at ${controllerUrl}: ${networkReason(err)}`);
   }

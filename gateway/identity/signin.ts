@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../bin/data-dir.js';
 import { SecretStore } from '../secrets/store.js';
 import { MANAGED_SECRETS } from '../secrets/managed.js';
+import { controllerFetch } from '../controller-tls.js';
 
 export const SIGNIN_FILE = 'signin.json';
 const RENEW_MARGIN_S = 60;
@@ -52,7 +53,7 @@ export function networkReason(err: unknown): string {
 export async function postToController(url: string, body: unknown): Promise<{ status: number; json: unknown }> {
   let res: Response;
   try {
-    res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+    res = await controllerFetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
   } catch (err) {
     throw new SignInError(`cannot reach the controller at ${new URL(url).origin}: ${networkReason(err)}`);
   }
