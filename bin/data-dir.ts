@@ -2,7 +2,7 @@
  * Everything a run writes (config, keys, databases, logs) lives under one data directory,
  * so tests and benchmarks can run isolated with --data-dir.
  */
-import { mkdirSync, chmodSync, existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import envPaths from 'env-paths';
@@ -27,18 +27,4 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   writeFileSync(tmp, data, { mode });
   renameSync(tmp, path);
-}
-
-/**
- * Reads a secret file, creating it with `make()` on first use. Files are 0600; an existing
- * file with looser permissions is tightened rather than trusted silently.
- */
-export function readOrCreateSecret(path: string, make: () => string): string {
-  if (existsSync(path)) {
-    chmodSync(path, 0o600);
-    return readFileSync(path, 'utf8').trim();
-  }
-  const value = make();
-  writeFileAtomic(path, `${value}\n`, 0o600);
-  return value;
 }

@@ -29,7 +29,7 @@ Config file: <data-dir>/switchboard.yaml (see \`switchboard config check\`).`),
   });
 
   addDataDirOption(
-    program.command('token').description('Print the local gateway token (created on first use, stored 0600 in the data dir)'),
+    program.command('token').description('Print the local gateway token (created on first use, kept in the secret store as gateway.local-token)'),
   ).action((flags: CommonOptions) => {
     const { dataDir } = loadContext(flags);
     process.stdout.write(`${loadOrCreateLocalToken(dataDir.root)}\n`);

@@ -21,8 +21,9 @@ export function registerLoginCommands(program: Command): void {
       .option('--browser', 'use the browser flow (PKCE, loopback redirect) even without a display')
       .option('--controller-ca <file>', "PEM file of the private CA that signed the controller's certificate (default: controller.caFile)")
       .addHelpText('after', `
-The sign-in is kept in <data-dir>/${SIGNIN_FILE} (0600): a single-use session token that the gateway
-rotates each time it renews your agent token (at most 30 minutes). \`switchboard logout\` ends it.`),
+The sign-in is kept in <data-dir>/${SIGNIN_FILE} (0600) and its single-use session token in the
+secret store (signin.session-token); the gateway rotates the token each time it renews your agent
+token (at most 30 minutes). \`switchboard logout\` ends it.`),
   ).action(async (flags: CommonOptions & { controller?: string; issuer?: string; device?: boolean; browser?: boolean }) => {
     const { dataDir, config } = loadContext(flags);
     const url = flags.controller ? parseUrl('--controller', flags.controller) : config.controller?.url;
