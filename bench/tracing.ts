@@ -19,7 +19,8 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import type { GatewayResponse, RequestContext, RequestNotes, Stage } from '../gateway/context.js';
 import { runPipeline } from '../gateway/pipeline.js';
-import { createTracing, type Tracing } from '../gateway/telemetry/tracing.js';
+import { runInTrace } from '../gateway/telemetry/log-context.js';
+import { createTracing, type RequestTrace, type Tracing } from '../gateway/telemetry/tracing.js';
 import { defaultTelemetryConfig } from '../gateway/telemetry/config.js';
 import { percentile } from './support/load.js';
 
@@ -62,6 +63,11 @@ const signal = new AbortController().signal;
 async function oneRequest(tracing: Tracing | undefined): Promise<number> {
   const t0 = process.hrtime.bigint();
   const trace = tracing?.startRequest('gateway.request', undefined);
+  // server.ts runs the request inside its trace, so log lines carry its ids (log-context.ts).
+  return runInTrace(trace, () => traced(trace, t0));
+}
+
+async function traced(trace: RequestTrace | undefined, t0: bigint): Promise<number> {
   const hooks: Array<() => void> = [];
   const hookStages: Array<string | undefined> | undefined = trace?.sampled ? [] : undefined;
   const notes: RequestNotes = {};
