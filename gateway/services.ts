@@ -16,7 +16,7 @@ import { unknownModelPrice } from './cost/config.js';
 import { estimatePromptTokens } from '../models/tokens.js';
 import { ExactCache } from './cache/exact-cache.js';
 import { exactCacheOptions, resolveCacheConfig } from './cache/config.js';
-import { loadConfiguredRules } from './downshift/active-rules.js';
+import { loadConfiguredRules, policyDownshiftRules } from './downshift/active-rules.js';
 import { registryLookup } from './downshift/rules.js';
 import { createPrivacyGuardDeps } from './stages/privacy-guard.js';
 import type { TenantDetectionMemos } from './guard/detection-memo.js';
@@ -97,7 +97,7 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
     upstreams,
     forward: { attribution: opts.config.attribution },
     ...(cache ? { cache: { cache, mode: cacheConfig.mode, maxEntryBytes: exactCacheOptions(cacheConfig).maxEntryBytes } } : {}),
-    downshift: { rules: downshiftRules, estimatePromptTokens },
+    downshift: { rules: downshiftRules, policyRules: policyDownshiftRules(registryLookup(registry), opts.logger), estimatePromptTokens },
     guard,
     cost: {
       budget: { ledger: cost.ledger, registry, config: cost.config, resolver: cost.resolver },
