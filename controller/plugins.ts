@@ -8,6 +8,7 @@ import { wellKnownRoutes } from './auth/well-known-routes.js';
 import { authRoutes } from './auth/routes.js';
 import { directoryRoutes } from './directory/routes.js';
 import { profileRoutes } from './profiles/routes.js';
+import { downshiftRuleRoutes } from './profiles/downshift-rules.js';
 import { evaluateRoutes } from './policy/routes.js';
 import { bundleRoutes } from './bundles/routes.js';
 import { auditRoutes } from './audit/routes.js';
@@ -27,6 +28,7 @@ export const areaPlugins: ReadonlyArray<{ name: string; plugin: AreaPlugin }> = 
   { name: 'auth', plugin: authRoutes },
   { name: 'directory', plugin: directoryRoutes },
   { name: 'profiles', plugin: profileRoutes },
+  { name: 'downshift-rules', plugin: downshiftRuleRoutes },
   { name: 'evaluate', plugin: evaluateRoutes },
   { name: 'bundles', plugin: bundleRoutes },
   { name: 'audit', plugin: auditRoutes },

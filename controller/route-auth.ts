@@ -28,6 +28,9 @@ declare module 'fastify' {
 
 export const ADMIN_ROLE = 'admin';
 export const adminOnly: RouteAuth = { roles: [ADMIN_ROLE] };
+/** People who own the org's spend: they read the ledger and edit downshift rules (docs/controller.md). */
+export const COST_OWNER_ROLE = 'cost-owner';
+export const costOwnerOrAdmin: RouteAuth = { roles: [ADMIN_ROLE, COST_OWNER_ROLE] };
 
 const challenge = (description: string) => ({
   'www-authenticate': `Bearer realm="switchboard-controller", error="invalid_token", error_description="${description.replace(/"/g, "'")}"`,

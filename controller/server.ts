@@ -66,7 +66,7 @@ export async function buildControllerServer(opts: BuildControllerOptions): Promi
 
   app.setErrorHandler((err: FastifyError | HttpError, request, reply) => {
     if (err instanceof HttpError) {
-      return reply.code(err.statusCode).headers(err.headers).send({ statusCode: err.statusCode, error: statusText(err.statusCode), message: err.message });
+      return reply.code(err.statusCode).headers(err.headers).send({ statusCode: err.statusCode, error: statusText(err.statusCode), message: err.message, ...(err.code ? { code: err.code } : {}) });
     }
     if (err.validation) {
       return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: err.message });

@@ -13,6 +13,8 @@ import { ProfileCatalog } from './profiles/catalog.js';
 import { PolicyEvaluator } from './policy/evaluator.js';
 import { DEFAULT_BUNDLE_TTL_MS, type BundleRouteSettings } from './bundles/settings.js';
 import { BundleKeyring } from './bundles/keyring.js';
+import { BundleStore } from './bundles/store.js';
+import { ProfileStore } from './profiles/store.js';
 import { DEFAULT_TENANT, TenantConfigError, loadOrCreateTenant } from './auth/tenant.js';
 import { keySetFingerprint } from '../gateway/bundles/format.js';
 import type { AuditRouteSettings } from './audit/routes.js';
@@ -33,7 +35,10 @@ export interface ControllerServices {
   tenant: string;
   store: ControllerDb;
   directory: DirectoryRepository;
+  /** Role profiles in force: the stored (API-editable) ones, seeded from the profile files. */
   profiles: ProfileCatalog;
+  /** The editable, versioned profiles in the database (controller/profiles/store.ts). */
+  profileStore: ProfileStore;
   evaluator: PolicyEvaluator;
   keys: SigningKeys;
   tokens: AccessTokens;
@@ -51,6 +56,8 @@ export interface ControllerServices {
   bundles?: BundleRouteSettings;
   /** The bundle signing keyring, loaded on first use with the `bundles` settings. */
   bundleKeyring(): Promise<BundleKeyring>;
+  /** Signed bundles per role (controller/bundles/store.ts), shared by the bundle and profile routes. */
+  bundleStore(): Promise<BundleStore>;
   /** Audit settings, e.g. retentionDays (controller/audit/routes.ts); defaults when absent. */
   audit?: AuditRouteSettings;
   close(): Promise<void>;
@@ -79,7 +86,6 @@ export interface ControllerServicesOptions {
 export async function createControllerServices(opts: ControllerServicesOptions): Promise<ControllerServices> {
   const log = opts.log ?? pino({ level: 'silent' });
   const profiles = ProfileCatalog.load(opts.profileDirs ?? ProfileCatalog.defaultDirs(opts.dataDir));
-  const evaluator = await PolicyEvaluator.create(profiles);
   // The OIDC config may name the tenant too ("default" when it does not); both must agree.
   const oidcTenant = opts.oidc && opts.oidc.tenant !== DEFAULT_TENANT ? opts.oidc.tenant : undefined;
   if (opts.tenant !== undefined && oidcTenant !== undefined && opts.tenant !== oidcTenant) {
@@ -90,6 +96,16 @@ export async function createControllerServices(opts: ControllerServicesOptions):
   const secrets = SecretStore.open({ dataDir: opts.dataDir, env: opts.env ?? process.env });
   const keys = await SigningKeys.loadOrCreate(opts.dataDir, secrets);
   const store = await openControllerDb({ dataDir: opts.dataDir, url: opts.dbUrl });
+  // The profiles in force are the stored ones (editable through the API), seeded from the files.
+  const profileStore = new ProfileStore(store.db);
+  let evaluator: PolicyEvaluator;
+  try {
+    for (const stored of (await profileStore.seed(profiles.all())).values()) profiles.replace(stored.profile);
+    evaluator = await PolicyEvaluator.create(profiles);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const telemetry = resolveTelemetryConfig(opts.telemetry, opts.env ?? process.env);
   const tracing = createTracing({ service: 'controller', dataDir: opts.dataDir, config: telemetry });
   const metrics = new ServiceMetrics('controller', telemetry);
@@ -97,6 +113,7 @@ export async function createControllerServices(opts: ControllerServicesOptions):
   const directory = new DirectoryRepository(store.db);
   const mesh = createMeshServices({ store, directory, profiles, evaluator, dataDir: opts.dataDir, settings: opts.mesh, metrics });
   let keyring: Promise<BundleKeyring> | undefined;
+  let bundleStore: Promise<BundleStore> | undefined;
   const services: ControllerServices = {
     dataDir: opts.dataDir,
     tenant,
@@ -104,6 +121,7 @@ export async function createControllerServices(opts: ControllerServicesOptions):
     ...(opts.oidc ? { oidc: new OidcSignIn({ ...opts.oidc, tenant }, store.db, directory, tokens) } : {}),
     directory,
     profiles,
+    profileStore,
     evaluator,
     keys,
     tokens,
@@ -127,6 +145,11 @@ export async function createControllerServices(opts: ControllerServicesOptions):
         ...(settings.now ? { now: settings.now } : {}),
       }, secrets);
       return keyring;
+    },
+    bundleStore() {
+      const settings = services.bundles ?? {};
+      bundleStore ??= services.bundleKeyring().then((k) => new BundleStore(store.db, k, settings.ttlMs ?? DEFAULT_BUNDLE_TTL_MS, settings.now));
+      return bundleStore;
     },
     async close() {
       await mesh.stop();

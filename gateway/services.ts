@@ -16,7 +16,7 @@ import { unknownModelPrice } from './cost/config.js';
 import { estimatePromptTokens } from '../models/tokens.js';
 import { ExactCache } from './cache/exact-cache.js';
 import { exactCacheOptions, resolveCacheConfig } from './cache/config.js';
-import { loadConfiguredRules } from './downshift/active-rules.js';
+import { loadConfiguredRules, localRulesFile, policyDownshiftRules } from './downshift/active-rules.js';
 import { registryLookup } from './downshift/rules.js';
 import { createPrivacyGuardDeps } from './stages/privacy-guard.js';
 import type { TenantDetectionMemos } from './guard/detection-memo.js';
@@ -79,6 +79,8 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
   const cacheConfig = resolveCacheConfig(opts.config.cache);
   const cache = cacheConfig.mode === 'off' ? undefined : new ExactCache(getDb(), exactCacheOptions(cacheConfig));
   const downshiftRules = loadConfiguredRules(opts.dataDir, opts.config.downshift, registryLookup(registry));
+  // Said once at start: a local file silently shadowing the bundle's rules would puzzle cost owners.
+  if (downshiftRules) opts.logger.info({ file: localRulesFile(opts.dataDir, opts.config.downshift) }, 'downshift: a local rule file applies; it overrides the rules of the policy bundle on this machine');
 
   const guard = createPrivacyGuardDeps({
     dataDir: opts.dataDir,
@@ -99,7 +101,7 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
     upstreams,
     forward: { attribution: opts.config.attribution },
     ...(cache ? { cache: { cache, mode: cacheConfig.mode, maxEntryBytes: exactCacheOptions(cacheConfig).maxEntryBytes } } : {}),
-    downshift: { rules: downshiftRules, estimatePromptTokens },
+    downshift: { rules: downshiftRules, policyRules: policyDownshiftRules(registryLookup(registry), opts.logger), estimatePromptTokens },
     guard,
     cost: {
       budget: { ledger: cost.ledger, registry, config: cost.config, resolver: cost.resolver },

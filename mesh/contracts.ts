@@ -193,6 +193,25 @@ export interface TaskStatus {
   updatedAt: string;
 }
 
+/** One entry of GET /api/v1/approvals/inbox: a request the viewer may decide now. */
+export interface ApprovalInboxItem {
+  id: string;
+  sessionId: string;
+  stepId: string;
+  requester: string;
+  /** The viewer: only the current approver may decide. */
+  approver: string;
+  state: 'requested';
+  deadline: string;
+  createdAt: string;
+  /** Quote it in the decision (POST /api/v1/approvals/{id}/decision). */
+  payloadHash: string;
+  /** The payload masked by the Privacy Guard under the viewer's role policy. */
+  payload: string;
+  /** Classes masked out of `payload` for this viewer, with counts (never values). */
+  redactions: Array<{ class: string; count: number }>;
+}
+
 // ---- sessions and hand-offs -------------------------------------------------------------------------
 
 export interface SessionCreate {

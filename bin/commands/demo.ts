@@ -7,8 +7,7 @@
  * the gateway answers through the offline demo upstream (a stand-in for OpenRouter); with
  * OPENROUTER_API_KEY set the same run goes to the real upstream.
  */
-import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -83,7 +82,7 @@ function leftTheMachine(headers: Headers): string | undefined {
   }
 }
 
-async function gatewayPart(up: RunningUp, flags: DemoFlags, say: Say): Promise<void> {
+async function gatewayPart(up: RunningUp, flags: DemoFlags, localRules: boolean, say: Say): Promise<void> {
   say('== 1. An agent calls a model through the gateway ==');
   say(`upstream:            ${up.gateway.demo ? 'offline demo upstream (a local stand-in for OpenRouter: it echoes what it received)' : 'the configured real upstream (OPENROUTER_API_KEY is set)'}`);
   say(`agent sent:          ${PROMPT}`);
@@ -100,7 +99,7 @@ async function gatewayPart(up: RunningUp, flags: DemoFlags, say: Say): Promise<v
   const title = await chat(up, flags.model, TITLE_REQUEST);
   if (title.status !== 200) throw new CliError(`the gateway answered ${title.status}: ${title.error ?? ''}`);
   const shifted = title.model !== flags.model;
-  say(`downshift:           Goose's session-title request asked for ${flags.model}; ${shifted ? `a downshift rule (downshift-rules.yaml in the data dir) sent it to ${title.model} (economy tier)` : 'no rule moved it'}, cost $${title.headers.get('x-switchboard-cost-usd') ?? '?'}`);
+  say(`downshift:           Goose's session-title request asked for ${flags.model}; ${shifted ? `a downshift rule (${localRules ? `${DEFAULT_RULES_FILE} in the data dir, which overrides the bundle's` : `from ${up.role}'s signed bundle`}) sent it to ${title.model} (economy tier)` : 'no rule moved it'}, cost $${title.headers.get('x-switchboard-cost-usd') ?? '?'}`);
 }
 
 async function meshPart(up: RunningUp, deadlineSeconds: number, say: Say): Promise<void> {
@@ -167,14 +166,13 @@ export async function runDemo(flags: DemoFlags, say: Say): Promise<boolean> {
   if (!Number.isFinite(deadlineSeconds) || deadlineSeconds < 1 || deadlineSeconds > 120) throw new CliError(`--deadline must be 1-120 seconds (got "${flags.deadline}")`);
   const dataDir = flags.dataDir ?? mkdtempSync(join(tmpdir(), 'switchboard-demo-'));
   say(`data dir:            ${dataDir}`);
-  // The shipped example downshift rules (titles and compaction to the economy tier), unless the data dir has its own.
-  const rulesFile = join(dataDir, DEFAULT_RULES_FILE);
-  if (!existsSync(rulesFile)) copyFileSync(fileURLToPath(new URL('../../policies/downshift/default-rules.yaml', import.meta.url)), rulesFile);
+  // Downshift rules come with Marketing's signed bundle (titles to the economy tier), unless the data dir has its own.
+  const localRules = existsSync(join(dataDir, DEFAULT_RULES_FILE));
   const up = await startUp({ dataDir, port: '0', controllerPort: '0', role: 'marketing', logLevel: 'error' });
   try {
     say(`gateway:             ${up.gateway.url}   controller: ${up.controllerUrl} (embedded, SQLite)   enrolled as ${up.subject} (${up.role})`);
     say('');
-    await gatewayPart(up, flags, say);
+    await gatewayPart(up, flags, localRules, say);
     await meshPart(up, deadlineSeconds, say);
   } finally {
     await up.stop();

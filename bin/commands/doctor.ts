@@ -24,6 +24,7 @@ import { CUSTOM_PROVIDERS_DIR, GOOSE_CONFIG_FILE, PROVIDER_ID } from '../../inst
 import { gooseBaseUrl } from '../../installers/goose/provider-file.js';
 import { allowlistUrl, readEnrolment } from '../../installers/goose/extensions.js';
 import { localModelTarget, ollamaStatus } from './models-local.js';
+import { activeRules, formatActiveRules } from './rules.js';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
 
@@ -155,6 +156,12 @@ export async function runDoctor(opts: DoctorOptions): Promise<CheckResult[]> {
       : fail('controller', `controller not reachable at ${controllerUrl} (${ctl.error ?? `HTTP ${ctl.status}`})`, enrolment ? 'start it: `switchboard up` runs one locally; for a remote org server check the URL and network' : 'run `switchboard up` (embedded controller) or `switchboard up --controller URL --code CODE`'),
   );
   results.push(await checkBundle(opts.dataDir, role, Math.floor(Date.now() / 1000)));
+  try {
+    const rules = await activeRules(opts.dataDir, gateway.downshift, role);
+    results.push(rules.problem ? warn('downshift', formatActiveRules(rules), 'see the bundle check') : pass('downshift', formatActiveRules(rules)));
+  } catch (err) {
+    results.push(fail('downshift', `local downshift rule file is invalid: ${(err as Error).message.split('\n').join(' ')}`, 'fix it (`switchboard rules check <file>`) or remove it to use the bundle\'s rules'));
+  }
 
   const key = hasUpstreamKey(gateway, opts.env);
   const primary = gateway.upstreams[0];

@@ -2,8 +2,14 @@
  * `switchboard rules check <file>`: validate a downshift rule file.
  * `switchboard rules simulate --rules <file>`: replay recorded usage against candidate rules
  * and show, per rule, what it would catch, cost and save.
+ * `switchboard rules show|publish --role R`: read or replace a role's rules on the controller
+ * (they travel to gateways in the signed bundle).
+ * `switchboard rules active`: which rules this gateway applies (local override, bundle, none).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { JSONWebKeySet } from 'jose';
+import { stringify as toYaml } from 'yaml';
 import { Option, type Command } from 'commander';
 import { addDataDirOption, CliError, loadContext, type CommonOptions } from '../cli-support.js';
 import { DownshiftRulesError, loadDownshiftRulesFile } from '../../policies/downshift/load.js';
@@ -14,6 +20,13 @@ import { DownshiftRules, registryLookup } from '../../gateway/downshift/rules.js
 import { openGatewayDb } from '../../gateway/store.js';
 import { parseWindow, simulateRules } from '../../gateway/simulate/simulate.js';
 import { formatSimulationTable } from '../../gateway/simulate/report-format.js';
+import { localRulesFile, type DownshiftRulesSource } from '../../gateway/downshift/active-rules.js';
+import type { DownshiftConfig } from '../../gateway/downshift/config.js';
+import { BUNDLES_DIR } from '../../gateway/bundles/controller-link.js';
+import { verifyBundle } from '../../gateway/bundles/verify.js';
+import { validateBundleBody, type PolicyBundleBody } from '../../gateway/bundles/body.js';
+import { readEnrolment } from '../../gateway/bundles/enrolled-token.js';
+import { controllerClient, type ControllerClientFlags } from '../controller-client.js';
 
 function loadRules(file: string): DownshiftRuleSet {
   try {
@@ -54,8 +67,107 @@ export interface SimulateFlags extends CommonOptions {
   tenant?: string;
 }
 
+export interface RoleRulesFlags extends ControllerClientFlags {
+  role: string;
+  expectedVersion?: number;
+  format?: 'yaml' | 'json';
+}
+
+interface RoleRulesAnswer {
+  role: string;
+  version: number;
+  rules: DownshiftRuleSet;
+  bundleVersion: string;
+  source?: 'file' | 'api';
+  updatedAt?: string;
+  updatedBy?: string | null;
+}
+
+const ROLE = /^[a-z][a-z0-9_.:-]{0,63}$/;
+const parseRole = (value: string): string => {
+  if (!ROLE.test(value)) throw new CliError(`--role must be a role id such as finance (got "${value}")`);
+  return value;
+};
+const parseVersion = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new CliError(`--expected-version must be a positive integer (got "${value}")`);
+  return n;
+};
+
+/** `rules publish`: validates the file here, then PUTs it; the controller validates again and signs the new bundle. */
+export async function publishRules(file: string, flags: RoleRulesFlags, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const set = loadRules(file);
+  const client = controllerClient(flags, env);
+  const answer = await client.json<{ role: string; version: number; bundleVersion: string }>('PUT', `/api/v1/profiles/${flags.role}/downshift-rules`, {
+    rules: set,
+    ...(flags.expectedVersion !== undefined ? { expectedVersion: flags.expectedVersion } : {}),
+  });
+  return `published ${set.rules.length} downshift rules for ${answer.role}: profile version ${answer.version}, bundle ${answer.bundleVersion}; gateways apply it at their next bundle sync\n`;
+}
+
+/** `rules show`: the role's rules on the controller, as YAML (ready for `rules publish`) or JSON. */
+export async function showRules(flags: RoleRulesFlags, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const a = await controllerClient(flags, env).json<RoleRulesAnswer>('GET', `/api/v1/profiles/${flags.role}/downshift-rules`);
+  if (flags.format === 'json') return `${JSON.stringify(a, null, 2)}\n`;
+  const by = a.source === 'api' ? `published${a.updatedBy ? ` by ${a.updatedBy}` : ''}${a.updatedAt ? ` at ${a.updatedAt}` : ''}` : 'from the profile file';
+  return `# downshift rules of role ${a.role}: profile version ${a.version}, bundle ${a.bundleVersion}, ${by}\n${toYaml(a.rules)}`;
+}
+
+export interface ActiveRules {
+  source: DownshiftRulesSource;
+  /** The override file, or the bundle file. */
+  file?: string;
+  role: string;
+  bundleVersion?: string;
+  rules: number;
+  /** Why the bundle's rules are not used, when there is a bundle but it cannot be read. */
+  problem?: string;
+}
+
+/** Which downshift rules a gateway on this data dir applies (gateway/downshift/active-rules.ts has the precedence). */
+export async function activeRules(dataDir: string, downshift: DownshiftConfig | undefined, role: string): Promise<ActiveRules> {
+  const local = localRulesFile(dataDir, downshift);
+  if (local) return { source: 'local-file', file: local, role, rules: loadRules(local).rules.length };
+  const file = join(dataDir, BUNDLES_DIR, `${role}.jws`);
+  const keys = join(dataDir, BUNDLES_DIR, 'bundle-keys.json');
+  if (!existsSync(file) || !existsSync(keys)) return { source: 'none', role, rules: 0 };
+  try {
+    const verified = await verifyBundle(readFileSync(file, 'utf8'), {
+      jwks: JSON.parse(readFileSync(keys, 'utf8')) as JSONWebKeySet,
+      role,
+      validate: validateBundleBody,
+      allowExpired: true,
+    });
+    const set = (verified.bundle as unknown as PolicyBundleBody).profile.downshift;
+    return { source: set ? 'bundle' : 'none', file, role, bundleVersion: verified.version, rules: set?.rules.length ?? 0 };
+  } catch (err) {
+    return { source: 'none', file, role, rules: 0, problem: (err as Error).message };
+  }
+}
+
+/** The role a gateway serves: the configured one if the enrolment grants it, else the first granted role. */
+export function servedRole(enrolled: readonly string[] | undefined, configured: string): string {
+  if (!enrolled || enrolled.length === 0 || enrolled.includes(configured)) return configured;
+  return enrolled[0]!;
+}
+
+export function formatActiveRules(a: ActiveRules): string {
+  switch (a.source) {
+    case 'local-file':
+      return `local override ${a.file} (${a.rules} rules); it wins over the bundle's rules for role ${a.role} — remove it to use them`;
+    case 'bundle':
+      return `rules of the signed bundle ${a.bundleVersion} for role ${a.role} (${a.rules} rules)`;
+    default:
+      return a.problem
+        ? `no downshift rules: the bundle for ${a.role} cannot be read (${a.problem})`
+        : a.bundleVersion
+          ? `no downshift rules: the bundle ${a.bundleVersion} for ${a.role} carries none`
+          : `no downshift rules: no local rule file and no bundle for role ${a.role} yet`;
+  }
+}
+
 export function registerRulesCommands(program: Command): void {
-  const rules = program.command('rules').description('Check downshift rule files and simulate what they would save on recorded usage');
+  const rules = program.command('rules').description("Check, simulate, show and publish downshift rules; see which rules this gateway applies");
 
   addDataDirOption(
     rules
@@ -80,6 +192,44 @@ export function registerRulesCommands(program: Command): void {
       .addHelpText('after', '\nQuality is not simulated: the projection assumes the substitute model answers as well.'),
   ).action((flags: SimulateFlags) => {
     process.stdout.write(runSimulation(flags));
+  });
+
+  const controllerOptions = (cmd: Command) =>
+    addDataDirOption(
+      cmd
+        .requiredOption('--role <role>', 'role whose profile holds the rules', parseRole)
+        .option('--controller <url>', 'controller URL (default: controller.url in the config, else the enrolled controller)')
+        .option('--token-env <name>', 'environment variable holding a controller token of an admin or cost owner (default: your `switchboard login` sign-in)'),
+    );
+
+  controllerOptions(
+    rules
+      .command('show')
+      .description("Print a role's downshift rules as the controller holds them (YAML, ready to edit and publish)")
+      .addOption(new Option('--format <format>', 'output format').choices(['yaml', 'json']).default('yaml')),
+  ).action(async (flags: RoleRulesFlags) => {
+    process.stdout.write(await showRules(flags));
+  });
+
+  controllerOptions(
+    rules
+      .command('publish')
+      .description("Replace a role's downshift rules on the controller; it signs a new bundle that gateways pick up at their next sync")
+      .argument('<file>', 'YAML rule file (validated here first, then by the controller)')
+      .option('--expected-version <n>', 'refuse if the profile is no longer at this version (from `rules show`)', parseVersion),
+  ).action(async (file: string, flags: RoleRulesFlags) => {
+    process.stdout.write(await publishRules(file, flags));
+  });
+
+  addDataDirOption(
+    rules
+      .command('active')
+      .description("Which downshift rules this machine's gateway applies: a local override file, the signed bundle's, or none")
+      .option('--role <role>', "role the gateway serves (default: the enrolled role, else gateway.identity.role)", parseRole),
+  ).action(async (flags: CommonOptions & { role?: string }) => {
+    const { dataDir, config } = loadContext(flags);
+    const role = flags.role ?? servedRole(readEnrolment(dataDir.root)?.roles, config.gateway.identity.role);
+    process.stdout.write(`${formatActiveRules(await activeRules(dataDir.root, config.gateway.downshift, role))}\n`);
   });
 }
 

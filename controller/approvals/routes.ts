@@ -61,6 +61,43 @@ export const approvalRoutes: AreaPlugin = async (app, { services }) => {
     },
   }, async (request) => flow.withdraw(request.caller!, request.params.approvalId));
 
+  app.get('/api/v1/approvals/inbox', {
+    schema: {
+      tags: ['mesh'],
+      summary: 'Approvals you may decide now, each payload masked by the Privacy Guard under your role policy',
+      description: 'The approver of a request is one person (named, the requester\'s manager, or the member of the approver role picked when it was requested; escalation moves it up the chain), so a request shows in exactly one inbox at a time. Decide with POST /api/v1/approvals/{approvalId}/decision quoting payloadHash.',
+      response: {
+        200: {
+          type: 'object',
+          required: ['approvals'],
+          properties: {
+            approvals: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['id', 'sessionId', 'stepId', 'requester', 'approver', 'state', 'deadline', 'createdAt', 'payloadHash', 'payload', 'redactions'],
+                properties: {
+                  id: { type: 'string' },
+                  sessionId: { type: 'string' },
+                  stepId: { type: 'string' },
+                  requester: { type: 'string' },
+                  approver: { type: 'string' },
+                  state: { const: 'requested' },
+                  deadline: { type: 'string' },
+                  createdAt: { type: 'string' },
+                  payloadHash: { type: 'string' },
+                  payload: { type: 'string' },
+                  redactions: { type: 'array', items: { type: 'object', required: ['class', 'count'], properties: { class: { type: 'string' }, count: { type: 'integer' } } } },
+                },
+              },
+            },
+          },
+        },
+        ...authErrorResponses,
+      },
+    },
+  }, async (request) => ({ approvals: await flow.inboxFor(request.caller!.subject) }));
+
   app.get<{ Params: { approvalId: string } }>('/api/v1/approvals/:approvalId', {
     schema: { tags: ['mesh'], summary: 'One approval, with the payload masked for you', params: approvalParams, response: { 200: { $ref: 'MeshApprovalStatus#' }, ...errors } },
   }, async (request) => flow.statusFor(request.caller!, request.params.approvalId, request.caller!.roles.includes(ADMIN_ROLE)));

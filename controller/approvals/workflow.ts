@@ -24,7 +24,7 @@ import type { MeshSettings } from '../mesh/settings.js';
 import type { MeshApprovalRow } from '../mesh/schema.js';
 import { HttpError } from '../http-errors.js';
 import type { DecisionMetrics } from '../../gateway/telemetry/metrics.js';
-import { ID_PREFIX, type ApprovalCreate, type ApprovalDecision, type ApprovalState, type ApprovalStatus, type WorkItem } from '../../mesh/contracts.js';
+import { ID_PREFIX, type ApprovalInboxItem, type ApprovalCreate, type ApprovalDecision, type ApprovalState, type ApprovalStatus, type WorkItem } from '../../mesh/contracts.js';
 
 export interface ApprovalDeps {
   db: Kysely<ControllerTables>;
@@ -189,6 +189,40 @@ export class ApprovalWorkflow {
   async pendingFor(person: string): Promise<ApprovalStatus[]> {
     const rows = await this.d.db.selectFrom('mesh_approvals').selectAll().where('approver', '=', person).where('state', '=', 'requested').orderBy('deadline').limit(100).execute();
     return rows.map((r) => this.view(r, person));
+  }
+
+  /**
+   * What `person` may decide now: pending requests whose current approver they are, deadline
+   * not yet passed. Each payload is the view the redaction boundary made for them when the
+   * request was created (masked under their role policy; the clear payload is never stored).
+   */
+  async inboxFor(person: string, now = Date.now()): Promise<ApprovalInboxItem[]> {
+    const rows = await this.d.db
+      .selectFrom('mesh_approvals')
+      .selectAll()
+      .where('approver', '=', person)
+      .where('state', '=', 'requested')
+      .where('deadline', '>', now)
+      .orderBy('deadline')
+      .limit(200)
+      .execute();
+    return rows.map((r) => {
+      const view = (JSON.parse(r.views) as Record<string, View>)[person];
+      return {
+        id: r.id,
+        sessionId: r.session_id,
+        stepId: r.step_id,
+        requester: r.requester,
+        approver: r.approver,
+        state: 'requested' as const,
+        deadline: new Date(Number(r.deadline)).toISOString(),
+        createdAt: new Date(Number(r.created_at)).toISOString(),
+        payloadHash: r.payload_hash,
+        // Every approver in the chain has a view; a missing one shows nothing rather than guessing.
+        payload: view?.text ?? '(not visible to you)',
+        redactions: view?.redactions ?? [],
+      };
+    });
   }
 
   async forSession(sessionId: string): Promise<Array<{ id: string; stepId: string; state: ApprovalState; approver: string }>> {

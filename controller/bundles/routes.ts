@@ -7,8 +7,6 @@ import type { AreaPlugin } from '../plugins.js';
 import { adminOnly, ADMIN_ROLE } from '../route-auth.js';
 import { HttpError, authErrorResponses } from '../http-errors.js';
 import { bundleBodyFor } from '../../gateway/bundles/body.js';
-import { BundleStore } from './store.js';
-import { DEFAULT_BUNDLE_TTL_MS, type BundleRouteSettings } from './settings.js';
 
 
 const jwkSchema = {
@@ -18,10 +16,8 @@ const jwkSchema = {
 } as const;
 
 export const bundleRoutes: AreaPlugin = async (app, { services }) => {
-  const settings: BundleRouteSettings = services.bundles ?? {};
-  const ttlMs = settings.ttlMs ?? DEFAULT_BUNDLE_TTL_MS;
   const keyring = await services.bundleKeyring();
-  const store = new BundleStore(services.store.db, keyring, ttlMs, settings.now);
+  const store = await services.bundleStore();
 
   app.get<{ Params: { role: string } }>('/api/v1/bundles/:role', {
     schema: {
@@ -42,7 +38,8 @@ export const bundleRoutes: AreaPlugin = async (app, { services }) => {
     if (!roles.includes(role) && !roles.includes(ADMIN_ROLE)) {
       throw new HttpError(403, `this token may fetch bundles for ${roles.join(', ') || 'no role'}, not "${role}"`);
     }
-    const profile = services.profiles.get(role);
+    // Read from the database, not this replica's memory: another replica may have published rules.
+    const profile = services.profiles.get(role) && (await services.profileStore.get(role))?.profile;
     if (!profile) throw new HttpError(404, `no profile for role "${role}"; roles are: ${services.profiles.roles().join(', ')}`);
     const signed = await store.signedFor(role, bundleBodyFor(profile) as unknown as Record<string, unknown>);
     reply.header('etag', signed.etag).header('cache-control', 'no-cache').header('x-bundle-version', signed.version);

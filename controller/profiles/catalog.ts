@@ -82,10 +82,23 @@ export function validateBundlePayload(raw: unknown): string[] {
 
 export class ProfileCatalog {
   private constructor(
-    private readonly byRole: ReadonlyMap<string, { profile: RoleProfile; source: string }>,
+    private readonly byRole: Map<string, { profile: RoleProfile; source: string }>,
     /** Content hash of every profile; changes whenever any profile changes. */
-    readonly version: string,
+    private hash: string,
   ) {}
+
+  get version(): string {
+    return this.hash;
+  }
+
+  /**
+   * Puts a role's profile as stored in the controller's database (controller/profiles/store.ts)
+   * in place of the one read from its file: profiles are edited through the API.
+   */
+  replace(profile: RoleProfile, source = '(controller database)'): void {
+    this.byRole.set(profile.role, { profile, source });
+    this.hash = contentHash(this.byRole);
+  }
 
   static defaultDirs(dataDir: string): string[] {
     return [SHIPPED_PROFILES_DIR, join(dataDir, 'profiles')];
@@ -101,9 +114,7 @@ export class ProfileCatalog {
         byRole.set(profile.role, { profile, source: path });
       }
     }
-    const hash = createHash('sha256');
-    for (const role of [...byRole.keys()].sort()) hash.update(JSON.stringify(byRole.get(role)!.profile));
-    return new ProfileCatalog(byRole, hash.digest('hex').slice(0, 16));
+    return new ProfileCatalog(byRole, contentHash(byRole));
   }
 
   static fromProfiles(profiles: readonly RoleProfile[]): ProfileCatalog {
@@ -126,6 +137,12 @@ export class ProfileCatalog {
   all(): RoleProfile[] {
     return this.roles().map((r) => this.byRole.get(r)!.profile);
   }
+}
+
+function contentHash(byRole: ReadonlyMap<string, { profile: RoleProfile }>): string {
+  const hash = createHash('sha256');
+  for (const role of [...byRole.keys()].sort()) hash.update(JSON.stringify(byRole.get(role)!.profile));
+  return hash.digest('hex').slice(0, 16);
 }
 
 export function parseProfileFile(path: string): RoleProfile {

@@ -1,4 +1,4 @@
-/** Role profiles as loaded (and validated) at start-up. */
+/** Role profiles as stored by the controller (seeded from the profile files, see store.ts). */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AreaPlugin } from '../plugins.js';
@@ -29,7 +29,8 @@ export const profileRoutes: AreaPlugin = async (app, { services }) => {
       response: { 200: { type: 'object', additionalProperties: true, required: ['version', 'role'] }, 404: { $ref: 'ErrorResponse#' }, ...authErrorResponses },
     },
   }, async (request) => {
-    const profile = services.profiles.get(request.params.role);
+    // The stored profile: rules published through the API (maybe by another replica) included.
+    const profile = services.profiles.get(request.params.role) && (await services.profileStore.get(request.params.role))?.profile;
     if (!profile) throw new HttpError(404, `no profile for role "${request.params.role}" (known: ${services.profiles.roles().join(', ')})`);
     return profile;
   });

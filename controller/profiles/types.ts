@@ -1,5 +1,6 @@
 /** A role profile as loaded from policies/profiles/<role>.yaml (schema: policies/schema/profile.schema.json). */
 import type { GuardPolicy } from '../../policies/guard-policy.js';
+import type { DownshiftRuleSet } from '../../policies/downshift/types.js';
 
 export type ModelTier = 'premium' | 'standard' | 'economy' | 'local';
 
@@ -22,7 +23,7 @@ export interface RoleProfile {
   guard: GuardPolicy;
   extensions: { allow: string[] };
   /** Owned by the downshift module (policies/schema/downshift.schema.json). */
-  downshift?: { version: 1; rules: unknown[]; tiers?: Record<string, string> };
+  downshift?: DownshiftRuleSet;
   skills?: Array<{ id: string; name: string; description?: string; tags?: string[] }>;
   rules?: ProfileRule[];
 }

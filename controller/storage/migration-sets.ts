@@ -9,5 +9,6 @@ import { bundleMigrations } from '../bundles/migrations.js';
 import { oidcMigrations } from '../auth/oidc/migrations.js';
 import { meshMigrations } from '../mesh/migrations.js';
 import { authMigrations } from '../auth/migrations.js';
+import { profileMigrations } from '../profiles/migrations.js';
 
-export const migrationSets: ReadonlyArray<Record<string, Migration>> = [coreMigrations, auditMigrations, bundleMigrations, oidcMigrations, meshMigrations, authMigrations];
+export const migrationSets: ReadonlyArray<Record<string, Migration>> = [coreMigrations, auditMigrations, bundleMigrations, oidcMigrations, meshMigrations, authMigrations, profileMigrations];

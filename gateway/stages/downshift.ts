@@ -5,12 +5,18 @@
  * in ctx.notes.downshift (from, to, rule, reason); the task kind always in ctx.notes.taskKind.
  */
 import type { JsonObject, RequestContext, Stage, WireFormat } from '../context.js';
+import type { EffectivePolicy } from '../../policies/types.js';
 import type { DownshiftRules } from '../downshift/rules.js';
 import { classifyTaskKind } from '../downshift/task-kind.js';
 
 export interface DownshiftStageDeps {
-  /** The active rule set; undefined when no rule file is configured (only the task kind is recorded). */
+  /**
+   * The local override rule file's rules; when set they apply whatever the policy says
+   * (gateway/downshift/active-rules.ts explains the precedence).
+   */
   rules: DownshiftRules | undefined;
+  /** The rules of the caller's policy (the signed bundle's profile); used when there is no local override. */
+  policyRules?: (policy: EffectivePolicy) => DownshiftRules | undefined;
   /** Pre-flight prompt token estimate, only called when a rule looks at prompt size. */
   estimatePromptTokens: (body: JsonObject, format: WireFormat, model: string) => number;
   now?: () => number;
@@ -50,7 +56,7 @@ export function downshiftStage(deps: DownshiftStageDeps): Stage {
       const body = ctx.body;
       const taskKind = ctx.notes.taskKind ?? classifyTaskKind(body, ctx.headers);
       ctx.notes.taskKind = taskKind;
-      const rules = deps.rules;
+      const rules = deps.rules ?? (ctx.policy && deps.policyRules ? deps.policyRules(ctx.policy) : undefined);
       const model = body?.model;
       if (!rules || !body || typeof model !== 'string') return;
 
