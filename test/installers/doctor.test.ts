@@ -102,10 +102,25 @@ describe('switchboard doctor and models local', () => {
     const remote = loadContext({ dataDir }).config;
     remote.gateway.upstreams = [{ name: 'cloud', kind: 'openrouter', baseUrl: 'http://127.0.0.2:9/v1', apiKeyEnv: 'TEST_UPSTREAM_KEY' }];
     const k = byId(await doctor({ config: remote, env: { ...env(), TEST_UPSTREAM_KEY: '' } }));
-    assert.equal(k['upstream-key']!.status, 'fail');
+    assert.equal(k['upstream-key']!.status, 'fail', 'the running gateway sends calls there without a key');
     assert.match(k['upstream-key']!.fix!, /export TEST_UPSTREAM_KEY=/);
-    assert.equal(k.upstream!.status, 'fail');
-    assert.match(k.upstream!.fix!, /HTTPS_PROXY/);
+    assert.equal(k.upstream!.status, 'warn', 'nothing is sent there without a key: unreachable is not what breaks');
+    const keyed = byId(await doctor({ config: remote }));
+    assert.equal(keyed['upstream-key']!.status, 'pass');
+    assert.equal(keyed.upstream!.status, 'fail', 'with a key, an unreachable upstream breaks every call');
+    assert.match(keyed.upstream!.fix!, /HTTPS_PROXY/);
+    const down = byId(await doctor({ config: remote, env: { ...env(), TEST_UPSTREAM_KEY: '' }, gatewayUrl: 'http://127.0.0.1:9' }));
+    assert.equal(down['upstream-key']!.status, 'warn', 'no gateway runs: `up` will use the demo upstream');
+    assert.match(down['upstream-key']!.message, /switchboard up` will answer with the offline demo upstream/);
+    // Ollama as the upstream: no key needed; when it is not running, that breaks the path.
+    const local = loadContext({ dataDir }).config;
+    local.gateway.upstreams = [{ name: 'ollama', kind: 'ollama', baseUrl: 'http://127.0.0.1:9/v1' }];
+    const o = byId(await doctor({ config: local, env: { ...env(), TEST_UPSTREAM_KEY: '' } }));
+    assert.equal(o['upstream-key']!.status, 'pass');
+    assert.equal(o.upstream!.status, 'fail');
+    assert.match(o.upstream!.fix!, /ollama serve/);
+    local.gateway.upstreams = [{ name: 'ollama', kind: 'ollama', baseUrl: `${ollama.host}/v1` }];
+    assert.equal(byId(await doctor({ config: local })).upstream!.status, 'pass');
     chmodSync(dataDir, 0o755);
     try {
       const loose = byId(await doctor());
@@ -125,5 +140,38 @@ describe('switchboard doctor and models local', () => {
     process.exitCode = 0;
     assert.equal(byId(parsed.checks).gateway!.status, 'fail');
     assert.ok(parsed.checks.filter((c) => c.status === 'fail').every((c) => typeof c.fix === 'string' && c.fix.length > 0));
+  });
+
+  it('no cloud key on a fresh machine: `up` answers from the demo upstream, so the key is a warning with the fix, not a failure', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'sb-doctor-fresh-'));
+    const saved = { OPENROUTER_API_KEY: process.env.OPENROUTER_API_KEY, SWITCHBOARD_UPSTREAM_KEY: process.env.SWITCHBOARD_UPSTREAM_KEY };
+    delete process.env.OPENROUTER_API_KEY;
+    delete process.env.SWITCHBOARD_UPSTREAM_KEY;
+    let demoUp: RunningUp | undefined;
+    try {
+      demoUp = await startUp({ dataDir: fresh, port: '0', controllerPort: '0', logLevel: 'silent' });
+      assert.equal(demoUp.gateway.demo, true);
+      const results = await runDoctor({
+        dataDir: fresh,
+        config: loadContext({ dataDir: fresh }).config,
+        env: { OLLAMA_HOST: ollama.host, HOME: stateDir },
+        gatewayUrl: demoUp.gateway.url,
+        controllerUrl: demoUp.controllerUrl!,
+        gooseConfigDir: gooseDir,
+        gooseStateDirs: [stateDir],
+        timeoutMs: 5000,
+      });
+      const r = byId(results);
+      assert.equal(r['upstream-key']!.status, 'warn', r['upstream-key']!.message);
+      assert.match(r['upstream-key']!.message, /offline demo upstream, a stand-in for openrouter/);
+      assert.equal(r['upstream-key']!.fix, 'export OPENROUTER_API_KEY=<your key>, then restart `switchboard up` to use real models');
+      assert.equal(r.upstream!.status, 'pass', 'openrouter.ai is not contacted: the demo upstream is what answers');
+      for (const id of ['node', 'data-dir', 'gateway', 'controller', 'bundle']) assert.equal(r[id]?.status, 'pass', `${id}: ${r[id]?.message}`);
+      for (const c of results) if (c.status !== 'pass') assert.ok(c.fix && c.fix.length > 0, `${c.id} says how to fix it`);
+    } finally {
+      await demoUp?.stop();
+      Object.assign(process.env, Object.fromEntries(Object.entries(saved).filter(([, v]) => v !== undefined)));
+      rmSync(fresh, { recursive: true, force: true });
+    }
   });
 });
