@@ -3,6 +3,8 @@
  * the controller's Agent Mesh, takes the tasks the router assigns to it, and runs each through an
  * ACP agent process (installers/acp-worker/). Authenticates with this machine's enrolment.
  */
+import { accessSync, constants, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import type { Command } from 'commander';
 import { addDataDirOption, CliError, loadContext, parseUrl, type CommonOptions } from '../cli-support.js';
 import { EnrolledTokenProvider } from '../../gateway/bundles/enrolled-token.js';
@@ -30,6 +32,21 @@ export function splitCommand(line: string): string[] {
   const parts = [...line.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3] ?? '');
   if (parts.length === 0) throw new CliError('--acp-command must name a program, e.g. "goose acp"');
   return parts;
+}
+
+/** Whether `program` can be started: a path that exists, or a name found on PATH. */
+export function commandExists(program: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  const executable = (file: string) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (program.includes('/') || program.includes('\\')) return executable(program);
+  const exts = process.platform === 'win32' ? (env.PATHEXT ?? '.EXE;.CMD;.BAT').split(';') : [''];
+  return (env.PATH ?? '').split(delimiter).filter(Boolean).some((dir) => exts.some((ext) => executable(join(dir, program + ext))));
 }
 
 function kinds(flag: string, value: string): string[] {
@@ -62,6 +79,9 @@ export async function startAgent(flags: AgentFlags, log: (line: string) => void 
   if (!controllerUrl) throw new CliError('no controller URL: pass --controller-url');
   const role = flags.role ?? enrolment.roles?.[0];
   if (!role || !(enrolment.roles ?? []).includes(role)) throw new CliError(`--role must be one of the enrolled roles (${(enrolment.roles ?? []).join(', ')})`);
+  if (!commandExists(command[0]!)) {
+    throw new CliError(`cannot run the ACP agent "${command[0]}": not found${command[0]!.includes('/') ? '' : ' on PATH'}. Install Goose (its \`goose acp\` speaks ACP) or pass --acp-command "<program> <args>"`);
+  }
   const agentId = flags.agentId ?? `${enrolment.subject.replace(/[^A-Za-z0-9_.-]/g, '-')}-goose`;
   const tokens = new EnrolledTokenProvider(dataDir.root, controllerUrl);
   const client = new MeshClient({ url: controllerUrl, token: () => tokens.token() });

@@ -132,7 +132,7 @@ export class MeshTaskSource implements TaskSource {
         continue;
       }
       // Approvals are decided by a person, notifications are for reading: this worker only says so.
-      this.opts.log?.(item.kind === 'approval' ? `approval ${item.approvalId} waits for your decision (switchboard mesh approvals)` : `notification: ${item.task?.text ?? item.task?.title ?? ''}`);
+      this.opts.log?.(item.kind === 'approval' ? `approval ${item.approvalId} waits for your decision (POST /api/v1/approvals/${item.approvalId}/decision with its payloadHash)` : `notification: ${item.task?.text ?? item.task?.title ?? ''}`);
       await this.opts.client.ack(item.deliveryId, item.leaseId);
     }
     return tasks;

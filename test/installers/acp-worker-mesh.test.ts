@@ -139,4 +139,14 @@ describe('switchboard agent against the real controller mesh API', () => {
     assert.equal(((await sender.status(routed.taskId)) as TaskStatus).state, 'canceled', 'the canceled task stays canceled');
     assert.ok(lines.some((l) => l.includes(`task ${routed.taskId}: left to the controller`)), lines.join('\n'));
   });
+
+  it('refuses, with one clear line, an ACP command that is not installed and a malformed --approver', async () => {
+    const base = { dataDir: dirs[1]!, allowKinds: 'read', denyKinds: '', cwd: process.cwd() };
+    await assert.rejects(startAgent({ ...base, acpCommand: 'no-such-acp-agent acp' }), (err: Error) => {
+      assert.equal(err.name, 'CliError');
+      assert.match(err.message, /cannot run the ACP agent "no-such-acp-agent": not found on PATH\. Install Goose/);
+      return true;
+    });
+    await assert.rejects(startAgent({ ...base, acpCommand: ACP_AGENT, approver: 'a b' }), /--approver must be "manager", a person id or role:<role>/);
+  });
 });
