@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { startUp, type RunningUp } from '../../bin/commands/up.js';
 import { runDoctor, formatDoctor, type CheckResult } from '../../bin/commands/doctor.js';
 import { loadContext } from '../../bin/cli-support.js';
+import { runGateway } from '../../bin/run-gateway.js';
 import { startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
 import { cliInProcess } from './cli-in-process.js';
 import { startOllamaStandIn, type OllamaStandIn } from './ollama-standin.js';
@@ -172,6 +173,23 @@ describe('switchboard doctor and models local', () => {
       await demoUp?.stop();
       Object.assign(process.env, Object.fromEntries(Object.entries(saved).filter(([, v]) => v !== undefined)));
       rmSync(fresh, { recursive: true, force: true });
+    }
+  });
+
+  it('a gateway that runs but refuses model calls (no policy bundle from its controller) fails the gateway check with the reason', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-doctor-nobundle-'));
+    writeFileSync(join(dir, 'switchboard.yaml'), `controller:\n  url: http://127.0.0.1:9\n  tokenEnv: SB_TEST_CONTROLLER_TOKEN\ngateway:\n  upstreams:\n    - { name: primary, kind: openrouter, baseUrl: "${upstream.baseUrl}", apiKeyEnv: TEST_UPSTREAM_KEY }\n`);
+    process.env.SB_TEST_CONTROLLER_TOKEN = 'not-used';
+    const gw = await runGateway({ dataDir: dir, port: '0', logLevel: 'silent' }, { demoWhenNoKey: false });
+    try {
+      const r = byId(await runDoctor({ dataDir: dir, config: loadContext({ dataDir: dir }).config, env: env(), gatewayUrl: gw.url, controllerUrl: 'http://127.0.0.1:9', gooseConfigDir: gooseDir, gooseStateDirs: [stateDir], timeoutMs: 5000 }));
+      assert.equal(r.gateway!.status, 'fail');
+      assert.match(r.gateway!.message, /runs but refuses model calls: no valid policy bundle for role \S+ \(none\)/);
+      assert.match(r.gateway!.fix!, /controller is reachable/);
+    } finally {
+      await gw.stop();
+      delete process.env.SB_TEST_CONTROLLER_TOKEN;
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
