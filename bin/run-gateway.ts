@@ -13,6 +13,9 @@ import { createLogger } from '../gateway/logger.js';
 import { startDemoUpstream } from '../gateway/demo-upstream.js';
 import { warmTokenizers } from '../models/tokens.js';
 
+/** The upstream name the offline demo stand-in gets (doctor recognises it in /readyz). */
+export const DEMO_UPSTREAM_NAME = 'demo';
+
 export interface GatewayFlags extends CommonOptions {
   host?: string;
   port?: string;
@@ -56,7 +59,7 @@ export async function runGateway(flags: GatewayFlags, opts: RunGatewayOptions): 
   let demoUpstream: Awaited<ReturnType<typeof startDemoUpstream>> | undefined;
   if (opts.demoWhenNoKey && !hasKey(gateway, process.env)) {
     demoUpstream = await startDemoUpstream();
-    gateway.upstreams = [{ name: 'demo', kind: 'openai', baseUrl: demoUpstream.baseUrl }];
+    gateway.upstreams = [{ name: DEMO_UPSTREAM_NAME, kind: 'openai', baseUrl: demoUpstream.baseUrl }];
     logger.warn(
       { demoUpstream: demoUpstream.baseUrl },
       'no upstream key found (set OPENROUTER_API_KEY or SWITCHBOARD_UPSTREAM_KEY): answering with the offline demo upstream, which shows what a cloud model would receive',

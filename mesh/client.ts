@@ -49,8 +49,9 @@ export class MeshClient {
   heartbeat(agentId: string, load?: number): Promise<{ ok: boolean }> {
     return this.write('POST', `/api/v1/agents/${enc(agentId)}/heartbeat`, load === undefined ? {} : { load });
   }
-  poll(agentId: string, waitMs = 25_000, max = 1): Promise<WorkBatch> {
-    return this.request('GET', `/api/v1/agents/${enc(agentId)}/work?waitMs=${waitMs}&max=${max}`, undefined, undefined, waitMs);
+  /** Long-poll for work; `signal` ends the wait early (the controller then keeps the items queued). */
+  poll(agentId: string, waitMs = 25_000, max = 1, signal?: AbortSignal): Promise<WorkBatch> {
+    return this.request('GET', `/api/v1/agents/${enc(agentId)}/work?waitMs=${waitMs}&max=${max}`, undefined, undefined, waitMs, signal);
   }
   progress(taskId: string, p: TaskProgress): Promise<TaskStatus> {
     return this.write('POST', `/api/v1/tasks/${enc(taskId)}/progress`, p);
@@ -64,8 +65,17 @@ export class MeshClient {
   route(r: RouteRequest): Promise<RouteAccepted> {
     return this.write('POST', '/api/v1/tasks/route', r);
   }
+  cancel(taskId: string): Promise<TaskStatus> {
+    return this.write('POST', `/api/v1/tasks/${enc(taskId)}/cancel`, undefined);
+  }
   requestApproval(a: ApprovalCreate): Promise<ApprovalStatus> {
     return this.write('POST', '/api/v1/approvals', a);
+  }
+  approval(approvalId: string): Promise<ApprovalStatus> {
+    return this.request('GET', `/api/v1/approvals/${enc(approvalId)}`);
+  }
+  withdraw(approvalId: string): Promise<ApprovalStatus> {
+    return this.write('POST', `/api/v1/approvals/${enc(approvalId)}/withdraw`, undefined);
   }
   decide(approvalId: string, d: ApprovalDecision): Promise<ApprovalStatus> {
     return this.write('POST', `/api/v1/approvals/${enc(approvalId)}/decision`, d);
@@ -81,7 +91,7 @@ export class MeshClient {
     return this.request(method, path, body, idempotencyKey);
   }
 
-  private async request<T>(method: string, path: string, body?: unknown, idempotencyKey?: string, extraMs = 0): Promise<T> {
+  private async request<T>(method: string, path: string, body?: unknown, idempotencyKey?: string, extraMs = 0, signal?: AbortSignal): Promise<T> {
     const token = await this.opts.token();
     const headers: Record<string, string> = { authorization: `Bearer ${token}` };
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -92,9 +102,10 @@ export class MeshClient {
         method,
         headers,
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout((this.opts.timeoutMs ?? 15_000) + extraMs),
+        signal: signal ? AbortSignal.any([signal, AbortSignal.timeout((this.opts.timeoutMs ?? 15_000) + extraMs)]) : AbortSignal.timeout((this.opts.timeoutMs ?? 15_000) + extraMs),
       });
     } catch (err) {
+      if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
       throw new MeshClientError(0, `cannot reach the Switchboard controller at ${this.url} (${cause})`);
     }

@@ -20,6 +20,7 @@ import { verifyBundle } from '../../gateway/bundles/verify.js';
 import { validateBundleBody } from '../../gateway/bundles/body.js';
 import { DEFAULT_CONTROLLER_PORT } from '../../controller/run.js';
 import { gooseConfigDir } from '../../installers/goose/paths.js';
+import { DEMO_UPSTREAM_NAME } from '../run-gateway.js';
 import { CUSTOM_PROVIDERS_DIR, GOOSE_CONFIG_FILE, PROVIDER_ID } from '../../installers/goose/paths.js';
 import { gooseBaseUrl } from '../../installers/goose/provider-file.js';
 import { allowlistUrl, readEnrolment } from '../../installers/goose/extensions.js';
@@ -124,6 +125,57 @@ function hasUpstreamKey(gateway: GatewayConfig, env: NodeJS.ProcessEnv): { neede
   return { needed: !local, present: Boolean(env.SWITCHBOARD_UPSTREAM_KEY || env[name]), name };
 }
 
+interface GatewayReadiness {
+  ready: boolean;
+  policy?: { ready?: boolean; role?: string; state?: string };
+  upstreams: Array<{ name: string; kind: string; state: string; hasKey: boolean }>;
+}
+
+/** The running gateway's /readyz: which upstreams it serves from and whether it has a policy. */
+async function gatewayReadiness(gatewayUrl: string, timeoutMs: number): Promise<GatewayReadiness | undefined> {
+  try {
+    const res = await fetch(`${gatewayUrl}/readyz`, { signal: AbortSignal.timeout(timeoutMs) });
+    const body = (await res.json()) as Partial<GatewayReadiness>;
+    return { ready: res.ok, ...(body.policy ? { policy: body.policy } : {}), upstreams: Array.isArray(body.upstreams) ? body.upstreams : [] };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Key and reachability of the upstream. Levels follow the user's path: with no cloud key `up`
+ * answers from the offline demo upstream, so a missing key is a warning unless a running gateway
+ * actually sends model calls to a keyless cloud upstream (then every call fails).
+ */
+async function checkUpstream(gateway: GatewayConfig, env: NodeJS.ProcessEnv, live: GatewayReadiness | undefined, timeoutMs: number): Promise<CheckResult[]> {
+  const key = hasUpstreamKey(gateway, env);
+  const primary = gateway.upstreams[0];
+  const demo = live?.upstreams[0]?.name === DEMO_UPSTREAM_NAME;
+  const keyFix = `export ${key.name}=<your key>, then restart \`switchboard up\` to use real models`;
+  const out: CheckResult[] = [];
+  if (!key.needed) out.push(pass('upstream-key', 'local upstream: no key needed'));
+  else if (key.present) out.push(pass('upstream-key', `upstream key present (${key.name})`));
+  else if (demo) out.push(warn('upstream-key', `no cloud key (${key.name}): the gateway answers with the offline demo upstream, a stand-in for ${primary?.name ?? 'the cloud'} — no real model is called`, keyFix));
+  else if (live) out.push(fail('upstream-key', `no upstream key: ${key.name} is not set, and the running gateway sends model calls to ${primary?.baseUrl ?? 'the cloud'} without one (they fail)`, keyFix));
+  else out.push(warn('upstream-key', `no upstream key: ${key.name} is not set; \`switchboard up\` will answer with the offline demo upstream`, keyFix));
+
+  if (demo) {
+    out.push(pass('upstream', `offline demo upstream runs inside the gateway (stands in for ${primary?.name ?? 'the cloud'} at ${primary?.baseUrl ?? '?'})`));
+    return out;
+  }
+  if (!primary) return out;
+  const ollama = primary.kind === 'ollama';
+  const up = await reachable(ollama ? primary.baseUrl.replace(/\/v1\/?$/, '') : `${primary.baseUrl}/models`, timeoutMs);
+  if (up.status !== undefined) out.push(pass('upstream', `upstream ${primary.name} reachable at ${primary.baseUrl}`));
+  else {
+    const message = `upstream ${primary.name} not reachable at ${primary.baseUrl} (${up.error})`;
+    const fix = ollama ? 'start Ollama (`ollama serve`) or change gateway.upstreams[0] in switchboard.yaml' : 'check the network, a proxy (HTTPS_PROXY) or gateway.upstreams[0].baseUrl in switchboard.yaml';
+    // Without a key nothing is sent there yet (`up` uses the demo upstream): not what breaks today.
+    out.push(key.needed && !key.present ? warn('upstream', message, fix) : fail('upstream', message, fix));
+  }
+  return out;
+}
+
 function readYaml(path: string): Record<string, unknown> | undefined {
   try {
     const doc = parseYaml(readFileSync(path, 'utf8')) as unknown;
@@ -149,7 +201,13 @@ export async function runDoctor(opts: DoctorOptions): Promise<CheckResult[]> {
   const results: CheckResult[] = [checkNode(opts.nodeVersion ?? process.version), checkDataDir(opts.dataDir)];
 
   const [gw, ctl] = await Promise.all([reachable(`${gatewayUrl}/healthz`, timeoutMs), reachable(`${controllerUrl}/healthz`, timeoutMs)]);
-  results.push(gw.ok ? pass('gateway', `gateway answers at ${gatewayUrl}`) : fail('gateway', `gateway not reachable at ${gatewayUrl} (${gw.error ?? `HTTP ${gw.status}`})`, 'start it: `switchboard up` (or `switchboard service install`)'));
+  // What the running gateway really uses (`up` swaps in the offline demo upstream when no key is set).
+  const live = gw.ok ? await gatewayReadiness(gatewayUrl, timeoutMs) : undefined;
+  if (!gw.ok) results.push(fail('gateway', `gateway not reachable at ${gatewayUrl} (${gw.error ?? `HTTP ${gw.status}`})`, 'start it: `switchboard up` (or `switchboard service install`)'));
+  else if (live && !live.ready) {
+    const why = live.policy?.ready === false ? `no valid policy bundle for role ${live.policy.role ?? role} (${live.policy.state ?? 'none'})` : 'every upstream is failing (circuit open)';
+    results.push(fail('gateway', `gateway at ${gatewayUrl} runs but refuses model calls: ${why}`, live.policy?.ready === false ? 'make sure the controller is reachable (see the controller check); the gateway fetches its bundle itself' : 'see the upstream check; the gateway retries on its own'));
+  } else results.push(pass('gateway', `gateway answers at ${gatewayUrl}`));
   results.push(
     ctl.ok
       ? pass('controller', `controller answers at ${controllerUrl}`)
@@ -163,17 +221,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<CheckResult[]> {
     results.push(fail('downshift', `local downshift rule file is invalid: ${(err as Error).message.split('\n').join(' ')}`, 'fix it (`switchboard rules check <file>`) or remove it to use the bundle\'s rules'));
   }
 
-  const key = hasUpstreamKey(gateway, opts.env);
-  const primary = gateway.upstreams[0];
-  if (key.needed && !key.present) {
-    results.push(fail('upstream-key', `no upstream key: ${key.name} is not set`, `export ${key.name}=<your key> before \`switchboard up\` (without it, \`up\` answers with the offline demo upstream)`));
-  } else {
-    results.push(pass('upstream-key', key.needed ? `upstream key present (${key.name})` : 'local upstream: no key needed'));
-  }
-  if (primary) {
-    const up = await reachable(`${primary.baseUrl}/models`, timeoutMs);
-    results.push(up.status !== undefined ? pass('upstream', `upstream ${primary.name} reachable at ${primary.baseUrl}`) : fail('upstream', `upstream ${primary.name} not reachable at ${primary.baseUrl} (${up.error})`, 'check the network, a proxy (HTTPS_PROXY) or gateway.upstreams[0].baseUrl in switchboard.yaml'));
-  }
+  results.push(...(await checkUpstream(gateway, opts.env, live, timeoutMs)));
 
   const gooseDir = opts.gooseConfigDir ?? gooseConfigDir({ env: opts.env, platform: process.platform, home: homedir() });
   const gooseConfig = readYaml(join(gooseDir, GOOSE_CONFIG_FILE));

@@ -1,6 +1,7 @@
 /** `switchboard goose install|uninstall|env` (`setup` = install): wire Goose to the gateway and the org. */
 import type { Command } from 'commander';
-import { relative } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { addDataDirOption, CliError, loadContext, parseUrl, type CommonOptions } from '../cli-support.js';
 import { applyGatewayEnv } from '../gateway-env.js';
 import type { GatewayConfig } from '../../gateway/config.js';
@@ -11,11 +12,27 @@ import { applyGooseSetup, planDiff, planGooseSetup, uninstallGooseSetup, type Pl
 import { allowlistUrl, readEnrolment, switchboardCommand, switchboardExtensionEntries } from '../../installers/goose/extensions.js';
 import { SWITCHBOARD_EXTENSIONS } from '../../policies/extensions.js';
 import { DEFAULT_CONTROLLER_PORT } from '../../controller/run.js';
+import { parseProfileFile, SHIPPED_PROFILES_DIR } from '../../controller/profiles/catalog.js';
 import { GooseConfigError } from '../../installers/goose/config-yaml.js';
 import { gooseBaseUrl } from '../../installers/goose/provider-file.js';
 import { gooseEnv, renderEnv, type EnvProvider, type ShellKind } from '../../installers/goose/env.js';
 
 export const DEFAULT_GOOSE_MODEL = 'anthropic/claude-sonnet-4';
+
+/**
+ * The role's default model from its shipped profile (what `switchboard up` prints), else
+ * DEFAULT_GOOSE_MODEL: a Goose set to a model the role may not use gets every call refused.
+ */
+export function roleDefaultModel(role: string | undefined): string {
+  if (!role || !/^[a-z][a-z0-9_-]{0,63}$/.test(role)) return DEFAULT_GOOSE_MODEL;
+  const file = join(SHIPPED_PROFILES_DIR, `${role}.yaml`);
+  if (!existsSync(file)) return DEFAULT_GOOSE_MODEL;
+  try {
+    return parseProfileFile(file).models?.default ?? DEFAULT_GOOSE_MODEL;
+  } catch {
+    return DEFAULT_GOOSE_MODEL;
+  }
+}
 export const DEFAULT_GOOSE_FAST_MODEL = 'google/gemini-2.5-flash';
 
 interface ModelFlags {
@@ -78,7 +95,7 @@ export function registerGooseCommands(program: Command): void {
       .option('--controller-url <url>', 'org controller serving the allowlist (default: controller.url, the enrolment, else http://127.0.0.1:8788)')
       .option('--goose-config-dir <dir>', "Goose's config dir (default: $GOOSE_PATH_ROOT/config, else ~/.config/goose; Windows %APPDATA%\\Block\\goose\\config)")
       .option('--gateway-url <url>', "the gateway's address (default http://127.0.0.1:<configured port>)")
-      .option('--model <id>', `main model (GOOSE_MODEL; default ${DEFAULT_GOOSE_MODEL})`)
+      .option('--model <id>', `main model (GOOSE_MODEL; default: the role's default model, else ${DEFAULT_GOOSE_MODEL})`)
       .option('--fast-model <id>', `fast model for titles and summaries (provider fast_model, default ${DEFAULT_GOOSE_FAST_MODEL}; also sets GOOSE_FAST_MODEL when given)`)
       .option('--dry-run', 'print what would change as a diff and write nothing'),
   )
@@ -95,7 +112,6 @@ config.yaml.bak. Re-running with the same options changes nothing. Undo: switchb
       const { dataDir, config } = loadContext(flags);
       const gateway = applyGatewayEnv(config.gateway, process.env);
       const gatewayUrl = resolveGatewayUrl(flags, gateway);
-      const model = modelId('--model', flags.model ?? DEFAULT_GOOSE_MODEL);
       const fastModel = modelId('--fast-model', flags.fastModel ?? DEFAULT_GOOSE_FAST_MODEL);
       const token = loadOrCreateLocalToken(dataDir.root);
       const registry = loadModelRegistry({ dataDir: dataDir.root });
@@ -103,6 +119,7 @@ config.yaml.bak. Re-running with the same options changes nothing. Undo: switchb
       const enrolment = readEnrolment(dataDir.root);
       const role = flags.role ?? enrolment?.roles?.[0] ?? 'engineering';
       if (!/^[a-z][a-z0-9_-]{0,63}$/.test(role)) throw new CliError(`--role must be a role name like "finance" (got "${role}")`);
+      const model = modelId('--model', flags.model ?? roleDefaultModel(role));
       const controllerUrl = flags.controllerUrl
         ? parseUrl('--controller-url', flags.controllerUrl)
         : (config.controller?.url ?? enrolment?.controllerUrl ?? `http://127.0.0.1:${DEFAULT_CONTROLLER_PORT}`);
@@ -127,6 +144,9 @@ config.yaml.bak. Re-running with the same options changes nothing. Undo: switchb
 
       const out: string[] = [`Goose config dir: ${configDir}   role: ${role}`, describe(plan.providerFile, configDir), describe(plan.configFile, configDir)];
       for (const change of plan.keyChanges) out.push(`    ${change.key}: ${change.from ? 'changed' : 'added'}`);
+      if (enrolment?.roles?.length && !enrolment.roles.includes(role)) {
+        out.push(`note: the gateway in ${dataDir.root} is enrolled as ${enrolment.roles.join(', ')}: it applies that role's models and allowlist, not ${role}'s. Run \`switchboard up --role ${role}\` to switch.`);
+      }
       if (flags.dryRun) {
         const diff = planDiff(plan, token);
         out.push('', diff || '(no changes)', '', 'Dry run: nothing was written.');
@@ -174,7 +194,7 @@ config.yaml.bak. Re-running with the same options changes nothing. Undo: switchb
       .option('--provider <name>', 'openai (OPENAI_HOST + OPENAI_BASE_PATH) or openrouter (OPENROUTER_HOST)', 'openai')
       .option('--shell <kind>', 'sh (bash/zsh), fish or powershell', 'sh')
       .option('--gateway-url <url>', "the gateway's address (default http://127.0.0.1:<configured port>)")
-      .option('--model <id>', `main model (GOOSE_MODEL; default ${DEFAULT_GOOSE_MODEL})`)
+      .option('--model <id>', `main model (GOOSE_MODEL; default: the role's default model, else ${DEFAULT_GOOSE_MODEL})`)
       .option('--fast-model <id>', 'fast model (GOOSE_FAST_MODEL; unset by default)'),
   )
     .addHelpText(
@@ -197,7 +217,7 @@ is the recommended way; these variables are for one-off shells and CI.`,
         provider: flags.provider as EnvProvider,
         gatewayUrl: resolveGatewayUrl(flags, gateway),
         token: loadOrCreateLocalToken(dataDir.root),
-        model: modelId('--model', flags.model ?? DEFAULT_GOOSE_MODEL),
+        model: modelId('--model', flags.model ?? roleDefaultModel(readEnrolment(dataDir.root)?.roles?.[0])),
         ...(flags.fastModel ? { fastModel: modelId('--fast-model', flags.fastModel) } : {}),
         ...(process.env.NO_PROXY ? { existingNoProxy: process.env.NO_PROXY } : {}),
       });

@@ -12,6 +12,7 @@ import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { addDataDirOption, CliError, loadContext, parsePort, parseUrl } from '../cli-support.js';
 import { addGatewayFlags } from './gateway.js';
+import { lockDataDir } from '../data-dir-lock.js';
 import { runGateway, stopOnSignals, type GatewayFlags, type RunningGateway } from '../run-gateway.js';
 import { DEFAULT_CONTROLLER_PORT, runController, type RunningController } from '../../controller/run.js';
 import { DirectoryImportError, importDirectory } from '../../controller/directory/import.js';
@@ -123,8 +124,20 @@ async function startLocalOrg(dataDir: string, flags: UpFlags, role: string): Pro
   }
 }
 
-/** Starts everything `up` runs; the CLI action and the tests both call this. */
+/** Starts everything `up` runs, holding the data dir's lock until stop(); the CLI action and the tests both call this. */
 export async function startUp(flags: UpFlags): Promise<RunningUp> {
+  const release = lockDataDir(loadContext(flags).dataDir.root);
+  try {
+    const up = await startUpLocked(flags);
+    const stop = up.stop;
+    return { ...up, stop: () => stop().finally(release) };
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
+
+async function startUpLocked(flags: UpFlags): Promise<RunningUp> {
   const { dataDir } = loadContext(flags);
   const roleFlag = flags.role;
   if (roleFlag !== undefined && !/^[a-z][a-z0-9_-]{0,63}$/.test(roleFlag)) throw new CliError(`--role must be a role name like "finance" (got "${roleFlag}")`);

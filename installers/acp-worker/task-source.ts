@@ -1,13 +1,19 @@
 /**
  * Where the ACP worker gets its tasks and reports back. `TaskSource` is the seam: the worker
- * knows nothing of HTTP; `MeshTaskSource` speaks the controller's Agent Mesh API (docs/agent-mesh.md:
- * register + heartbeat, long-poll work, progress/result with the lease, approvals).
+ * knows nothing of HTTP; `MeshTaskSource` speaks the controller's Agent Mesh API
+ * (docs/agent-mesh.md) through the shared client in mesh/client.ts: register + heartbeat,
+ * long-poll for work, progress/result under the delivery's lease, approvals.
  */
+import { setTimeout as delay } from 'node:timers/promises';
+import { MeshClientError, type MeshClient } from '../../mesh/client.js';
+import type { WorkItem } from '../../mesh/contracts.js';
 
 export interface WorkTask {
   taskId: string;
   /** Fences progress/result to this delivery (a lease that ran out was handed to someone else). */
   leaseId: string;
+  /** When the lease runs out without progress (ms since the epoch); the worker reports before then. */
+  leaseExpiresAt?: number;
   title: string;
   text: string;
   /** Session the task belongs to (approvals are raised in it). */
@@ -28,85 +34,76 @@ export interface ApprovalRequest {
   deadlineSeconds: number;
 }
 
+/** The task is no longer this worker's: it was canceled, or its lease ran out and went to another worker. */
+export class LeaseLostError extends Error {
+  override name = 'LeaseLostError';
+}
+
 export interface TaskSource {
   /** Waits for work (or returns empty when `signal` aborts or the wait times out). */
   next(signal: AbortSignal): Promise<WorkTask[]>;
+  /** Reports progress and extends the lease; throws LeaseLostError when the task is no longer held. */
   progress(task: WorkTask, state: ProgressState, message: string): Promise<void>;
   result(task: WorkTask, state: ResultState, message: string, artifacts: Array<{ name: string; text: string }>): Promise<void>;
   requestApproval(task: WorkTask, request: ApprovalRequest): Promise<{ approvalId: string }>;
   /** Resolves once the approval is decided or expired; a decision never comes back as pending. */
   waitForApproval(approvalId: string, signal: AbortSignal): Promise<ApprovalOutcome>;
-}
-
-export class MeshApiError extends Error {
-  override name = 'MeshApiError';
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
-
-interface WorkItemWire {
-  deliveryId: string;
-  leaseId: string;
-  kind: 'task' | 'approval' | 'notification';
-  attempt?: number;
-  contextId?: string | null;
-  taskId?: string | null;
-  approvalId?: string | null;
-  task?: { title?: string; text?: string } | null;
-  context?: string | null;
+  /** Withdraws an approval nobody needs any more (the turn was cancelled). Optional. */
+  withdrawApproval?(approvalId: string): Promise<void>;
+  /** Tasks in hand changed (for the load the agent reports). Optional. */
+  setLoad?(load: number): void;
 }
 
 export interface MeshTaskSourceOptions {
-  controllerUrl: string;
-  token: () => Promise<string> | string;
+  client: MeshClient;
   agentId: string;
   role: string;
   skills?: string[];
+  /**
+   * Who approves tool calls the policy does not allow outright: "manager" (the agent's person's
+   * manager, from the directory), a person id, or `role:<role>` for any member of a role.
+   */
+  approver?: string;
   /** How long one long-poll waits (ms, ≤ 60000). */
   waitMs?: number;
   approvalPollMs?: number;
   log?: (line: string) => void;
 }
 
+export function taskFromWorkItem(item: WorkItem): WorkTask | undefined {
+  if (item.kind !== 'task' || !item.taskId) return undefined;
+  const expires = Date.parse(item.leaseExpiresAt);
+  return {
+    taskId: item.taskId,
+    leaseId: item.leaseId,
+    ...(Number.isFinite(expires) ? { leaseExpiresAt: expires } : {}),
+    title: item.task?.title ?? 'task',
+    text: item.task?.text ?? '',
+    attempt: item.attempt ?? 1,
+    ...(item.contextId ? { contextId: item.contextId } : {}),
+    ...(item.context ? { context: item.context } : {}),
+  };
+}
+
+/** 404/409 on a task write: the controller no longer counts this worker as the task's holder. */
+function leaseLost(err: unknown, taskId: string): never {
+  if (err instanceof MeshClientError && (err.status === 409 || err.status === 404)) throw new LeaseLostError(`task ${taskId}: ${err.message}`);
+  throw err;
+}
+
 export class MeshTaskSource implements TaskSource {
   private heartbeat: NodeJS.Timeout | undefined;
+  private load = 0;
 
   constructor(private readonly opts: MeshTaskSourceOptions) {}
 
-  private async call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-    const res = await fetch(`${this.opts.controllerUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${await this.opts.token()}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      signal: signal ?? AbortSignal.timeout(15_000),
-    });
-    const text = await res.text();
-    if (!res.ok) {
-      let message = text.slice(0, 300);
-      try {
-        message = (JSON.parse(text) as { message?: string }).message ?? message;
-      } catch {
-        // not JSON
-      }
-      throw new MeshApiError(res.status, `${method} ${path}: HTTP ${res.status} ${message}`);
-    }
-    return (text ? JSON.parse(text) : {}) as T;
-  }
-
-  /** Registers the agent and keeps it online with heartbeats. */
+  /** Registers the agent (capacity 1: it runs one task at a time) and keeps it online with heartbeats. */
   async start(): Promise<void> {
-    const reg = await this.call<{ heartbeatIntervalMs?: number }>('POST', '/api/v1/agents', {
-      agentId: this.opts.agentId,
-      role: this.opts.role,
-      skills: this.opts.skills ?? [],
-      load: 0,
-      capacity: 1,
-    });
-    const every = reg.heartbeatIntervalMs ?? 10_000;
+    const { client, agentId, role } = this.opts;
+    const reg = await client.register({ agentId, role, skills: this.opts.skills ?? [], load: this.load, capacity: 1 });
     this.heartbeat = setInterval(() => {
-      this.call('POST', `/api/v1/agents/${encodeURIComponent(this.opts.agentId)}/heartbeat`, { load: 0 }).catch((err: Error) => this.opts.log?.(`heartbeat failed: ${err.message}`));
-    }, every);
+      client.heartbeat(agentId, this.load).catch((err: Error) => this.opts.log?.(`heartbeat failed: ${err.message}`));
+    }, reg.heartbeatIntervalMs);
     this.heartbeat.unref();
   }
 
@@ -114,61 +111,69 @@ export class MeshTaskSource implements TaskSource {
     if (this.heartbeat) clearInterval(this.heartbeat);
   }
 
+  setLoad(load: number): void {
+    this.load = load;
+  }
+
   async next(signal: AbortSignal): Promise<WorkTask[]> {
     const waitMs = this.opts.waitMs ?? 25_000;
-    let items: WorkItemWire[];
+    let items: WorkItem[];
     try {
-      ({ items } = await this.call<{ items: WorkItemWire[] }>('GET', `/api/v1/agents/${encodeURIComponent(this.opts.agentId)}/work?waitMs=${waitMs}&max=1`, undefined, AbortSignal.any([signal, AbortSignal.timeout(waitMs + 10_000)])));
+      ({ items } = await this.opts.client.poll(this.opts.agentId, waitMs, 1, signal));
     } catch (err) {
       if (signal.aborted) return [];
       throw err;
     }
     const tasks: WorkTask[] = [];
     for (const item of items) {
-      if (item.kind === 'task' && item.taskId) {
-        tasks.push({
-          taskId: item.taskId,
-          leaseId: item.leaseId,
-          title: item.task?.title ?? 'task',
-          text: item.task?.text ?? '',
-          attempt: item.attempt ?? 1,
-          ...(item.contextId ? { contextId: item.contextId } : {}),
-          ...(item.context ? { context: item.context } : {}),
-        });
-      } else {
-        // Approvals are decided by a person, notifications are for reading: this worker only says so.
-        this.opts.log?.(item.kind === 'approval' ? `approval ${item.approvalId} waits for your decision (POST /api/v1/approvals/${item.approvalId}/decision)` : `notification: ${item.task?.text ?? ''}`);
-        await this.call('POST', `/api/v1/deliveries/${encodeURIComponent(item.deliveryId)}/ack`, { leaseId: item.leaseId });
+      const task = taskFromWorkItem(item);
+      if (task) {
+        tasks.push(task);
+        continue;
       }
+      // Approvals are decided by a person, notifications are for reading: this worker only says so.
+      this.opts.log?.(item.kind === 'approval' ? `approval ${item.approvalId} waits for your decision (POST /api/v1/approvals/${item.approvalId}/decision with its payloadHash)` : `notification: ${item.task?.text ?? item.task?.title ?? ''}`);
+      await this.opts.client.ack(item.deliveryId, item.leaseId);
     }
     return tasks;
   }
 
   async progress(task: WorkTask, state: ProgressState, message: string): Promise<void> {
-    await this.call('POST', `/api/v1/tasks/${encodeURIComponent(task.taskId)}/progress`, { leaseId: task.leaseId, state, message: message.slice(0, 2000) });
+    await this.opts.client.progress(task.taskId, { leaseId: task.leaseId, state, message: message.slice(0, 2000) }).catch((err: unknown) => leaseLost(err, task.taskId));
   }
 
   async result(task: WorkTask, state: ResultState, message: string, artifacts: Array<{ name: string; text: string }>): Promise<void> {
-    await this.call('POST', `/api/v1/tasks/${encodeURIComponent(task.taskId)}/result`, { leaseId: task.leaseId, state, message: message.slice(0, 2000), artifacts });
+    await this.opts.client.result(task.taskId, { leaseId: task.leaseId, state, message: message.slice(0, 2000), artifacts }).catch((err: unknown) => leaseLost(err, task.taskId));
   }
 
   async requestApproval(task: WorkTask, request: ApprovalRequest): Promise<{ approvalId: string }> {
-    const created = await this.call<{ id: string }>('POST', '/api/v1/approvals', {
+    const approver = this.opts.approver ?? 'manager';
+    const created = await this.opts.client.requestApproval({
       ...(task.contextId ? { sessionId: task.contextId } : {}),
       stepId: request.stepId,
-      approver: 'manager',
+      ...(approver.startsWith('role:') ? { approverRole: approver.slice('role:'.length) } : { approver }),
       payload: request.payload,
       deadlineSeconds: request.deadlineSeconds,
     });
     return { approvalId: created.id };
   }
 
+  async withdrawApproval(approvalId: string): Promise<void> {
+    await this.opts.client.withdraw(approvalId);
+  }
+
   async waitForApproval(approvalId: string, signal: AbortSignal): Promise<ApprovalOutcome> {
     const every = this.opts.approvalPollMs ?? 2000;
     while (!signal.aborted) {
-      const status = await this.call<{ state: string }>('GET', `/api/v1/approvals/${encodeURIComponent(approvalId)}`);
-      if (status.state === 'approved' || status.state === 'denied' || status.state === 'expired' || status.state === 'withdrawn') return status.state;
-      await new Promise((r) => setTimeout(r, every));
+      try {
+        const status = await this.opts.client.approval(approvalId);
+        if (status.state !== 'requested') return status.state;
+      } catch (err) {
+        // A controller restart or a network blip must not turn into a decision: keep asking.
+        if (err instanceof MeshClientError && err.status >= 400 && err.status < 500) throw err;
+        this.opts.log?.(`approval ${approvalId}: ${(err as Error).message}; asking again`);
+      }
+      await delay(every, undefined, { signal }).catch(() => {});
     }
     return 'withdrawn';
   }

@@ -13,8 +13,11 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { spawn } from 'node:child_process';
+import { MeshClient } from '../../mesh/client.js';
+import type { TaskStatus } from '../../mesh/contracts.js';
 import { startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
-import { assertDistFresh, runCli, serveCli, type CliResult, type ServedCli } from './run-dist.js';
+import { assertDistFresh, DIST_CLI, REPO_ROOT, runCli, serveCli, type CliResult, type ServedCli } from './run-dist.js';
 
 interface Env {
   dataDir: string;
@@ -179,6 +182,36 @@ async function agentNeedsAnEnrolment(e: Env): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  await agentRunsARoutedTask(e);
+}
+
+/** On the data dir enrolled above (as ana): registers, runs a routed task through the ACP test agent, stops on SIGTERM. */
+async function agentRunsARoutedTask(e: Env): Promise<void> {
+  const url = e.state.get('controller');
+  assert.ok(url, 'the controller case ran first');
+  const admin = ok(await e.run(['controller', 'admin-token'])).trim();
+  const acp = `"${process.execPath}" --import tsx test/installers/acp-test-agent.ts`;
+  const child = spawn(process.execPath, [DIST_CLI, 'agent', '--data-dir', e.dataDir, '--acp-command', acp, '--allow-kinds', 'read,execute,delete'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  try {
+    for (let i = 0; i < 300 && !/registered as/.test(stderr); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(stderr, /\[agent\] registered as \S+ with http/, stderr);
+    const sender = new MeshClient({ url, token: () => admin });
+    const routed = await sender.route({ target: 'ana-goose', task: { title: 'dist check', text: 'Use ledger.csv' } });
+    let status: TaskStatus | undefined;
+    for (let i = 0; i < 300; i++) {
+      status = (await sender.status(routed.taskId)) as TaskStatus;
+      if (status.state === 'completed' || status.state === 'failed' || status.state === 'rejected') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(status?.state, 'completed', `${JSON.stringify(status)}\n${stderr}`);
+    assert.match(status.targets[0]!.artifacts[0]!.text ?? '', /execute:allow_once read:allow_once delete:allow_once/);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.equal(await exited, 0, `Ctrl-C / SIGTERM stops the worker cleanly\n${stderr}`);
 }
 
 const stopLater: ServedCli[] = [];

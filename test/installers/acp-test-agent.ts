@@ -2,7 +2,8 @@
  * A real ACP agent over stdio, written with @agentclientprotocol/sdk, for the worker tests. On a
  * prompt it streams text and a tool call, then asks three permissions AT THE SAME TIME (read,
  * execute, delete), reports each answer as soon as it has it, and ends the turn with a line
- * naming the option kind chosen for each. A prompt containing "refuse" ends with `refusal`.
+ * naming the option kind chosen for each, then the prompt it got. A prompt containing "refuse"
+ * ends with `refusal`; after `session/cancel` the turn ends with `cancelled`.
  */
 import { Readable, Writable } from 'node:stream';
 import { agent, methods, ndJsonStream, PROTOCOL_VERSION, type PermissionOption } from '@agentclientprotocol/sdk';
@@ -14,7 +15,12 @@ const OPTIONS: PermissionOption[] = [
   { optionId: 'never', name: 'Never', kind: 'reject_always' },
 ];
 
+const cancelled = new Set<string>();
+
 const app = agent({ name: 'switchboard-test-agent' })
+  .onNotification(methods.agent.session.cancel, ({ params }) => {
+    cancelled.add(params.sessionId);
+  })
   .onRequest(methods.agent.initialize, () => ({ protocolVersion: PROTOCOL_VERSION, agentCapabilities: { loadSession: false } }))
   .onRequest(methods.agent.session.new, () => ({ sessionId: 'sess-1' }))
   .onRequest(methods.agent.session.prompt, async ({ params, client }) => {
@@ -32,7 +38,8 @@ const app = agent({ name: 'switchboard-test-agent' })
       return `${kind}:${chosen}`;
     };
     const answers = await Promise.all([ask('exec-1', 'execute', 'Run payment export'), ask('read-1', 'read', 'Read ledger.csv'), ask('del-1', 'delete', 'Delete old exports')]);
-    await say(`Permissions ${answers.join(' ')}.`);
+    if (cancelled.has(sessionId)) return { stopReason: 'cancelled' as const };
+    await say(`Permissions ${answers.join(' ')}. Prompt: ${promptText}`);
     return { stopReason: 'end_turn' as const };
   });
 

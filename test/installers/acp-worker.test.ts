@@ -67,7 +67,7 @@ describe('ACP task worker', () => {
     assert.ok(source.progressLog.some((p) => /tool: Read ledger\.csv \(read\)/.test(p.message)));
     assert.equal(source.results.length, 1);
     assert.equal(source.results[0]!.state, 'completed');
-    assert.match(source.results[0]!.artifacts[0]!.text, /^Working\. Permissions/);
+    assert.match(source.results[0]!.artifacts[0]!.text, /^Working\. Permissions .*\. Prompt: Prepare the payment run\n\nUse ledger\.csv$/);
   });
 
   it('a refusal becomes a rejected task; a policy deny never asks; a missing agent fails the task cleanly', async () => {

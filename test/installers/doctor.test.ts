@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { startUp, type RunningUp } from '../../bin/commands/up.js';
 import { runDoctor, formatDoctor, type CheckResult } from '../../bin/commands/doctor.js';
 import { loadContext } from '../../bin/cli-support.js';
+import { runGateway } from '../../bin/run-gateway.js';
 import { startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
 import { cliInProcess } from './cli-in-process.js';
 import { startOllamaStandIn, type OllamaStandIn } from './ollama-standin.js';
@@ -102,10 +103,25 @@ describe('switchboard doctor and models local', () => {
     const remote = loadContext({ dataDir }).config;
     remote.gateway.upstreams = [{ name: 'cloud', kind: 'openrouter', baseUrl: 'http://127.0.0.2:9/v1', apiKeyEnv: 'TEST_UPSTREAM_KEY' }];
     const k = byId(await doctor({ config: remote, env: { ...env(), TEST_UPSTREAM_KEY: '' } }));
-    assert.equal(k['upstream-key']!.status, 'fail');
+    assert.equal(k['upstream-key']!.status, 'fail', 'the running gateway sends calls there without a key');
     assert.match(k['upstream-key']!.fix!, /export TEST_UPSTREAM_KEY=/);
-    assert.equal(k.upstream!.status, 'fail');
-    assert.match(k.upstream!.fix!, /HTTPS_PROXY/);
+    assert.equal(k.upstream!.status, 'warn', 'nothing is sent there without a key: unreachable is not what breaks');
+    const keyed = byId(await doctor({ config: remote }));
+    assert.equal(keyed['upstream-key']!.status, 'pass');
+    assert.equal(keyed.upstream!.status, 'fail', 'with a key, an unreachable upstream breaks every call');
+    assert.match(keyed.upstream!.fix!, /HTTPS_PROXY/);
+    const down = byId(await doctor({ config: remote, env: { ...env(), TEST_UPSTREAM_KEY: '' }, gatewayUrl: 'http://127.0.0.1:9' }));
+    assert.equal(down['upstream-key']!.status, 'warn', 'no gateway runs: `up` will use the demo upstream');
+    assert.match(down['upstream-key']!.message, /switchboard up` will answer with the offline demo upstream/);
+    // Ollama as the upstream: no key needed; when it is not running, that breaks the path.
+    const local = loadContext({ dataDir }).config;
+    local.gateway.upstreams = [{ name: 'ollama', kind: 'ollama', baseUrl: 'http://127.0.0.1:9/v1' }];
+    const o = byId(await doctor({ config: local, env: { ...env(), TEST_UPSTREAM_KEY: '' } }));
+    assert.equal(o['upstream-key']!.status, 'pass');
+    assert.equal(o.upstream!.status, 'fail');
+    assert.match(o.upstream!.fix!, /ollama serve/);
+    local.gateway.upstreams = [{ name: 'ollama', kind: 'ollama', baseUrl: `${ollama.host}/v1` }];
+    assert.equal(byId(await doctor({ config: local })).upstream!.status, 'pass');
     chmodSync(dataDir, 0o755);
     try {
       const loose = byId(await doctor());
@@ -125,5 +141,55 @@ describe('switchboard doctor and models local', () => {
     process.exitCode = 0;
     assert.equal(byId(parsed.checks).gateway!.status, 'fail');
     assert.ok(parsed.checks.filter((c) => c.status === 'fail').every((c) => typeof c.fix === 'string' && c.fix.length > 0));
+  });
+
+  it('no cloud key on a fresh machine: `up` answers from the demo upstream, so the key is a warning with the fix, not a failure', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'sb-doctor-fresh-'));
+    const saved = { OPENROUTER_API_KEY: process.env.OPENROUTER_API_KEY, SWITCHBOARD_UPSTREAM_KEY: process.env.SWITCHBOARD_UPSTREAM_KEY };
+    delete process.env.OPENROUTER_API_KEY;
+    delete process.env.SWITCHBOARD_UPSTREAM_KEY;
+    let demoUp: RunningUp | undefined;
+    try {
+      demoUp = await startUp({ dataDir: fresh, port: '0', controllerPort: '0', logLevel: 'silent' });
+      assert.equal(demoUp.gateway.demo, true);
+      const results = await runDoctor({
+        dataDir: fresh,
+        config: loadContext({ dataDir: fresh }).config,
+        env: { OLLAMA_HOST: ollama.host, HOME: stateDir },
+        gatewayUrl: demoUp.gateway.url,
+        controllerUrl: demoUp.controllerUrl!,
+        gooseConfigDir: gooseDir,
+        gooseStateDirs: [stateDir],
+        timeoutMs: 5000,
+      });
+      const r = byId(results);
+      assert.equal(r['upstream-key']!.status, 'warn', r['upstream-key']!.message);
+      assert.match(r['upstream-key']!.message, /offline demo upstream, a stand-in for openrouter/);
+      assert.equal(r['upstream-key']!.fix, 'export OPENROUTER_API_KEY=<your key>, then restart `switchboard up` to use real models');
+      assert.equal(r.upstream!.status, 'pass', 'openrouter.ai is not contacted: the demo upstream is what answers');
+      for (const id of ['node', 'data-dir', 'gateway', 'controller', 'bundle']) assert.equal(r[id]?.status, 'pass', `${id}: ${r[id]?.message}`);
+      for (const c of results) if (c.status !== 'pass') assert.ok(c.fix && c.fix.length > 0, `${c.id} says how to fix it`);
+    } finally {
+      await demoUp?.stop();
+      Object.assign(process.env, Object.fromEntries(Object.entries(saved).filter(([, v]) => v !== undefined)));
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  });
+
+  it('a gateway that runs but refuses model calls (no policy bundle from its controller) fails the gateway check with the reason', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-doctor-nobundle-'));
+    writeFileSync(join(dir, 'switchboard.yaml'), `controller:\n  url: http://127.0.0.1:9\n  tokenEnv: SB_TEST_CONTROLLER_TOKEN\ngateway:\n  upstreams:\n    - { name: primary, kind: openrouter, baseUrl: "${upstream.baseUrl}", apiKeyEnv: TEST_UPSTREAM_KEY }\n`);
+    process.env.SB_TEST_CONTROLLER_TOKEN = 'not-used';
+    const gw = await runGateway({ dataDir: dir, port: '0', logLevel: 'silent' }, { demoWhenNoKey: false });
+    try {
+      const r = byId(await runDoctor({ dataDir: dir, config: loadContext({ dataDir: dir }).config, env: env(), gatewayUrl: gw.url, controllerUrl: 'http://127.0.0.1:9', gooseConfigDir: gooseDir, gooseStateDirs: [stateDir], timeoutMs: 5000 }));
+      assert.equal(r.gateway!.status, 'fail');
+      assert.match(r.gateway!.message, /runs but refuses model calls: no valid policy bundle for role \S+ \(none\)/);
+      assert.match(r.gateway!.fix!, /controller is reachable/);
+    } finally {
+      await gw.stop();
+      delete process.env.SB_TEST_CONTROLLER_TOKEN;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

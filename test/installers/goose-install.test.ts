@@ -85,6 +85,8 @@ describe('switchboard goose install / uninstall', () => {
     const config = parseYaml(text) as { GOOSE_PROVIDER: string; GOOSE_ALLOWLIST: string; extensions: Record<string, { type: string; cmd: string; args: string[]; enabled: boolean }> };
     assert.equal(config.GOOSE_PROVIDER, 'switchboard');
     assert.equal(config.GOOSE_ALLOWLIST, `${up.controllerUrl}/api/v1/goose/allowlist/finance`);
+    assert.equal((config as unknown as { GOOSE_MODEL: string }).GOOSE_MODEL, 'openai/gpt-4.1', "Finance's default model (claude-sonnet-4 is premium, which Finance may not use)");
+    assert.doesNotMatch(r.stdout, /^note:/m, 'the role matches the enrolment');
     assert.equal(config.extensions.developer?.type, 'platform', "the user's extension is kept");
     const mesh = config.extensions.agent_mesh!;
     assert.equal(mesh.type, 'stdio');
@@ -115,6 +117,8 @@ describe('switchboard goose install / uninstall', () => {
     try {
       const r = await cliInProcess(['goose', 'install', '--role', 'marketing', '--data-dir', dataDir, '--goose-config-dir', dir, '--gateway-url', up.gateway.url], env());
       assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^note: the gateway in .* is enrolled as finance: it applies that role's models and allowlist, not marketing's\. Run `switchboard up --role marketing` to switch\.$/m);
+      assert.equal((parseYaml(readFileSync(join(dir, 'config.yaml'), 'utf8')) as { GOOSE_MODEL: string }).GOOSE_MODEL, 'google/gemini-2.5-flash');
       writeFileSync(join(dir, 'config.yaml'), `${readFileSync(join(dir, 'config.yaml'), 'utf8')}GOOSE_MODE: approve\n`);
       const undo = await cliInProcess(['goose', 'uninstall', '--data-dir', dataDir, '--goose-config-dir', dir], env());
       assert.equal(undo.code, 0, undo.stderr);

@@ -1,12 +1,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import OpenAI from 'openai';
 import { startUp, upBanner } from '../../bin/commands/up.js';
 import { CliError } from '../../bin/cli-support.js';
+import { UP_LOCK_FILE } from '../../bin/data-dir-lock.js';
 import { ENROLMENT_FILE } from '../../gateway/bundles/enrolled-token.js';
 import { startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
 
@@ -130,7 +131,22 @@ describe('switchboard up', () => {
     assert.match(stderr, /offline demo upstream/);
     const gatewayUrl = /Switchboard gateway: +(\S+)/.exec(stderr)![1]!;
     assert.equal((await fetch(`${gatewayUrl}/healthz`)).ok, true);
+    // A second `up` on the same data dir (another controller port) is refused before it touches
+    // anything: it used to re-enrol the running gateway against its own, soon dead, controller.
+    const enrolment = readFileSync(join(dataDir, ENROLMENT_FILE), 'utf8');
+    await assert.rejects(startUp({ dataDir, port: '0', controllerPort: '0', upstream: upstream.baseUrl, logLevel: 'silent' }), (err: unknown) => {
+      assert.ok(err instanceof CliError);
+      assert.equal(err.message, `switchboard up is already running on ${dataDir} (pid ${child.pid}): stop it first (Ctrl-C), or pass another --data-dir`);
+      return true;
+    });
+    assert.equal(readFileSync(join(dataDir, ENROLMENT_FILE), 'utf8'), enrolment, 'the running enrolment is untouched');
     child.kill('SIGINT');
     assert.equal(await exited, 0);
+    assert.ok(!existsSync(join(dataDir, UP_LOCK_FILE)), 'the lock is released on Ctrl-C');
+    // A lock left by a process that is gone (kill -9, a crash) is stale and taken over.
+    writeFileSync(join(dataDir, UP_LOCK_FILE), String(child.pid));
+    const again = await startUp({ dataDir, port: '0', controllerPort: '0', upstream: upstream.baseUrl, logLevel: 'silent' });
+    assert.equal(readFileSync(join(dataDir, UP_LOCK_FILE), 'utf8'), String(process.pid));
+    await again.stop();
   });
 });
