@@ -15,6 +15,7 @@
  */
 import type { JsonObject, JsonValue } from '../context.js';
 import { wireMaps } from '../wire/index.js';
+import { markChanged } from '../wire/raw-request.js';
 import type { TextField, ToolSchema, WireFormatName } from '../wire/types.js';
 import type { DetectionMemo } from './detection-memo.js';
 import type { GuardMode } from '../../policies/guard-policy.js';
@@ -106,7 +107,10 @@ export function maskRequestBody(body: JsonObject, kind: BodyKind, opts: MaskOpti
   let schemas: Map<string, ToolSchema> | undefined;
   const schemaOf = (tool: string | undefined) => (tool === undefined ? undefined : (schemas ??= map.toolSchemas(body)).get(tool));
   map.requestFields(body, (f) => collectField(f, slots, commits, schemaOf));
-  return maskSlots(slots, commits, opts);
+  const result = maskSlots(slots, commits, opts);
+  // The upstream payload reuses the client's bytes for messages nothing changed: name the rest.
+  if (result.changed) for (const slot of slots) if (slot.spans) markChanged(body, slot.path);
+  return result;
 }
 
 function maskSlots(slots: TextSlot[], commits: Array<() => void>, opts: MaskOptions): MaskResult {

@@ -1,0 +1,95 @@
+/**
+ * The upstream payload reuses the client's bytes for unchanged messages (wire/raw-request.ts):
+ * it must always parse to exactly the body the pipeline holds, reuse bytes only where nothing
+ * changed, and fall back to serialising when the bytes could mean something else.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { itemRanges, markChanged, rememberRawRequest, requestPayload } from '../../gateway/wire/raw-request.js';
+import type { JsonObject, JsonValue } from '../../gateway/context.js';
+
+function parse(text: string): { body: JsonObject; bytes: Buffer } {
+  const bytes = Buffer.from(text);
+  const body = JSON.parse(bytes.toString('utf8')) as JsonObject;
+  rememberRawRequest(body, bytes);
+  return { body, bytes };
+}
+
+const arbMessage = fc.record({
+  role: fc.constantFrom('user', 'assistant', 'tool'),
+  content: fc.oneof(fc.string({ unit: 'binary' }), fc.array(fc.record({ type: fc.constant('text'), text: fc.string({ unit: 'binary' }) }), { maxLength: 3 })),
+  extra: fc.option(fc.jsonValue(), { nil: undefined }),
+}) as fc.Arbitrary<JsonValue>;
+
+describe('raw request reuse', () => {
+  it('payload parses to the body after any edits, whatever the client formatting', () => {
+    fc.assert(
+      fc.property(
+        fc.array(arbMessage, { minLength: 1, maxLength: 8 }),
+        fc.constantFrom(undefined, 1, 2, '\t'),
+        fc.array(fc.nat(), { maxLength: 3 }),
+        fc.option(fc.string(), { nil: undefined }),
+        (messages, indent, edits, model) => {
+          const { body } = parse(JSON.stringify({ model: 'm', messages, tools: [{ type: 'function', function: { name: 't' } }], stream: true }, null, indent));
+          for (const e of edits) {
+            const i = e % messages.length;
+            const m = (body['messages'] as JsonObject[])[i]!;
+            m['content'] = `masked ${e}`;
+            markChanged(body, `messages[${i}].content`);
+          }
+          body['max_tokens'] = 5;
+          const sent = JSON.parse(requestPayload(body, model).toString('utf8')) as JsonObject;
+          assert.deepEqual(sent, model !== undefined ? { ...body, model } : body);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('reuses the bytes of unchanged messages and serialises the changed one', () => {
+    const text = '{"model":"m","messages":[ {"role":"user", "content":"keep  me"} ,\n {"role":"user","content":"secret 4111"} ]}';
+    const { body } = parse(text);
+    (body['messages'] as JsonObject[])[1]!['content'] = 'secret CARD_1';
+    markChanged(body, 'messages[1].content');
+    const out = requestPayload(body).toString('utf8');
+    assert.ok(out.includes('{"role":"user", "content":"keep  me"}'), out);
+    assert.ok(!out.includes('4111'), out);
+    assert.deepEqual(JSON.parse(out), body);
+  });
+
+  it('an unreported change inside a message is never sent from the old bytes when the item object was replaced', () => {
+    const { body } = parse('{"messages":[{"role":"user","content":"a@b.example"}]}');
+    (body['messages'] as JsonValue[])[0] = { role: 'user', content: 'EMAIL_1' };
+    assert.equal(requestPayload(body).toString('utf8'), '{"messages":[{"role":"user","content":"EMAIL_1"}]}');
+  });
+
+  it('a change it cannot place in a message turns reuse off', () => {
+    const { body } = parse('{"messages":[{"role":"user","content":"x  y"}]}');
+    markChanged(body, 'messages');
+    assert.equal(requestPayload(body).toString('utf8'), JSON.stringify(body));
+  });
+
+  it('refuses bytes that could mean something else: duplicate keys, escaped keys, bad UTF-8', () => {
+    assert.equal(itemRanges(Buffer.from('{"messages":[{"content":"SECRET","content":"x"}]}'), 'messages'), null);
+    assert.equal(itemRanges(Buffer.from('{"messages":[{"content":"x"}],"messages":[]}'), 'messages'), null);
+    assert.equal(itemRanges(Buffer.from('{"messages":[{"cont\\u0065nt":"x"}]}'), 'messages'), null);
+    assert.equal(itemRanges(Buffer.from([...Buffer.from('{"messages":[{"content":"'), 0xff, ...Buffer.from('"}]}')]), 'messages'), null);
+    // Duplicate keys: the payload is serialised from the parsed body, so the hidden value never goes out.
+    const { body } = parse('{"messages":[{"role":"user","content":"sk-SECRET","content":"hello  there"}]}');
+    assert.ok(!requestPayload(body).toString('utf8').includes('sk-SECRET'));
+  });
+
+  it('finds item ranges around escaped quotes, nested arrays and scalars', () => {
+    const text = '{"a":[1,2],"messages":[ "s\\"]" , 12 ,{"x":[{"y":"]"}]},null ],"b":{"messages":[]}}';
+    const ranges = itemRanges(Buffer.from(text), 'messages')!;
+    assert.deepEqual(ranges.map(([s, e]) => text.slice(s, e)), ['"s\\"]"', '12', '{"x":[{"y":"]"}]}', 'null']);
+  });
+
+  it('Responses input items are reused the same way', () => {
+    const { body } = parse('{"model":"m","input":[{"role":"user","content":"one"},{"type":"function_call_output","call_id":"c","output":"two"}]}');
+    (body['input'] as JsonObject[])[1]!['output'] = 'TWO';
+    markChanged(body, 'input[1].output');
+    assert.deepEqual(JSON.parse(requestPayload(body).toString('utf8')), body);
+  });
+});
