@@ -13,7 +13,7 @@ import { openGatewayDb, type GatewayDb } from './store.js';
 import { defaultPolicySource } from '../policies/default-source.js';
 import { createCostServices } from './cost/services.js';
 import { unknownModelPrice } from './cost/config.js';
-import { estimatePromptTokens } from '../models/tokens.js';
+import { estimatePromptTokens } from './cost/token-estimates.js';
 import { ExactCache } from './cache/exact-cache.js';
 import { exactCacheOptions, resolveCacheConfig } from './cache/config.js';
 import { loadConfiguredRules } from './downshift/active-rules.js';

@@ -4,7 +4,7 @@
  * so the reservation is priced on what is actually sent. Every applied decision is recorded
  * in ctx.notes.downshift (from, to, rule, reason); the task kind always in ctx.notes.taskKind.
  */
-import type { JsonObject, RequestContext, Stage, WireFormat } from '../context.js';
+import type { JsonObject, RequestContext, RouteKind, Stage, WireFormat } from '../context.js';
 import type { DownshiftRules } from '../downshift/rules.js';
 import { classifyTaskKind } from '../downshift/task-kind.js';
 
@@ -12,7 +12,7 @@ export interface DownshiftStageDeps {
   /** The active rule set; undefined when no rule file is configured (only the task kind is recorded). */
   rules: DownshiftRules | undefined;
   /** Pre-flight prompt token estimate, only called when a rule looks at prompt size. */
-  estimatePromptTokens: (body: JsonObject, format: WireFormat, model: string) => number;
+  estimatePromptTokens: (body: JsonObject, route: RouteKind, model: string) => number;
   now?: () => number;
 }
 
@@ -60,7 +60,7 @@ export function downshiftStage(deps: DownshiftStageDeps): Stage {
           role: ctx.caller?.role ?? '',
           taskKind,
           model,
-          promptTokens: () => (tokens ??= deps.estimatePromptTokens(body, ctx.format, model)),
+          promptTokens: () => (tokens ??= deps.estimatePromptTokens(body, ctx.route, model)),
           budget: ctx.notes.budget?.state,
           now: now(),
         },
