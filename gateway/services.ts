@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Stage } from './context.js';
-import type { GatewayConfig } from './config.js';
+import { memoBytesPerTenant, type GatewayConfig } from './config.js';
 import { buildPipeline } from './pipeline.js';
 import { loadOrCreateLocalToken } from './local-token.js';
 import { UpstreamRouter } from './upstream/router.js';
@@ -84,6 +84,7 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
     dataDir: opts.dataDir,
     db: getDb,
     detect,
+    memoBytesPerTenant: memoBytesPerTenant(opts.config),
     // A tenant key rotated or imported with `switchboard secrets` replaces the derived one.
     ...(secrets ? { tenantKey: (tenantId: string) => (/^[a-z0-9][a-z0-9_-]{0,63}$/.test(tenantId) ? secrets.get(`tenant.${tenantId}.pseudonym`) : undefined) } : {}),
   });
