@@ -14,6 +14,10 @@
  * - no change was reported inside it (`markChanged`, called by masking for every rewritten text
  *   with that text's wire-map path). A change inside the array whose item cannot be told from its
  *   path turns reuse off for the whole request.
+ * A changed item whose changes are all replacements inside plain string values (masking's usual
+ * case: a name in a tool result) is patched in place — only the replaced spans are written anew —
+ * and only after checking that the located value decodes to the text the guard read, and the
+ * patched value to the text the guard wrote.
  * Anything else serialises the item (or the body) afresh, as before.
  */
 import { isUtf8 } from 'node:buffer';
@@ -23,13 +27,32 @@ import type { JsonObject, JsonValue } from '../context.js';
 const ITEM_KEYS = ['messages', 'input'] as const;
 type ItemKey = (typeof ITEM_KEYS)[number];
 
+/** One replacement in a text: UTF-16 offsets into the text before, and what replaced them. */
+export interface TextEdit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+/** How a plain string value changed: its text before, and the replacements (in order). */
+export interface StringChange {
+  before: string;
+  edits: TextEdit[];
+}
+
+interface PlacedChange extends StringChange {
+  /** Path inside the item: keys and indexes. */
+  steps: Array<string | number>;
+}
+
 interface RawRequest {
   bytes: Buffer;
   key: ItemKey;
   /** The array and its items as parsed (identity checks). */
   array: JsonValue[];
   items: JsonValue[];
-  changed: Set<number>;
+  /** Changed items: their in-place changes, or null when the item must be serialised afresh. */
+  changed: Map<number, PlacedChange[] | null>;
   /** False once a change could not be placed in an item. */
   reusable: boolean;
   /** Byte range of each item; null when the bytes cannot be reused; undefined before the scan. */
@@ -44,7 +67,7 @@ export function rememberRawRequest(body: JsonValue, bytes: Buffer): void {
   for (const key of ITEM_KEYS) {
     const array = body[key];
     if (Array.isArray(array)) {
-      if (array.length > 0) raws.set(body, { bytes, key, array, items: [...array], changed: new Set(), reusable: true });
+      if (array.length > 0) raws.set(body, { bytes, key, array, items: [...array], changed: new Map(), reusable: true });
       return;
     }
   }
@@ -54,7 +77,7 @@ export function rememberRawRequest(body: JsonValue, bytes: Buffer): void {
  * Reports that the text at wire-map `path` (`messages[3].content`, `input[0].output`, `tools[1]…`)
  * was rewritten. Top-level fields other than the item array are always serialised afresh.
  */
-export function markChanged(body: JsonObject, path: string): void {
+export function markChanged(body: JsonObject, path: string, change?: StringChange): void {
   const raw = raws.get(body);
   if (!raw || !path.startsWith(raw.key)) return;
   const rest = path.slice(raw.key.length);
@@ -64,7 +87,14 @@ export function markChanged(body: JsonObject, path: string): void {
     return;
   }
   const m = /^\[(\d+)\]/.exec(rest);
-  if (m) raw.changed.add(Number(m[1]));
+  if (m) {
+    const index = Number(m[1]);
+    const steps = change ? pathSteps(rest.slice(m[0].length)) : undefined;
+    const known = raw.changed.get(index);
+    if (!change || !steps || known === null) raw.changed.set(index, null);
+    else if (known) known.push({ ...change, steps });
+    else raw.changed.set(index, [{ ...change, steps }]);
+  }
   else if (/^[A-Za-z0-9_]/.test(rest) === false) raw.reusable = false;
   // Otherwise another top-level key that merely starts with the same letters (`inputs`): not ours.
 }
@@ -94,10 +124,12 @@ export function requestPayload(body: JsonObject, model?: string): Buffer {
     for (let i = 0; i < raw.array.length; i++) {
       if (i > 0) text += ',';
       const item = raw.array[i];
-      if (item === raw.items[i] && !raw.changed.has(i)) {
+      const changes = raw.changed.get(i);
+      const patched = item !== raw.items[i] || changes === null ? undefined : changes === undefined ? [raw.bytes.subarray(ranges[i]![0], ranges[i]![1])] : tryPatch(raw.bytes, ranges[i]!, item, changes);
+      if (patched) {
         parts.push(Buffer.from(text));
         text = '';
-        parts.push(raw.bytes.subarray(ranges[i]![0], ranges[i]![1]));
+        parts.push(...patched);
       } else {
         text += item === undefined ? 'null' : JSON.stringify(item);
       }
@@ -106,6 +138,182 @@ export function requestPayload(body: JsonObject, model?: string): Buffer {
   }
   parts.push(Buffer.from(`${text}}`));
   return Buffer.concat(parts);
+}
+
+/** `.content[0].text` → ['content', 0, 'text']; undefined for anything else. */
+function pathSteps(rest: string): Array<string | number> | undefined {
+  const steps: Array<string | number> = [];
+  const step = /\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]/y;
+  let m: RegExpExecArray | null;
+  while (step.lastIndex < rest.length && (m = step.exec(rest))) steps.push(m[1] !== undefined ? m[1] : Number(m[2]));
+  return step.lastIndex === rest.length && steps.length > 0 ? steps : undefined;
+}
+
+function skipSpace(bytes: Buffer, pos: number): number {
+  let c = bytes[pos];
+  while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = bytes[++pos];
+  return pos;
+}
+
+/** End (exclusive) of the string whose opening quote is at `pos`; -1 if unterminated. */
+function stringEnd(bytes: Buffer, pos: number): number {
+  let end = pos + 1;
+  for (;;) {
+    end = bytes.indexOf(QUOTE, end);
+    if (end < 0) return -1;
+    let backslashes = 0;
+    while (bytes[end - 1 - backslashes] === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return end + 1;
+    end++;
+  }
+}
+
+/** End (exclusive) of the JSON value starting at `pos` (already known to be valid JSON). */
+function valueEnd(bytes: Buffer, pos: number): number {
+  const c = bytes[pos];
+  if (c === QUOTE) return stringEnd(bytes, pos);
+  if (c === 0x7b || c === 0x5b) {
+    let depth = 0;
+    while (pos < bytes.length) {
+      const d = bytes[pos]!;
+      if (d === QUOTE) {
+        pos = stringEnd(bytes, pos);
+        if (pos < 0) return -1;
+        continue;
+      }
+      if (d === 0x7b || d === 0x5b) depth++;
+      else if (d === 0x7d || d === 0x5d) {
+        depth--;
+        if (depth === 0) return pos + 1;
+      }
+      pos++;
+    }
+    return -1;
+  }
+  while (pos < bytes.length) {
+    const d = bytes[pos]!;
+    if (d === 0x2c || d === 0x5d || d === 0x7d || d === 0x20 || d === 0x0a || d === 0x0d || d === 0x09) break;
+    pos++;
+  }
+  return pos;
+}
+
+/** Byte range of the value at `steps` inside the value starting at `pos`; undefined if not found. */
+function locate(bytes: Buffer, pos: number, steps: ReadonlyArray<string | number>): [number, number] | undefined {
+  for (const step of steps) {
+    const open = bytes[pos];
+    if (typeof step === 'number' ? open !== 0x5b : open !== 0x7b) return undefined;
+    pos = skipSpace(bytes, pos + 1);
+    let found = false;
+    for (let index = 0; bytes[pos] !== 0x7d && bytes[pos] !== 0x5d; index++) {
+      if (typeof step === 'string') {
+        const keyEnd = stringEnd(bytes, pos);
+        if (keyEnd < 0) return undefined;
+        const key = bytes.toString('latin1', pos + 1, keyEnd - 1);
+        pos = skipSpace(bytes, skipSpace(bytes, keyEnd) + 1); // past the colon
+        if (key === step) {
+          found = true;
+          break;
+        }
+      } else if (index === step) {
+        found = true;
+        break;
+      }
+      pos = valueEnd(bytes, pos);
+      if (pos < 0) return undefined;
+      pos = skipSpace(bytes, pos);
+      if (bytes[pos] === 0x2c) pos = skipSpace(bytes, pos + 1);
+    }
+    if (!found) return undefined;
+  }
+  const end = valueEnd(bytes, pos);
+  return end < 0 ? undefined : [pos, end];
+}
+
+/** Byte offsets, inside the string literal starting at `quote`, of the UTF-16 offsets `at` (ascending). */
+function byteOffsets(bytes: Buffer, quote: number, at: readonly number[]): number[] | undefined {
+  const out: number[] = [];
+  let b = quote + 1;
+  let u = 0;
+  for (const target of at) {
+    while (u < target) {
+      const c = bytes[b]!;
+      if (c === QUOTE) return undefined;
+      if (c === BACKSLASH) b += bytes[b + 1] === 0x75 /* u */ ? 6 : 2;
+      else b += c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+      u += c >= 0xf0 && c !== BACKSLASH ? 2 : 1;
+    }
+    if (u !== target) return undefined; // inside a surrogate pair
+    out.push(b);
+  }
+  return out;
+}
+
+/**
+ * Whether `edits` (ordered, not overlapping) turn a text of `before`'s length into one of
+ * `after`'s. Lengths only: reading `after` would flatten it, the cost this module avoids.
+ */
+function editsMake(change: StringChange, after: string): boolean {
+  let shift = 0;
+  let last = 0;
+  for (const e of change.edits) {
+    if (e.start < last || e.end < e.start || e.end > change.before.length) return false;
+    shift += e.text.length - (e.end - e.start);
+    last = e.end;
+  }
+  return change.before.length + shift === after.length;
+}
+
+/** The value at `steps` of a parsed item. */
+function valueAt(item: JsonValue | undefined, steps: ReadonlyArray<string | number>): JsonValue | undefined {
+  let v = item;
+  for (const step of steps) {
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = (v as Record<string | number, JsonValue>)[step];
+  }
+  return v;
+}
+
+/**
+ * The item's bytes with each changed string patched where its spans were replaced; undefined
+ * when any change cannot be placed or checked (the caller then serialises the item). Checked
+ * without decoding whole texts: every byte range cut out decodes to exactly the value the guard
+ * replaced, and the edits account for the length of the text the body now holds.
+ */
+export function patchItem(bytes: Buffer, range: [number, number], item: JsonValue | undefined, changes: readonly PlacedChange[]): Buffer[] | undefined {
+  const pieces: Array<{ start: number; end: number; text: string }> = [];
+  for (const change of changes) {
+    const at = locate(bytes, range[0], change.steps);
+    const after = valueAt(item, change.steps);
+    if (!at || at[1] > range[1] || bytes[at[0]] !== QUOTE || typeof after !== 'string' || !editsMake(change, after)) return undefined;
+    const offsets = byteOffsets(bytes, at[0], change.edits.flatMap((e) => [e.start, e.end]));
+    if (!offsets) return undefined;
+    for (let k = 0; k < change.edits.length; k++) {
+      const e = change.edits[k]!;
+      const start = offsets[2 * k]!;
+      const end = offsets[2 * k + 1]!;
+      if (JSON.parse(`"${bytes.toString('utf8', start, end)}"`) !== change.before.slice(e.start, e.end)) return undefined;
+      pieces.push({ start, end, text: JSON.stringify(e.text).slice(1, -1) });
+    }
+  }
+  pieces.sort((a, b) => a.start - b.start);
+  const out: Buffer[] = [];
+  let pos = range[0];
+  for (const p of pieces) {
+    if (p.start < pos) return undefined;
+    out.push(bytes.subarray(pos, p.start), Buffer.from(p.text));
+    pos = p.end;
+  }
+  out.push(bytes.subarray(pos, range[1]));
+  return out;
+}
+
+function tryPatch(bytes: Buffer, range: [number, number], item: JsonValue | undefined, changes: readonly PlacedChange[]): Buffer[] | undefined {
+  try {
+    return patchItem(bytes, range, item, changes);
+  } catch {
+    return undefined;
+  }
 }
 
 const QUOTE = 0x22;

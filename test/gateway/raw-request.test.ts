@@ -47,6 +47,60 @@ describe('raw request reuse', () => {
     );
   });
 
+  it('patches replaced spans inside a message in place, whatever the escaping around them', () => {
+    const escapeAll = (json: string) => json.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.tuple(fc.nat(), fc.nat(), fc.nat(), fc.string({ unit: 'binary', maxLength: 8 })), { maxLength: 4 }),
+        fc.boolean(),
+        fc.constantFrom(undefined, 2),
+        (texts, edits, escaped, indent) => {
+          const messages = texts.map((t, i) => (i % 2 === 0 ? { role: 'tool', content: t } : { role: 'user', content: [{ type: 'text', text: t }] }));
+          const json = JSON.stringify({ model: 'm', messages }, null, indent);
+          const { body } = parse(escaped ? escapeAll(json) : json);
+          const list = body['messages'] as JsonObject[];
+          for (const [m, a, b, replacement] of edits) {
+            const i = m % list.length;
+            const holder = (i % 2 === 0 ? list[i]! : (list[i]!['content'] as JsonObject[])[0]!) as JsonObject;
+            const key = i % 2 === 0 ? 'content' : 'text';
+            const before = holder[key] as string;
+            // Span boundaries on code points, as detectors give them.
+            const points = [...before];
+            const lo = Math.min(a, b) % (points.length + 1);
+            const hi = Math.max(lo, Math.max(a, b) % (points.length + 1));
+            const start = points.slice(0, lo).join('').length;
+            const end = points.slice(0, hi).join('').length;
+            holder[key] = before.slice(0, start) + replacement + before.slice(end);
+            markChanged(body, i % 2 === 0 ? `messages[${i}].content` : `messages[${i}].content[0].text`, { before, edits: [{ start, end, text: replacement }] });
+          }
+          assert.deepEqual(JSON.parse(requestPayload(body).toString('utf8')), body);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a patched message keeps its own bytes around the replaced value', () => {
+    const text = '{"messages":[ {"role" : "tool", "content" : "caf\\u00e9\\n mail dana@x.example now"} ]}';
+    const { body } = parse(text);
+    const m = (body['messages'] as JsonObject[])[0]!;
+    const before = m['content'] as string;
+    const start = before.indexOf('dana');
+    m['content'] = `${before.slice(0, start)}EMAIL_1${before.slice(start + 'dana@x.example'.length)}`;
+    markChanged(body, 'messages[0].content', { before, edits: [{ start, end: start + 'dana@x.example'.length, text: 'EMAIL_1' }] });
+    assert.equal(requestPayload(body).toString('utf8'), '{"messages":[{"role" : "tool", "content" : "caf\\u00e9\\n mail EMAIL_1 now"}]}');
+  });
+
+  it('a change that does not match the bytes is serialised, never patched blindly', () => {
+    const { body } = parse('{"messages":[{"role":"user","content":"call 555 0100 today, please"}]}');
+    const m = (body['messages'] as JsonObject[])[0]!;
+    m['content'] = 'call PHONE_1 today, please';
+    // Offsets that do not describe the change: the check on the patched bytes refuses them.
+    markChanged(body, 'messages[0].content', { before: 'call 555 0100 today, please', edits: [{ start: 0, end: 4, text: 'PHONE_1' }] });
+    assert.equal(requestPayload(body).toString('utf8'), '{"messages":[{"role":"user","content":"call PHONE_1 today, please"}]}');
+  });
+
   it('reuses the bytes of unchanged messages and serialises the changed one', () => {
     const text = '{"model":"m","messages":[ {"role":"user", "content":"keep  me"} ,\n {"role":"user","content":"secret 4111"} ]}';
     const { body } = parse(text);
