@@ -3,11 +3,13 @@
  * it must always parse to exactly the body the pipeline holds, reuse bytes only where nothing
  * changed, and fall back to serialising when the bytes could mean something else.
  */
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { itemRanges, markChanged, rememberRawRequest, requestPayload } from '../../gateway/wire/raw-request.js';
 import type { JsonObject, JsonValue } from '../../gateway/context.js';
+import { startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
 
 function parse(text: string): { body: JsonObject; bytes: Buffer } {
   const bytes = Buffer.from(text);
@@ -145,5 +147,36 @@ describe('raw request reuse', () => {
     (body['input'] as JsonObject[])[1]!['output'] = 'TWO';
     markChanged(body, 'input[1].output');
     assert.deepEqual(JSON.parse(requestPayload(body).toString('utf8')), body);
+  });
+});
+
+describe('raw request reuse through the gateway', () => {
+  let upstream: ScriptedUpstream;
+  let gw: TestGateway;
+  before(async () => {
+    upstream = await startScriptedUpstream();
+    gw = await startTestGateway({ upstreamUrl: upstream.baseUrl });
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  it('sends unchanged messages as the client wrote them and masked ones patched, in mask mode', async () => {
+    const kept = '{"role" : "system" ,  "content" : "Be brief. \\u00e9t\\u00e9 \\ud83d\\ude00"}';
+    const masked = '{"role":"user", "content":"Mail dana.whitfield@northwind-mail.com  the caf\\u00e9 notes"}';
+    const text = `{"model":"m","messages":[${kept},  ${masked}],"stream":false}`;
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${gw.token}` },
+      body: text,
+    });
+    assert.equal(res.status, 200);
+    await res.text();
+    const raw = upstream.received.at(-1)!.raw;
+    assert.ok(raw.includes(kept), raw);
+    assert.ok(!raw.includes('dana.whitfield'), raw);
+    // The masked message keeps its own spacing and escapes around the pseudonym.
+    assert.match(raw, /\{"role":"user", "content":"Mail EMAIL_[0-9A-F]{8}  the caf\\u00e9 notes"\}/);
   });
 });
