@@ -15,7 +15,8 @@ import pino from 'pino';
 import type { JsonObject, RequestContext, SseEvent } from '../gateway/context.js';
 import { openGatewayDb } from '../gateway/store.js';
 import { loadModelRegistry } from '../models/registry.js';
-import { encoder, estimatePromptTokens, promptTokensUpperBound } from '../models/tokens.js';
+import { encoder } from '../models/tokens.js';
+import { estimatePromptTokens, promptTokensUpperBound } from '../gateway/cost/token-estimates.js';
 import { UsageStore } from '../models/usage-store.js';
 import type { UsageRecord } from '../models/usage-record.js';
 import { BudgetLedger } from '../gateway/cost/ledger.js';
@@ -111,10 +112,10 @@ for (const [label, spent] of [['roomy budget: byte-bound path', 0], ['near the l
 }
 process.stdout.write('\nprompt size estimate\n');
 encoder('cl100k_base');
-time(`byte bound, Goose turn`, Math.round(50_000 * scale), () => promptTokensUpperBound(goose, 'openai'));
-time(`tiktoken, Goose turn (${estimatePromptTokens(goose, 'openai', 'anthropic/claude-sonnet-4')} tokens)`, Math.round(2000 * scale), () => estimatePromptTokens(goose, 'openai', 'anthropic/claude-sonnet-4'));
-time(`byte bound, large prompt (${Buffer.byteLength(JSON.stringify(big))} B)`, Math.round(2000 * scale), () => promptTokensUpperBound(big, 'openai'));
-time(`tiktoken, large prompt (${estimatePromptTokens(big, 'openai', 'anthropic/claude-sonnet-4')} tokens)`, Math.max(3, Math.round(30 * scale)), () => estimatePromptTokens(big, 'openai', 'anthropic/claude-sonnet-4'));
+time(`byte bound, Goose turn`, Math.round(50_000 * scale), () => promptTokensUpperBound(goose, 'chat'));
+time(`tiktoken (memoised per text), Goose turn (${estimatePromptTokens(goose, 'chat', 'anthropic/claude-sonnet-4')} tokens)`, Math.round(2000 * scale), () => estimatePromptTokens(goose, 'chat', 'anthropic/claude-sonnet-4'));
+time(`byte bound, large prompt (${Buffer.byteLength(JSON.stringify(big))} B)`, Math.round(2000 * scale), () => promptTokensUpperBound(big, 'chat'));
+time(`tiktoken (memoised per text), large prompt (${estimatePromptTokens(big, 'chat', 'anthropic/claude-sonnet-4')} tokens)`, Math.max(3, Math.round(30 * scale)), () => estimatePromptTokens(big, 'chat', 'anthropic/claude-sonnet-4'));
 
 // ---- usage store -----------------------------------------------------------------------------
 process.stdout.write('\nusage store writes (WAL, synchronous=NORMAL)\n');

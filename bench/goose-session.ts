@@ -11,10 +11,12 @@
  * Reports added P50/P99 per turn for turns of 250 KB and more, how much text the guard scanned
  * afresh per turn, and the detection memo's memory. A second, in-process part times the
  * Privacy Guard's masking alone on the same turns with and without the memo (CPU only, no
- * sockets), which is steadier on a busy machine than the end-to-end difference.
+ * sockets), which is steadier on a busy machine than the end-to-end difference. The added process
+ * CPU time per turn (gateway request minus direct request, all in this one process) is reported
+ * too: other load on the machine barely moves it. `--stages` times each pipeline stage.
  */
 import { readFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -26,7 +28,7 @@ import { createGatewayServer } from '../gateway/server.js';
 import { createLogger } from '../gateway/logger.js';
 import { DEFAULT_MEMO_BYTES_PER_TENANT } from '../gateway/stages/privacy-guard.js';
 import { randomBytes } from 'node:crypto';
-import type { JsonObject } from '../gateway/context.js';
+import type { JsonObject, RequestContext, Stage } from '../gateway/context.js';
 import { detect } from '../gateway/guard/detect.js';
 import { TenantKeys } from '../gateway/guard/pseudonym.js';
 import { DetectionMemo } from '../gateway/guard/detection-memo.js';
@@ -42,6 +44,7 @@ Options:
   --turns <n>   turns per session (default 30)
   --quick       fewer runs, for a smoke check
   --masking-only  only the in-process masking part (no servers)
+  --stages      also time each pipeline stage and finish hook in-process (turns ≥ 250 KB)
   -h, --help    this text
 `;
 
@@ -50,10 +53,10 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function settings(argv: string[]): { runs: number; turns: number; maskingOnly: boolean } {
+function settings(argv: string[]): { runs: number; turns: number; maskingOnly: boolean; stages: boolean } {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { runs: { type: 'string' }, turns: { type: 'string' }, quick: { type: 'boolean', default: false }, 'masking-only': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } }, strict: true });
+    parsed = parseArgs({ args: argv, options: { runs: { type: 'string' }, turns: { type: 'string' }, quick: { type: 'boolean', default: false }, 'masking-only': { type: 'boolean', default: false }, stages: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } }, strict: true });
   } catch (err) {
     fail((err as Error).message);
   }
@@ -67,7 +70,7 @@ function settings(argv: string[]): { runs: number; turns: number; maskingOnly: b
     if (!Number.isInteger(n) || n <= 0) fail(`${flag} must be a positive integer (got "${v}")`);
     return n;
   };
-  return { runs: int('--runs', parsed.values.runs, parsed.values.quick ? 4 : 12), turns: int('--turns', parsed.values.turns, 30), maskingOnly: parsed.values['masking-only'] };
+  return { runs: int('--runs', parsed.values.runs, parsed.values.quick ? 4 : 12), turns: int('--turns', parsed.values.turns, 30), maskingOnly: parsed.values['masking-only'], stages: parsed.values.stages };
 }
 
 /** Nearest-rank percentile of unsorted samples. */
@@ -135,7 +138,15 @@ function sessionBodies(turns: number, nonce: string, files: Array<{ path: string
   return bodies;
 }
 
-async function send(dispatcher: Agent, url: string, body: string, token: string | undefined): Promise<number> {
+/** Process CPU time in ms (user + system): unlike wall time, barely moved by other load on the machine. */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** Wall and process-CPU milliseconds of one request (client, gateway and upstream share this process). */
+async function send(dispatcher: Agent, url: string, body: string, token: string | undefined): Promise<{ ms: number; cpu: number }> {
+  const cpuStarted = cpuMs();
   const started = performance.now();
   const res = await request(url, {
     method: 'POST',
@@ -145,8 +156,9 @@ async function send(dispatcher: Agent, url: string, body: string, token: string 
   });
   const text = await res.body.text();
   const ms = performance.now() - started;
+  const cpu = cpuMs() - cpuStarted;
   if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode} from ${url}: ${text.slice(0, 300)}`);
-  return ms;
+  return { ms, cpu };
 }
 
 /** Masking of each turn's body in-process, memoised (memo carried across the session) and not. */
@@ -179,8 +191,48 @@ function maskingOnly(turns: number, runs: number, files: Array<{ path: string; t
   process.stdout.write(`Masking alone on turns ≥ 250 KB (in-process): with memo P50 ${percentile(withMemo, 50).toFixed(2)} ms, P99 ${percentile(withMemo, 99).toFixed(2)} ms${noMemo}\n`);
 }
 
+/**
+ * Wraps every pipeline stage (and the finish hooks each registers) with a timer, so a run can
+ * say where the gateway's time goes. Times are per request; `record` decides which count.
+ */
+function timeStages(stages: Stage[], record: () => boolean): Map<string, number[]> {
+  const times = new Map<string, number[]>();
+  const add = (name: string, ms: number) => {
+    if (!record()) return;
+    let list = times.get(name);
+    if (!list) times.set(name, (list = []));
+    list.push(ms);
+  };
+  for (let i = 0; i < stages.length; i++) {
+    const stage = stages[i]!;
+    stages[i] = {
+      name: stage.name,
+      phase: stage.phase,
+      async run(ctx: RequestContext) {
+        const onFinish = ctx.onFinish;
+        ctx.onFinish = (hook) => onFinish(async (outcome) => {
+          const started = performance.now();
+          try {
+            await hook(outcome);
+          } finally {
+            add(`${stage.name} (finish hook)`, performance.now() - started);
+          }
+        });
+        const started = performance.now();
+        try {
+          await stage.run(ctx);
+        } finally {
+          add(stage.name, performance.now() - started);
+          ctx.onFinish = onFinish;
+        }
+      },
+    };
+  }
+  return times;
+}
+
 async function main(): Promise<void> {
-  const { runs, turns, maskingOnly: onlyMasking } = settings(process.argv.slice(2));
+  const { runs, turns, maskingOnly: onlyMasking, stages: timeEachStage } = settings(process.argv.slice(2));
   const files = sourceFiles();
   if (onlyMasking) {
     maskingOnly(turns, runs, files);
@@ -192,6 +244,8 @@ async function main(): Promise<void> {
   const gateway = await createGatewayServer({ config, dataDir, logger: createLogger({ level: 'silent', dataDir, name: 'gateway', stdout: false }), env: { BENCH_KEY: 'sk-bench' } });
   const gatewayUrl = await gateway.listen();
   const token = gateway.services.localToken;
+  let bigTurn = false;
+  const stageTimes = timeEachStage ? timeStages(gateway.services.stages, () => bigTurn) : undefined;
   const dispatcher = new Agent({ connections: 4 });
   const direct = `${upstream.baseUrl}/chat/completions`;
   const viaGateway = `${gatewayUrl}/v1/chat/completions`;
@@ -204,6 +258,7 @@ async function main(): Promise<void> {
     }
     upstream.received.length = 0;
     const added: number[][] = Array.from({ length: turns }, () => []);
+    const addedCpu: number[][] = Array.from({ length: turns }, () => []);
     const directMs: number[][] = Array.from({ length: turns }, () => []);
     const scanned: number[][] = Array.from({ length: turns }, () => []);
     const sizes: number[] = [];
@@ -213,10 +268,11 @@ async function main(): Promise<void> {
       for (let t = 0; t < turns; t++) {
         const body = bodies[t]!;
         sizes[t] = Buffer.byteLength(body);
+        bigTurn = sizes[t]! >= 250 * 1024;
         const memo = memos?.forTenant(config.identity.tenantId);
         const scannedBefore = memo?.scannedChars ?? 0;
-        let d: number;
-        let g: number;
+        let d: { ms: number; cpu: number };
+        let g: { ms: number; cpu: number };
         if ((run + t) % 2 === 0) {
           d = await send(dispatcher, direct, body, undefined);
           g = await send(dispatcher, viaGateway, body, token);
@@ -226,8 +282,9 @@ async function main(): Promise<void> {
         }
         // The scripted upstream records every request; drop them so the heap stays the session's.
         upstream.received.length = 0;
-        added[t]!.push(g - d);
-        directMs[t]!.push(d);
+        added[t]!.push(g.ms - d.ms);
+        addedCpu[t]!.push(g.cpu - d.cpu);
+        directMs[t]!.push(d.ms);
         scanned[t]!.push((memo?.scannedChars ?? 0) - scannedBefore);
       }
     }
@@ -235,20 +292,29 @@ async function main(): Promise<void> {
     const fmt = (n: number) => n.toFixed(2).padStart(7);
     const kb = (n: number) => `${(n / 1024).toFixed(0)} KB`.padStart(7);
     process.stdout.write(`\nGoose-shaped session: ${turns} turns × ${runs} runs, 30 tool schemas, stream + include_usage; node ${process.version}\n\n`);
-    process.stdout.write(' turn    body  direct P50  added P50  added P99  scanned afresh (median)\n');
+    process.stdout.write(' turn    body  direct P50  added P50  added P99  added CPU P50  scanned afresh (median)\n');
     for (let t = 0; t < turns; t++) {
       const s = [...scanned[t]!].sort((a, b) => a - b);
-      process.stdout.write(`${String(t + 1).padStart(5)} ${kb(sizes[t]!)}  ${fmt(percentile(directMs[t]!, 50))} ms ${fmt(percentile(added[t]!, 50))} ms ${fmt(percentile(added[t]!, 99))} ms  ${kb(s[Math.floor(s.length / 2)]!)}\n`);
+      process.stdout.write(`${String(t + 1).padStart(5)} ${kb(sizes[t]!)}  ${fmt(percentile(directMs[t]!, 50))} ms ${fmt(percentile(added[t]!, 50))} ms ${fmt(percentile(added[t]!, 99))} ms  ${fmt(percentile(addedCpu[t]!, 50))} ms  ${kb(s[Math.floor(s.length / 2)]!)}\n`);
     }
     const big = added.flatMap((a, t) => (sizes[t]! >= 250 * 1024 ? a : []));
     const bigTurns = sizes.filter((s) => s >= 250 * 1024).length;
     process.stdout.write(`\nTurns of ≥ 250 KB: ${bigTurns} (× ${runs} runs = ${big.length} samples)\n`);
     if (big.length > 0) {
       process.stdout.write(`  added latency P50 ${percentile(big, 50).toFixed(2)} ms, P99 ${percentile(big, 99).toFixed(2)} ms (goal: P50 ≤ 3 ms)\n`);
+      const bigCpu = addedCpu.flatMap((a, t) => (sizes[t]! >= 250 * 1024 ? a : []));
+      process.stdout.write(`  added process CPU P50 ${percentile(bigCpu, 50).toFixed(2)} ms, P99 ${percentile(bigCpu, 99).toFixed(2)} ms (steadier than wall time on a busy machine)\n`);
+      process.stdout.write(`  load average ${loadavg().map((l) => l.toFixed(2)).join(', ')}\n`);
     }
     const memo = memos?.forTenant(config.identity.tenantId);
     if (memo) {
       process.stdout.write(`Detection memo: ${memo.entries} entries, ${(memo.bytes / 1024).toFixed(1)} KB accounted (bound ${DEFAULT_MEMO_BYTES_PER_TENANT / 1048576} MB per tenant); hits ${memo.hits}, misses ${memo.misses}\n`);
+    }
+    if (stageTimes) {
+      process.stdout.write('Per stage on turns ≥ 250 KB (in-process wall time; forward includes the upstream):\n');
+      for (const [name, list] of stageTimes) {
+        process.stdout.write(`  ${name.padEnd(34)} P50 ${percentile(list, 50).toFixed(3).padStart(7)} ms  P99 ${percentile(list, 99).toFixed(3).padStart(7)} ms\n`);
+      }
     }
     maskingOnly(turns, Math.max(2, Math.min(runs, 6)), files);
     process.stdout.write(`Process heap used: ${(process.memoryUsage().heapUsed / 1048576).toFixed(1)} MB\n`);

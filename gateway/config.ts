@@ -48,6 +48,24 @@ export interface GatewayConfig {
   cost?: CostConfigInput;
   /** Traces and metrics export (gateway/telemetry/config.ts); absent keys take its defaults. */
   telemetry?: Partial<TelemetryConfig>;
+  /** Privacy Guard runtime settings. */
+  guard?: GuardRuntimeConfig;
+}
+
+export interface GuardRuntimeConfig {
+  /**
+   * Bound of each tenant's detection memo (guard/detection-memo.ts), in megabytes; 0 turns the
+   * memo off (every text of every request is scanned). Default 8.
+   */
+  memoMegabytesPerTenant?: number;
+}
+
+/** Default bound of each tenant's detection memo. */
+export const DEFAULT_MEMO_MEGABYTES_PER_TENANT = 8;
+
+/** Bytes of each tenant's detection memo under `config.guard` (0: no memo). */
+export function memoBytesPerTenant(config: GatewayConfig): number {
+  return Math.floor((config.guard?.memoMegabytesPerTenant ?? DEFAULT_MEMO_MEGABYTES_PER_TENANT) * 1024 * 1024);
 }
 
 export const OPENROUTER_BASE_URL = 'https://openrouter.ai/api/v1';
@@ -121,6 +139,12 @@ export const gatewayConfigSchema = {
     downshift: downshiftConfigSchema,
     cost: costConfigSchema,
     telemetry: telemetryConfigSchema,
+    guard: {
+      type: 'object',
+      additionalProperties: false,
+      // Up to 1 GB per tenant: a memo entry holds offsets only (~160 bytes plus ~96 per finding).
+      properties: { memoMegabytesPerTenant: { type: 'number', minimum: 0, maximum: 1024 } },
+    },
   },
 } as const;
 

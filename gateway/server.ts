@@ -7,10 +7,11 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { FinishHook, JsonObject, RequestContext, RequestNotes, RouteKind, WireFormat } from './context.js';
+import type { FinishHook, JsonObject, JsonValue, RequestContext, RequestNotes, RouteKind, WireFormat } from './context.js';
 import type { GatewayConfig } from './config.js';
 import { GatewayError, errorBody } from './errors.js';
 import { runPipeline } from './pipeline.js';
+import { rememberRawRequest } from './wire/raw-request.js';
 import { eventOrClose, writeResponse } from './respond.js';
 import { createGatewayServices, type GatewayServices } from './services.js';
 import { presentedToken } from './stages/authenticate.js';
@@ -110,14 +111,18 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
 
   // Model routes take JSON only: a text/plain body would otherwise reach schema validation as a string.
   app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, text, done) => {
-    const body = text as string;
-    if (body.length === 0) {
+  // Parsed from the bytes, which are kept beside the body: the upstream payload reuses the
+  // bytes of every message nothing changed (wire/raw-request.ts).
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, raw, done) => {
+    const bytes = raw as Buffer;
+    if (bytes.length === 0) {
       done(new GatewayError(400, 'Request body is empty; send a JSON object', 'invalid_request_error', 'empty_body'), undefined);
       return;
     }
     try {
-      done(null, JSON.parse(body));
+      const body = JSON.parse(bytes.toString('utf8')) as JsonValue;
+      rememberRawRequest(body, bytes);
+      done(null, body);
     } catch (err) {
       done(new GatewayError(400, `Request body is not valid JSON: ${(err as Error).message}`, 'invalid_request_error', 'invalid_json'), undefined);
     }

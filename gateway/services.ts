@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Stage } from './context.js';
-import type { GatewayConfig } from './config.js';
+import { memoBytesPerTenant, type GatewayConfig } from './config.js';
 import { buildPipeline } from './pipeline.js';
 import { loadOrCreateLocalToken } from './local-token.js';
 import { UpstreamRouter } from './upstream/router.js';
@@ -13,7 +13,7 @@ import { openGatewayDb, type GatewayDb } from './store.js';
 import { defaultPolicySource } from '../policies/default-source.js';
 import { createCostServices } from './cost/services.js';
 import { unknownModelPrice } from './cost/config.js';
-import { estimatePromptTokens } from '../models/tokens.js';
+import { estimatePromptTokens } from './cost/token-estimates.js';
 import { ExactCache } from './cache/exact-cache.js';
 import { exactCacheOptions, resolveCacheConfig } from './cache/config.js';
 import { loadConfiguredRules, localRulesFile, policyDownshiftRules } from './downshift/active-rules.js';
@@ -87,6 +87,7 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
     db: getDb,
     detect,
     secrets,
+    memoBytesPerTenant: memoBytesPerTenant(opts.config),
     // A tenant key rotated or imported with `switchboard secrets` replaces the derived one
     // (looked up again every second, so a rotation needs no restart).
     tenantKey: (tenantId: string) => (/^[a-z0-9][a-z0-9_-]{0,63}$/.test(tenantId) ? secrets.get(`tenant.${tenantId}.pseudonym`) : undefined),

@@ -10,13 +10,13 @@ import type { CachedResponse } from './exact-cache.js';
 
 export const CACHE_HEADER = 'x-switchboard-cache';
 
-/** The completion id of a response: OpenAI `id`, or Anthropic `message.id` in message_start. */
+/** The completion id of a response: OpenAI `id`, Anthropic `message.id` in message_start, Responses `response.id` in its events. */
 export function responseIdOf(value: JsonValue | undefined): string | undefined {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
   if (typeof value.id === 'string' && value.id.length >= 8) return value.id;
-  const message = value.message;
-  if (message && typeof message === 'object' && !Array.isArray(message) && typeof message.id === 'string' && message.id.length >= 8) {
-    return message.id;
+  // Anthropic message_start carries it in `message`, Responses API events in `response`.
+  for (const holder of [value.message, value.response]) {
+    if (holder && typeof holder === 'object' && !Array.isArray(holder) && typeof holder.id === 'string' && holder.id.length >= 8) return holder.id;
   }
   return undefined;
 }
@@ -28,9 +28,12 @@ export function freshIdLike(original: string): string {
   return `${prefix}${randomUUID().replaceAll('-', '').slice(0, 24)}`;
 }
 
-/** True for the event that ends a successful stream (OpenAI `[DONE]`, Anthropic `message_stop`). */
+/**
+ * True for the event that ends a successful stream (OpenAI `[DONE]`, Anthropic `message_stop`,
+ * Responses API `response.completed`).
+ */
 export function isStreamEnd(e: SseEvent): boolean {
-  return e.data === '[DONE]' || e.event === 'message_stop';
+  return e.data === '[DONE]' || e.event === 'message_stop' || e.event === 'response.completed';
 }
 
 export function replayResponse(entry: CachedResponse): GatewayResponse {

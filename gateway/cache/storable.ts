@@ -3,7 +3,9 @@
  * later caller with the same request, so anything that is not a complete, successful answer is
  * kept out: error reports (also those sent with HTTP 200, like OpenRouter's mid-stream error
  * chunk with `error` and `finish_reason: "error"`, whatever the field order) and answers cut by
- * an output cap (`finish_reason: "length"`, Anthropic `stop_reason: "max_tokens"`).
+ * an output cap (`finish_reason: "length"`, Anthropic `stop_reason: "max_tokens"`), and Responses
+ * API answers that did not complete (`status` other than "completed"; a `response.failed`,
+ * `response.incomplete` or `error` stream event).
  */
 import type { JsonObject, JsonValue, SseEvent } from '../context.js';
 
@@ -36,6 +38,11 @@ function isObject(v: JsonValue | undefined): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Responses API stream events that end a stream without a complete answer. */
+const UNSTORABLE_EVENTS: ReadonlySet<string> = new Set(['error', 'response.failed', 'response.incomplete']);
+/** The same, as the `type` of an event's data (a stream may omit `event:` lines). */
+const UNSTORABLE_TYPES = ['"response.failed"', '"response.incomplete"'] as const;
+
 /** True when a parsed payload reports an error: a non-null `error` member, or `object`/`type` "error". */
 function reportsError(v: JsonValue): boolean {
   if (!isObject(v)) return false;
@@ -47,9 +54,11 @@ function reportsError(v: JsonValue): boolean {
  * two substring scans; JSON is parsed only for an event that mentions `"error"`.
  */
 export function eventForbidsStore(e: SseEvent): boolean {
-  if (e.event === 'error') return true;
+  if (e.event !== undefined && UNSTORABLE_EVENTS.has(e.event)) return true;
   const d = e.data;
   if (d === undefined || d.charCodeAt(0) !== 123 /* { */) return false;
+  // Quoted, so answer text (where quotes are escaped) cannot match.
+  if (e.event === undefined && UNSTORABLE_TYPES.some((t) => d.includes(t))) return true;
   if (hasUnstorableReason(d, '"finish_reason"')) return true;
   // Anthropic streams name their events; only message_delta carries the stop reason.
   if (e.event === 'message_delta' && hasUnstorableReason(d, '"stop_reason"')) return true;
@@ -66,6 +75,8 @@ export function bodyForbidsStore(body: JsonValue): boolean {
   if (!isObject(body)) return true;
   if (reportsError(body)) return true;
   if (typeof body.stop_reason === 'string' && UNSTORABLE_REASONS.has(body.stop_reason)) return true;
+  // A Responses API object: only a completed one ("incomplete", "failed", "in_progress"… are not).
+  if (body.object === 'response' && body.status !== 'completed') return true;
   const choices = body.choices;
   if (Array.isArray(choices)) {
     for (const c of choices) {

@@ -107,6 +107,11 @@ export class TenantDetectionMemos {
     return memo;
   }
 
+  /** The bound of each tenant's memo. */
+  get maxBytesPerTenant(): number {
+    return this.#maxBytesPerTenant;
+  }
+
   /** Total bytes held across tenants. */
   get bytes(): number {
     let total = 0;

@@ -15,6 +15,7 @@
  */
 import type { JsonObject, JsonValue } from '../context.js';
 import { wireMaps } from '../wire/index.js';
+import { markChanged, type TextEdit } from '../wire/raw-request.js';
 import type { TextField, ToolSchema, WireFormatName } from '../wire/types.js';
 import type { DetectionMemo } from './detection-memo.js';
 import type { GuardMode } from '../../policies/guard-policy.js';
@@ -88,6 +89,10 @@ interface TextSlot {
   numeric?: { refuseString: boolean };
   /** The text's key in the detection memo, when memoised. */
   memoKey?: string;
+  /** The text is a JSON string value of the body itself (not inside a JSON-in-a-string). */
+  direct?: boolean;
+  /** Replacements made, in order (UTF-16 offsets into `text`), for direct texts. */
+  edits?: TextEdit[];
 }
 
 /** Masks one plain text (CLI, MCP). */
@@ -106,7 +111,13 @@ export function maskRequestBody(body: JsonObject, kind: BodyKind, opts: MaskOpti
   let schemas: Map<string, ToolSchema> | undefined;
   const schemaOf = (tool: string | undefined) => (tool === undefined ? undefined : (schemas ??= map.toolSchemas(body)).get(tool));
   map.requestFields(body, (f) => collectField(f, slots, commits, schemaOf));
-  return maskSlots(slots, commits, opts);
+  const result = maskSlots(slots, commits, opts);
+  // The upstream payload reuses the client's bytes for messages nothing changed: name the rest
+  // (with the replacements of a plain text, so its own bytes can be patched in place).
+  if (result.changed) {
+    for (const slot of slots) if (slot.spans) markChanged(body, slot.path, slot.direct && slot.edits ? { before: slot.text, edits: slot.edits } : undefined);
+  }
+  return result;
 }
 
 function maskSlots(slots: TextSlot[], commits: Array<() => void>, opts: MaskOptions): MaskResult {
@@ -160,9 +171,11 @@ function maskSlots(slots: TextSlot[], commits: Array<() => void>, opts: MaskOpti
     if (!spans) continue;
     let out = '';
     let pos = 0;
+    const edits: TextEdit[] | undefined = slot.direct ? (slot.edits = []) : undefined;
     for (const s of spans) {
       const pseudonym = assigner.pseudonymFor(s.cls, slot.text.slice(s.start, s.end));
       out += slot.text.slice(pos, s.start) + pseudonym;
+      edits?.push({ start: s.start, end: s.end, text: pseudonym });
       pos = s.end;
       redactions[s.cls] = (redactions[s.cls] ?? 0) + 1;
     }
@@ -303,7 +316,7 @@ function collectField(f: TextField, slots: TextSlot[], commits: Array<() => void
   const value = holder[key];
   switch (f.kind) {
     case 'text':
-      if (typeof value === 'string') slots.push({ text: value, path: f.path, messageIndex: f.messageIndex, set: (s) => (holder[key] = s) });
+      if (typeof value === 'string') slots.push({ text: value, path: f.path, messageIndex: f.messageIndex, set: (s) => (holder[key] = s), direct: true });
       return;
     case 'json-string': {
       if (typeof value !== 'string') return;

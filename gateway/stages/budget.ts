@@ -18,7 +18,8 @@ import type { JsonObject, JsonValue, RequestContext, Stage } from '../context.js
 import { GatewayError } from '../errors.js';
 import type { EffectivePolicy } from '../../policies/types.js';
 import type { ModelPrice, ModelRegistry } from '../../models/registry.js';
-import { encodingForModel, estimatePromptTokens, promptTokensUpperBound } from '../../models/tokens.js';
+import { encodingForModel } from '../../models/tokens.js';
+import { estimatePromptTokens, promptTokensUpperBound } from '../cost/token-estimates.js';
 import { budgetsFor, mergeBudgetPolicies, parseBudgetPolicy, BudgetConfigError, type ActiveBudget, type BudgetPolicy } from '../cost/budgets.js';
 import type { BudgetLedger, BudgetStanding } from '../cost/ledger.js';
 import { unknownModelPrice, type CostConfig } from '../cost/config.js';
@@ -189,10 +190,10 @@ export function budgetReserveStage(deps: BudgetStageDeps): Stage {
       const worstFor = (promptTokens: number, outTokens: number) => promptTokens * price.promptUsdPerToken + outTokens * price.completionUsdPerToken;
 
       // Cheap bound first (bytes ≥ tokens); tokenize only when the bound does not fit.
-      let promptTokens = promptTokensUpperBound(body, ctx.format);
+      let promptTokens = promptTokensUpperBound(body, ctx.route);
       let attempt = deps.ledger.reserve(budgets, worstFor(promptTokens, maxOut));
       if (!attempt.ok) {
-        const estimate = estimatePromptTokens(body, ctx.format, model);
+        const estimate = estimatePromptTokens(body, ctx.route, model);
         const foreign = encodingForModel(model) === 'cl100k_base' && !model.startsWith('openai/') && !model.startsWith('gpt-');
         promptTokens = Math.min(promptTokens, Math.ceil(estimate * (foreign ? FOREIGN_TOKENIZER_MARGIN : 1)));
         attempt = deps.ledger.reserve(budgets, worstFor(promptTokens, maxOut));

@@ -4,7 +4,7 @@
  * so the reservation is priced on what is actually sent. Every applied decision is recorded
  * in ctx.notes.downshift (from, to, rule, reason); the task kind always in ctx.notes.taskKind.
  */
-import type { JsonObject, RequestContext, Stage, WireFormat } from '../context.js';
+import type { JsonObject, RequestContext, RouteKind, Stage } from '../context.js';
 import type { EffectivePolicy } from '../../policies/types.js';
 import type { DownshiftRules } from '../downshift/rules.js';
 import { classifyTaskKind } from '../downshift/task-kind.js';
@@ -18,7 +18,7 @@ export interface DownshiftStageDeps {
   /** The rules of the caller's policy (the signed bundle's profile); used when there is no local override. */
   policyRules?: (policy: EffectivePolicy) => DownshiftRules | undefined;
   /** Pre-flight prompt token estimate, only called when a rule looks at prompt size. */
-  estimatePromptTokens: (body: JsonObject, format: WireFormat, model: string) => number;
+  estimatePromptTokens: (body: JsonObject, route: RouteKind, model: string) => number;
   now?: () => number;
 }
 
@@ -66,7 +66,7 @@ export function downshiftStage(deps: DownshiftStageDeps): Stage {
           role: ctx.caller?.role ?? '',
           taskKind,
           model,
-          promptTokens: () => (tokens ??= deps.estimatePromptTokens(body, ctx.format, model)),
+          promptTokens: () => (tokens ??= deps.estimatePromptTokens(body, ctx.route, model)),
           budget: ctx.notes.budget?.state,
           now: now(),
         },

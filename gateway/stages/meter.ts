@@ -16,7 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import type { GatewayResponse, JsonObject, JsonValue, RequestContext, RequestOutcome, Stage } from '../context.js';
 import type { ModelInfo, ModelPrice, ModelRegistry } from '../../models/registry.js';
-import { estimateCompletionTokens, estimatePromptTokens } from '../../models/tokens.js';
+import { estimateCompletionTokens, estimatePromptTokens } from '../cost/token-estimates.js';
 import type { UsageStore } from '../../models/usage-store.js';
 import type { UsageRecord } from '../../models/usage-record.js';
 import type { BudgetLedger } from '../cost/ledger.js';
@@ -87,9 +87,9 @@ export function meterStage(deps: MeterStageDeps): Stage {
     // No usage reported: estimate only when a model actually produced (part of) an answer.
     const answered = res.status < 400 && (ctx.upstream !== undefined || ctx.notes.cache === 'hit');
     if (!answered || !ctx.body) return { usage: { promptTokens: 0, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0 }, costUsd: 0, estimated: false };
-    const promptTokens = estimatePromptTokens(ctx.body, ctx.format, model);
+    const promptTokens = estimatePromptTokens(ctx.body, ctx.route, model);
     const completionTokens =
-      res.kind === 'json' ? estimateCompletionTokens(res.body, model) : Math.max(0, meter.dataEvents - framingEvents(ctx.format));
+      res.kind === 'json' ? estimateCompletionTokens(res.body, ctx.route, model) : Math.max(0, meter.dataEvents - framingEvents(ctx.format));
     return priceFor({ promptTokens, completionTokens, cachedTokens: 0, cacheWriteTokens: 0 }, info, true, unknownModelPrice);
   }
 
@@ -99,7 +99,7 @@ export function meterStage(deps: MeterStageDeps): Stage {
     if (n === 0 || !ctx.body) return priced;
     // Priced on the model in the request (what the failed attempts carried), not a fallback's.
     const model = typeof ctx.body.model === 'string' ? ctx.body.model : (ctx.requestedModel ?? '');
-    const promptTokens = estimatePromptTokens(ctx.body, ctx.format, model) * n;
+    const promptTokens = estimatePromptTokens(ctx.body, ctx.route, model) * n;
     const extra = priceFor({ promptTokens, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0 }, registry.get(model), true, unknownModelPrice);
     const usage = { ...priced.usage, promptTokens: priced.usage.promptTokens + promptTokens };
     return { usage, costUsd: priced.costUsd + extra.costUsd, estimated: true };

@@ -27,9 +27,10 @@ import { maskRequestBody, type BlockedFinding, type PseudonymEntry } from '../gu
 import { resolveGuardPolicy } from '../guard/policy-modes.js';
 import { TenantDetectionMemos } from '../guard/detection-memo.js';
 import { wireMapForRoute } from '../wire/index.js';
+import { DEFAULT_MEMO_MEGABYTES_PER_TENANT } from '../config.js';
 
-/** Default bound of each tenant's detection memo. */
-export const DEFAULT_MEMO_BYTES_PER_TENANT = 8 * 1024 * 1024;
+/** Default bound of each tenant's detection memo (`gateway.guard.memoMegabytesPerTenant`). */
+export const DEFAULT_MEMO_BYTES_PER_TENANT = DEFAULT_MEMO_MEGABYTES_PER_TENANT * 1024 * 1024;
 
 /** The pseudonyms each in-flight request used; weakly held so a finished request frees them. */
 export class RequestPseudonyms {
@@ -53,7 +54,16 @@ export interface PrivacyGuardDeps {
 }
 
 /** Production wiring: keys from the data dir, vault in gateway.db opened on first write. */
-export function createPrivacyGuardDeps(opts: { dataDir: string; db: () => GatewayDb; detect: DetectFn; secrets?: SecretStore; tenantKey?: (tenantId: string) => string | undefined }): PrivacyGuardDeps {
+export function createPrivacyGuardDeps(opts: {
+  dataDir: string;
+  db: () => GatewayDb;
+  detect: DetectFn;
+  secrets?: SecretStore;
+  tenantKey?: (tenantId: string) => string | undefined;
+  /** Bound of each tenant's detection memo; 0 keeps no memo. Default DEFAULT_MEMO_BYTES_PER_TENANT. */
+  memoBytesPerTenant?: number;
+}): PrivacyGuardDeps {
+  const memoBytes = opts.memoBytesPerTenant ?? DEFAULT_MEMO_BYTES_PER_TENANT;
   let vault: Vault | undefined;
   const secrets = opts.secrets ?? SecretStore.open({ dataDir: opts.dataDir });
   return {
@@ -61,7 +71,7 @@ export function createPrivacyGuardDeps(opts: { dataDir: string; db: () => Gatewa
     keys: TenantKeys.fromDataDir(opts.dataDir, opts.tenantKey, secrets),
     pseudonyms: new RequestPseudonyms(),
     vault: () => (vault ??= new Vault(opts.db(), loadOrCreateVaultKey(opts.dataDir, secrets))),
-    memos: new TenantDetectionMemos({ maxBytesPerTenant: DEFAULT_MEMO_BYTES_PER_TENANT }),
+    ...(memoBytes > 0 ? { memos: new TenantDetectionMemos({ maxBytesPerTenant: memoBytes }) } : {}),
   };
 }
 

@@ -20,6 +20,7 @@ import { adapters, type UpstreamAdapter } from '../../models/adapters/index.js';
 import { CircuitBreaker, type BreakerState } from './breaker.js';
 import { RETRYABLE_STATUS, backoffMs, errorCode, isRetryableError, parseRetryAfter, sleep, type RetryPolicy } from './retry.js';
 import { bodyWentOut, trackedBody } from './body-sent.js';
+import { requestPayload } from '../wire/raw-request.js';
 
 export interface UpstreamRequest {
   route: RouteKind;
@@ -113,7 +114,7 @@ export class UpstreamRouter {
         continue;
       }
       const model = i > 0 ? target.config.fallbackModel : undefined;
-      const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(model ? { ...req.body, model } : req.body));
+      const payload = req.body === undefined ? undefined : requestPayload(req.body, model || undefined);
       const headers: Record<string, string> = { ...req.headers, ...target.adapter.authHeaders(target.apiKey) };
       if (payload !== undefined) headers['content-type'] = 'application/json';
       const replyFacts = () => ({ upstream: target.config.name, attempts, ...(model ? { model } : {}), ...(i > 0 ? { fallback: true } : {}), ...(uncertain > 0 ? { uncertainAttempts: uncertain } : {}) });

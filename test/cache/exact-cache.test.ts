@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { JsonObject, JsonValue, SseEvent } from '../../gateway/context.js';
-import { cacheKey, canonicalJson, isDeterministic } from '../../gateway/cache/key.js';
+import { cacheKey, canonicalJson, digestFields, isDeterministic } from '../../gateway/cache/key.js';
 import { ExactCache, type ExactCacheOptions } from '../../gateway/cache/exact-cache.js';
 import { openGatewayDb } from '../../gateway/store.js';
 
@@ -45,6 +45,21 @@ describe('cache keys', () => {
     assert.notEqual(cacheKey({ tenantId: 't', route: 'chat', stream: false, body: { ...body, max_tokens: 5 } }), base, 'parameters count');
     assert.notEqual(cacheKey({ tenantId: 't', route: 'chat', stream: false, body: { ...body, model: 'n' } }), base, 'model counts');
     assert.match(base, /^[0-9a-f]{64}$/);
+  });
+
+  it('keys long texts by digest through the wire map: every character still counts, the field is never confused with JSON', () => {
+    const long = 'Here is the file you asked for, with its whole history. '.repeat(20);
+    const at = (content: string, route: 'chat' | 'messages' = 'chat') => cacheKey({ tenantId: 't', route, stream: false, body: { model: 'm', temperature: 0, messages: [{ role: 'user', content }] } });
+    assert.equal(at(long), at(`${long}`), 'same text, same key');
+    assert.notEqual(at(long), at(`${long.slice(0, -1)}!`), 'one character differs');
+    assert.notEqual(at(long), at(long.slice(1)), 'one character fewer');
+    // The canonical form writes the named field as an unquoted digest: no JSON string can equal it.
+    const body: JsonObject = { messages: [{ role: 'user', content: long }] };
+    const withDigests = canonicalJson(body, undefined, digestFields('chat', body));
+    assert.ok(!withDigests.includes('Here is the file'), withDigests);
+    assert.match(withDigests, /"content":#[A-Za-z0-9+/=]{44},"role"/);
+    // Fields outside the map stay JSON (a tool name, ids), and so do short texts.
+    assert.ok(canonicalJson({ messages: [{ role: 'user', content: 'short' }] }, undefined, digestFields('chat', { messages: [{ role: 'user', content: 'short' }] })).includes('"short"'));
   });
 
   it('lone surrogates in user text do not break keying', () => {

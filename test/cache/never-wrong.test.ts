@@ -1,7 +1,9 @@
 /**
  * The exact cache never serves a different answer: the key is the request as sent upstream
  * (after downshift), and answers from a fallback upstream, answers cut short and errors sent with
- * HTTP 200 (OpenRouter's mid-stream error chunk, in any field order) are never stored.
+ * HTTP 200 (OpenRouter's mid-stream error chunk, in any field order) are never stored; nor are
+ * Responses API answers that did not complete (status "incomplete"/"failed", or a stream ending
+ * in response.incomplete / response.failed), while completed ones are.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { UpstreamConfig } from '../../gateway/config.js';
-import { errorReply, openAiCompletion, openAiStream, startScriptedUpstream, type ScriptedEvent, type ScriptedUpstream } from '../support/scripted-upstream.js';
+import { errorReply, openAiCompletion, openAiResponse, openAiResponseStream, openAiStream, startScriptedUpstream, type ScriptedEvent, type ScriptedUpstream } from '../support/scripted-upstream.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 
 const RULES = `
@@ -38,6 +40,14 @@ describe('the cache never serves a different answer', () => {
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${gw.token}`, 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, cache: res.headers.get('x-switchboard-cache'), text: await res.text() };
+  };
+  const postResponses = async (body: unknown) => {
+    const res = await fetch(`${gw.url}/v1/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gw.token}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
     return { status: res.status, cache: res.headers.get('x-switchboard-cache'), text: await res.text() };
@@ -111,6 +121,52 @@ describe('the cache never serves a different answer', () => {
     primary.enqueue({ kind: 'sse', events });
     await post(streamed);
     assert.equal((await post(streamed)).cache, 'miss');
+  });
+
+  it('a Responses API answer is stored only when it completed, streamed or not', async () => {
+    const responsesRequest = (extra: Record<string, unknown> = {}) => {
+      counter++;
+      return { model: 'openai/gpt-4o-mini', input: `responses never wrong ${counter} at ${Date.now()}`, temperature: 0, ...extra };
+    };
+    // Completed: stored, and the replay gets a fresh response id.
+    const done = responsesRequest();
+    primary.enqueue({ kind: 'json', body: openAiResponse({ textPieces: ['All', ' done'] }) });
+    assert.equal((await postResponses(done)).cache, 'miss');
+    const hit = await postResponses(done);
+    assert.equal(hit.cache, 'hit');
+    assert.doesNotMatch(hit.text, /resp_scripted_1/);
+    const doneStream = responsesRequest({ stream: true });
+    primary.enqueue({ kind: 'sse', events: openAiResponseStream({ textPieces: ['All', ' done'] }) });
+    await postResponses(doneStream);
+    const streamHit = await postResponses(doneStream);
+    assert.equal(streamHit.cache, 'hit', 'a stream ending in response.completed is stored');
+    assert.doesNotMatch(streamHit.text, /resp_scripted_1/);
+
+    // status "incomplete" / "failed" in a JSON answer.
+    for (const status of ['incomplete', 'failed'] as const) {
+      const body = responsesRequest();
+      const answer = { ...openAiResponse({ textPieces: ['Cut'] }), status, ...(status === 'incomplete' ? { incomplete_details: { reason: 'max_output_tokens' } } : { error: { code: 'server_error', message: 'failed' } }) };
+      primary.enqueue({ kind: 'json', body: answer });
+      assert.equal((await postResponses(body)).status, 200);
+      const calls = primary.received.length;
+      assert.equal((await postResponses(body)).cache, 'miss', status);
+      assert.equal(primary.received.length, calls + 1);
+    }
+
+    // A stream ending in response.incomplete / response.failed, with or without `event:` lines.
+    for (const type of ['response.incomplete', 'response.failed'] as const) {
+      for (const named of [true, false]) {
+        const body = responsesRequest({ stream: true });
+        const events = openAiResponseStream({ textPieces: ['Cut', ' short'] });
+        const last = events.pop()!;
+        const data = ('data' in last ? last.data : '').replace('"response.completed"', `"${type}"`).replace('"status":"completed"', `"status":"${type === 'response.failed' ? 'failed' : 'incomplete'}"`);
+        events.push(named ? { event: type, data } : { data });
+        // Ended by the upstream's [DONE] too, so only the event itself keeps it out.
+        primary.enqueue({ kind: 'sse', events: [...events, { data: '[DONE]' }] });
+        assert.equal((await postResponses(body)).status, 200);
+        assert.equal((await postResponses(body)).cache, 'miss', `${type} ${named ? 'named' : 'unnamed'}`);
+      }
+    }
   });
 
   it('an OpenRouter error chunk sent with HTTP 200 is never stored, whatever its field order', async () => {

@@ -13,7 +13,7 @@ import { waitUntil } from '../support/wait.js';
 import { openGatewayDb } from '../../gateway/store.js';
 import { UsageStore } from '../../models/usage-store.js';
 import type { UsageRecord } from '../../models/usage-record.js';
-import { estimatePromptTokens } from '../../models/tokens.js';
+import { estimatePromptTokens } from '../../gateway/cost/token-estimates.js';
 
 async function closedPort(): Promise<number> {
   const srv = createServer();
@@ -85,7 +85,7 @@ describe('retries and metering', () => {
     assert.equal(res.status, 200);
     assert.equal(upstream.received.length - start, 2, 'the upstream saw the request twice');
     const r = await recordOf(gw, res.requestId);
-    const lost = estimatePromptTokens(body, 'openai', body.model) * SONNET_PROMPT;
+    const lost = estimatePromptTokens(body, 'chat', body.model) * SONNET_PROMPT;
     assert.ok(lost > 0);
     assert.ok(close(r.costUsd, ANSWER_COST + lost), `${r.costUsd} vs ${ANSWER_COST + lost}`);
     assert.equal(r.estimated, true);
@@ -101,7 +101,7 @@ describe('retries and metering', () => {
     assert.equal(upstream.received.length - start, 2);
     const r = await recordOf(gw, res.requestId);
     assert.equal(r.status, 503);
-    assert.ok(close(r.costUsd, 2 * estimatePromptTokens(body, 'openai', body.model) * SONNET_PROMPT), String(r.costUsd));
+    assert.ok(close(r.costUsd, 2 * estimatePromptTokens(body, 'chat', body.model) * SONNET_PROMPT), String(r.costUsd));
     assert.equal(r.estimated, true);
   });
 
@@ -111,7 +111,7 @@ describe('retries and metering', () => {
     const res = await chat(gw, body);
     assert.equal(res.status, 200);
     const r = await recordOf(gw, res.requestId);
-    assert.ok(close(r.costUsd, ANSWER_COST + estimatePromptTokens(body, 'openai', body.model) * SONNET_PROMPT), String(r.costUsd));
+    assert.ok(close(r.costUsd, ANSWER_COST + estimatePromptTokens(body, 'chat', body.model) * SONNET_PROMPT), String(r.costUsd));
     assert.equal(r.estimated, true);
   });
 

@@ -1,0 +1,411 @@
+/**
+ * The request bytes as the client sent them, and the upstream payload built from them.
+ *
+ * An agent resends its whole conversation every turn; serialising a 300 KB body again
+ * (JSON.stringify, then UTF-8) cost more than masking it. So the payload reuses the client's own
+ * bytes for every item of the conversation array (`messages`, or Responses `input`) that nothing
+ * changed, and serialises only the items masking rewrote plus the small top-level fields
+ * (model, tools, caps) that stages may set.
+ *
+ * Fail closed: an item's bytes are reused only when
+ * - the body is valid UTF-8 and has no duplicate object key anywhere, and no key with an escape
+ *   (so the bytes mean exactly what JSON.parse gave the guard);
+ * - the item is the same object at the same index as when it was parsed;
+ * - no change was reported inside it (`markChanged`, called by masking for every rewritten text
+ *   with that text's wire-map path). A change inside the array whose item cannot be told from its
+ *   path turns reuse off for the whole request.
+ * A changed item whose changes are all replacements inside plain string values (masking's usual
+ * case: a name in a tool result) is patched in place — only the replaced spans are written anew —
+ * and only after checking that the located value decodes to the text the guard read, and the
+ * patched value to the text the guard wrote.
+ * Anything else serialises the item (or the body) afresh, as before.
+ */
+import { isUtf8 } from 'node:buffer';
+import type { JsonObject, JsonValue } from '../context.js';
+
+/** Top-level arrays whose items are reused: chat and Anthropic `messages`, Responses `input`. */
+const ITEM_KEYS = ['messages', 'input'] as const;
+type ItemKey = (typeof ITEM_KEYS)[number];
+
+/** One replacement in a text: UTF-16 offsets into the text before, and what replaced them. */
+export interface TextEdit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+/** How a plain string value changed: its text before, and the replacements (in order). */
+export interface StringChange {
+  before: string;
+  edits: TextEdit[];
+}
+
+interface PlacedChange extends StringChange {
+  /** Path inside the item: keys and indexes. */
+  steps: Array<string | number>;
+}
+
+interface RawRequest {
+  bytes: Buffer;
+  key: ItemKey;
+  /** The array and its items as parsed (identity checks). */
+  array: JsonValue[];
+  items: JsonValue[];
+  /** Changed items: their in-place changes, or null when the item must be serialised afresh. */
+  changed: Map<number, PlacedChange[] | null>;
+  /** False once a change could not be placed in an item. */
+  reusable: boolean;
+  /** Byte range of each item; null when the bytes cannot be reused; undefined before the scan. */
+  ranges?: Array<[number, number]> | null;
+}
+
+const raws = new WeakMap<JsonObject, RawRequest>();
+
+/** Remembers the bytes `body` was parsed from (the server calls this for every JSON request). */
+export function rememberRawRequest(body: JsonValue, bytes: Buffer): void {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return;
+  for (const key of ITEM_KEYS) {
+    const array = body[key];
+    if (Array.isArray(array)) {
+      if (array.length > 0) raws.set(body, { bytes, key, array, items: [...array], changed: new Map(), reusable: true });
+      return;
+    }
+  }
+}
+
+/**
+ * Reports that the text at wire-map `path` (`messages[3].content`, `input[0].output`, `tools[1]…`)
+ * was rewritten. Top-level fields other than the item array are always serialised afresh.
+ */
+export function markChanged(body: JsonObject, path: string, change?: StringChange): void {
+  const raw = raws.get(body);
+  if (!raw || !path.startsWith(raw.key)) return;
+  const rest = path.slice(raw.key.length);
+  if (rest === '' || rest.startsWith('.')) {
+    // The array key itself, or a field of the same name that is not the array: no reuse.
+    raw.reusable = false;
+    return;
+  }
+  const m = /^\[(\d+)\]/.exec(rest);
+  if (m) {
+    const index = Number(m[1]);
+    const steps = change ? pathSteps(rest.slice(m[0].length)) : undefined;
+    const known = raw.changed.get(index);
+    if (!change || !steps || known === null) raw.changed.set(index, null);
+    else if (known) known.push({ ...change, steps });
+    else raw.changed.set(index, [{ ...change, steps }]);
+  }
+  else if (/^[A-Za-z0-9_]/.test(rest) === false) raw.reusable = false;
+  // Otherwise another top-level key that merely starts with the same letters (`inputs`): not ours.
+}
+
+/** The upstream payload of `body` (with `model` replaced when given), reusing unchanged items' bytes. */
+export function requestPayload(body: JsonObject, model?: string): Buffer {
+  const value = model !== undefined ? { ...body, model } : body;
+  const raw = raws.get(body);
+  if (!raw || !raw.reusable || value[raw.key] !== raw.array || raw.array.length !== raw.items.length) return Buffer.from(JSON.stringify(value));
+  if (raw.ranges === undefined) raw.ranges = itemRanges(raw.bytes, raw.key);
+  const ranges = raw.ranges;
+  if (!ranges || ranges.length !== raw.items.length) return Buffer.from(JSON.stringify(value));
+
+  const parts: Buffer[] = [];
+  let text = '{';
+  let first = true;
+  for (const k of Object.keys(value)) {
+    const v = value[k];
+    if (v === undefined) continue;
+    text += `${first ? '' : ','}${JSON.stringify(k)}:`;
+    first = false;
+    if (k !== raw.key) {
+      text += JSON.stringify(v);
+      continue;
+    }
+    text += '[';
+    for (let i = 0; i < raw.array.length; i++) {
+      if (i > 0) text += ',';
+      const item = raw.array[i];
+      const changes = raw.changed.get(i);
+      const patched = item !== raw.items[i] || changes === null ? undefined : changes === undefined ? [raw.bytes.subarray(ranges[i]![0], ranges[i]![1])] : tryPatch(raw.bytes, ranges[i]!, item, changes);
+      if (patched) {
+        parts.push(Buffer.from(text));
+        text = '';
+        parts.push(...patched);
+      } else {
+        text += item === undefined ? 'null' : JSON.stringify(item);
+      }
+    }
+    text += ']';
+  }
+  parts.push(Buffer.from(`${text}}`));
+  return Buffer.concat(parts);
+}
+
+/** `.content[0].text` → ['content', 0, 'text']; undefined for anything else. */
+function pathSteps(rest: string): Array<string | number> | undefined {
+  const steps: Array<string | number> = [];
+  const step = /\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]/y;
+  let m: RegExpExecArray | null;
+  while (step.lastIndex < rest.length && (m = step.exec(rest))) steps.push(m[1] !== undefined ? m[1] : Number(m[2]));
+  return step.lastIndex === rest.length && steps.length > 0 ? steps : undefined;
+}
+
+function skipSpace(bytes: Buffer, pos: number): number {
+  let c = bytes[pos];
+  while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = bytes[++pos];
+  return pos;
+}
+
+/** End (exclusive) of the string whose opening quote is at `pos`; -1 if unterminated. */
+function stringEnd(bytes: Buffer, pos: number): number {
+  let end = pos + 1;
+  for (;;) {
+    end = bytes.indexOf(QUOTE, end);
+    if (end < 0) return -1;
+    let backslashes = 0;
+    while (bytes[end - 1 - backslashes] === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return end + 1;
+    end++;
+  }
+}
+
+/** End (exclusive) of the JSON value starting at `pos` (already known to be valid JSON). */
+function valueEnd(bytes: Buffer, pos: number): number {
+  const c = bytes[pos];
+  if (c === QUOTE) return stringEnd(bytes, pos);
+  if (c === 0x7b || c === 0x5b) {
+    let depth = 0;
+    while (pos < bytes.length) {
+      const d = bytes[pos]!;
+      if (d === QUOTE) {
+        pos = stringEnd(bytes, pos);
+        if (pos < 0) return -1;
+        continue;
+      }
+      if (d === 0x7b || d === 0x5b) depth++;
+      else if (d === 0x7d || d === 0x5d) {
+        depth--;
+        if (depth === 0) return pos + 1;
+      }
+      pos++;
+    }
+    return -1;
+  }
+  while (pos < bytes.length) {
+    const d = bytes[pos]!;
+    if (d === 0x2c || d === 0x5d || d === 0x7d || d === 0x20 || d === 0x0a || d === 0x0d || d === 0x09) break;
+    pos++;
+  }
+  return pos;
+}
+
+/** Byte range of the value at `steps` inside the value starting at `pos`; undefined if not found. */
+function locate(bytes: Buffer, pos: number, steps: ReadonlyArray<string | number>): [number, number] | undefined {
+  for (const step of steps) {
+    const open = bytes[pos];
+    if (typeof step === 'number' ? open !== 0x5b : open !== 0x7b) return undefined;
+    pos = skipSpace(bytes, pos + 1);
+    let found = false;
+    for (let index = 0; bytes[pos] !== 0x7d && bytes[pos] !== 0x5d; index++) {
+      if (typeof step === 'string') {
+        const keyEnd = stringEnd(bytes, pos);
+        if (keyEnd < 0) return undefined;
+        const key = bytes.toString('latin1', pos + 1, keyEnd - 1);
+        pos = skipSpace(bytes, skipSpace(bytes, keyEnd) + 1); // past the colon
+        if (key === step) {
+          found = true;
+          break;
+        }
+      } else if (index === step) {
+        found = true;
+        break;
+      }
+      pos = valueEnd(bytes, pos);
+      if (pos < 0) return undefined;
+      pos = skipSpace(bytes, pos);
+      if (bytes[pos] === 0x2c) pos = skipSpace(bytes, pos + 1);
+    }
+    if (!found) return undefined;
+  }
+  const end = valueEnd(bytes, pos);
+  return end < 0 ? undefined : [pos, end];
+}
+
+/** Byte offsets, inside the string literal starting at `quote`, of the UTF-16 offsets `at` (ascending). */
+function byteOffsets(bytes: Buffer, quote: number, at: readonly number[]): number[] | undefined {
+  const out: number[] = [];
+  let b = quote + 1;
+  let u = 0;
+  for (const target of at) {
+    while (u < target) {
+      const c = bytes[b]!;
+      if (c === QUOTE) return undefined;
+      if (c === BACKSLASH) b += bytes[b + 1] === 0x75 /* u */ ? 6 : 2;
+      else b += c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+      u += c >= 0xf0 && c !== BACKSLASH ? 2 : 1;
+    }
+    if (u !== target) return undefined; // inside a surrogate pair
+    out.push(b);
+  }
+  return out;
+}
+
+/**
+ * Whether `edits` (ordered, not overlapping) turn a text of `before`'s length into one of
+ * `after`'s. Lengths only: reading `after` would flatten it, the cost this module avoids.
+ */
+function editsMake(change: StringChange, after: string): boolean {
+  let shift = 0;
+  let last = 0;
+  for (const e of change.edits) {
+    if (e.start < last || e.end < e.start || e.end > change.before.length) return false;
+    shift += e.text.length - (e.end - e.start);
+    last = e.end;
+  }
+  return change.before.length + shift === after.length;
+}
+
+/** The value at `steps` of a parsed item. */
+function valueAt(item: JsonValue | undefined, steps: ReadonlyArray<string | number>): JsonValue | undefined {
+  let v = item;
+  for (const step of steps) {
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = (v as Record<string | number, JsonValue>)[step];
+  }
+  return v;
+}
+
+/**
+ * The item's bytes with each changed string patched where its spans were replaced; undefined
+ * when any change cannot be placed or checked (the caller then serialises the item). Checked
+ * without decoding whole texts: every byte range cut out decodes to exactly the value the guard
+ * replaced, and the edits account for the length of the text the body now holds.
+ */
+export function patchItem(bytes: Buffer, range: [number, number], item: JsonValue | undefined, changes: readonly PlacedChange[]): Buffer[] | undefined {
+  const pieces: Array<{ start: number; end: number; text: string }> = [];
+  for (const change of changes) {
+    const at = locate(bytes, range[0], change.steps);
+    const after = valueAt(item, change.steps);
+    if (!at || at[1] > range[1] || bytes[at[0]] !== QUOTE || typeof after !== 'string' || !editsMake(change, after)) return undefined;
+    const offsets = byteOffsets(bytes, at[0], change.edits.flatMap((e) => [e.start, e.end]));
+    if (!offsets) return undefined;
+    for (let k = 0; k < change.edits.length; k++) {
+      const e = change.edits[k]!;
+      const start = offsets[2 * k]!;
+      const end = offsets[2 * k + 1]!;
+      if (JSON.parse(`"${bytes.toString('utf8', start, end)}"`) !== change.before.slice(e.start, e.end)) return undefined;
+      pieces.push({ start, end, text: JSON.stringify(e.text).slice(1, -1) });
+    }
+  }
+  pieces.sort((a, b) => a.start - b.start);
+  const out: Buffer[] = [];
+  let pos = range[0];
+  for (const p of pieces) {
+    if (p.start < pos) return undefined;
+    out.push(bytes.subarray(pos, p.start), Buffer.from(p.text));
+    pos = p.end;
+  }
+  out.push(bytes.subarray(pos, range[1]));
+  return out;
+}
+
+function tryPatch(bytes: Buffer, range: [number, number], item: JsonValue | undefined, changes: readonly PlacedChange[]): Buffer[] | undefined {
+  try {
+    return patchItem(bytes, range, item, changes);
+  } catch {
+    return undefined;
+  }
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * Byte ranges of the items of the top-level array `key`, from one pass over the structure
+ * (string contents are skipped with indexOf). Null when the bytes cannot stand for the parsed
+ * body: invalid UTF-8, a duplicate key in any object, or an escaped key.
+ */
+export function itemRanges(bytes: Buffer, key: ItemKey): Array<[number, number]> | null {
+  if (!isUtf8(bytes)) return null;
+  // Per open container: its key set (objects) or null (arrays).
+  const stack: Array<Set<string> | null> = [];
+  let itemsDepth = -1;
+  let itemStart = -1;
+  let ranges: Array<[number, number]> | null = null;
+  let pendingKey: string | undefined;
+  const n = bytes.length;
+  let pos = 0;
+  // A value (scalar or container) starting at `at` in the items array.
+  const valueStarts = (at: number) => {
+    if (stack.length === itemsDepth) itemStart = at;
+  };
+  const valueEnds = (end: number) => {
+    if (stack.length === itemsDepth && itemStart >= 0) {
+      ranges!.push([itemStart, end]);
+      itemStart = -1;
+    }
+  };
+  while (pos < n) {
+    const c = bytes[pos]!;
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09 || c === 0x2c /* , */ || c === 0x3a /* : */) {
+      pos++;
+      continue;
+    }
+    if (c === QUOTE) {
+      let end = pos + 1;
+      for (;;) {
+        end = bytes.indexOf(QUOTE, end);
+        if (end < 0) return null;
+        let backslashes = 0;
+        while (bytes[end - 1 - backslashes] === BACKSLASH) backslashes++;
+        if (backslashes % 2 === 0) break;
+        end++;
+      }
+      // A key: the string is followed by a colon inside an object.
+      let after = end + 1;
+      while (after < n && (bytes[after] === 0x20 || bytes[after] === 0x0a || bytes[after] === 0x0d || bytes[after] === 0x09)) after++;
+      const top = stack[stack.length - 1];
+      if (bytes[after] === 0x3a && top) {
+        const k = bytes.toString('latin1', pos + 1, end);
+        if (k.includes('\\') || top.has(k)) return null;
+        top.add(k);
+        if (stack.length === 1) pendingKey = k;
+        pos = after + 1;
+        continue;
+      }
+      valueStarts(pos);
+      pos = end + 1;
+      valueEnds(pos);
+      continue;
+    }
+    if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      valueStarts(pos);
+      const isItems = c === 0x5b && stack.length === 1 && pendingKey === key;
+      stack.push(c === 0x7b ? new Set() : null);
+      if (isItems) {
+        if (ranges) return null;
+        ranges = [];
+        itemsDepth = stack.length;
+      }
+      pendingKey = undefined;
+      pos++;
+      continue;
+    }
+    if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      if (stack.length === itemsDepth && c === 0x5d) itemsDepth = -2; // the items array closed
+      stack.pop();
+      pos++;
+      valueEnds(pos);
+      continue;
+    }
+    // Number, true, false, null.
+    valueStarts(pos);
+    while (pos < n) {
+      const d = bytes[pos]!;
+      if (d === 0x2c || d === 0x5d || d === 0x7d || d === 0x20 || d === 0x0a || d === 0x0d || d === 0x09) break;
+      pos++;
+    }
+    valueEnds(pos);
+    if (stack.length === 1) pendingKey = undefined;
+  }
+  return stack.length === 0 ? ranges : null;
+}
