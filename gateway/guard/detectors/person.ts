@@ -214,7 +214,28 @@ function classifyAt(text: string, lower: string | null, start: number, end: numb
     if (end - start === 1) return INITIAL;
     return flagsClass(LEXICON.get(lower.slice(start, end)) ?? 0);
   }
+  // ASCII letters only, capital first, a capital inside ("TextView", "HTTP", "McKay"): no
+  // apostrophe to strip, and NAME_SHAPE holds only for Mc/Mac + a simple name, so classify()'s
+  // slice and regex are skipped for the camel-case and acronym words that fill code.
+  if (lower !== null && isAsciiLettersAt(text, start, end)) {
+    if ((end - start > 2 && text.startsWith('Mc', start) && isSimpleAsciiNameAt(text, start + 2, end))
+      || (end - start > 3 && text.startsWith('Mac', start) && isSimpleAsciiNameAt(text, start + 3, end))) {
+      return flagsClass(LEXICON.get(lower.slice(start, end)) ?? 0);
+    }
+    return WORD;
+  }
   return classify(text.slice(start, end));
+}
+/** text[start, end) is two or more ASCII letters and starts with A–Z. */
+function isAsciiLettersAt(text: string, start: number, end: number): boolean {
+  if (end - start < 2) return false;
+  const c0 = text.charCodeAt(start);
+  if (c0 < 65 || c0 > 90) return false;
+  for (let i = start + 1; i < end; i++) {
+    const c = text.charCodeAt(i) | 32;
+    if (c < 97 || c > 122) return false;
+  }
+  return true;
 }
 function isSimpleAsciiNameAt(text: string, start: number, end: number): boolean {
   const c0 = text.charCodeAt(start);
