@@ -538,7 +538,7 @@ function dropFirms(text: string, out: Finding[], firstOwn: number): void {
     if (f.start < windowStart || f.end + 48 > windowEnd) {
       windowStart = Math.max(0, f.start - 64);
       windowEnd = Math.min(text.length, f.end + 96);
-      firms = firmSpans(text.slice(windowStart, windowEnd), windowStart, firmShapesOf(text));
+      firms = firmSpans(text.slice(windowStart, windowEnd), windowStart);
     }
     const inFirm = firms.some(([a, b]) => f.start < b && a < f.end) || FIRM_SUFFIX.test(text.slice(f.end, f.end + 16));
     if (!inFirm) out[w++] = f;
@@ -547,31 +547,21 @@ function dropFirms(text: string, out: Finding[], firstOwn: number): void {
 }
 
 /**
- * What any FIRM_DASH / FIRM_LIST match must hold, with no look-around: when the whole text has no
- * match of one, no window of it can hold a firm of that kind, and the window searches are skipped.
+ * What any FIRM_DASH / FIRM_LIST match must hold, found from its rare middle (" - ", ", … and")
+ * with no look-around at the window's edges: a window without one holds no firm of that kind, and
+ * the costlier firm pattern, tried at every capital, is not run over it.
  */
-const FIRM_DASH_SHAPE = /[\p{L}\p{M}'’] - \p{Lu}/u;
+const FIRM_DASH_SHAPE = / - (?<=[\p{L}\p{M}'’] - )\p{Lu}/u;
 const FIRM_LIST_SHAPE = new RegExp(`, ${NAME_WORD}(?: ${NAME_WORD})?,? (?:and|und|et|y|e|&) \\p{Lu}`, 'u');
-let firmShapeText: string | null = null;
-let firmShapes = 0;
-/** Bit 1: the text may hold a dashed firm; bit 2: a listed firm. Computed once per text. */
-function firmShapesOf(text: string): number {
-  if (firmShapeText !== text) {
-    firmShapeText = text;
-    firmShapes = (FIRM_DASH_SHAPE.test(text) ? 1 : 0) | (FIRM_LIST_SHAPE.test(text) ? 2 : 0);
-  }
-  return firmShapes;
-}
 
-function firmSpans(window: string, offset: number, shapes: number): Array<[number, number]> {
+function firmSpans(window: string, offset: number): Array<[number, number]> {
   const firms: Array<[number, number]> = [];
-  if (shapes === 0) return firms;
-  if ((shapes & 1) !== 0 && window.includes(' - ')) {
+  if (window.includes(' - ') && FIRM_DASH_SHAPE.test(window)) {
     FIRM_DASH.lastIndex = 0;
     for (let m = FIRM_DASH.exec(window); m !== null; m = FIRM_DASH.exec(window)) firms.push([offset + m.index, offset + m.index + m[0].length]);
   }
-  if ((shapes & 2) !== 0 && window.includes(', ') && (window.includes(' and ') || window.includes(' und ') || window.includes(' et ')
-    || window.includes(' y ') || window.includes(' e ') || window.includes(' & '))) {
+  if (window.includes(', ') && (window.includes(' and ') || window.includes(' und ') || window.includes(' et ')
+    || window.includes(' y ') || window.includes(' e ') || window.includes(' & ')) && FIRM_LIST_SHAPE.test(window)) {
     FIRM_LIST.lastIndex = 0;
     for (let m = FIRM_LIST.exec(window); m !== null; m = FIRM_LIST.exec(window)) {
       if (/:\s*$/.test(window.slice(Math.max(0, m.index - 3), m.index))) continue;
