@@ -10,7 +10,7 @@ const H = '[0-9A-Fa-f]{1,4}';
 const IPV6 = new RegExp(
   `(?<![\\w:.])(?:(?:${H}:){7}${H}|(?:${H}:){1,6}:${H}|(?:${H}:){1,5}(?::${H}){1,2}|(?:${H}:){1,4}(?::${H}){1,3}`
   + `|(?:${H}:){1,3}(?::${H}){1,4}|(?:${H}:){1,2}(?::${H}){1,5}|${H}:(?::${H}){1,6}|::(?:${H}:){1,5}${H})(?![\\w:])`,
-  'g',
+  'y',
 );
 /** Three colons close together with hex digits between and around them; written colon-first so the search skips to colons. */
 const IPV6_HINT = /:(?<=[0-9A-Fa-f]:)[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:(?=[0-9A-Fa-f])/;
@@ -41,8 +41,19 @@ export const ipDetector: Detector = {
     }
     // IPv6 needs three colons close together (or '::'); clock times like 12:30:45 have two.
     if (text.includes('::') || IPV6_HINT.test(text)) {
-      IPV6.lastIndex = 0;
-      for (let m = IPV6.exec(text); m !== null; m = IPV6.exec(text)) {
+      // Every match holds a ':' within its first five characters (at most four hex digits, then a
+      // colon), so the pattern is tried, sticky, only at the five positions up to each colon, in
+      // text order and past the last match: what the global search would find, without trying it at
+      // every hex letter of the text.
+      let last = 0;
+      for (let colon = text.indexOf(':'); colon !== -1; colon = text.indexOf(':', Math.max(colon + 1, last))) {
+        let m: RegExpExecArray | null = null;
+        for (let at = Math.max(last, colon - 4); at <= colon && m === null; at++) {
+          IPV6.lastIndex = at;
+          m = IPV6.exec(text);
+        }
+        if (m === null) continue;
+        last = m.index + m[0].length;
         const v = m[0];
         const groups = v.split(':').filter(Boolean).length;
         // Needs a few groups and a digit, so "de:ad" or "std::cafe" in code is not an address.
