@@ -72,8 +72,21 @@ export class TextView {
     if (!this.#digitRuns) {
       const runs: number[] = [];
       const text = this.text;
-      DIGITS.lastIndex = 0;
-      for (let m = DIGITS.exec(text); m !== null; m = DIGITS.exec(text)) runs.push(m.index, m.index + m[0].length);
+      const n = text.length;
+      // The native search finds each run's first digit (test() allocates no match array); the
+      // run's end is read by hand, as runs are short.
+      FIRST_DIGIT.lastIndex = 0;
+      while (FIRST_DIGIT.test(text)) {
+        const start = FIRST_DIGIT.lastIndex - 1;
+        let end = start + 1;
+        while (end < n) {
+          const c = text.charCodeAt(end);
+          if (c < 48 || c > 57) break;
+          end++;
+        }
+        runs.push(start, end);
+        FIRST_DIGIT.lastIndex = end;
+      }
       this.#digitRuns = runs;
     }
     return this.#digitRuns;
@@ -107,7 +120,7 @@ export class TextView {
 }
 
 const DIGIT_RUNS = [/\d/, /\d\d/, /\d{3}/, /\d{4}/];
-const DIGITS = /\d+/g;
+const FIRST_DIGIT = /\d/g;
 
 /** Registered keyword (lower case) → the families that registered it. */
 const KEYWORDS = new Map<string, number>();
