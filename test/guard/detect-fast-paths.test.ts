@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { detect } from '../../gateway/guard/detect.js';
 import { TextView } from '../../gateway/guard/detectors/text-view.js';
+import { shannonEntropy } from '../../gateway/guard/detectors/detector.js';
 
 /**
  * The speed work in the detectors replaced whole-text scans with anchored ones (continental streets
@@ -78,5 +79,38 @@ describe('detection shortcuts keep their results', () => {
     assert.deepEqual(found(`x${jwt}`), []);
     const accountKey = 'A'.repeat(86) + '==';
     assert.deepEqual(found(`DefaultEndpointsProtocol=https;AccountName=x;AccountKey=${accountKey};`), [`API_KEY:${accountKey}`]);
+  });
+  it('IPv6 is tried only up to each colon, and still finds every address in text order', () => {
+    assert.deepEqual(found('hosts: fe80::1ff:fe23:4567:890a and 2001:db8::8a2e:370:7334, 2001:db8::8a2e:370:7335'),
+      ['IP_ADDRESS:fe80::1ff:fe23:4567:890a', 'IP_ADDRESS:2001:db8::8a2e:370:7334', 'IP_ADDRESS:2001:db8::8a2e:370:7335']);
+    assert.deepEqual(found('addr=abcd:ef01:2345:6789:abcd:ef01:2345:6789;next=::ffff:1:2'),
+      ['IP_ADDRESS:abcd:ef01:2345:6789:abcd:ef01:2345:6789', 'IP_ADDRESS:::ffff:1:2']);
+    // Too many groups glued to a longer hex chain, clock times and C++ scopes are not addresses.
+    assert.deepEqual(found('ab:cd:2001:db8:85a3:0:0:8a2e:370:7334'), []);
+    assert.deepEqual(found('at 12:30:45 and std::cafe::beef'), []);
+  });
+
+  it('firm shapes gate the firm patterns without changing which names are firms', () => {
+    assert.deepEqual(found('Skiles, Dach and Considine signed; Anna Schmidt, Ravi Patel and Lena Andersson came.'),
+      ['PERSON:Anna Schmidt', 'PERSON:Ravi Patel', 'PERSON:Lena Andersson']);
+    assert.deepEqual(found('Rolfson - Hettinger paid Maria Garcia - Lopez for the work.'), []);
+  });
+
+  it('camel-case and acronym words are plain words; Mc/Mac names are still names', () => {
+    assert.deepEqual(found('Ask McKay and MacDonald about TextView, HTTP and JSONParser; Mary McKay agreed.'),
+      ['PERSON:McKay', 'PERSON:MacDonald', 'PERSON:Mary McKay']);
+  });
+
+  it('entropy from the ASCII table equals the per-character count, non-ASCII included', () => {
+    const reference = (v: string): number => {
+      const counts = new Map<string, number>();
+      for (const c of v) counts.set(c, (counts.get(c) ?? 0) + 1);
+      let bits = 0;
+      for (const n of counts.values()) bits -= (n / v.length) * Math.log2(n / v.length);
+      return bits;
+    };
+    for (const v of ['aabb', 'abcd', 'Zx9_Qw8-Er7+Ty6/Ui5=', 'aé', 'xyzxyzé', 'aaaaaaaa']) assert.equal(shannonEntropy(v), reference(v), v);
+    assert.equal(shannonEntropy('aabb'), 1);
+    assert.equal(shannonEntropy('abcd'), 2);
   });
 });
