@@ -44,7 +44,8 @@ export function shannonEntropy(value: string): number {
   for (let i = 0; i < n; i++) {
     const c = value.charCodeAt(i);
     if (c >= 128) { ascii = false; break; }
-    if (ASCII_COUNTS[c]++ === 0) ASCII_ORDER[distinct++] = c;
+    if (ASCII_COUNTS[c]! === 0) ASCII_ORDER[distinct++] = c;
+    ASCII_COUNTS[c] = ASCII_COUNTS[c]! + 1;
   }
   if (!ascii) {
     for (let k = 0; k < distinct; k++) ASCII_COUNTS[ASCII_ORDER[k]!] = 0;
