@@ -23,6 +23,7 @@ import { parseOidcConfig } from '../../controller/auth/oidc/config.js';
 import { openGatewayDb } from '../../gateway/store.js';
 import { AuditSpool } from '../../gateway/audit/spool.js';
 import type { AuditEvent } from '../../gateway/audit/event.js';
+import type { UsageRecord } from '../../models/usage-record.js';
 import { sampleDirectoryYaml } from '../controller/harness.js';
 import { startTestIdp, TEST_CLIENT_ID, type TestIdp } from '../support/oidc-idp.js';
 import { startLinkedSetup, type LinkedSetup } from '../bundles/linked-setup.js';
@@ -35,6 +36,54 @@ async function signInWithToken(page: Page, base: string, token: string): Promise
   await page.fill('textarea[name=token]', token);
   await page.click('button[type=submit]');
   await page.waitForSelector('[data-testid=signed-in-as]');
+}
+
+/** Usage records as a gateway reports them in its audit batches (models/usage-record.ts). */
+function usageRecords(): UsageRecord[] {
+  const now = Date.now();
+  const people = [['ana', 'finance'], ['lead', 'finance'], ['cfo', 'finance']] as const;
+  const models = ['anthropic/claude-sonnet-4.5', 'openai/gpt-4.1-mini', 'google/gemini-2.5-flash'];
+  const out: UsageRecord[] = [];
+  for (let i = 0; i < 24; i++) {
+    const [userId, role] = people[i % people.length]!;
+    const cacheHit = i % 7 === 0;
+    const downshifted = i % 5 === 0 && !cacheHit;
+    const costUsd = cacheHit ? 0 : Math.round((0.01 + (i % 4) * 0.0125) * 10_000) / 10_000;
+    out.push({
+      id: `usage-${i}`,
+      ts: now - (i % 3) * 86_400_000 - i * 60_000,
+      tenantId: 'acme',
+      userId,
+      role,
+      taskKind: i % 6 === 0 ? 'title' : 'chat',
+      route: 'chat',
+      modelRequested: models[i % 3]!,
+      modelUsed: downshifted ? 'google/gemini-2.5-flash' : models[i % 3]!,
+      promptTokens: 1000 + i * 10,
+      completionTokens: 200 + i,
+      cachedTokens: 0,
+      costUsd,
+      estimated: false,
+      latencyMs: 300,
+      status: 200,
+      cacheHit,
+      ...(downshifted ? { downshiftRule: 'titles-to-economy', downshiftReason: 'task kind title', baselineCostUsd: costUsd * 4 } : {}),
+      ...(cacheHit ? { baselineCostUsd: 0.03 } : {}),
+    });
+  }
+  return out;
+}
+
+interface SpendReport {
+  rows: Array<{ key: string; costUsd: number; cacheSavingsUsd: number; downshiftSavingsUsd: number }>;
+  totals: { costUsd: number; requests: number };
+}
+
+/** The numbers a console chart drew, read back from the chart (components: chart.tsx). */
+async function chartNumbers(page: Page, id: string): Promise<{ labels: string[]; series: Array<{ label: string; values: Array<number | null> }> }> {
+  const figure = page.locator(`#${id}`);
+  await figure.waitFor();
+  return { labels: JSON.parse((await figure.getAttribute('data-labels'))!) as string[], series: JSON.parse((await figure.getAttribute('data-series'))!) as Array<{ label: string; values: Array<number | null> }> };
 }
 
 function auditChain(dir: string, n: number): AuditEvent[] {
@@ -131,6 +180,101 @@ describe('console with an admin token, a controller and an enrolled gateway', ()
       if (format === 'ndjson') assert.deepEqual(lines.map((l) => (JSON.parse(l) as AuditEvent).actor.id), ['ana', 'ana', 'ana']);
       else assert.match(lines[0]!, /^id,/);
     }
+  });
+
+  it('spend: the chart draws exactly the ledger\'s numbers, by day and by model', async () => {
+    await importDirectory(sampleDirectoryYaml, 'yaml', 'directory.yaml', s.controller()!.services.directory);
+    const usage = usageRecords();
+    const gatewayToken = (await s.bearer(['finance'], 'gateway:test')).slice('Bearer '.length);
+    const ingest = await fetch(`${s.controllerUrl}/api/v1/audit/ingest`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gatewayToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ events: [], usage, gatewayId: 'gw-e2e' }),
+    });
+    assert.equal(ingest.status, 200, await ingest.clone().text());
+    const expectedTotal = usage.reduce((sum, u) => sum + u.costUsd, 0);
+
+    for (const groupBy of ['day', 'model', 'department'] as const) {
+      const [response] = await Promise.all([
+        page.waitForResponse((r) => r.url().includes('/api/v1/ledger/spend') && r.url().includes(`groupBy=${groupBy}`)),
+        groupBy === 'day' ? page.goto(`${s.controllerUrl}/console/#/spend`) : page.selectOption('select[name=groupBy]', groupBy),
+      ]);
+      // The same question asked of the ledger directly, with an admin bearer token.
+      const ledger = await api<SpendReport>(new URL(response.url()).pathname + new URL(response.url()).search);
+      assert.ok(Math.abs(ledger.totals.costUsd - expectedTotal) < 1e-6, `ledger total ${ledger.totals.costUsd} = recorded ${expectedTotal}`);
+      assert.equal(ledger.totals.requests, usage.length);
+      await page.locator(`#spend-chart[data-labels='${JSON.stringify(ledger.rows.map((r) => r.key))}']`).waitFor();
+      const drawn = await chartNumbers(page, 'spend-chart');
+      assert.deepEqual(drawn.labels, ledger.rows.map((r) => r.key));
+      assert.deepEqual(drawn.series.find((d) => d.label === 'Cost')!.values, ledger.rows.map((r) => r.costUsd));
+      assert.deepEqual(drawn.series.find((d) => d.label === 'Cache savings')!.values, ledger.rows.map((r) => r.cacheSavingsUsd));
+      assert.deepEqual(drawn.series.find((d) => d.label === 'Downshift savings')!.values, ledger.rows.map((r) => r.downshiftSavingsUsd));
+      assert.equal(await page.locator('[data-testid=spend-table] tbody tr').count(), ledger.rows.length);
+      if (groupBy === 'day') await shot(page, 'spend');
+      if (groupBy === 'model') assert.equal(ledger.rows.length, 3);
+    }
+  });
+
+  it('budgets: burn-down from the limit to what is left now, and the projection to the end of the window', async () => {
+    await api('/api/v1/ledger/budgets/tenant/acme/month', { method: 'PUT', body: JSON.stringify({ limitUsd: 5 }) });
+    const { budgets } = await api<{ budgets: Array<{ scope: string; id: string; window: string; limitUsd: number; spentUsd: number; projectedUsd: number }> }>('/api/v1/ledger/budgets');
+    const index = budgets.findIndex((b) => b.scope === 'tenant' && b.id === 'acme' && b.window === 'month');
+    assert.ok(index >= 0, JSON.stringify(budgets));
+    const b = budgets[index]!;
+    await page.goto(`${s.controllerUrl}/console/#/budgets`);
+    const drawn = await chartNumbers(page, `burn-down-${index}`);
+    const round = (n: number) => Math.round(n * 10_000) / 10_000;
+    assert.deepEqual(drawn.series[0]!.values, [b.limitUsd, round(b.limitUsd - b.spentUsd), null]);
+    assert.deepEqual(drawn.series[1]!.values, [null, round(b.limitUsd - b.spentUsd), round(b.limitUsd - b.projectedUsd)]);
+    assert.ok(b.spentUsd > 0);
+    await shot(page, 'budgets');
+  });
+
+  it('rules: edit, see schema errors in the browser, simulate, publish, and the gateway syncs the new bundle', async () => {
+    await page.goto(`${s.controllerUrl}/console/#/rules`);
+    await page.selectOption('select[name=role]', 'finance');
+    await page.waitForSelector('[data-testid=rules-version]');
+    const original = JSON.parse(await page.inputValue('textarea[name=rules]')) as { version: 1; rules: Array<Record<string, unknown>>; tiers?: Record<string, string> };
+    // A typo the schema refuses, caught in the browser before anything is sent.
+    await page.fill('textarea[name=rules]', JSON.stringify({ ...original, rules: [{ id: 'bad rule id', match: {}, action: { tier: 'cheapest' } }] }, null, 2));
+    const problems = await page.textContent('[data-testid=schema-problems]');
+    assert.match(problems ?? '', /\/rules\/0/);
+    assert.ok(await page.isDisabled('button:has-text("Simulate")'));
+
+    const edited = {
+      ...original,
+      tiers: { ...original.tiers, economy: 'google/gemini-2.5-flash' },
+      rules: [{ id: 'console-e2e-sonnet-to-economy', description: 'Added in the console test', match: { models: ['anthropic/claude-sonnet-*'] }, action: { tier: 'economy' } }, ...original.rules],
+    };
+    await page.fill('textarea[name=rules]', JSON.stringify(edited, null, 2));
+    await page.waitForSelector('[data-testid=schema-ok]');
+    assert.ok(await page.isDisabled('button:has-text("Publish")'), 'publishing needs a simulation first');
+    const [simulateResponse] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/api/v1/rules/simulate')), page.click('button:has-text("Simulate")')]);
+    assert.equal(simulateResponse.status(), 200, await simulateResponse.text());
+    await page.waitForSelector('[data-testid=simulation]');
+    const report = (await simulateResponse.json()) as { savingsUsd: number; requests: number };
+    const direct = await api<{ savingsUsd: number; requests: number }>('/api/v1/rules/simulate', { method: 'POST', body: simulateResponse.request().postData()! });
+    assert.deepEqual(direct, report, 'the console shows the server\'s replay');
+    assert.ok(report.requests > 0);
+    assert.ok(report.savingsUsd > 0, 'sending Sonnet requests to the economy tier saves money on the recorded usage');
+    await shot(page, 'rules');
+
+    const before = s.gateway()!.services.controllerLink.bundles!.current()!.version;
+    const [publishResponse] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/api/v1/profiles/finance/downshift-rules') && r.request().method() === 'PUT'), page.click('button:has-text("Publish")')]);
+    assert.equal(publishResponse.status(), 200, await publishResponse.text());
+    await page.waitForSelector('[data-testid=published]');
+    const published = (await publishResponse.json()) as { bundleVersion: string | number };
+    assert.notEqual(String(published.bundleVersion), String(before));
+    // The enrolled gateway polls its bundle (ETag sync) and switches to the new signed version.
+    const deadline = Date.now() + 15_000;
+    while (String(s.gateway()!.services.controllerLink.bundles!.current()!.version) !== String(published.bundleVersion)) {
+      assert.ok(Date.now() < deadline, `gateway still on bundle ${s.gateway()!.services.controllerLink.bundles!.current()!.version}, published ${published.bundleVersion}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(JSON.stringify(s.gateway()!.services.controllerLink.bundles!.current()).includes('console-e2e-sonnet-to-economy'), 'the new rule is in the bundle the gateway holds');
+    // The stored rules are what the console published.
+    const stored = await api<{ rules: { rules: Array<{ id: string }> } }>('/api/v1/profiles/finance/downshift-rules');
+    assert.equal(stored.rules.rules[0]!.id, 'console-e2e-sonnet-to-economy');
   });
 
   it('the console fetched nothing from outside 127.0.0.1', () => {
