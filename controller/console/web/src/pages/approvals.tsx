@@ -18,6 +18,8 @@ interface InboxItem {
   createdAt: string;
   payloadHash: string;
   payload: unknown;
+  /** What the Privacy Guard masked in the payload for this viewer. */
+  redactions?: Array<{ class: string; count: number }>;
 }
 
 export function ApprovalsPage() {
@@ -53,10 +55,13 @@ export function ApprovalsPage() {
             {item.deadline ? ` · decide by ${dateTime(item.deadline)}` : ''}
           </header>
           <pre class="payload">{typeof item.payload === 'string' ? item.payload : JSON.stringify(item.payload, null, 2)}</pre>
+          {item.redactions && item.redactions.length > 0 && (
+            <p><small data-testid="redactions">Masked for you: {item.redactions.map((r) => `${r.class} ×${r.count}`).join(', ')}</small></p>
+          )}
           <footer class="toolbar">
             {done[item.id] ? (
               <strong data-testid="decided">{done[item.id]}</strong>
-            ) : item.state !== 'pending' ? (
+            ) : item.state !== 'requested' ? (
               <span>{item.state}</span>
             ) : (
               <>
