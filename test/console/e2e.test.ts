@@ -224,15 +224,25 @@ describe('console with an admin token, a controller and an enrolled gateway', ()
 
   it('budgets: burn-down from the limit to what is left now, and the projection to the end of the window', async () => {
     await api('/api/v1/ledger/budgets/tenant/acme/month', { method: 'PUT', body: JSON.stringify({ limitUsd: 5 }) });
-    const { budgets } = await api<{ budgets: Array<{ scope: string; id: string; window: string; limitUsd: number; spentUsd: number; projectedUsd: number }> }>('/api/v1/ledger/budgets');
+    const { budgets } = await api<{ budgets: Array<{ scope: string; id: string; window: string; limitUsd: number; spentUsd: number; projectedUsd: number; windowStart: string; windowEnd: string }> }>('/api/v1/ledger/budgets');
     const index = budgets.findIndex((b) => b.scope === 'tenant' && b.id === 'acme' && b.window === 'month');
     assert.ok(index >= 0, JSON.stringify(budgets));
     const b = budgets[index]!;
     await page.goto(`${s.controllerUrl}/console/#/budgets`);
     const drawn = await chartNumbers(page, `burn-down-${index}`);
     const round = (n: number) => Math.round(n * 10_000) / 10_000;
-    assert.deepEqual(drawn.series[0]!.values, [b.limitUsd, round(b.limitUsd - b.spentUsd), null]);
-    assert.deepEqual(drawn.series[1]!.values, [null, round(b.limitUsd - b.spentUsd), round(b.limitUsd - b.projectedUsd)]);
+    const points = (values: Array<number | null>) => values.flatMap((v, i) => (v === null ? [] : [[i, v] as const]));
+    // A month window: one tick per day, from the window's start to its end.
+    const days = Math.round((Date.parse(b.windowEnd) - Date.parse(b.windowStart)) / 86_400_000);
+    assert.equal(drawn.labels.length, days + 1);
+    const remaining = points(drawn.series.find((d) => d.label === 'Remaining')!.values);
+    const projected = points(drawn.series.find((d) => d.label === 'Projected')!.values);
+    assert.deepEqual(remaining[0], [0, b.limitUsd], 'starts at the limit');
+    assert.equal(remaining.length, 2);
+    assert.equal(remaining[1]![1], round(b.limitUsd - b.spentUsd), 'what is left now');
+    const nowIndex = remaining[1]![0];
+    assert.ok(Math.abs(nowIndex - (Date.now() - Date.parse(b.windowStart)) / 86_400_000) <= 1, '"now" sits at today');
+    assert.deepEqual(projected, [[nowIndex, round(b.limitUsd - b.spentUsd)], [days, round(b.limitUsd - b.projectedUsd)]], 'projection from now to the window end');
     assert.ok(b.spentUsd > 0);
     await shot(page, 'budgets');
   });

@@ -26,6 +26,8 @@ export interface Series {
   values: Array<number | null>;
   color: string;
   dashed?: boolean;
+  /** Draw the line across null points (sparse series on a time axis). */
+  spanGaps?: boolean;
 }
 
 export function ChartView(props: { id: string; kind: 'bar' | 'line'; labels: string[]; series: Series[]; title: string; yLabel?: string }) {
@@ -43,7 +45,7 @@ export function ChartView(props: { id: string; kind: 'bar' | 'line'; labels: str
           backgroundColor: s.color,
           borderColor: s.color,
           borderDash: s.dashed ? [6, 4] : [],
-          spanGaps: false,
+          spanGaps: s.spanGaps ?? false,
         })),
       },
       options: {
