@@ -250,7 +250,7 @@ describe('console with an admin token, a controller and an enrolled gateway', ()
   it('rules: edit, see schema errors in the browser, simulate, publish, and the gateway syncs the new bundle', async () => {
     await page.goto(`${s.controllerUrl}/console/#/rules`);
     await page.selectOption('select[name=role]', 'finance');
-    await page.waitForSelector('[data-testid=rules-version]');
+    await page.waitForSelector('[data-testid=rules-version][data-role=finance]');
     const original = JSON.parse(await page.inputValue('textarea[name=rules]')) as { version: 1; rules: Array<Record<string, unknown>>; tiers?: Record<string, string> };
     // A typo the schema refuses, caught in the browser before anything is sent.
     await page.fill('textarea[name=rules]', JSON.stringify({ ...original, rules: [{ id: 'bad rule id', match: {}, action: { tier: 'cheapest' } }] }, null, 2));

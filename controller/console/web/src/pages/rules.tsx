@@ -55,19 +55,24 @@ export function RulesPage() {
     }, (err: unknown) => setError(describe(err)));
   }, []);
 
-  const load = (name: string) => {
+  useEffect(() => {
+    if (!role) return undefined;
+    // A slower answer for a role no longer selected must not overwrite the editor.
+    let current = true;
     setError('');
     setSimulated(undefined);
-    api<RulesDoc>(`/api/v1/profiles/${encodeURIComponent(name)}/downshift-rules`).then((doc) => {
+    api<RulesDoc>(`/api/v1/profiles/${encodeURIComponent(role)}/downshift-rules`).then((doc) => {
+      if (!current) return;
       setLoaded(doc);
       setText(JSON.stringify(doc.rules, null, 2));
     }, (err: unknown) => {
+      if (!current) return;
       setLoaded(undefined);
       setError(describe(err));
     });
-  };
-  useEffect(() => {
-    if (role) load(role);
+    return () => {
+      current = false;
+    };
   }, [role]);
 
   const checked = useMemo(() => check(text), [text]);
@@ -108,7 +113,7 @@ export function RulesPage() {
             {roles.map((r) => <option key={r} value={r}>{r}</option>)}
           </select>
         </label>
-        {loaded && <small data-testid="rules-version">rules version {String(loaded.version)} · bundle {String(loaded.bundleVersion)}</small>}
+        {loaded && <small data-testid="rules-version" data-role={loaded.role}>rules version {String(loaded.version)} · bundle {String(loaded.bundleVersion)}</small>}
       </div>
       {error && <p class="error" role="alert" data-testid="rules-error">{error}</p>}
       <label>
