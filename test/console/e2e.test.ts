@@ -224,11 +224,15 @@ describe('console with an admin token, a controller and an enrolled gateway', ()
 
   it('budgets: burn-down from the limit to what is left now, and the projection to the end of the window', async () => {
     await api('/api/v1/ledger/budgets/tenant/acme/month', { method: 'PUT', body: JSON.stringify({ limitUsd: 5 }) });
-    const { budgets } = await api<{ budgets: Array<{ scope: string; id: string; window: string; limitUsd: number; spentUsd: number; projectedUsd: number; windowStart: string; windowEnd: string }> }>('/api/v1/ledger/budgets');
+    // The projection moves with the clock, so compare with the answer the page itself got.
+    const [response] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/api/v1/ledger/budgets')), page.goto(`${s.controllerUrl}/console/#/budgets`)]);
+    const { budgets } = (await response.json()) as { budgets: Array<{ scope: string; id: string; window: string; limitUsd: number; spentUsd: number; projectedUsd: number; windowStart: string; windowEnd: string }> };
     const index = budgets.findIndex((b) => b.scope === 'tenant' && b.id === 'acme' && b.window === 'month');
     assert.ok(index >= 0, JSON.stringify(budgets));
     const b = budgets[index]!;
-    await page.goto(`${s.controllerUrl}/console/#/budgets`);
+    const ledger = await api<{ budgets: typeof budgets }>('/api/v1/ledger/budgets');
+    assert.equal(ledger.budgets[index]!.spentUsd, b.spentUsd, 'the page read the ledger');
+    assert.equal(ledger.budgets[index]!.limitUsd, 5);
     const drawn = await chartNumbers(page, `burn-down-${index}`);
     const round = (n: number) => Math.round(n * 10_000) / 10_000;
     const points = (values: Array<number | null>) => values.flatMap((v, i) => (v === null ? [] : [[i, v] as const]));
