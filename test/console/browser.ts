@@ -22,6 +22,8 @@ export interface TestBrowser {
   page: Page;
   /** Requests the browser tried to make off 127.0.0.1 (all refused), with the page that made them. */
   offHost: Array<{ url: string; from: string }>;
+  /** Content-Security-Policy violations the pages reported (the console must cause none). */
+  cspViolations: Array<{ text: string; page: string }>;
   close(): Promise<void>;
 }
 
@@ -52,11 +54,19 @@ export async function launchChromium(): Promise<TestBrowser> {
     },
   );
   context.setDefaultTimeout(15_000);
+  const cspViolations: Array<{ text: string; page: string }> = [];
+  const watch = (p: Page) =>
+    p.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) cspViolations.push({ text: message.text(), page: p.url() });
+    });
+  context.on('page', watch);
+  context.pages().forEach(watch);
   const page = context.pages()[0] ?? (await context.newPage());
   return {
     context,
     page,
     offHost,
+    cspViolations,
     async close() {
       await context.close();
       rmSync(profile, { recursive: true, force: true });

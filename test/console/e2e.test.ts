@@ -298,8 +298,9 @@ describe('console with an admin token, a controller and an enrolled gateway', ()
     assert.equal(stored.rules.rules[0]!.id, 'console-e2e-sonnet-to-economy');
   });
 
-  it('the console fetched nothing from outside 127.0.0.1', () => {
+  it('the console fetched nothing from outside 127.0.0.1 and broke no CSP rule', () => {
     assert.deepEqual(browser.offHost, []);
+    assert.deepEqual(browser.cspViolations, []);
   });
 });
 
@@ -411,5 +412,6 @@ describe('console sign-in through a real OpenID Provider, then the approvals inb
 
   it('the console fetched nothing from outside 127.0.0.1 (the test IdP\'s own pages may)', () => {
     assert.deepEqual(browser.offHost.filter((r) => new URL(r.from).origin === base), []);
+    assert.deepEqual(browser.cspViolations.filter((v) => new URL(v.page).origin === base), []);
   });
 });
