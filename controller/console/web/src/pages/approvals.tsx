@@ -22,6 +22,16 @@ interface InboxItem {
   redactions?: Array<{ class: string; count: number }>;
 }
 
+/** The masked payload, indented when it is JSON (the controller sends masked JSON as text). */
+function pretty(payload: unknown): string {
+  if (typeof payload !== 'string') return JSON.stringify(payload, null, 2);
+  try {
+    return JSON.stringify(JSON.parse(payload), null, 2);
+  } catch {
+    return payload;
+  }
+}
+
 export function ApprovalsPage() {
   const [items, setItems] = useState<InboxItem[]>();
   const [error, setError] = useState('');
@@ -54,7 +64,7 @@ export function ApprovalsPage() {
             <strong>{item.stepId}</strong> from {item.requester} · for {item.approver} · asked {dateTime(item.createdAt)}
             {item.deadline ? ` · decide by ${dateTime(item.deadline)}` : ''}
           </header>
-          <pre class="payload">{typeof item.payload === 'string' ? item.payload : JSON.stringify(item.payload, null, 2)}</pre>
+          <pre class="payload">{pretty(item.payload)}</pre>
           {item.redactions && item.redactions.length > 0 && (
             <p><small data-testid="redactions">Masked for you: {item.redactions.map((r) => `${r.class} ×${r.count}`).join(', ')}</small></p>
           )}
