@@ -16,6 +16,7 @@ import { oidcRoutes } from './auth/oidc/routes.js';
 import { gooseRoutes } from './goose/routes.js';
 import { meshRoutes } from './mesh/routes.js';
 import { a2aRoutes } from './a2a/routes.js';
+import { consoleRoutes } from './console/routes.js';
 
 export interface AreaOptions {
   services: ControllerServices;
@@ -36,4 +37,5 @@ export const areaPlugins: ReadonlyArray<{ name: string; plugin: AreaPlugin }> = 
   { name: 'goose', plugin: gooseRoutes },
   { name: 'mesh', plugin: meshRoutes },
   { name: 'a2a', plugin: a2aRoutes },
+  { name: 'console', plugin: consoleRoutes },
 ];

@@ -3,7 +3,8 @@
  *   'public'                 no token (openapi, healthz, JWKS, enrolment exchange, refresh)
  *   'authenticated'          any valid token (the default when `auth` is absent)
  *   { roles: ['admin'] }     a valid token holding at least one of these roles
- * The verified caller is on `request.caller`.
+ * The verified caller is on `request.caller`. The web console sends no Authorization header: its
+ * token rides in an HttpOnly cookie, and its writes carry a CSRF header (controller/console/session.ts).
  *
  * Every token carries a tenant. The directory, profiles and bundles are the controller's own
  * tenant's data, so a token of another tenant is refused on every route unless the route says
@@ -13,6 +14,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AuthError, type AccessTokens, type VerifiedCaller } from './auth/access-tokens.js';
 import { HttpError } from './http-errors.js';
+import { consoleCookie, consoleRequestProblem } from './console/session.js';
 
 export type RouteAuth = 'public' | 'authenticated' | { roles: readonly string[] };
 
@@ -48,14 +50,19 @@ export function installRouteAuth(app: FastifyInstance, tokens: AccessTokens, ses
     const auth = request.routeOptions.config.auth ?? 'authenticated';
     if (auth === 'public') return;
     const header = request.headers.authorization;
-    if (!header) throw new HttpError(401, 'missing bearer token (send "Authorization: Bearer <token>")', { 'www-authenticate': 'Bearer realm="switchboard-controller"' });
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match) throw new HttpError(401, 'authorization header must be "Bearer <token>"', challenge('malformed authorization header'));
+    const cookie = header ? undefined : consoleCookie(request);
+    if (!header && !cookie) throw new HttpError(401, 'missing bearer token (send "Authorization: Bearer <token>")', { 'www-authenticate': 'Bearer realm="switchboard-controller"' });
+    const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+    if (header && !match) throw new HttpError(401, 'authorization header must be "Bearer <token>"', challenge('malformed authorization header'));
     try {
-      request.caller = await tokens.verify(match[1]!);
+      request.caller = await tokens.verify(match ? match[1]! : cookie!);
     } catch (err) {
-      if (err instanceof AuthError) throw new HttpError(401, err.message, challenge(err.message));
+      if (err instanceof AuthError) throw new HttpError(401, cookie ? `console session: ${err.message}; sign in again` : err.message, challenge(err.message));
       throw err;
+    }
+    if (cookie) {
+      const problem = consoleRequestProblem(request, request.caller);
+      if (problem) throw new HttpError(problem.status, problem.message);
     }
     const sid = request.caller.claims['sid'];
     if (typeof sid === 'string' && sessionActive && !(await sessionActive(sid))) {

@@ -4,7 +4,9 @@
  * encapsulated plugin per API area (controller/plugins.ts).
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { randomBytes } from 'node:crypto';
 import swagger from '@fastify/swagger';
+import cookie from '@fastify/cookie';
 import type { ControllerServices } from './services.js';
 import { areaPlugins } from './plugins.js';
 import { installRouteAuth } from './route-auth.js';
@@ -81,6 +83,9 @@ export async function buildControllerServer(opts: BuildControllerOptions): Promi
 
   // Before route auth, so a refused request is traced and counted too.
   installControllerTelemetry(app, services);
+  // Cookies are read only by the web console's session (controller/console/); the secret signs
+  // its short-lived OIDC flow cookie, so a fresh one per process is enough.
+  await app.register(cookie, { secret: randomBytes(32) });
   const oidc = services.oidc;
   installRouteAuth(app, services.tokens, oidc ? (sid) => oidc.sessionActive(sid) : undefined);
   const routes: RegisteredRoute[] = [];

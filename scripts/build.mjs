@@ -16,7 +16,7 @@ const compiled = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'],
 if (compiled.status !== 0) process.exit(compiled.status ?? 1);
 
 let copied = 0;
-for (const asset of RUNTIME_ASSETS) {
+for (const asset of RUNTIME_ASSETS.filter((a) => !a.built)) {
   const files = readdirSync(asset.dir).filter((f) => f.endsWith(asset.ext));
   if (files.length === 0) {
     console.error(`build: no ${asset.ext} files in ${asset.dir} (listed in scripts/runtime-assets.mjs)`);
@@ -28,4 +28,22 @@ for (const asset of RUNTIME_ASSETS) {
     copied++;
   }
 }
-console.log(`build: compiled to dist/ and copied ${copied} runtime assets`);
+
+// The web console: Vite bundles controller/console/web (Preact, Pico CSS, Chart.js) into
+// dist/controller/console/public, which the controller serves at /console/.
+const { build: vite } = await import('vite');
+await vite({ configFile: join(root, 'controller/console/web/vite.config.mjs') });
+for (const asset of RUNTIME_ASSETS.filter((a) => a.built)) {
+  const out = join('dist', asset.dir);
+  let files = [];
+  try {
+    files = readdirSync(out).filter((f) => f.endsWith(asset.ext));
+  } catch {
+    // reported below
+  }
+  if (files.length === 0) {
+    console.error(`build: ${asset.built} produced no ${asset.ext} files in ${out} (listed in scripts/runtime-assets.mjs)`);
+    process.exit(1);
+  }
+}
+console.log(`build: compiled to dist/, copied ${copied} runtime assets, built the web console`);

@@ -57,7 +57,8 @@ export async function startTestIdp(accounts: Record<string, TestAccount>): Promi
         client_id: TEST_CLIENT_ID,
         application_type: 'native',
         token_endpoint_auth_method: 'none',
-        redirect_uris: ['http://127.0.0.1/callback'],
+        // The CLI's loopback redirect and the web console's (any port on 127.0.0.1, RFC 8252).
+        redirect_uris: ['http://127.0.0.1/callback', 'http://127.0.0.1/console/auth/oidc/callback'],
         grant_types: ['authorization_code', 'urn:ietf:params:oauth:grant-type:device_code'],
         response_types: ['code'],
       },

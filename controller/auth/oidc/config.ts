@@ -27,6 +27,11 @@ export interface OidcIssuerConfig {
   roles: { from: 'directory' } | { from: 'groups'; claim: string; groupRoles: Record<string, string> };
   /** Allow an http:// issuer (tests, a loopback IdP); never for a real deployment. */
   allowInsecure: boolean;
+  /**
+   * Client id the web console signs in with (authorization code + PKCE, redirect to
+   * `<consoleUrl>/console/auth/oidc/callback`); default: `clientId`.
+   */
+  consoleClientId: string;
 }
 
 export interface OidcConfig {
@@ -37,6 +42,11 @@ export interface OidcConfig {
   accessTokenSeconds: number;
   /** Tenant written into minted tokens. */
   tenant: string;
+  /**
+   * The controller's public URL as browsers reach it (the console's OIDC redirect goes there).
+   * Default: the origin the sign-in request came to.
+   */
+  consoleUrl?: string;
 }
 
 const issuerSchema = {
@@ -71,6 +81,7 @@ const issuerSchema = {
       ],
     },
     allowInsecure: { type: 'boolean' },
+    consoleClientId: { type: 'string', minLength: 1 },
   },
 } as const;
 
@@ -83,6 +94,7 @@ export const oidcConfigSchema = {
     sessionHours: { type: 'number', exclusiveMinimum: 0, maximum: 24 * 30 },
     accessTokenSeconds: { type: 'integer', minimum: 60, maximum: 1800 },
     tenant: { type: 'string', minLength: 1, maxLength: 128 },
+    consoleUrl: { type: 'string', pattern: '^https?://[^/?#]+/?$' },
   },
 } as const;
 
@@ -100,7 +112,7 @@ export function parseOidcConfig(input: unknown, where = 'oidc config'): OidcConf
     const e = validate.errors?.[0];
     throw new OidcConfigError(`${where}: ${e?.instancePath || '(root)'} ${e?.message ?? 'is invalid'}`);
   }
-  const raw = input as { issuers: IssuerInput[]; sessionHours?: number; accessTokenSeconds?: number; tenant?: string };
+  const raw = input as { issuers: IssuerInput[]; sessionHours?: number; accessTokenSeconds?: number; tenant?: string; consoleUrl?: string };
   const names = new Set<string>();
   const issuers = raw.issuers.map((i): OidcIssuerConfig => {
     if (names.has(i.name)) throw new OidcConfigError(`${where}: issuer name "${i.name}" is used twice`);
@@ -119,9 +131,16 @@ export function parseOidcConfig(input: unknown, where = 'oidc config'): OidcConf
       person: i.person ?? { claim: 'email', match: 'email' },
       roles: roles.from === 'groups' ? { from: 'groups', claim: roles.claim ?? 'groups', groupRoles: roles.groupRoles } : { from: 'directory' },
       allowInsecure: insecure,
+      consoleClientId: i.consoleClientId ?? i.clientId,
     };
   });
-  return { issuers, sessionHours: raw.sessionHours ?? 12, accessTokenSeconds: raw.accessTokenSeconds ?? 15 * 60, tenant: raw.tenant ?? 'default' };
+  return {
+    issuers,
+    sessionHours: raw.sessionHours ?? 12,
+    accessTokenSeconds: raw.accessTokenSeconds ?? 15 * 60,
+    tenant: raw.tenant ?? 'default',
+    ...(raw.consoleUrl ? { consoleUrl: raw.consoleUrl.replace(/\/+$/, '') } : {}),
+  };
 }
 
 export function loadOidcConfigFile(path: string): OidcConfig {

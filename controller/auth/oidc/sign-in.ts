@@ -126,6 +126,11 @@ export class OidcSignIn {
     return true;
   }
 
+  /** Ends a sign-in by its id (the web console's sign-out: it holds the `sid`, not the session token). */
+  async endSession(sessionId: string, reason: string): Promise<void> {
+    await this.revokeRow(sessionId, reason, Date.now());
+  }
+
   /** Whether the sign-in a token came from (`sid` claim) is still live; used to refuse tokens after logout. */
   async sessionActive(sessionId: string): Promise<boolean> {
     const row = await this.db.selectFrom('signin_sessions').select(['revoked_at', 'expires_at']).where('id', '=', sessionId).executeTakeFirst();
