@@ -129,8 +129,17 @@ export const agentRoutes: AreaPlugin = async (app, { services }) => {
     const fresh = mesh.settings.offlineAfterMs / 6;
     await mesh.agents.touch(agentId, request.caller!.subject, undefined, Date.now(), fresh);
     for (;;) {
+      // A poller that has gone away (client timeout, failover to another controller) gets nothing leased to it.
+      if (closed.signal.aborted) return { items: [] };
       const rows = await mesh.queue.claim(agentId, request.query.max ?? 1);
-      if (rows.length) return { items: rows.map(toWorkItem) };
+      if (rows.length) {
+        if (closed.signal.aborted) {
+          // The answer cannot reach the worker: hand the items back now rather than after the lease.
+          await Promise.all(rows.map((r) => mesh.queue.release(r.id, r.lease_id!)));
+          return { items: [] };
+        }
+        return { items: rows.map(toWorkItem) };
+      }
       const left = deadline - Date.now();
       if (left <= 0 || closed.signal.aborted) return { items: [] };
       await mesh.wakeups.wait(agentId, Math.min(left, mesh.settings.repollMs), closed.signal);
