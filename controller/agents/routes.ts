@@ -168,6 +168,11 @@ export const agentRoutes: AreaPlugin = async (app, { services }) => {
       while (!closed.signal.aborted) {
         await mesh.agents.touch(agentId, subject, undefined, Date.now(), mesh.settings.offlineAfterMs / 6);
         const rows = await mesh.queue.claim(agentId, 10);
+        if (closed.signal.aborted) {
+          // The stream ended while claiming: these items never reach the worker, hand them back now.
+          await Promise.all(rows.map((r) => mesh.queue.release(r.id, r.lease_id!)));
+          break;
+        }
         for (const r of rows) res.write(`event: work\nid: ${r.id}\ndata: ${JSON.stringify(toWorkItem(r))}\n\n`);
         if (rows.length) lastWrite = Date.now();
         else if (Date.now() - lastWrite >= KEEPALIVE_MS) {
