@@ -71,9 +71,18 @@ process.on('exit', () => procs.forEach((c) => c?.kill('SIGKILL')));
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
 const log = (msg: string) => process.stderr.write(`[mesh bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 async function startController(i: number): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/switchboard.ts', 'controller', '--db', dbUrl, '--data-dir', dataDir, '--port', String(ports[i]), '--log-level', 'warn', '--mesh-lease-ms', '5000'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  procs[i] = child;
+  const spawnOne = () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bin/switchboard.ts', 'controller', '--db', dbUrl, '--data-dir', dataDir, '--port', String(ports[i]), '--log-level', 'warn', '--mesh-lease-ms', '5000'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    procs[i] = child;
+    return child;
+  };
+  let child = spawnOne();
   for (let t = 0; t < 1800; t++) {
+    // A start can fail on a shared test database (another test's schema dropped while migrations look around): start again.
+    if (child.exitCode !== null) {
+      log(`controller ${i} exited during start (code ${child.exitCode}); starting it again`);
+      child = spawnOne();
+    }
     try {
       if ((await fetch(`${urls[i]}/healthz`)).ok) return;
     } catch {
