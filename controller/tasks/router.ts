@@ -209,7 +209,7 @@ export class TaskRouter {
     let what: string;
     if (req.target) {
       try {
-        const t = await this.d.targets.resolve(req.target);
+        const t = await this.d.targets.resolve(req.target, { withPersons: false });
         candidates = t.agents;
         what = `${t.kind} "${t.id}"`;
       } catch (err) {
