@@ -8,6 +8,14 @@
  * Prints route P50/P99 (and the ratio to GET /healthz on the same controllers, the "raw"
  * baseline of this run), approval round-trip (request → decision answered), and checks that
  * every accepted task was delivered exactly once and completed exactly once.
+ *
+ * What "delivered twice" counts: a task that reached a worker (a long-poll answer the bench
+ * received) under two or more different leases, i.e. two attempts of it were handed out and
+ * seen. The workers here never crash and finish each item at once, so the contract (an item
+ * comes back only when its lease ran out without a result) allows no such case. An attempt
+ * whose answer never reached a worker (its controller was killed, or the poll timed out) is not
+ * a delivery; the task's next attempt is reported as "redelivered after a lost delivery".
+ * The same attempt (delivery id and lease id) seen twice would be a queue bug outright.
  * Run: npm run bench:mesh [-- --seconds 20 --burst-seconds 3 --agents 100 --sessions 300]   (PostgreSQL at SWITCHBOARD_TEST_PG_URL or 127.0.0.1:5432/test)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -63,9 +71,18 @@ process.on('exit', () => procs.forEach((c) => c?.kill('SIGKILL')));
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
 const log = (msg: string) => process.stderr.write(`[mesh bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 async function startController(i: number): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/switchboard.ts', 'controller', '--db', dbUrl, '--data-dir', dataDir, '--port', String(ports[i]), '--log-level', 'warn', '--mesh-lease-ms', '5000'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  procs[i] = child;
+  const spawnOne = () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bin/switchboard.ts', 'controller', '--db', dbUrl, '--data-dir', dataDir, '--port', String(ports[i]), '--log-level', 'warn', '--mesh-lease-ms', '5000'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    procs[i] = child;
+    return child;
+  };
+  let child = spawnOne();
   for (let t = 0; t < 1800; t++) {
+    // A start can fail on a shared test database (another test's schema dropped while migrations look around): start again.
+    if (child.exitCode !== null) {
+      log(`controller ${i} exited during start (code ${child.exitCode}); starting it again`);
+      child = spawnOne();
+    }
     try {
       if ((await fetch(`${urls[i]}/healthz`)).ok) return;
     } catch {
@@ -113,7 +130,9 @@ async function call(person: string, method: string, path: string, body?: unknown
 }
 
 // ---- agents: register, then long-poll and finish work ---------------------------------------------------
-const delivered = new Map<string, number>();
+const delivered = new Map<string, Set<string>>();
+const leasesSeen = new Map<string, number>();
+let firstSeenAttemptAbove1 = 0;
 const completedOnce = new Map<string, number>();
 const approvalsDecided = new Map<string, number>();
 let workersRunning = true;
@@ -132,7 +151,13 @@ const workers = people.map(async (p, idx) => {
     if (r.status !== 200) continue;
     for (const item of r.json.items as WorkItem[]) {
       if (item.kind === 'task') {
-        delivered.set(item.taskId!, (delivered.get(item.taskId!) ?? 0) + 1);
+        const leases = delivered.get(item.taskId!) ?? new Set<string>();
+        if (leases.size === 0 && item.attempt > 1) firstSeenAttemptAbove1++;
+        leases.add(item.leaseId);
+        delivered.set(item.taskId!, leases);
+        // One claim leases a batch under one lease id: an attempt is (delivery, lease).
+        const attemptKey = `${item.deliveryId} ${item.leaseId}`;
+        leasesSeen.set(attemptKey, (leasesSeen.get(attemptKey) ?? 0) + 1);
         const done = await call(p.id, 'POST', `/api/v1/tasks/${item.taskId}/result`, { leaseId: item.leaseId, state: 'completed', cost: { tokens: 100, usd: 0.0001 } }, idx % 2);
         if (done.status === 200) completedOnce.set(item.taskId!, (completedOnce.get(item.taskId!) ?? 0) + 1);
       } else if (item.kind === 'approval') {
@@ -165,6 +190,9 @@ for (let i = 0; i < 200; i++) baseline.push((await call('p000', 'GET', '/healthz
 
 // ---- load: steady, burst, and a kill/restart in the steady phase ------------------------------------------
 const routeMs: number[] = [];
+const burstRouteMs: number[] = [];
+let inBurst = false;
+const loadAtStart = loadavg()[0]!;
 const routeFailoverMs: number[] = [];
 const approvalStarted = new Map<string, number>();
 const accepted = new Set<string>();
@@ -180,8 +208,9 @@ const fire = (i: number) => {
       else refused++;
     });
   }
+  const burst = inBurst;
   return call(p.id, 'POST', '/api/v1/tasks/route', { target: targetRole, task: { title: `bench ${i}` }, messageId: `bench-${i}`, contextId: sessions[i % SESSIONS] }, i % 2).then((r) => {
-    (r.failovers ? routeFailoverMs : routeMs).push(r.ms);
+    (r.failovers ? routeFailoverMs : burst ? burstRouteMs : routeMs).push(r.ms);
     if (r.status === 202) accepted.add(r.json.taskId);
     else refused++;
   });
@@ -214,6 +243,7 @@ await phase(RATE, STEADY_S, async () => {
 });
 const restartMs = performance.now() - killedAt;
 log('burst');
+inBurst = true;
 await phase(RATE * 10, BURST_S);
 await Promise.all(inflight);
 
@@ -236,17 +266,19 @@ const pct = (xs: number[], p: number) => {
 };
 const approvalRtt = [...approvalsDecided].filter(([id]) => approvalStarted.has(id)).map(([id, t]) => t - approvalStarted.get(id)!);
 const lost = [...accepted].filter((t) => !delivered.has(t));
-const twice = [...delivered].filter(([, c]) => c > 1);
+const twice = [...delivered].filter(([, leases]) => leases.size > 1);
+const sameAttemptTwice = [...leasesSeen].filter(([, c]) => c > 1);
 const completedTwice = [...completedOnce].filter(([, c]) => c > 1);
 
-console.log(`mesh bench — PostgreSQL, 2 controller processes, ${AGENTS} agents, ${SESSIONS} sessions; ${cpus().length} CPUs, load ${loadavg()[0]!.toFixed(1)}`);
+console.log(`mesh bench — PostgreSQL, 2 controller processes, ${AGENTS} agents, ${SESSIONS} sessions; ${cpus().length} CPUs, load average ${loadAtStart.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at end`);
 console.log(`requests: ${n} (${RATE}/s for ${STEADY_S}s, then ${RATE * 10}/s for ${BURST_S}s); tasks accepted ${accepted.size}, approvals ${approvalStarted.size}, refused ${refused}`);
 console.log(`baseline GET /healthz:      P50 ${pct(baseline, 50).toFixed(2)} ms  P99 ${pct(baseline, 99).toFixed(2)} ms`);
-console.log(`route (no failover, ${routeMs.length}): P50 ${pct(routeMs, 50).toFixed(2)} ms  P99 ${pct(routeMs, 99).toFixed(2)} ms  (x${(pct(routeMs, 50) / pct(baseline, 50)).toFixed(1)} / x${(pct(routeMs, 99) / pct(baseline, 99)).toFixed(1)} of baseline)`);
+console.log(`route at ${RATE}/s (no failover, ${routeMs.length}): P50 ${pct(routeMs, 50).toFixed(2)} ms  P99 ${pct(routeMs, 99).toFixed(2)} ms  (x${(pct(routeMs, 50) / pct(baseline, 50)).toFixed(1)} / x${(pct(routeMs, 99) / pct(baseline, 99)).toFixed(1)} of baseline)`);
+console.log(`route in the burst (no failover, ${burstRouteMs.length}): P50 ${pct(burstRouteMs, 50).toFixed(2)} ms  P99 ${pct(burstRouteMs, 99).toFixed(2)} ms`);
 console.log(`route after failover (${routeFailoverMs.length}): P50 ${pct(routeFailoverMs, 50).toFixed(2)} ms  P99 ${pct(routeFailoverMs, 99).toFixed(2)} ms`);
 console.log(`approval round-trip (request → approver's agent decided, ${approvalRtt.length}): P50 ${pct(approvalRtt, 50).toFixed(1)} ms  P99 ${pct(approvalRtt, 99).toFixed(1)} ms`);
 console.log(`controller A killed and back in ${(restartMs / 1000).toFixed(1)} s`);
-console.log(`tasks: lost ${lost.length}, delivered twice ${twice.length}, completed twice ${completedTwice.length}; task states ${JSON.stringify(Object.fromEntries(states.rows.map((r) => [r.state, r.n])))}`);
+console.log(`tasks: lost ${lost.length}, delivered twice ${twice.length} (same attempt twice ${sameAttemptTwice.length}), completed twice ${completedTwice.length}, redelivered after a lost delivery ${firstSeenAttemptAbove1}; task states ${JSON.stringify(Object.fromEntries(states.rows.map((r) => [r.state, r.n])))}`);
 
 for (const c of procs) c?.kill('SIGTERM');
 await sleep(500);
@@ -255,4 +287,4 @@ await drop.connect();
 await drop.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
 await drop.end();
 rmSync(dataDir, { recursive: true, force: true });
-process.exit(lost.length || twice.length || completedTwice.length ? 1 : 0);
+process.exit(lost.length || twice.length || sameAttemptTwice.length || completedTwice.length ? 1 : 0);

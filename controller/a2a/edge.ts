@@ -7,11 +7,12 @@
  *   - The A2A task mirrors the mesh task: reading it (tasks/get) refreshes its state, and the
  *     receivers' messages and artifacts are masked under the CALLER's role policy on the way out.
  *   - tasks/cancel cancels the mesh task (the caller must be its sender).
+ *   - The A2A task records live in the controller's database (task-store.ts), so get and cancel
+ *     work after a restart and through any controller process of a shared database.
  * The caller authenticates with a controller token like any agent.
  */
 import {
   DefaultRequestHandler,
-  InMemoryTaskStore,
   ServerCallContext,
   AgentEvent,
   type AgentExecutor,
@@ -22,7 +23,10 @@ import {
 } from '@a2a-js/sdk/server';
 import { AgentCard, TaskState, Role, type Task, type Message, type Part } from '@a2a-js/sdk';
 import type { VerifiedCaller } from '../auth/access-tokens.js';
+import type { Kysely } from 'kysely';
 import type { MeshServices } from '../mesh/services.js';
+import type { ControllerTables } from '../storage/schema.js';
+import { DbA2ATaskStore } from './task-store.js';
 import type { ProfileCatalog } from '../profiles/catalog.js';
 import { HttpError } from '../http-errors.js';
 import { BlockedByGuardError } from '../mesh/redaction-boundary.js';
@@ -65,9 +69,6 @@ function callerOf(ctx: ServerCallContext): VerifiedCaller {
 
 /** Routes each A2A message as a mesh task and answers with the submitted task at once. */
 class MeshEdgeExecutor implements AgentExecutor {
-  /** A2A task id → the mesh task it stands for and who sent it (for cancel). */
-  readonly links = new Map<string, { meshTaskId: string; caller: VerifiedCaller }>();
-
   constructor(private readonly mesh: MeshServices) {}
 
   async execute(rc: RequestContext, bus: ExecutionEventBus): Promise<void> {
@@ -92,7 +93,6 @@ class MeshEdgeExecutor implements AgentExecutor {
         messageId: `a2a:${msg.messageId}`,
         contextId: `ctx-a2a-${rc.contextId}`.slice(0, 200),
       });
-      this.links.set(rc.taskId, { meshTaskId: routed.taskId, caller });
       bus.publish(
         AgentEvent.task({
           ...base,
@@ -107,9 +107,8 @@ class MeshEdgeExecutor implements AgentExecutor {
     }
   }
 
+  /** The canceled status this publishes is saved through the store, whose save cancels the mesh task (MeshMirrorTaskStore.save). */
   async cancelTask(taskId: string, bus: ExecutionEventBus): Promise<void> {
-    const link = this.links.get(taskId);
-    if (link) await this.mesh.router.cancel(link.caller, link.meshTaskId, false);
     bus.publish(AgentEvent.statusUpdate({ taskId, contextId: '', status: { state: TaskState.TASK_STATE_CANCELED, message: undefined, timestamp: new Date().toISOString() }, metadata: undefined }));
     bus.finished();
   }
@@ -117,9 +116,11 @@ class MeshEdgeExecutor implements AgentExecutor {
 
 /** Keeps the SDK's task records, refreshing each from its mesh task when read; output masked for the reader. */
 class MeshMirrorTaskStore implements TaskStore {
-  private readonly inner = new InMemoryTaskStore();
+  private readonly inner: DbA2ATaskStore;
 
-  constructor(private readonly mesh: MeshServices) {}
+  constructor(private readonly mesh: MeshServices, db: Kysely<ControllerTables>) {
+    this.inner = new DbA2ATaskStore(db);
+  }
 
   async save(task: Task, context: ServerCallContext): Promise<void> {
     // A cancel of a task whose execution already returned only reaches the store: cancel the mesh task here.
@@ -204,8 +205,8 @@ export interface A2AEdge {
   card: AgentCard;
 }
 
-export function createA2AEdge(mesh: MeshServices, profiles: ProfileCatalog, baseUrl: string, version: string): A2AEdge {
+export function createA2AEdge(mesh: MeshServices, db: Kysely<ControllerTables>, profiles: ProfileCatalog, baseUrl: string, version: string): A2AEdge {
   const card = buildAgentCard(baseUrl, profiles, version);
-  const handler = new DefaultRequestHandler(card, new MeshMirrorTaskStore(mesh), new MeshEdgeExecutor(mesh));
+  const handler = new DefaultRequestHandler(card, new MeshMirrorTaskStore(mesh, db), new MeshEdgeExecutor(mesh));
   return { handler, card };
 }

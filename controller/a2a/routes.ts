@@ -14,7 +14,7 @@ import { CONTROLLER_VERSION } from '../server.js';
 import { A2A_JSONRPC_PATH, MeshUser, buildAgentCard, createA2AEdge } from './edge.js';
 
 export const a2aRoutes: AreaPlugin = async (app, { services }) => {
-  const edge = createA2AEdge(services.mesh, services.profiles, '', CONTROLLER_VERSION);
+  const edge = createA2AEdge(services.mesh, services.store.db, services.profiles, '', CONTROLLER_VERSION);
   const v1 = new JsonRpcTransportHandler(edge.handler);
   const legacy = new LegacyJsonRpcTransportHandler(edge.handler);
   const baseUrl = (request: FastifyRequest) => `${request.protocol}://${request.host}`;

@@ -129,8 +129,17 @@ export const agentRoutes: AreaPlugin = async (app, { services }) => {
     const fresh = mesh.settings.offlineAfterMs / 6;
     await mesh.agents.touch(agentId, request.caller!.subject, undefined, Date.now(), fresh);
     for (;;) {
+      // A poller that has gone away (client timeout, failover to another controller) gets nothing leased to it.
+      if (closed.signal.aborted) return { items: [] };
       const rows = await mesh.queue.claim(agentId, request.query.max ?? 1);
-      if (rows.length) return { items: rows.map(toWorkItem) };
+      if (rows.length) {
+        if (closed.signal.aborted) {
+          // The answer cannot reach the worker: hand the items back now rather than after the lease.
+          await Promise.all(rows.map((r) => mesh.queue.release(r.id, r.lease_id!)));
+          return { items: [] };
+        }
+        return { items: rows.map(toWorkItem) };
+      }
       const left = deadline - Date.now();
       if (left <= 0 || closed.signal.aborted) return { items: [] };
       await mesh.wakeups.wait(agentId, Math.min(left, mesh.settings.repollMs), closed.signal);
@@ -159,6 +168,11 @@ export const agentRoutes: AreaPlugin = async (app, { services }) => {
       while (!closed.signal.aborted) {
         await mesh.agents.touch(agentId, subject, undefined, Date.now(), mesh.settings.offlineAfterMs / 6);
         const rows = await mesh.queue.claim(agentId, 10);
+        if (closed.signal.aborted) {
+          // The stream ended while claiming: these items never reach the worker, hand them back now.
+          await Promise.all(rows.map((r) => mesh.queue.release(r.id, r.lease_id!)));
+          break;
+        }
         for (const r of rows) res.write(`event: work\nid: ${r.id}\ndata: ${JSON.stringify(toWorkItem(r))}\n\n`);
         if (rows.length) lastWrite = Date.now();
         else if (Date.now() - lastWrite >= KEEPALIVE_MS) {

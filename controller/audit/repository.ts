@@ -66,6 +66,63 @@ export class AuditRepository {
     return result;
   }
 
+  /**
+   * Appends a batch of events that continue a chain this process writes itself (the controller's
+   * own mesh chain): one transaction, one multi-row insert, one head update — instead of the
+   * per-event continuity checks of `ingest`, which exist for events that arrive from elsewhere.
+   * The batch must start right after the stored head and link to it; otherwise nothing is
+   * written and the error says why (another writer, or a lost append).
+   */
+  async appendOwnChain(events: readonly AuditEvent[], writer: string, now = Date.now()): Promise<void> {
+    if (events.length === 0) return;
+    const first = events[0]!;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      if (e.chainId !== first.chainId || e.seq !== first.seq + i || (i > 0 && e.hashPrev !== events[i - 1]!.hash)) {
+        throw new Error(`audit batch for chain ${first.chainId} is not one contiguous run from seq ${first.seq}`);
+      }
+    }
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('audit_chains')
+        .values({ chain_id: first.chainId, tenant_id: first.tenantId, head_seq: 0, head_hash: GENESIS_HASH, owner: writer, updated_at: now })
+        .onConflict((oc) => oc.column('chain_id').doNothing())
+        .execute();
+      let headQuery = trx.selectFrom('audit_chains').select(['head_seq', 'head_hash', 'owner']).where('chain_id', '=', first.chainId);
+      if (this.dialect === 'postgres') headQuery = headQuery.forUpdate();
+      const head = await headQuery.executeTakeFirstOrThrow();
+      if (head.owner !== writer) throw new ForeignChainError(`chain ${first.chainId} is written by another identity`);
+      if (Number(head.head_seq) !== first.seq - 1 || head.head_hash !== first.hashPrev) {
+        throw new Error(`audit batch for chain ${first.chainId} starts at seq ${first.seq} but the stored head is seq ${Number(head.head_seq)}`);
+      }
+      // 13 values a row: stay well under SQLite's 32766 bound parameters per statement.
+      for (let i = 0; i < events.length; i += 500) {
+        await trx
+          .insertInto('audit_events')
+          .values(
+            events.slice(i, i + 500).map((e) => ({
+              id: e.id,
+              chain_id: e.chainId,
+              seq: e.seq,
+              ts: Date.parse(e.ts),
+              tenant_id: e.tenantId,
+              actor_type: e.actor.type,
+              actor_id: e.actor.id,
+              actor_role: e.actor.role,
+              action: e.action,
+              result: e.result,
+              hash: e.hash,
+              event: JSON.stringify(e),
+              received_at: now,
+            })),
+          )
+          .execute();
+      }
+      const last = events[events.length - 1]!;
+      await trx.updateTable('audit_chains').set({ head_seq: last.seq, head_hash: last.hash, updated_at: now }).where('chain_id', '=', first.chainId).execute();
+    });
+  }
+
   private async ingestOne(trx: Transaction<ControllerTables>, e: AuditEvent, writer: string, now: number, result: IngestResult): Promise<void> {
     const alert = async (kind: AuditAlertKind, detail: string, evidence?: AuditEvent) => {
       const row: AuditAlertRow = {

@@ -2,9 +2,11 @@
  * Idempotency-Key on every write of the plugin that installs this: the first request with a key
  * runs and its answer (status + body) is stored per (token subject, key); a repeat replays that
  * answer with `idempotent-replay: true`. The same key with a different method, URL or body is a
- * 422; a repeat while the first is still running is a 409 (after 30 s the first is taken to have
- * died with its process, and the repeat runs). 5xx answers are not stored, so the
- * client may retry them with the same key.
+ * 422; a repeat while the first is still running is a 409. The first request keeps its claim
+ * fresh while it runs (every second); a claim not refreshed for ABANDONED_AFTER_MS belongs to a
+ * process that died (killed mid-request), and the repeat takes over and runs — so a client that
+ * fails over to another controller waits seconds, not minutes, and not longer than the queue's
+ * lease. 5xx answers are not stored, so the client may retry them with the same key.
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -16,11 +18,29 @@ import '../mesh/schema.js';
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
-/** An unfinished first request older than this is taken to have died with its process. */
-export const ABANDONED_AFTER_MS = 30_000;
-const claimed = new WeakMap<FastifyRequest, { subject: string; key: string }>();
+/** An unfinished first request whose claim was not refreshed for this long is taken to have died with its process. */
+export const ABANDONED_AFTER_MS = 5_000;
+/** How often a running first request refreshes its claim. */
+const REFRESH_MS = 1_000;
+const claimed = new WeakMap<FastifyRequest, { subject: string; key: string; timer: NodeJS.Timeout }>();
 
 export function installIdempotency(app: FastifyInstance, db: Kysely<ControllerTables>): void {
+  const claim = (request: FastifyRequest, subject: string, key: string) => {
+    const timer = setInterval(() => {
+      db.updateTable('mesh_idempotency').set({ created_at: Date.now() }).where('subject', '=', subject).where('key', '=', key).where('status', 'is', null).execute().catch(() => {
+        // Best effort: a missed refresh only lets a retry take over sooner.
+      });
+    }, REFRESH_MS);
+    timer.unref();
+    claimed.set(request, { subject, key, timer });
+  };
+  const release = (request: FastifyRequest) => {
+    const c = claimed.get(request);
+    if (c) clearInterval(c.timer);
+    claimed.delete(request);
+    return c;
+  };
+
   app.addHook('preHandler', async (request, reply) => {
     if (!WRITE_METHODS.has(request.method)) return;
     const raw = request.headers[IDEMPOTENCY_HEADER];
@@ -35,7 +55,7 @@ export function installIdempotency(app: FastifyInstance, db: Kysely<ControllerTa
       .onConflict((oc) => oc.columns(['subject', 'key']).doNothing())
       .executeTakeFirst();
     if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1) {
-      claimed.set(request, { subject, key });
+      claim(request, subject, key);
       return;
     }
     const prior = await db.selectFrom('mesh_idempotency').selectAll().where('subject', '=', subject).where('key', '=', key).executeTakeFirst();
@@ -53,7 +73,7 @@ export function installIdempotency(app: FastifyInstance, db: Kysely<ControllerTa
         .where('created_at', '<', Date.now() - ABANDONED_AFTER_MS)
         .executeTakeFirst();
       if (Number(takeOver.numUpdatedRows) === 1) {
-        claimed.set(request, { subject, key });
+        claim(request, subject, key);
         return;
       }
       throw new HttpError(409, 'the first request with this Idempotency-Key is still running; retry shortly');
@@ -61,10 +81,14 @@ export function installIdempotency(app: FastifyInstance, db: Kysely<ControllerTa
     return reply.code(Number(prior.status)).header('idempotent-replay', 'true').header('content-type', 'application/json; charset=utf-8').serializer((p: unknown) => p as string).send(prior.body);
   });
 
+  // A request that ends without a reply (client gone before onSend) must not refresh forever.
+  app.addHook('onResponse', async (request) => {
+    release(request);
+  });
+
   app.addHook('onSend', async (request, reply, payload) => {
-    const c = claimed.get(request);
+    const c = release(request);
     if (!c) return payload;
-    claimed.delete(request);
     if (reply.statusCode >= 500 || typeof payload !== 'string') {
       await db.deleteFrom('mesh_idempotency').where('subject', '=', c.subject).where('key', '=', c.key).execute();
     } else {

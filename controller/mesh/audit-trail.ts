@@ -1,8 +1,13 @@
 /**
  * The mesh's entries in the audit chain. Each controller process writes its own hash chain
- * (`mesh-<uuid>`, owner `controller:mesh`) through the audit repository's ingest API, like a
- * gateway does, so two controller processes never race for one chain head and `switchboard
- * audit verify` checks mesh events like any others. Appends are serialised in-process.
+ * (`mesh-<uuid>`, owner `controller:mesh`) in the audit store, so two controller processes never
+ * race for one chain head and `switchboard audit verify` checks mesh events like any others.
+ *
+ * Appends are group-committed: events that arrive while a write is in flight wait and go
+ * together in the next one (one transaction, one commit), so the chain keeps up with the request
+ * rate instead of queueing one database commit per event behind each other — that queue made
+ * routing take seconds at 30 req/s (docs/agent-mesh.md, "Scale and speed"). Each caller's promise
+ * still resolves only once its event is stored, so an answer never gets ahead of its audit record.
  *
  * RouteEvent and ApprovalEvent map onto the audit event (gateway/audit/event.ts):
  *   RouteEvent {id, ts, taskId, fromAgent, toAgent[], policyEval, reason}
@@ -65,11 +70,17 @@ export interface MeshActivity {
   policyVersion?: string | null;
 }
 
+type PendingEvent = Omit<Parameters<typeof sealEvent>[0], 'chainId' | 'seq' | 'hashPrev' | 'tenantId'>;
+
+/** At most this many events in one write (one statement's worth on SQLite). */
+const MAX_BATCH = 500;
+
 export class MeshAuditTrail {
   readonly chainId = `mesh-${randomUUID()}`;
   private seq = 0;
   private head = GENESIS_HASH;
-  private tail: Promise<unknown> = Promise.resolve();
+  private pending: Array<{ e: PendingEvent; resolve: (ev: AuditEvent) => void; reject: (err: unknown) => void }> = [];
+  private writing: Promise<void> | undefined;
 
   constructor(private readonly repo: AuditRepository) {}
 
@@ -120,9 +131,9 @@ export class MeshAuditTrail {
     });
   }
 
-  /** Resolves once every append queued so far is stored. */
-  flush(): Promise<void> {
-    return this.tail.then(() => undefined, () => undefined);
+  /** Resolves once every append queued so far is stored (or has failed). */
+  async flush(): Promise<void> {
+    while (this.writing) await this.writing;
   }
 
   private append(e: {
@@ -138,32 +149,53 @@ export class MeshAuditTrail {
     redactions: Array<{ class: string; count: number }>;
     cost?: Cost | undefined;
   }): Promise<AuditEvent> {
-    const run = async (): Promise<AuditEvent> => {
-      const event = sealEvent({
-        id: e.id,
-        ts: e.ts,
-        chainId: this.chainId,
-        seq: this.seq + 1,
-        tenantId: MESH_TENANT,
-        actor: { type: 'agent', id: e.actor.id, role: e.actor.role },
-        action: e.action,
-        target: e.target,
-        result: e.result,
-        reason: e.reason,
-        policyVersion: e.policyVersion,
-        redactions: e.redactions,
-        cost: { tokens: e.cost?.tokens ?? 0, usd: e.cost?.usd ?? 0 },
-        traceId: e.traceId,
-        hashPrev: this.head,
-      });
-      await this.repo.ingest([event], MESH_AUDIT_WRITER);
-      this.seq = event.seq;
-      this.head = event.hash;
-      return event;
+    const event: PendingEvent = {
+      id: e.id,
+      ts: e.ts,
+      actor: { type: 'agent', id: e.actor.id, role: e.actor.role },
+      action: e.action,
+      target: e.target,
+      result: e.result,
+      reason: e.reason,
+      policyVersion: e.policyVersion,
+      redactions: e.redactions,
+      cost: { tokens: e.cost?.tokens ?? 0, usd: e.cost?.usd ?? 0 },
+      traceId: e.traceId,
     };
-    const next = this.tail.then(run, run);
-    this.tail = next.catch(() => undefined);
-    return next;
+    return new Promise<AuditEvent>((resolve, reject) => {
+      this.pending.push({ e: event, resolve, reject });
+      if (!this.writing) this.writing = this.drain();
+    });
+  }
+
+  /** Writes what is pending, batch after batch, until nothing is; one write at a time keeps the chain linear. */
+  private async drain(): Promise<void> {
+    try {
+      while (this.pending.length) {
+        const batch = this.pending.splice(0, MAX_BATCH);
+        const sealed: AuditEvent[] = [];
+        let seq = this.seq;
+        let head = this.head;
+        for (const p of batch) {
+          const ev = sealEvent({ ...p.e, chainId: this.chainId, seq: seq + 1, tenantId: MESH_TENANT, hashPrev: head });
+          sealed.push(ev);
+          seq = ev.seq;
+          head = ev.hash;
+        }
+        try {
+          await this.repo.appendOwnChain(sealed, MESH_AUDIT_WRITER);
+        } catch (err) {
+          // Nothing of the batch is stored: the chain head stays where it was, and each caller fails.
+          for (const p of batch) p.reject(err);
+          continue;
+        }
+        this.seq = seq;
+        this.head = head;
+        batch.forEach((p, i) => p.resolve(sealed[i]!));
+      }
+    } finally {
+      this.writing = undefined;
+    }
   }
 }
 

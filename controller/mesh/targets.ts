@@ -26,13 +26,15 @@ export class TargetResolver {
     private readonly profiles: ProfileCatalog,
   ) {}
 
-  async resolve(target: string): Promise<ResolvedTarget> {
+  /** `withPersons: false` skips listing a role's members (the router needs only the agents). */
+  async resolve(target: string, opts: { withPersons?: boolean } = {}): Promise<ResolvedTarget> {
     const agent = await this.agents.get(target);
     if (agent) return { kind: 'agent', id: target, agents: [agent], persons: [agent.person] };
     const node = await this.directory.get(target);
     if (node?.kind === 'person') return { kind: 'person', id: target, agents: await this.agents.byPerson(target), persons: [target] };
     if (node?.kind === 'role' || this.profiles.get(target)) {
-      return { kind: 'role', id: target, agents: await this.agents.byRole(target), persons: await this.directory.membersOfRole(target) };
+      const [agents, persons] = await Promise.all([this.agents.byRole(target), opts.withPersons === false ? [] : this.directory.membersOfRole(target)]);
+      return { kind: 'role', id: target, agents, persons };
     }
     throw new UnknownTargetError(`"${target}" is not a registered agent id, a person in the directory, or a role; pass a role name (e.g. "finance"), a person id or an agent id`);
   }

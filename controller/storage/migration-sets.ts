@@ -10,5 +10,6 @@ import { oidcMigrations } from '../auth/oidc/migrations.js';
 import { meshMigrations } from '../mesh/migrations.js';
 import { authMigrations } from '../auth/migrations.js';
 import { profileMigrations } from '../profiles/migrations.js';
+import { a2aMigrations } from '../a2a/migrations.js';
 
-export const migrationSets: ReadonlyArray<Record<string, Migration>> = [coreMigrations, auditMigrations, bundleMigrations, oidcMigrations, meshMigrations, authMigrations, profileMigrations];
+export const migrationSets: ReadonlyArray<Record<string, Migration>> = [coreMigrations, auditMigrations, bundleMigrations, oidcMigrations, meshMigrations, authMigrations, profileMigrations, a2aMigrations];

@@ -7,8 +7,16 @@
  *     processes on one database never hand the same item to two workers.
  * An item is leased to the worker that claimed it; when the lease runs out (worker crashed, or
  * the controller restarted mid-delivery) the item is claimable again with attempts + 1, up to
- * maxAttempts, after which it is dead (the task fails). Settling checks the lease, so a late
- * result from a worker whose lease was re-handed is refused: no task completes twice.
+ * maxAttempts, after which it is dead (the task fails).
+ *
+ * No double delivery: each claim is a new attempt with a fresh lease id, which is the fencing
+ * token of that attempt. Only an item whose lease ran out is claimable again, and claiming it
+ * replaces the lease id, so from then on the earlier holder's result, progress or ack is refused.
+ * Until someone re-claims it, the holder's lease id stays valid even past `lease_until`: a slow
+ * worker's result is accepted then (nobody else holds the item) instead of being refused and the
+ * task re-run elsewhere. A claim whose answer never reached the worker (the long-poll's client
+ * went away) is released at once (`release`), so it is neither lost until the lease runs out nor
+ * counted as an attempt.
  */
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
@@ -41,9 +49,13 @@ export interface TaskQueue {
   enqueue(items: readonly NewDelivery[], db?: Kysely<ControllerTables>, now?: number): Promise<void>;
   /** Leases up to `max` items of this agent (oldest first). */
   claim(agentId: string, max: number, now?: number): Promise<MeshDeliveryRow[]>;
-  /** Extends a live lease; false when the lease is no longer this worker's. */
+  /** Extends a lease; false when the lease is no longer this worker's (re-claimed, canceled, dead, done). */
   extend(deliveryId: string, leaseId: string, now?: number): Promise<boolean>;
-  /** Marks a leased item done with its outcome; false when the lease is not live and this worker's. */
+  /** Hands back a claim that never reached its worker: queued again at once, the attempt not counted. */
+  release(deliveryId: string, leaseId: string, now?: number): Promise<boolean>;
+  /** Items not yet done (queued or leased) per agent, for the given agents (absent = 0). */
+  backlogs(agentIds: readonly string[]): Promise<Map<string, number>>;
+  /** Marks a leased item done with its outcome; false when this lease id is no longer the item's (re-claimed, canceled, dead) or it is done. */
   settle(deliveryId: string, leaseId: string, outcome: SettleOutcome, now?: number): Promise<boolean>;
   /** Cancels every open item of a task; returns how many. */
   cancelTask(taskId: string, now?: number): Promise<number>;
@@ -109,9 +121,33 @@ abstract class LeaseTableQueue implements TaskQueue {
       .where('id', '=', deliveryId)
       .where('lease_id', '=', leaseId)
       .where('state', '=', 'leased')
-      .where('lease_until', '>', now)
       .executeTakeFirst();
     return Number(res.numUpdatedRows) === 1;
+  }
+
+  async release(deliveryId: string, leaseId: string, now = Date.now()): Promise<boolean> {
+    const res = await this.db
+      .updateTable('mesh_deliveries')
+      .set((eb) => ({ state: 'queued', lease_id: null, lease_until: null, available_at: now, attempts: eb('attempts', '-', 1), updated_at: now }))
+      .where('id', '=', deliveryId)
+      .where('lease_id', '=', leaseId)
+      .where('state', '=', 'leased')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
+  async backlogs(agentIds: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (agentIds.length === 0) return out;
+    const rows = await this.db
+      .selectFrom('mesh_deliveries')
+      .select((eb) => ['agent_id', eb.fn.countAll<number | string>().as('n')])
+      .where('agent_id', 'in', [...agentIds])
+      .where('state', 'in', ['queued', 'leased'])
+      .groupBy('agent_id')
+      .execute();
+    for (const r of rows) out.set(r.agent_id, Number(r.n));
+    return out;
   }
 
   async settle(deliveryId: string, leaseId: string, outcome: SettleOutcome, now = Date.now()): Promise<boolean> {
@@ -121,7 +157,6 @@ abstract class LeaseTableQueue implements TaskQueue {
       .where('id', '=', deliveryId)
       .where('lease_id', '=', leaseId)
       .where('state', '=', 'leased')
-      .where('lease_until', '>', now)
       .executeTakeFirst();
     return Number(res.numUpdatedRows) === 1;
   }

@@ -209,7 +209,7 @@ export class TaskRouter {
     let what: string;
     if (req.target) {
       try {
-        const t = await this.d.targets.resolve(req.target);
+        const t = await this.d.targets.resolve(req.target, { withPersons: false });
         candidates = t.agents;
         what = `${t.kind} "${t.id}"`;
       } catch (err) {
@@ -232,17 +232,21 @@ export class TaskRouter {
     }
     if (candidates.length === 0) throw new HttpError(404, `no agent is registered for ${what}${hints.role ? ` with role ${hints.role}` : ''}; the receiving person must run an agent (switchboard mesh) first`);
     const offline = this.d.settings.offlineAfterMs;
+    // Load = what the agent last reported plus the work queued or leased to it right now, so
+    // tasks spread over a role's agents as they are routed (heartbeats alone come every 10 s,
+    // and ranking by recency sent a whole burst to one agent, whose leases then ran out).
+    const backlog = await this.d.queue.backlogs(candidates.map((a) => a.agentId));
     const score = (a: Agent) => [
       now - a.lastSeen <= offline ? 0 : 1,
       hints.locale && a.locale !== hints.locale ? (a.locale?.split('-')[0] === hints.locale.split('-')[0] ? 1 : 2) : 0,
-      a.capacity > 0 ? a.load / a.capacity : a.load,
-      -a.lastSeen,
+      (a.load + (backlog.get(a.agentId) ?? 0)) / Math.max(1, a.capacity),
     ];
+    // Ties break at random, so concurrent routes that read the same backlog do not all pick one agent.
     const ranked = candidates
-      .map((a) => ({ a, s: score(a) }))
+      .map((a) => ({ a, s: score(a), r: Math.random() }))
       .sort((x, y) => {
         for (let i = 0; i < x.s.length; i++) if (x.s[i]! !== y.s[i]!) return x.s[i]! - y.s[i]!;
-        return x.a.agentId < y.a.agentId ? -1 : 1;
+        return x.r - y.r;
       });
     const fanout = Math.max(1, Math.min(hints.fanout ?? 1, ranked.length));
     return ranked.slice(0, fanout).map((r) => r.a);
@@ -284,8 +288,14 @@ export class TaskRouter {
 
   async result(caller: VerifiedCaller, taskId: string, r: TaskResult, now = Date.now()): Promise<TaskStatus> {
     const dl = await this.heldDelivery(caller, taskId, r.leaseId);
+    // A repeat of the result this lease already settled (the answer to the first was lost) is answered, not re-applied.
+    if (dl.state === 'done' && dl.result_state === r.state) return this.status(taskId);
     const body = JSON.stringify({ message: r.message ?? null, artifacts: r.artifacts ?? [], cost: r.cost ?? { tokens: 0, usd: 0 } });
-    if (!(await this.d.queue.settle(dl.id, r.leaseId, { resultState: r.state, result: body }, now))) throw new HttpError(409, leaseLost(taskId));
+    if (!(await this.d.queue.settle(dl.id, r.leaseId, { resultState: r.state, result: body }, now))) {
+      const after = await this.d.db.selectFrom('mesh_deliveries').select(['state', 'lease_id', 'result_state']).where('id', '=', dl.id).executeTakeFirst();
+      if (after?.state === 'done' && after.lease_id === r.leaseId && after.result_state === r.state) return this.status(taskId);
+      throw new HttpError(409, leaseLost(taskId));
+    }
     const agent = await this.d.agents.get(dl.agent_id);
     const status = await this.refreshState(taskId, now);
     await this.d.audit.activity({
@@ -371,7 +381,7 @@ export class TaskRouter {
 }
 
 function leaseLost(taskId: string): string {
-  return `your lease on task ${taskId} is no longer live (it ran out and the task went to another attempt, or the task was canceled); drop this attempt`;
+  return `your lease on task ${taskId} is no longer live (it ran out and the task went to another attempt, the task was canceled, or it was already finished with another outcome); drop this attempt`;
 }
 
 function deliveryState(dl: MeshDeliveryRow): TaskState {

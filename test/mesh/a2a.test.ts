@@ -3,7 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClientFactory, JsonRpcTransportFactory, type Client } from '@a2a-js/sdk/client';
 import { Role, TaskState, type Message, type Task } from '@a2a-js/sdk';
-import { registerAgent, startMeshController, type MeshTestController } from './support.js';
+import { rmSync } from 'node:fs';
+import { BACKENDS, registerAgent, startMeshController, type MeshTestController } from './support.js';
+import { dropSchema } from '../controller/backends.js';
 import type { WorkItem } from '../../mesh/contracts.js';
 
 function message(text: string, metadata: Record<string, unknown>): Message {
@@ -94,3 +96,60 @@ describe('A2A edge', () => {
     assert.equal(anonymous.status, 401);
   });
 });
+
+for (const backend of BACKENDS) {
+  describe(`A2A edge across a controller restart on ${backend}`, () => {
+    let first: MeshTestController;
+    let second: MeshTestController | undefined;
+    const clientOf = async (c: MeshTestController) => {
+      const url = await c.app.listen({ host: '127.0.0.1', port: 0 });
+      const token = await c.token('partner-bot', ['marketing']);
+      const authed: typeof fetch = (input, init) => fetch(input, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers).entries()), authorization: `Bearer ${token}` } });
+      return new ClientFactory({ transports: [new JsonRpcTransportFactory({ fetchImpl: authed })] }).createFromUrl(url);
+    };
+    before(async () => {
+      first = await startMeshController(backend);
+      await registerAgent(first, 'ana', 'ana-goose');
+    });
+    after(async () => {
+      await second?.close();
+      if (first.dbUrl) await dropSchema(new URL(first.dbUrl).searchParams.get('schema')!);
+      rmSync(first.dataDir, { recursive: true, force: true });
+    });
+
+    it('follows and cancels tasks sent before the restart, through the new process', async () => {
+      const before = await clientOf(first);
+      const done = await send(before, 'Please check invoice 7', { target: 'ana-goose' });
+      const open = await send(before, 'Please check invoice 8', { target: 'ana-goose' });
+      assert.equal(done.status?.state, TaskState.TASK_STATE_SUBMITTED);
+      // The controller stops; a new process starts on the same database (nothing in memory survives).
+      await first.app.close();
+      await first.services.close();
+      second = await startMeshController(backend, {}, { dataDir: first.dataDir, dbUrl: first.dbUrl });
+      const afterRestart = await clientOf(second);
+
+      const items = (await second.call('ana', 'GET', '/api/v1/agents/ana-goose/work?waitMs=0&max=5')).json().items as WorkItem[];
+      const item = items.find((i) => i.taskId === done.metadata?.meshTaskId);
+      assert.ok(item);
+      const res = await second.call('ana', 'POST', `/api/v1/tasks/${item.taskId}/result`, { leaseId: item.leaseId, state: 'completed', message: 'checked' });
+      assert.equal(res.statusCode, 200, res.body);
+      const got = await afterRestart.getTask({ tenant: '', id: done.id, historyLength: undefined });
+      assert.equal(got.status?.state, TaskState.TASK_STATE_COMPLETED, 'tasks/get finds the task and follows its mesh task');
+      assert.equal(got.metadata?.meshTaskId, done.metadata?.meshTaskId);
+
+      const canceled = await afterRestart.cancelTask({ tenant: '', id: open.id, metadata: undefined });
+      assert.equal(canceled.status?.state, TaskState.TASK_STATE_CANCELED);
+      const mesh = (await second.call('admin', 'GET', `/api/v1/status/${open.metadata?.meshTaskId as string}`)).json();
+      assert.equal(mesh.state, 'canceled', 'tasks/cancel reaches the mesh task');
+
+      const stranger = await second.token('someone-else', ['marketing']);
+      const peek = await fetch(`${second.app.listeningOrigin}/a2a/jsonrpc`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${stranger}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tasks/get', params: { id: done.id } }),
+      });
+      const body = (await peek.json()) as { error?: { message: string } };
+      assert.ok(body.error, 'another caller does not see the task');
+    });
+  });
+}

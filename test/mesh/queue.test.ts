@@ -66,6 +66,45 @@ for (const backend of backends) {
       assert.deepEqual(await q.claim('a3', 5, 4_000_000), []);
     });
 
+    it('takes a slow result whose lease ran out while nobody re-claimed it, and never hands that item out again', async () => {
+      // Old behaviour: the result was refused because lease_until had passed, and the next claim
+      // delivered the task a second time although its one worker had finished it.
+      const t0 = 5_000_000;
+      await q.enqueue([item('s1', 'a5')], undefined, t0);
+      const [held] = await q.claim('a5', 1, t0 + 1);
+      assert.ok(held);
+      assert.equal(await q.extend('s1', held.lease_id!, t0 + 1500), true, 'a lapsed lease nobody took over can still be extended');
+      assert.equal(await q.settle('s1', held.lease_id!, { resultState: 'completed', result: '{}' }, t0 + 5000), true, 'late but unchallenged: accepted');
+      assert.deepEqual(await q.claim('a5', 5, t0 + 10_000), [], 'finished work is not delivered again');
+      assert.equal(await q.settle('s1', held.lease_id!, { resultState: 'completed', result: '{}' }, t0 + 10_000), false, 'settles once');
+    });
+
+    it('fences a lease holder out once its lapsed item was re-claimed: result, progress and release refused', async () => {
+      const t0 = 6_000_000;
+      await q.enqueue([item('f1', 'a6')], undefined, t0);
+      const [first] = await q.claim('a6', 1, t0 + 1);
+      const [second] = await q.claim('a6', 1, t0 + 1 + 1000);
+      assert.ok(first && second);
+      assert.equal(second.attempts, 2);
+      assert.notEqual(second.lease_id, first.lease_id);
+      assert.equal(await q.settle('f1', first.lease_id!, { resultState: 'completed', result: '{}' }, t0 + 1100), false);
+      assert.equal(await q.extend('f1', first.lease_id!, t0 + 1100), false);
+      assert.equal(await q.release('f1', first.lease_id!, t0 + 1100), false);
+      assert.equal(await q.settle('f1', second.lease_id!, { resultState: 'completed', result: '{}' }, t0 + 1200), true);
+    });
+
+    it('releases a claim that never reached its worker at once, without counting the attempt', async () => {
+      const t0 = 7_000_000;
+      await q.enqueue([item('r1', 'a7')], undefined, t0);
+      const [lost] = await q.claim('a7', 1, t0 + 1);
+      assert.ok(lost);
+      assert.equal(await q.release('r1', lost.lease_id!, t0 + 2), true);
+      const [again] = await q.claim('a7', 1, t0 + 3);
+      assert.equal(again?.attempts, 1, 'the undelivered attempt is not counted');
+      assert.notEqual(again?.lease_id, lost.lease_id);
+      assert.deepEqual(Object.fromEntries(await q.backlogs(['a7', 'nobody'])), { a7: 1 });
+    });
+
     it('never hands one item to two concurrent claimers', async () => {
       const now = Date.now();
       const n = 60;
