@@ -17,7 +17,7 @@ import { estimatePromptTokens } from './cost/token-estimates.js';
 import { ExactCache } from './cache/exact-cache.js';
 import { exactCacheOptions, resolveCacheConfig } from './cache/config.js';
 import { loadConfiguredRules, localRulesFile, policyDownshiftRules } from './downshift/active-rules.js';
-import { registryLookup } from './downshift/rules.js';
+import { registryLookup } from '../policies/downshift/rules.js';
 import { createPrivacyGuardDeps } from './stages/privacy-guard.js';
 import type { TenantDetectionMemos } from './guard/detection-memo.js';
 import { detect } from './guard/detect.js';

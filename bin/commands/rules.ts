@@ -16,9 +16,9 @@ import { DownshiftRulesError, loadDownshiftRulesFile } from '../../policies/down
 import { MODEL_TIERS, type BudgetState, type DownshiftRuleSet } from '../../policies/downshift/types.js';
 import { loadModelRegistry, type ModelRegistry } from '../../models/registry.js';
 import { UsageStore } from '../../models/usage-store.js';
-import { DownshiftRules, registryLookup } from '../../gateway/downshift/rules.js';
+import { DownshiftRules, registryLookup } from '../../policies/downshift/rules.js';
 import { openGatewayDb } from '../../gateway/store.js';
-import { parseWindow, simulateRules } from '../../gateway/simulate/simulate.js';
+import { parseWindow, simulateRules } from '../../policies/downshift/simulate.js';
 import { formatSimulationTable } from '../../gateway/simulate/report-format.js';
 import { localRulesFile, type DownshiftRulesSource } from '../../gateway/downshift/active-rules.js';
 import type { DownshiftConfig } from '../../gateway/downshift/config.js';

@@ -6,7 +6,7 @@ import { Option, type Command } from 'commander';
 import { addDataDirOption, CliError, loadContext, type CommonOptions } from '../cli-support.js';
 import { USAGE_GROUPINGS, UsageStore, type UsageGrouping, type UsageSummaryRow } from '../../models/usage-store.js';
 import { openGatewayDb } from '../../gateway/store.js';
-import { parseWindow } from '../../gateway/simulate/simulate.js';
+import { parseWindow } from '../../policies/downshift/simulate.js';
 
 const FORMATS = ['table', 'json', 'csv'] as const;
 type Format = (typeof FORMATS)[number];

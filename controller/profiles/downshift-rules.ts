@@ -12,7 +12,7 @@ import { costOwnerOrAdmin } from '../route-auth.js';
 import { HttpError, authErrorResponses } from '../http-errors.js';
 import { bundleBodyFor } from '../../gateway/bundles/body.js';
 import { bundleVersion } from '../../gateway/bundles/format.js';
-import { globToRegExp } from '../../gateway/downshift/rules.js';
+import { globToRegExp } from '../../policies/downshift/rules.js';
 import { DownshiftRulesError, parseDownshiftRules } from '../../policies/downshift/load.js';
 import { MODEL_TIERS, type DownshiftRuleSet } from '../../policies/downshift/types.js';
 import { ProfileVersionConflict } from './store.js';

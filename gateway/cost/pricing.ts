@@ -3,19 +3,10 @@
  * costs. OpenRouter's own `usage.cost` wins over price × tokens when present.
  */
 import type { JsonObject, JsonValue } from '../context.js';
-import type { ModelPrice } from '../../models/registry.js';
+import { priceUsage, type TokenUsage } from '../../models/price-usage.js';
 
-export interface TokenUsage {
-  /** All prompt tokens, including those read from or written to the provider's cache. */
-  promptTokens: number;
-  completionTokens: number;
-  /** Prompt tokens read from the provider's prompt cache. */
-  cachedTokens: number;
-  /** Prompt tokens written to the provider's cache (Anthropic cache_creation_input_tokens). */
-  cacheWriteTokens: number;
-  /** Cost the upstream reported (OpenRouter usage.cost), USD. */
-  reportedCostUsd?: number;
-}
+export type { TokenUsage };
+export { priceUsage };
 
 function num(v: JsonValue | undefined): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
@@ -59,16 +50,6 @@ export function readUsage(u: JsonValue | undefined): TokenUsage | undefined {
   };
 }
 
-/** Price × tokens, with cache reads and writes at their own prices when the model has them. */
-export function priceUsage(usage: TokenUsage, price: ModelPrice): number {
-  const plainPrompt = Math.max(0, usage.promptTokens - usage.cachedTokens - usage.cacheWriteTokens);
-  return (
-    plainPrompt * price.promptUsdPerToken +
-    usage.cachedTokens * (price.cacheReadUsdPerToken ?? price.promptUsdPerToken) +
-    usage.cacheWriteTokens * (price.cacheWriteUsdPerToken ?? price.promptUsdPerToken) +
-    usage.completionTokens * price.completionUsdPerToken
-  );
-}
 
 /** Formats USD for headers and messages: enough digits for sub-cent request costs. */
 export function formatUsd(value: number): string {

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { DownshiftRulesError, loadDownshiftRulesFile, parseDownshiftRules } from '../../policies/downshift/load.js';
 import type { EffectivePolicy } from '../../policies/types.js';
 import type { DownshiftConfig } from './config.js';
-import { DownshiftRules, type ModelLookup } from './rules.js';
+import { DownshiftRules, type ModelLookup } from '../../policies/downshift/rules.js';
 
 /** Rule file used when `rulesFile` is not set: <data-dir>/downshift-rules.yaml, if present. */
 export const DEFAULT_RULES_FILE = 'downshift-rules.yaml';

@@ -1,5 +1,5 @@
 /** Renders a simulation report as an aligned text table (for people) or JSON (for scripts). */
-import type { SimulationReport } from './simulate.js';
+import type { SimulationReport } from '../../policies/downshift/simulate.js';
 
 function usd(v: number): string {
   const sign = v < 0 ? '-' : '';

@@ -6,7 +6,7 @@
  */
 import type { JsonObject, RequestContext, RouteKind, Stage } from '../context.js';
 import type { EffectivePolicy } from '../../policies/types.js';
-import type { DownshiftRules } from '../downshift/rules.js';
+import type { DownshiftRules } from '../../policies/downshift/rules.js';
 import { classifyTaskKind } from '../downshift/task-kind.js';
 
 export interface DownshiftStageDeps {

@@ -17,7 +17,7 @@
 import type { JsonValue, RequestContext, Stage } from '../context.js';
 import type { EffectivePolicy } from '../../policies/types.js';
 import { GatewayError, readsAsContextOverflow } from '../errors.js';
-import { globToRegExp } from '../downshift/rules.js';
+import { globToRegExp } from '../../policies/downshift/rules.js';
 import { MODEL_TIERS, type ModelTier } from '../../policies/downshift/types.js';
 
 /** A model's tier (premium, standard, economy, local), or undefined when the registry does not know it. */

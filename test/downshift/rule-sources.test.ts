@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { DownshiftRules } from '../../gateway/downshift/rules.js';
+import { DownshiftRules } from '../../policies/downshift/rules.js';
 import { policyDownshiftRules } from '../../gateway/downshift/active-rules.js';
 import { downshiftStage } from '../../gateway/stages/downshift.js';
 import { parseDownshiftRules } from '../../policies/downshift/load.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DownshiftRulesError, loadDownshiftRulesFile, parseDownshiftRules } from '../../policies/downshift/load.js';
-import { DownshiftRules, type DownshiftFacts } from '../../gateway/downshift/rules.js';
+import { DownshiftRules, type DownshiftFacts } from '../../policies/downshift/rules.js';
 import type { ModelTier } from '../../policies/downshift/types.js';
 
 const tiers: Record<string, ModelTier> = {

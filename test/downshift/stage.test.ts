@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { JsonObject } from '../../gateway/context.js';
 import { classifyTaskKind } from '../../gateway/downshift/task-kind.js';
-import { DownshiftRules } from '../../gateway/downshift/rules.js';
+import { DownshiftRules } from '../../policies/downshift/rules.js';
 import { capMaxTokens, downshiftStage } from '../../gateway/stages/downshift.js';
 import { parseDownshiftRules } from '../../policies/downshift/load.js';
 import { fakeContext } from './fake-context.js';

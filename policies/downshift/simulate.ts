@@ -13,11 +13,11 @@
  * model (cached tokens are priced at its cache-read price), and budget pressure (records do
  * not keep it; an assumed state is used for budget conditions).
  */
-import type { BudgetState } from '../../policies/downshift/types.js';
+import type { BudgetState } from './types.js';
 import type { ModelPrice } from '../../models/registry.js';
 import type { UsageRecord } from '../../models/usage-record.js';
-import { priceUsage } from '../cost/pricing.js';
-import type { DownshiftRules } from '../downshift/rules.js';
+import { priceUsage } from '../../models/price-usage.js';
+import type { DownshiftRules } from './rules.js';
 
 export interface SimulationOptions {
   /** Budget state assumed for rules with a `budget` condition. */

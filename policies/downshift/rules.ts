@@ -5,7 +5,7 @@
  * gateway would do.
  */
 import { blendedUsdPerMTok, type ModelRegistry } from '../../models/registry.js';
-import { MODEL_TIERS, type BudgetState, type DownshiftRule, type DownshiftRuleSet, type ModelTier, type Weekday } from '../../policies/downshift/types.js';
+import { MODEL_TIERS, type BudgetState, type DownshiftRule, type DownshiftRuleSet, type ModelTier, type Weekday } from './types.js';
 
 /** What a rule can look at. `promptTokens` is a function so it is only computed when a rule asks. */
 export interface DownshiftFacts {
