@@ -17,6 +17,7 @@ import { gooseRoutes } from './goose/routes.js';
 import { meshRoutes } from './mesh/routes.js';
 import { a2aRoutes } from './a2a/routes.js';
 import { consoleRoutes } from './console/routes.js';
+import { ledgerRoutes } from './ledger/routes.js';
 
 export interface AreaOptions {
   services: ControllerServices;
@@ -38,4 +39,5 @@ export const areaPlugins: ReadonlyArray<{ name: string; plugin: AreaPlugin }> = 
   { name: 'mesh', plugin: meshRoutes },
   { name: 'a2a', plugin: a2aRoutes },
   { name: 'console', plugin: consoleRoutes },
+  { name: 'ledger', plugin: ledgerRoutes },
 ];

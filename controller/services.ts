@@ -25,6 +25,7 @@ import { OidcSignIn } from './auth/oidc/sign-in.js';
 import type { OidcConfig } from './auth/oidc/config.js';
 import { createMeshServices, type MeshServices } from './mesh/services.js';
 import type { MeshSettings } from './mesh/settings.js';
+import { LedgerRepository, type LedgerSettings } from './ledger/repository.js';
 
 export const DEFAULT_ISSUER = 'urn:switchboard:controller';
 export const CONTROLLER_AUDIENCE = 'switchboard-controller';
@@ -60,6 +61,8 @@ export interface ControllerServices {
   bundleStore(): Promise<BundleStore>;
   /** Audit settings, e.g. retentionDays (controller/audit/routes.ts); defaults when absent. */
   audit?: AuditRouteSettings;
+  /** The org ledger: reported spend, budgets, leases (controller/ledger/). */
+  ledger: LedgerRepository;
   close(): Promise<void>;
 }
 
@@ -81,6 +84,8 @@ export interface ControllerServicesOptions {
   oidc?: OidcConfig;
   /** Agent-mesh timings (tests shrink them). */
   mesh?: Partial<MeshSettings>;
+  /** Lease lifetimes of the org ledger (tests shrink them). */
+  ledger?: Partial<LedgerSettings>;
 }
 
 export async function createControllerServices(opts: ControllerServicesOptions): Promise<ControllerServices> {
@@ -134,6 +139,7 @@ export async function createControllerServices(opts: ControllerServicesOptions):
       bundleKeysFingerprint: async () => keySetFingerprint((await services.bundleKeyring()).jwks()),
     }),
     mesh,
+    ledger: new LedgerRepository(store.db, store.dialect, opts.ledger),
     log,
     tracing,
     metrics,

@@ -30,4 +30,6 @@ export interface UsageRecord {
   downshiftReason?: string;
   /** Cost the request would have had without downshift/cache (for savings reports). */
   baselineCostUsd?: number;
+  /** The controller budget lease this request was spent against (org budgets, docs/budgets.md). */
+  leaseId?: string;
 }

@@ -10,9 +10,14 @@ import { HttpError, authErrorResponses } from '../http-errors.js';
 import { auditEventSchema, type AuditEvent } from '../../gateway/audit/event.js';
 import { auditEventProblem } from '../../gateway/audit/validate.js';
 import { CSV_HEADER, toCsvRow, toNdjsonLine, type ExportFormat } from '../../gateway/audit/export-format.js';
+import { Ajv } from 'ajv';
+import { usageRecordSchema } from '../../models/ledger-contract.js';
+import type { UsageRecord } from '../../models/usage-record.js';
 import { AuditRepository, ForeignChainError, InvalidCursorError, type AuditQuery } from './repository.js';
 
 export const AUDITOR_ROLE = 'auditor';
+
+const validateUsageRecord = new Ajv({ allErrors: false, strict: false }).compile(usageRecordSchema);
 const auditReaders: RouteAuth = { roles: [ADMIN_ROLE, AUDITOR_ROLE] };
 
 export const DEFAULT_AUDIT_RETENTION_DAYS = 90;
@@ -70,20 +75,26 @@ export const auditRoutes: AreaPlugin = async (app, { services }) => {
   app.addHook('onReady', sweep);
   app.addHook('onClose', async () => clearInterval(timer));
 
-  app.post<{ Body: { events: unknown[] } }>('/api/v1/audit/ingest', {
+  app.post<{ Body: { events: unknown[]; usage?: unknown[]; gatewayId?: string } }>('/api/v1/audit/ingest', {
     // Checked per event below: a token may only write events of its own tenant.
     config: { tenantScope: 'rows' },
     schema: {
       tags: ['audit'],
       summary: 'Ingest a batch of hash-chained audit events (idempotent by event id)',
       description: 'Each event is checked on its own: valid events are stored even when others in the batch are refused; '
-        + 'every refused event is named in `refused` (the gateway quarantines it and ships on).',
+        + 'every refused event is named in `refused` (the gateway quarantines it and ships on). '
+        + 'A batch may also carry the gateway\'s usage records (`usage`), which go to the org ledger (idempotent by record id).',
       body: {
         type: 'object',
         additionalProperties: false,
         required: ['events'],
         // Items are checked one by one in the handler (against the event schema), not here: one bad event must not refuse the batch.
-        properties: { events: { type: 'array', minItems: 1, maxItems: 5000, items: { type: 'object' } } },
+        properties: {
+          events: { type: 'array', maxItems: 5000, items: { type: 'object' } },
+          // Checked one by one too (models/ledger-contract.ts usageRecordSchema): a bad record is refused alone.
+          usage: { type: 'array', maxItems: 5000, items: { type: 'object' } },
+          gatewayId: { type: 'string', minLength: 1, maxLength: 128, description: 'the sending gateway (its audit chain id), kept on ledger entries' },
+        },
       },
       response: {
         200: {
@@ -94,6 +105,15 @@ export const auditRoutes: AreaPlugin = async (app, { services }) => {
             duplicates: { type: 'integer' },
             rejected: { type: 'integer', description: 'tampered or forked events, recorded as alerts' },
             alerts: { type: 'integer', description: 'continuity alerts raised by this batch' },
+            usage: {
+              type: 'object',
+              required: ['accepted', 'duplicates', 'refused'],
+              properties: {
+                accepted: { type: 'integer' },
+                duplicates: { type: 'integer', description: 'records already in the ledger (a re-sent batch)' },
+                refused: { type: 'array', items: { type: 'object', required: ['index', 'reason'], properties: { index: { type: 'integer' }, reason: { type: 'string' } } } },
+              },
+            },
             refused: {
               type: 'array',
               description: 'events that are not valid audit events (not stored; recorded as alerts)',
@@ -115,6 +135,8 @@ export const auditRoutes: AreaPlugin = async (app, { services }) => {
       },
     },
   }, async (request) => {
+    const usageIn = request.body.usage ?? [];
+    if (request.body.events.length === 0 && usageIn.length === 0) throw new HttpError(400, 'body/events must not be empty (send at least one event or usage record)');
     const valid: AuditEvent[] = [];
     const refused: Array<{ index: number; id: string | null; seq: number | null; chainId: string; reason: string }> = [];
     request.body.events.forEach((candidate, index) => {
@@ -135,6 +157,7 @@ export const auditRoutes: AreaPlugin = async (app, { services }) => {
     const tenant = request.caller!.tenant;
     const foreign = valid.find((e) => e.tenantId !== tenant);
     if (foreign) throw new HttpError(403, `this token may only send events of tenant "${tenant}" (event ${foreign.id} is for "${foreign.tenantId}")`);
+    const usageChecked = checkUsage(usageIn, tenant);
     if (refused.length > 0) {
       await repo.recordRefused(refused.map((r) => ({ chainId: r.chainId, seq: r.seq ?? 0, eventId: r.id ?? '', reason: r.reason })));
       request.log.warn({ caller: request.caller?.subject, refused: refused.map((r) => ({ index: r.index, id: r.id, seq: r.seq, reason: r.reason })) }, 'audit ingest: events refused');
@@ -149,14 +172,36 @@ export const auditRoutes: AreaPlugin = async (app, { services }) => {
     if (result.alerts.length > 0) {
       request.log.warn({ caller: request.caller?.subject, alerts: result.alerts.map((a) => ({ kind: a.kind, chainId: a.chainId, seq: a.seq })) }, 'audit ingest: chain continuity alerts');
     }
+    const usage = { ...(await services.ledger.ingest(tenant, usageChecked.records, {
+      gatewayId: request.body.gatewayId ?? request.caller!.subject,
+      departmentOf: async (userId) => (await services.directory.personFacts(userId))?.department ?? undefined,
+    })), refused: usageChecked.refused };
+    if (usage.refused.length > 0) request.log.warn({ caller: request.caller?.subject, refused: usage.refused }, 'audit ingest: usage records refused');
     return {
       accepted: result.accepted,
       duplicates: result.duplicates,
       rejected: result.rejected,
       alerts: result.alerts.length + refused.length,
       refused: refused.map(({ chainId: _c, ...r }) => r),
+      ...(request.body.usage ? { usage } : {}),
     };
   });
+
+  /** The valid usage records of a batch, and the refused ones; a record of another tenant refuses the batch (like events). */
+  function checkUsage(candidates: readonly unknown[], tenant: string) {
+    const records: UsageRecord[] = [];
+    const refusedUsage: Array<{ index: number; reason: string }> = [];
+    candidates.forEach((c, index) => {
+      if (validateUsageRecord(c)) records.push(c as UsageRecord);
+      else {
+        const e = validateUsageRecord.errors?.[0];
+        refusedUsage.push({ index, reason: `usage${e?.instancePath ?? ''} ${e?.message ?? 'is invalid'}`.slice(0, 500) });
+      }
+    });
+    const foreign = records.find((r) => r.tenantId !== tenant);
+    if (foreign) throw new HttpError(403, `this token may only send usage of tenant "${tenant}" (record ${foreign.id} is for "${foreign.tenantId}")`);
+    return { records, refused: refusedUsage };
+  }
 
   app.get<{ Querystring: FilterQuery & { limit?: number; cursor?: string } }>('/api/v1/audit/events', {
     config: { auth: auditReaders },

@@ -11,5 +11,6 @@ import { meshMigrations } from '../mesh/migrations.js';
 import { authMigrations } from '../auth/migrations.js';
 import { profileMigrations } from '../profiles/migrations.js';
 import { a2aMigrations } from '../a2a/migrations.js';
+import { ledgerMigrations } from '../ledger/migrations.js';
 
-export const migrationSets: ReadonlyArray<Record<string, Migration>> = [coreMigrations, auditMigrations, bundleMigrations, oidcMigrations, meshMigrations, authMigrations, profileMigrations, a2aMigrations];
+export const migrationSets: ReadonlyArray<Record<string, Migration>> = [coreMigrations, auditMigrations, bundleMigrations, oidcMigrations, meshMigrations, authMigrations, profileMigrations, a2aMigrations, ledgerMigrations];
