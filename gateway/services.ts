@@ -14,6 +14,8 @@ import { defaultPolicySource } from '../policies/default-source.js';
 import { createCostServices } from './cost/services.js';
 import { unknownModelPrice } from './cost/config.js';
 import { estimatePromptTokens } from './cost/token-estimates.js';
+import { OrgAllowance, type OrgBudgetConfig } from './cost/org-allowance.js';
+import { BudgetConfigError } from './cost/budgets.js';
 import { ExactCache } from './cache/exact-cache.js';
 import { exactCacheOptions, resolveCacheConfig } from './cache/config.js';
 import { loadConfiguredRules, localRulesFile, policyDownshiftRules } from './downshift/active-rules.js';
@@ -58,6 +60,13 @@ export interface GatewayServices {
   close(): Promise<void>;
 }
 
+/** The org budget allowance when `cost.org.enabled`; that needs a controller link. */
+function createOrgAllowance(config: OrgBudgetConfig, link: ControllerLink, log: Logger): OrgAllowance | undefined {
+  if (!config.enabled) return undefined;
+  if (!link.controller) throw new BudgetConfigError('cost.org.enabled needs a controller: add a `controller:` section or enrol this gateway (`switchboard enrol`)');
+  return new OrgAllowance({ config, controllerUrl: link.controller.url, token: link.controller.token, gatewayId: link.spool.chainId, log });
+}
+
 export async function createGatewayServices(opts: GatewayServicesOptions): Promise<GatewayServices> {
   const env = opts.env ?? process.env;
   const telemetry = resolveTelemetryConfig(opts.config.telemetry, env);
@@ -75,6 +84,19 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
   const controllerLink = await createControllerLink({ dataDir: opts.dataDir, config: opts.controller, identity: opts.config.identity, db: getDb, log: opts.logger, env, ...(tracing ? { tracing } : {}) });
 
   const cost = createCostServices({ config: opts.config, dataDir: opts.dataDir, db: getDb(), logger: opts.logger });
+  // Linked to a controller: usage records travel to its org ledger with the audit batches.
+  if (controllerLink.shipper) {
+    cost.store.reportToController();
+    controllerLink.shipper.attachUsage(cost.store);
+  }
+  let allowance: OrgAllowance | undefined;
+  try {
+    allowance = createOrgAllowance(cost.config.org, controllerLink, opts.logger);
+  } catch (err) {
+    cost.close();
+    await controllerLink.close();
+    throw err;
+  }
   const registry = cost.registry;
   const cacheConfig = resolveCacheConfig(opts.config.cache);
   const cache = cacheConfig.mode === 'off' ? undefined : new ExactCache(getDb(), exactCacheOptions(cacheConfig));
@@ -105,8 +127,8 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
     downshift: { rules: downshiftRules, policyRules: policyDownshiftRules(registryLookup(registry), opts.logger), estimatePromptTokens },
     guard,
     cost: {
-      budget: { ledger: cost.ledger, registry, config: cost.config, resolver: cost.resolver },
-      meter: { registry, store: cost.store, ledger: cost.ledger, unknownModelPrice: unknownModelPrice(cost.config.reservation) },
+      budget: { ledger: cost.ledger, registry, config: cost.config, resolver: cost.resolver, ...(allowance ? { allowance } : {}) },
+      meter: { registry, store: cost.store, ledger: cost.ledger, ...(allowance ? { allowance } : {}), unknownModelPrice: unknownModelPrice(cost.config.reservation) },
     },
   });
 
@@ -120,6 +142,7 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
     metrics,
     guardMemos: guard.memos,
     async close() {
+      await allowance?.close();
       await controllerLink.close();
       await upstreams.close();
       cost.close();

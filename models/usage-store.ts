@@ -46,6 +46,10 @@ const MIGRATIONS = [
    CREATE INDEX usage_records_request_id ON usage_records (request_id);
    CREATE TRIGGER usage_records_append_only BEFORE UPDATE ON usage_records
    BEGIN SELECT RAISE(ABORT, 'usage records are append-only'); END;`,
+  // v3: org ledger — the budget lease a record was spent against, and the records still to be
+  // reported to the controller (a queue, so retention purges never confuse what was shipped).
+  `ALTER TABLE usage_records ADD COLUMN lease_id TEXT;
+   CREATE TABLE usage_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, record_id TEXT NOT NULL);`,
 ];
 
 export const USAGE_GROUPINGS = ['day', 'role', 'user', 'model'] as const;
@@ -99,6 +103,7 @@ interface UsageRow {
   downshift_rule: string | null;
   downshift_reason: string | null;
   baseline_cost_usd: number | null;
+  lease_id: string | null;
 }
 
 const GROUP_EXPR: Record<UsageGrouping, string> = {
@@ -159,6 +164,7 @@ function toRow(r: UsageRecord): UsageRow {
     downshift_rule: r.downshiftRule ?? null,
     downshift_reason: r.downshiftReason ?? null,
     baseline_cost_usd: r.baselineCostUsd ?? null,
+    lease_id: r.leaseId ?? null,
   };
 }
 
@@ -187,6 +193,7 @@ function fromRow(row: UsageRow): UsageRecord {
     ...(row.downshift_rule !== null ? { downshiftRule: row.downshift_rule } : {}),
     ...(row.downshift_reason !== null ? { downshiftReason: row.downshift_reason } : {}),
     ...(row.baseline_cost_usd !== null ? { baselineCostUsd: row.baseline_cost_usd } : {}),
+    ...(row.lease_id !== null ? { leaseId: row.lease_id } : {}),
   };
 }
 
@@ -195,6 +202,13 @@ export interface UsageStoreOptions {
   batch?: boolean;
   /** Called when a batched write fails (records are lost; the gateway keeps serving). */
   onWriteError?: (err: unknown, lost: number) => void;
+}
+
+/** Records waiting to be reported to the controller, and the mark to acknowledge them with. */
+export interface UsageOutboxBatch {
+  records: UsageRecord[];
+  /** Outbox position of the last record; pass to `markReported`. */
+  upTo: number;
 }
 
 export class UsageStore {
@@ -214,21 +228,51 @@ export class UsageStore {
     this.insert = db.prepare(
       `INSERT INTO usage_records (id, request_id, ts, tenant_id, user_id, role, session_id, task_id, task_kind, route,
         model_requested, model_used, prompt_tokens, completion_tokens, cached_tokens, cost_usd, estimated, latency_ms,
-        status, cache_hit, downshift_rule, downshift_reason, baseline_cost_usd)
+        status, cache_hit, downshift_rule, downshift_reason, baseline_cost_usd, lease_id)
        VALUES (@id, @request_id, @ts, @tenant_id, @user_id, @role, @session_id, @task_id, @task_kind, @route,
         @model_requested, @model_used, @prompt_tokens, @completion_tokens, @cached_tokens, @cost_usd, @estimated, @latency_ms,
-        @status, @cache_hit, @downshift_rule, @downshift_reason, @baseline_cost_usd)`,
+        @status, @cache_hit, @downshift_rule, @downshift_reason, @baseline_cost_usd, @lease_id)`,
     );
+    const enqueue = db.prepare('INSERT INTO usage_outbox (record_id) VALUES (?)');
     this.insertMany = db.transaction((rows: UsageRow[]) => {
-      for (const row of rows) this.insert.run(row);
+      for (const row of rows) {
+        this.insert.run(row);
+        if (this.reporting) enqueue.run(row.id);
+      }
     });
+  }
+
+  /** From now on every new record is also queued for the controller (gateways linked to one). */
+  private reporting = false;
+
+  reportToController(): void {
+    this.reporting = true;
+  }
+
+  /** Up to `limit` records not yet acknowledged by the controller, oldest first. */
+  unreported(limit: number): UsageOutboxBatch {
+    this.flush();
+    const rows = this.db
+      .prepare('SELECT o.seq AS seq, r.* FROM usage_outbox o JOIN usage_records r ON r.id = o.record_id ORDER BY o.seq LIMIT ?')
+      .all(limit) as Array<UsageRow & { seq: number }>;
+    const last = rows[rows.length - 1];
+    if (!last) {
+      // Records purged by retention before they were reported leave dangling outbox rows.
+      this.db.prepare('DELETE FROM usage_outbox WHERE record_id NOT IN (SELECT id FROM usage_records)').run();
+    }
+    return { records: rows.map(({ seq: _seq, ...row }) => fromRow(row)), upTo: last?.seq ?? 0 };
+  }
+
+  /** The controller stored everything up to this outbox position. */
+  markReported(upTo: number): void {
+    this.db.prepare('DELETE FROM usage_outbox WHERE seq <= ?').run(upTo);
   }
 
   /** Queues one record; it is committed with the others finishing in the same turn. */
   record(r: UsageRecord): void {
     const row = toRow(r);
     if (!this.batch) {
-      this.insert.run(row);
+      this.insertMany([row]);
       return;
     }
     this.queue.push(row);

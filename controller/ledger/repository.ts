@@ -266,7 +266,7 @@ export class LedgerRepository {
         // Never across a window boundary: the lease was granted from this window's budget.
         expiresAt = Math.min(expiresAt, s.windowEnd);
       }
-      if (blocking && available < req.minUsd) return { ok: false as const, blocking, availableUsd: Math.max(0, available) };
+      if (blocking && (available <= 0 || available < req.minUsd)) return { ok: false as const, blocking, availableUsd: Math.max(0, available) };
       const amountUsd = Math.min(req.amountUsd, available);
       const leaseId = `lease-${randomUUID()}`;
       const scopes = chain.map((c) => scopeKey(c.scope, c.id));

@@ -5,10 +5,22 @@
  * off exponentially (with jitter) up to maxBackoffMs and retry forever: the spool is durable.
  * Events the controller refuses (named one by one in its reply) are quarantined in the spool
  * with an alert (log line, alert record, `switchboard audit status`); the rest ship on.
+ *
+ * The same batches carry the gateway's usage records to the org ledger (`usage`, see
+ * docs/budgets.md): one request reports both, the controller stores records idempotently by id,
+ * and they leave the local outbox only once acknowledged — so spend is reported exactly like audit
+ * events, through outages and restarts.
  */
 import type { Logger } from 'pino';
 import type { AuditSpool } from './spool.js';
 import { controllerFetch } from '../controller-tls.js';
+import type { UsageOutboxBatch } from '../../models/usage-store.js';
+
+/** Where unreported usage records come from (models/usage-store.ts UsageStore). */
+export interface UsageOutbox {
+  unreported(limit: number): UsageOutboxBatch;
+  markReported(upTo: number): void;
+}
 
 export interface AuditShipperOptions {
   spool: AuditSpool;
@@ -33,6 +45,8 @@ export interface IngestReply {
   alerts: number;
   /** Events the controller refused, by position in the batch (older controllers omit it). */
   refused?: Array<{ index: number; id: string | null; seq: number | null; reason: string }>;
+  /** Present when the batch carried usage records. */
+  usage?: { accepted: number; duplicates: number; refused: Array<{ index: number; reason: string }> };
 }
 
 export class AuditShipper {
@@ -47,6 +61,7 @@ export class AuditShipper {
   private readonly maxBackoffMs: number;
   private readonly requestTimeoutMs: number;
   private readonly url: string;
+  private usage: UsageOutbox | undefined;
 
   constructor(private readonly opts: AuditShipperOptions) {
     this.batchSize = opts.batchSize ?? 500;
@@ -55,6 +70,11 @@ export class AuditShipper {
     this.maxBackoffMs = opts.maxBackoffMs ?? 60_000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
     this.url = `${opts.controllerUrl.replace(/\/+$/, '')}/api/v1/audit/ingest`;
+  }
+
+  /** Ships the usage records of `outbox` with the audit events (set once the usage store exists). */
+  attachUsage(outbox: UsageOutbox): void {
+    this.usage = outbox;
   }
 
   start(): void {
@@ -113,10 +133,12 @@ export class AuditShipper {
   private async shipAll(): Promise<boolean> {
     for (;;) {
       const batch = this.opts.spool.pending(this.batchSize);
-      if (batch.length === 0) return true;
+      const usage = this.usage?.unreported(this.batchSize);
+      const usageCount = usage?.records.length ?? 0;
+      if (batch.length === 0 && usageCount === 0) return true;
       let reply: IngestReply;
       try {
-        reply = await this.send(batch);
+        reply = await this.send(batch, usageCount > 0 ? usage!.records : undefined);
       } catch (err) {
         this.failures++;
         const level = this.failures === 1 ? 'warn' : 'debug';
@@ -136,8 +158,13 @@ export class AuditShipper {
         this.opts.log.error({ refused }, 'audit: the controller refused events; they are quarantined in the spool (see `switchboard audit status`) and the rest of the chain ships on');
         this.opts.spool.quarantine(refused);
       }
-      this.opts.spool.markShipped(batch[batch.length - 1]!.seq);
-      if (batch.length < this.batchSize) return true;
+      if (batch.length > 0) this.opts.spool.markShipped(batch[batch.length - 1]!.seq);
+      if (usageCount > 0) {
+        // Refused records are a gateway bug (they fail the shared schema); they are logged, not retried forever.
+        if (reply.usage && reply.usage.refused.length > 0) this.opts.log.error({ refused: reply.usage.refused }, 'audit: the controller refused usage records');
+        this.usage!.markReported(usage!.upTo);
+      }
+      if (batch.length < this.batchSize && usageCount < this.batchSize) return true;
     }
   }
 
@@ -149,7 +176,7 @@ export class AuditShipper {
     }
   }
 
-  private async send(batch: readonly unknown[]): Promise<IngestReply> {
+  private async send(batch: readonly unknown[], usage: readonly unknown[] | undefined): Promise<IngestReply> {
     const token = await this.opts.token();
     const trace = this.opts.tracing?.startInternal('controller.auditShip', { 'switchboard.events': batch.length });
     let res: Response;
@@ -158,7 +185,8 @@ export class AuditShipper {
       res = await controllerFetch(this.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...(trace ? { traceparent: trace.traceparent() } : {}) },
-        body: JSON.stringify({ events: batch }),
+        // `usage` only when there is some: controllers without an org ledger refuse the key.
+        body: JSON.stringify(usage ? { events: batch, usage, gatewayId: this.opts.spool.chainId } : { events: batch }),
         signal: AbortSignal.timeout(this.requestTimeoutMs),
       });
       text = await res.text();

@@ -69,6 +69,8 @@ export interface ControllerLink {
   spool: AuditSpool;
   bundles?: BundleSync;
   shipper?: AuditShipper;
+  /** Where the controller is and how to authenticate to it (org budget leases use it too). */
+  controller?: { url: string; token: () => string | Promise<string> };
   close(): Promise<void>;
 }
 
@@ -211,6 +213,7 @@ export async function createControllerLink(opts: ControllerLinkOptions): Promise
     spool,
     bundles,
     shipper,
+    controller: { url: config.url, token },
     async close() {
       clearInterval(pruneTimer);
       spool.flush();

@@ -4,6 +4,7 @@
  */
 import { DEFAULT_TIER_RULES, tierRulesSchema, type ModelPrice, type TierRules } from '../../models/registry.js';
 import { budgetsSchema, parseBudgetPolicy, type BudgetPolicy } from './budgets.js';
+import { defaultOrgBudgetConfig, orgBudgetConfigSchema, type OrgBudgetConfig } from './org-allowance.js';
 
 export interface ReservationConfig {
   /** Output tokens assumed when neither the request nor the registry gives a maximum. */
@@ -23,10 +24,13 @@ export interface CostConfig {
   tiers: TierRules;
   budgets?: BudgetPolicy;
   reservation: ReservationConfig;
+  /** Org budgets held by the controller: leases, strict mode, offline allowance (gateway/cost/org-allowance.ts). */
+  org: OrgBudgetConfig;
 }
 
 export function defaultCostConfig(): CostConfig {
   return {
+    org: defaultOrgBudgetConfig(),
     usageRetentionDays: 400,
     tiers: { ...DEFAULT_TIER_RULES },
     reservation: { defaultMaxOutputTokens: 16_384, minOutputTokens: 256, unknownModelUsdPerMTok: { prompt: 15, completion: 75 } },
@@ -50,6 +54,7 @@ export const costConfigSchema = {
     usageRetentionDays: { type: 'integer', minimum: 0 },
     tiers: tierRulesSchema,
     budgets: budgetsSchema,
+    org: orgBudgetConfigSchema,
     reservation: {
       type: 'object',
       additionalProperties: false,
@@ -72,6 +77,7 @@ export interface CostConfigInput {
   tiers?: Partial<TierRules>;
   budgets?: unknown;
   reservation?: Partial<ReservationConfig>;
+  org?: Partial<OrgBudgetConfig>;
 }
 
 /** Defaults overlaid with a (schema-validated) `cost:` section; throws BudgetConfigError on bad budgets. */
@@ -84,5 +90,6 @@ export function resolveCostConfig(input: CostConfigInput | undefined): CostConfi
     tiers: { ...base.tiers, ...input.tiers },
     ...(budgets ? { budgets } : {}),
     reservation: { ...base.reservation, ...input.reservation },
+    org: { ...base.org, ...input.org },
   };
 }

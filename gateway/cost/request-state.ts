@@ -5,6 +5,7 @@
 import type { RequestContext } from '../context.js';
 import type { ActiveBudget, BudgetWindow } from './budgets.js';
 import type { Reservation } from './ledger.js';
+import type { AllowanceHold } from './org-allowance.js';
 
 export interface RequestCostState {
   /** Whether the client itself asked for a usage chunk in its stream (stream_options.include_usage). */
@@ -12,6 +13,8 @@ export interface RequestCostState {
   /** Budgets that applied, and the reservation made against them. */
   budgets?: ActiveBudget[];
   reservation?: Reservation;
+  /** The org allowance (controller lease) this request holds. */
+  allowance?: AllowanceHold;
   /** Tightest budget before this request, for the response's budget headers. */
   tightest?: { scopeKey: string; window: BudgetWindow; limitUsd: number; remainingUsd: number; resetsAt: number };
   /** Output cap the gateway set so the request fits the remaining budget. */

@@ -11,6 +11,11 @@
  * still pays for (at least `minOutputTokens`), else 402. The meter settles the reservation to
  * the actual cost when the request finishes.
  *
+ * With org budgets (`cost.org`, gateway/cost/org-allowance.ts) budgetReserve also takes the same
+ * worst case from the caller's controller lease — without a round trip while the lease has room —
+ * and the meter settles both. Local budgets are checked first, so a request refused locally
+ * never draws on the org.
+ *
  * 402, not 429: Goose retries 429 after the server's hint; 402 surfaces as "credits exhausted".
  * Messages avoid the phrases Goose reads as "context too long" (which would start compaction).
  */
@@ -26,9 +31,12 @@ import { unknownModelPrice, type CostConfig } from '../cost/config.js';
 import { formatUsd } from '../cost/pricing.js';
 import { costState } from '../cost/request-state.js';
 import { capMaxTokens, requestedMaxTokens } from './downshift.js';
+import type { OrgAllowance } from '../cost/org-allowance.js';
 
 export interface BudgetStageDeps {
   ledger: BudgetLedger;
+  /** Org budgets drawn from the controller (absent: local budgets only). */
+  allowance?: OrgAllowance;
   registry: ModelRegistry;
   config: CostConfig;
   /** Shared by both stages so a policy's budgets are validated once. */
@@ -179,8 +187,8 @@ export function budgetReserveStage(deps: BudgetStageDeps): Stage {
       const state = costState(ctx);
       const budgets = state.budgets ?? resolver.budgetsFor(ctx);
       const body = ctx.body;
-      if (budgets.length === 0 || !body) return;
-      state.budgets = budgets;
+      const allowance = deps.allowance;
+      if (!body || (budgets.length === 0 && !allowance)) return;
 
       const model = typeof body.model === 'string' ? body.model : (ctx.requestedModel ?? '');
       const info = deps.registry.get(model);
@@ -189,46 +197,78 @@ export function budgetReserveStage(deps: BudgetStageDeps): Stage {
       const maxOut = explicitMax ?? info?.maxCompletionTokens ?? res.defaultMaxOutputTokens;
       const worstFor = (promptTokens: number, outTokens: number) => promptTokens * price.promptUsdPerToken + outTokens * price.completionUsdPerToken;
 
-      // Cheap bound first (bytes ≥ tokens); tokenize only when the bound does not fit.
-      let promptTokens = promptTokensUpperBound(body, ctx.route);
-      let attempt = deps.ledger.reserve(budgets, worstFor(promptTokens, maxOut));
-      if (!attempt.ok) {
+      let worstUsd: number;
+      if (budgets.length > 0) {
+        state.budgets = budgets;
+        worstUsd = reserveLocally(ctx, state, budgets, { model, price, maxOut, worstFor });
+      } else {
         const estimate = estimatePromptTokens(body, ctx.route, model);
         const foreign = encodingForModel(model) === 'cl100k_base' && !model.startsWith('openai/') && !model.startsWith('gpt-');
-        promptTokens = Math.min(promptTokens, Math.ceil(estimate * (foreign ? FOREIGN_TOKENIZER_MARGIN : 1)));
-        attempt = deps.ledger.reserve(budgets, worstFor(promptTokens, maxOut));
+        worstUsd = worstFor(Math.ceil(estimate * (foreign ? FOREIGN_TOKENIZER_MARGIN : 1)), maxOut);
       }
-      if (!attempt.ok) {
-        const blocking = attempt.blocking;
-        const promptCost = worstFor(promptTokens, 0);
-        const affordable =
-          price.completionUsdPerToken > 0 ? Math.floor((blocking.remainingUsd - promptCost) / price.completionUsdPerToken) : maxOut;
-        if (affordable >= res.minOutputTokens && affordable < maxOut) {
-          attempt = deps.ledger.reserve(budgets, worstFor(promptTokens, affordable));
-          if (attempt.ok) {
-            capMaxTokens(body, affordable);
-            state.cappedMaxTokens = affordable;
-          }
-        }
-      }
-      if (!attempt.ok) {
-        const b = attempt.blocking.budget;
-        refuse(
-          ctx,
-          'budgetReserve',
-          attempt.blocking,
-          `Budget limit reached: this request could cost up to $${formatUsd(worstFor(promptTokens, maxOut))} with model ${model || '(none)'}, ` +
-            `but only $${formatUsd(Math.max(0, attempt.blocking.remainingUsd))} of the ${b.window} budget for ${scopeLabel(b)} is left ` +
-            `(it resets at ${new Date(attempt.blocking.resetsAt).toISOString()}). Try a cheaper model or a shorter answer, ` +
-            'or ask your administrator for a higher budget.',
-        );
-      }
-      state.reservation = attempt.reservation;
-      let tightest: BudgetStanding | undefined;
-      for (const s of attempt.standings) if (!tightest || s.remainingUsd < tightest.remainingUsd) tightest = s;
-      if (tightest) {
-        state.tightest = { scopeKey: tightest.budget.scopeKey, window: tightest.budget.window, limitUsd: tightest.budget.limitUsd, remainingUsd: tightest.remainingUsd, resetsAt: tightest.resetsAt };
-      }
+      if (!allowance || !ctx.caller) return;
+      // Across the org: the same worst case from the caller's lease (the meter settles both).
+      return allowance.reserve(ctx.caller, worstUsd).then(
+        (hold) => {
+          state.allowance = hold;
+        },
+        (err: unknown) => {
+          if (err instanceof GatewayError) ctx.notes.denied = { stage: 'budgetReserve', reason: 'org budget' };
+          throw err;
+        },
+      );
     },
   };
+
+  /** Reserves against the local budgets (capping output near a limit) or refuses; returns the amount reserved. */
+  function reserveLocally(
+    ctx: RequestContext,
+    state: ReturnType<typeof costState>,
+    budgets: ActiveBudget[],
+    p: { model: string; price: ModelPrice; maxOut: number; worstFor: (promptTokens: number, outTokens: number) => number },
+  ): number {
+    const body = ctx.body!;
+    const { model, price, maxOut, worstFor } = p;
+    // Cheap bound first (bytes ≥ tokens); tokenize only when the bound does not fit.
+    let promptTokens = promptTokensUpperBound(body, ctx.route);
+    let attempt = deps.ledger.reserve(budgets, worstFor(promptTokens, maxOut));
+    if (!attempt.ok) {
+      const estimate = estimatePromptTokens(body, ctx.route, model);
+      const foreign = encodingForModel(model) === 'cl100k_base' && !model.startsWith('openai/') && !model.startsWith('gpt-');
+      promptTokens = Math.min(promptTokens, Math.ceil(estimate * (foreign ? FOREIGN_TOKENIZER_MARGIN : 1)));
+      attempt = deps.ledger.reserve(budgets, worstFor(promptTokens, maxOut));
+    }
+    if (!attempt.ok) {
+      const blocking = attempt.blocking;
+      const promptCost = worstFor(promptTokens, 0);
+      const affordable =
+        price.completionUsdPerToken > 0 ? Math.floor((blocking.remainingUsd - promptCost) / price.completionUsdPerToken) : maxOut;
+      if (affordable >= res.minOutputTokens && affordable < maxOut) {
+        attempt = deps.ledger.reserve(budgets, worstFor(promptTokens, affordable));
+        if (attempt.ok) {
+          capMaxTokens(body, affordable);
+          state.cappedMaxTokens = affordable;
+        }
+      }
+    }
+    if (!attempt.ok) {
+      const b = attempt.blocking.budget;
+      refuse(
+        ctx,
+        'budgetReserve',
+        attempt.blocking,
+        `Budget limit reached: this request could cost up to $${formatUsd(worstFor(promptTokens, maxOut))} with model ${model || '(none)'}, ` +
+          `but only $${formatUsd(Math.max(0, attempt.blocking.remainingUsd))} of the ${b.window} budget for ${scopeLabel(b)} is left ` +
+          `(it resets at ${new Date(attempt.blocking.resetsAt).toISOString()}). Try a cheaper model or a shorter answer, ` +
+          'or ask your administrator for a higher budget.',
+      );
+    }
+    state.reservation = attempt.reservation;
+    let tightest: BudgetStanding | undefined;
+    for (const s of attempt.standings) if (!tightest || s.remainingUsd < tightest.remainingUsd) tightest = s;
+    if (tightest) {
+      state.tightest = { scopeKey: tightest.budget.scopeKey, window: tightest.budget.window, limitUsd: tightest.budget.limitUsd, remainingUsd: tightest.remainingUsd, resetsAt: tightest.resetsAt };
+    }
+    return attempt.reservation.amountUsd;
+  }
 }

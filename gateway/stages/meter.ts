@@ -24,11 +24,14 @@ import { formatUsd, priceUsage, type TokenUsage } from '../cost/pricing.js';
 import { peekCostState, type RequestCostState } from '../cost/request-state.js';
 import { UsageMeter, meterSseEvents } from '../cost/usage-meter.js';
 import { budgetHeaders } from './budget.js';
+import type { OrgAllowance } from '../cost/org-allowance.js';
 
 export interface MeterStageDeps {
   registry: ModelRegistry;
   store: UsageStore;
   ledger?: BudgetLedger;
+  /** Org budgets: the lease hold is settled to the actual cost and the record names its lease. */
+  allowance?: OrgAllowance;
   /** Price for models missing from the registry: the one budgetReserve reserved at. */
   unknownModelPrice: ModelPrice;
 }
@@ -73,7 +76,7 @@ export function priceFor(usage: TokenUsage, info: ModelInfo | undefined, estimat
 }
 
 export function meterStage(deps: MeterStageDeps): Stage {
-  const { registry, store, ledger, unknownModelPrice } = deps;
+  const { registry, store, ledger, allowance, unknownModelPrice } = deps;
 
   function modelUsed(ctx: RequestContext): string {
     if (ctx.upstream?.model) return ctx.upstream.model;
@@ -120,12 +123,14 @@ export function meterStage(deps: MeterStageDeps): Stage {
     const cacheHit = ctx.notes.cache === 'hit';
     let priced: PricedUsage;
     let costUsd = 0;
+    let leaseId: string | undefined;
     try {
       priced = uncertainAttempts(ctx, measure(ctx, res, meter, model));
       costUsd = cacheHit ? 0 : priced.costUsd;
     } finally {
       // Settled even when measuring failed, so a reservation never lingers.
       if (state?.reservation && ledger) ledger.settle(state.reservation, costUsd);
+      if (state?.allowance && allowance) leaseId = allowance.settle(state.allowance, costUsd);
     }
     ctx.notes.usage = {
       promptTokens: priced.usage.promptTokens,
@@ -165,6 +170,7 @@ export function meterStage(deps: MeterStageDeps): Stage {
       cacheHit,
       ...(ctx.notes.downshift ? { downshiftRule: ctx.notes.downshift.rule, downshiftReason: ctx.notes.downshift.reason } : {}),
       ...(baseline !== undefined ? { baselineCostUsd: baseline } : {}),
+      ...(leaseId ? { leaseId } : {}),
     };
     store.record(record);
   }
