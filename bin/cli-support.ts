@@ -61,3 +61,11 @@ export function parseUrl(flag: string, value: string): string {
     throw new CliError(`${flag} must be an http(s) URL (got "${value}")`);
   }
 }
+
+/** --from/--to style flags: a date (2026-11-01, UTC midnight) or an ISO date-time, as ISO-8601. */
+export function isoTimeFlag(flag: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const t = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value);
+  if (!Number.isFinite(t)) throw new CliError(`${flag} must be a date (2026-11-01) or an ISO date-time (got "${value}")`);
+  return new Date(t).toISOString();
+}

@@ -1,7 +1,8 @@
 /**
  * `switchboard rules check <file>`: validate a downshift rule file.
  * `switchboard rules simulate --rules <file>`: replay recorded usage against candidate rules
- * and show, per rule, what it would catch, cost and save.
+ * and show, per rule, what it would catch, cost and save. With `--org`, the replay runs on the
+ * controller over the whole org's recorded usage (POST /api/v1/rules/simulate).
  * `switchboard rules show|publish --role R`: read or replace a role's rules on the controller
  * (they travel to gateways in the signed bundle).
  * `switchboard rules active`: which rules this gateway applies (local override, bundle, none).
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import type { JSONWebKeySet } from 'jose';
 import { stringify as toYaml } from 'yaml';
 import { Option, type Command } from 'commander';
-import { addDataDirOption, CliError, loadContext, type CommonOptions } from '../cli-support.js';
+import { addDataDirOption, CliError, isoTimeFlag, loadContext, type CommonOptions } from '../cli-support.js';
 import { DownshiftRulesError, loadDownshiftRulesFile } from '../../policies/downshift/load.js';
 import { MODEL_TIERS, type BudgetState, type DownshiftRuleSet } from '../../policies/downshift/types.js';
 import { loadModelRegistry, type ModelRegistry } from '../../models/registry.js';
@@ -59,12 +60,61 @@ const parseSince = (value: string): string => {
   return value;
 };
 
-export interface SimulateFlags extends CommonOptions {
+export interface SimulateFlags extends CommonOptions, ControllerClientFlags {
   rules: string;
   since: string;
   format: 'table' | 'json';
   assumeBudget: BudgetState;
   tenant?: string;
+  org?: boolean;
+  role?: string;
+  from?: string;
+  to?: string;
+}
+
+/** The controller's answer to POST /api/v1/rules/simulate (CONTRACT-13). */
+export interface OrgSimulation {
+  from: string;
+  to: string;
+  requests: number;
+  baselineCostUsd: number;
+  simulatedCostUsd: number;
+  savingsUsd: number;
+  downshifted: number;
+  passedThrough: number;
+  unpriced: number;
+  caveat: string;
+  byRule: Array<{ rule: string; requests: number; changed: number; actualUsd: number; projectedUsd: number; savingsUsd: number; models: Record<string, number> }>;
+}
+
+export function formatOrgSimulation(r: OrgSimulation, role: string | undefined): string {
+  const money = (v: number) => `${v < 0 ? '-' : ''}$${Math.abs(v).toFixed(4)}`;
+  const head = ['rule', 'caught', 'changed', 'actual', 'projected', 'saving'];
+  const rows = r.byRule.map((b) => [b.rule, String(b.requests), String(b.changed), money(b.actualUsd), money(b.projectedUsd), money(b.savingsUsd)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [
+    `Replayed ${r.requests} org requests${role ? ` of role ${role}` : ''} from ${r.from} to ${r.to} (${r.passedThrough} cache hits or failed requests kept as they were).`,
+    '',
+    line(head),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...rows.map(line),
+    '',
+    `Total: actual ${money(r.baselineCostUsd)}, projected ${money(r.simulatedCostUsd)}, saving ${money(r.savingsUsd)}; ${r.downshifted} requests would change.`,
+    ...(r.unpriced > 0 ? [`${r.unpriced} requests used a model without a registry price; they are kept at their actual cost.`] : []),
+    `Caveat: ${r.caveat}`,
+    '',
+  ].join('\n');
+}
+
+/** `rules simulate --org`: the replay over the org's ledger, run by the controller. */
+export async function runOrgSimulation(file: string, flags: SimulateFlags): Promise<string> {
+  const set = loadRules(file);
+  const from = isoTimeFlag('--from', flags.from);
+  const to = isoTimeFlag('--to', flags.to);
+  const body = { rules: set, assumeBudget: flags.assumeBudget, ...(flags.role ? { role: flags.role } : {}), ...(from ? { from } : {}), ...(to ? { to } : {}) };
+  const report = await controllerClient(flags).json<OrgSimulation>('POST', '/api/v1/rules/simulate', body);
+  return flags.format === 'json' ? `${JSON.stringify({ rulesFile: file, ...report }, null, 2)}\n` : formatOrgSimulation(report, flags.role);
 }
 
 export interface RoleRulesFlags extends ControllerClientFlags {
@@ -182,7 +232,14 @@ export function registerRulesCommands(program: Command): void {
     rules
       .command('simulate')
       .description('Replay recorded usage against candidate rules: per rule, requests caught, projected cost and saving')
-      .requiredOption('--rules <file>', 'candidate rule file (YAML)')
+      .argument('[rules-file]', 'candidate rule file (YAML); or pass --rules')
+      .option('--rules <file>', 'candidate rule file (YAML)')
+      .option('--org', "replay the whole org's recorded usage on the controller instead of this gateway's")
+      .option('--controller <url>', 'with --org: controller URL (default: controller.url in switchboard.yaml)')
+      .option('--token-env <name>', 'with --org: environment variable holding a controller token (admin or cost owner)')
+      .option('--role <role>', "with --org: only this role's requests")
+      .option('--from <time>', 'with --org: start, a date or ISO date-time (default 30 days before --to)')
+      .option('--to <time>', 'with --org: end, exclusive (default now)')
       .option('--since <window>', 'how far back to replay: 90m, 12h, 30d, 2w', parseSince, '30d')
       .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
       .addOption(
@@ -190,8 +247,13 @@ export function registerRulesCommands(program: Command): void {
       )
       .option('--tenant <id>', 'only this tenant\'s usage')
       .addHelpText('after', '\nQuality is not simulated: the projection assumes the substitute model answers as well.'),
-  ).action((flags: SimulateFlags) => {
-    process.stdout.write(runSimulation(flags));
+  ).action(async (file: string | undefined, flags: SimulateFlags) => {
+    const rulesFile = file ?? flags.rules;
+    if (!rulesFile) throw new CliError('give the candidate rule file: `switchboard rules simulate <rules-file>` (or --rules <file>)');
+    if (!flags.org && (flags.role !== undefined || flags.from !== undefined || flags.to !== undefined || flags.controller !== undefined)) {
+      throw new CliError('--role, --from, --to and --controller go with --org (for this gateway\'s own usage use --since and --tenant)');
+    }
+    process.stdout.write(flags.org ? await runOrgSimulation(rulesFile, flags) : runSimulation({ ...flags, rules: rulesFile }));
   });
 
   const controllerOptions = (cmd: Command) =>

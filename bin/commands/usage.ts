@@ -1,12 +1,14 @@
 /**
  * `switchboard usage`: recorded spend and tokens by day, role, user or model, with what the
- * exact cache and downshift rules saved — as a table, JSON or CSV.
+ * exact cache and downshift rules saved — as a table, JSON or CSV. With `--org`, the same for the
+ * whole org, read from the controller's ledger (GET /api/v1/ledger/spend).
  */
 import { Option, type Command } from 'commander';
-import { addDataDirOption, CliError, loadContext, type CommonOptions } from '../cli-support.js';
+import { addDataDirOption, CliError, isoTimeFlag, loadContext, type CommonOptions } from '../cli-support.js';
 import { USAGE_GROUPINGS, UsageStore, type UsageGrouping, type UsageSummaryRow } from '../../models/usage-store.js';
 import { openGatewayDb } from '../../gateway/store.js';
 import { parseWindow } from '../../policies/downshift/simulate.js';
+import { controllerClient, type ControllerClientFlags } from '../controller-client.js';
 
 const FORMATS = ['table', 'json', 'csv'] as const;
 type Format = (typeof FORMATS)[number];
@@ -69,7 +71,83 @@ export function roundedRow(r: UsageSummaryRow): UsageSummaryRow {
   return { ...r, costUsd: roundUsd(r.costUsd), cacheSavingsUsd: roundUsd(r.cacheSavingsUsd), downshiftSavingsUsd: roundUsd(r.downshiftSavingsUsd) };
 }
 
-export type UsageFlags = CommonOptions & { by: UsageGrouping; since: string; tenant?: string; format: Format };
+export type UsageFlags = CommonOptions & ControllerClientFlags & {
+  by: UsageGrouping;
+  since: string;
+  tenant?: string;
+  format: Format;
+  org?: boolean;
+  groupBy?: string;
+  from?: string;
+  to?: string;
+};
+
+export const ORG_GROUPINGS = ['day', 'department', 'role', 'user', 'model'] as const;
+
+/** One row of GET /api/v1/ledger/spend (CONTRACT-13). */
+export interface OrgSpendRow {
+  key: string;
+  costUsd: number;
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  cacheHits: number;
+  cacheSavingsUsd: number;
+  downshifts: number;
+  downshiftSavingsUsd: number;
+}
+
+export interface OrgSpendReport {
+  currency: 'USD';
+  groupBy: string;
+  from: string;
+  to: string;
+  timeZone: string;
+  rows: OrgSpendRow[];
+  totals: Omit<OrgSpendRow, 'key'>;
+}
+
+const ORG_COLUMNS: Array<{ head: string; field: keyof OrgSpendRow; usd?: boolean }> = [
+  { head: 'requests', field: 'requests' },
+  { head: 'prompt tok', field: 'promptTokens' },
+  { head: 'completion tok', field: 'completionTokens' },
+  { head: 'cost $', field: 'costUsd', usd: true },
+  { head: 'cache hits', field: 'cacheHits' },
+  { head: 'cache saved $', field: 'cacheSavingsUsd', usd: true },
+  { head: 'downshifts', field: 'downshifts' },
+  { head: 'downshift saved $', field: 'downshiftSavingsUsd', usd: true },
+];
+
+export function formatOrgSpend(report: OrgSpendReport, format: Format): string {
+  const rows: OrgSpendRow[] = [...report.rows, { key: 'total', ...report.totals }];
+  const cell = (r: OrgSpendRow, c: (typeof ORG_COLUMNS)[number]) => (c.usd ? (r[c.field] as number).toFixed(4) : String(r[c.field]));
+  if (format === 'json') return `${JSON.stringify(report, null, 2)}\n`;
+  if (format === 'csv') {
+    const head = [report.groupBy, ...ORG_COLUMNS.map((c) => c.field)].join(',');
+    return `${[head, ...rows.map((r) => [csvCell(r.key), ...ORG_COLUMNS.map((c) => String(c.usd ? roundUsd(r[c.field] as number) : r[c.field]))].join(','))].join('\n')}\n`;
+  }
+  if (report.totals.requests === 0) return `No org usage recorded from ${report.from} to ${report.to}.\n`;
+  const head = [report.groupBy, ...ORG_COLUMNS.map((c) => c.head)];
+  const body = rows.map((r) => [r.key, ...ORG_COLUMNS.map((c) => cell(r, c))]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const lines = [line(head), ...body.slice(0, -1).map(line), widths.map((w) => '-'.repeat(w)).join('  '), line(body[body.length - 1]!)];
+  return `Org usage from ${report.from} to ${report.to} (days in ${report.timeZone})\n\n${lines.join('\n')}\n`;
+}
+
+/** Output of `switchboard usage --org`. */
+export async function orgUsageReport(flags: UsageFlags): Promise<string> {
+  const groupBy = flags.groupBy ?? 'day';
+  if (!(ORG_GROUPINGS as readonly string[]).includes(groupBy)) throw new CliError(`--group-by must be one of ${ORG_GROUPINGS.join(', ')} (got "${groupBy}")`);
+  const from = isoTimeFlag('--from', flags.from);
+  const to = isoTimeFlag('--to', flags.to);
+  const query = new URLSearchParams({ groupBy });
+  if (from) query.set('from', from);
+  if (to) query.set('to', to);
+  if (flags.tenant) query.set('tenant', flags.tenant);
+  const report = await controllerClient(flags).json<OrgSpendReport>('GET', `/api/v1/ledger/spend?${query}`);
+  return formatOrgSpend(report, flags.format);
+}
 
 /** Output of `switchboard usage`. */
 export function usageReport(flags: UsageFlags): string {
@@ -99,8 +177,18 @@ export function registerUsageCommand(program: Command): void {
       .addOption(new Option('--by <grouping>', 'group rows by').choices([...USAGE_GROUPINGS]).default('day'))
       .option('--since <when>', 'start: a span back from now (30d, 12h, 2w) or a date (2026-11-01)', '30d')
       .option('--tenant <id>', 'only this tenant')
-      .addOption(new Option('--format <format>', 'output format').choices([...FORMATS]).default('table')),
-  ).action((flags: UsageFlags) => {
-    process.stdout.write(usageReport(flags));
+      .addOption(new Option('--format <format>', 'output format').choices([...FORMATS]).default('table'))
+      .option('--org', "the whole org's usage, from the controller's ledger (needs an admin or cost-owner token)")
+      .option('--controller <url>', 'with --org: controller URL (default: controller.url in switchboard.yaml)')
+      .option('--token-env <name>', 'with --org: environment variable holding a controller token (default: this gateway\'s sign-in or enrolment)')
+      .option('--group-by <grouping>', `with --org: ${ORG_GROUPINGS.join('|')} (default day, in the tenant time zone)`)
+      .option('--from <time>', 'with --org: start, a date or ISO date-time (default 30 days before --to)')
+      .option('--to <time>', 'with --org: end, exclusive (default now)')
+      .addHelpText('after', '\nExamples:\n  switchboard usage --by model --since 7d\n  switchboard usage --org --group-by department --from 2026-11-01 --format csv'),
+  ).action(async (flags: UsageFlags) => {
+    if (!flags.org && (flags.groupBy !== undefined || flags.from !== undefined || flags.to !== undefined || flags.controller !== undefined)) {
+      throw new CliError('--group-by, --from, --to and --controller go with --org (for this gateway\'s own usage use --by and --since)');
+    }
+    process.stdout.write(flags.org ? await orgUsageReport(flags) : usageReport(flags));
   });
 }
