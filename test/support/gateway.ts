@@ -10,6 +10,7 @@ import pino from 'pino';
 import { defaultGatewayConfig, type GatewayConfig } from '../../gateway/config.js';
 import { createGatewayServer, type GatewayServer } from '../../gateway/server.js';
 import { traceLogMixin } from '../../gateway/telemetry/log-context.js';
+import { resolveControllerLink, type ControllerLinkInput } from '../../gateway/bundles/controller-link-config.js';
 
 export interface TestGateway {
   /** e.g. http://127.0.0.1:54321 */
@@ -30,6 +31,8 @@ export interface StartGatewayOptions {
   env?: NodeJS.ProcessEnv;
   /** Clock for circuit-breaker cooldowns, so breaker tests need no real waiting. */
   clock?: () => number;
+  /** Link to a controller (the `controller:` config section). */
+  controller?: ControllerLinkInput;
   /** Reuse a data dir (e.g. to test restarts); default a fresh temp dir, removed on close. */
   dataDir?: string;
 }
@@ -53,7 +56,7 @@ export async function startTestGateway(opts: StartGatewayOptions): Promise<TestG
     retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20, maxRetryAfterMs: 2000 },
     ...opts.config,
   };
-  const server = await createGatewayServer({ config, dataDir, logger, env: { TEST_UPSTREAM_KEY: 'sk-upstream-test', ...opts.env }, ...(opts.clock ? { clock: opts.clock } : {}) });
+  const server = await createGatewayServer({ config, dataDir, logger, env: { TEST_UPSTREAM_KEY: 'sk-upstream-test', ...opts.env }, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.controller ? { controller: resolveControllerLink(opts.controller) } : {}) });
   const url = await server.listen();
   return {
     url,
