@@ -29,7 +29,7 @@ import { budgetsFor, mergeBudgetPolicies, parseBudgetPolicy, BudgetConfigError, 
 import type { BudgetLedger, BudgetStanding } from '../cost/ledger.js';
 import { unknownModelPrice, type CostConfig } from '../cost/config.js';
 import { formatUsd } from '../cost/pricing.js';
-import { costState } from '../cost/request-state.js';
+import { costState, type RequestCostState } from '../cost/request-state.js';
 import { capMaxTokens, requestedMaxTokens } from './downshift.js';
 import type { OrgAllowance } from '../cost/org-allowance.js';
 
@@ -223,7 +223,7 @@ export function budgetReserveStage(deps: BudgetStageDeps): Stage {
   /** Reserves against the local budgets (capping output near a limit) or refuses; returns the amount reserved. */
   function reserveLocally(
     ctx: RequestContext,
-    state: ReturnType<typeof costState>,
+    state: RequestCostState,
     budgets: ActiveBudget[],
     p: { model: string; price: ModelPrice; maxOut: number; worstFor: (promptTokens: number, outTokens: number) => number },
   ): number {
