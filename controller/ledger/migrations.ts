@@ -4,7 +4,7 @@ import type { Kysely, Migration } from 'kysely';
 type AnyDb = Kysely<Record<string, never>>;
 
 export const ledgerMigrations: Record<string, Migration> = {
-  '20261201-01-ledger-org': {
+  '20261201-20-ledger-org': {
     async up(db: AnyDb) {
       await db.schema
         .createTable('ledger_entries')

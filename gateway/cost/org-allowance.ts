@@ -18,6 +18,7 @@
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import { formatUsd } from './pricing.js';
+import { controllerFetch } from '../controller-tls.js';
 import type { LeaseGrant, LeaseRequest } from '../../models/ledger-contract.js';
 
 export interface OrgBudgetConfig {
@@ -226,7 +227,7 @@ export class OrgAllowance {
     let text: string;
     try {
       const token = await this.opts.token();
-      res = await fetch(`${this.base}/api/v1/ledger/leases`, {
+      res = await controllerFetch(`${this.base}/api/v1/ledger/leases`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify(body),
@@ -257,7 +258,7 @@ export class OrgAllowance {
     lease.released = true;
     try {
       const token = await this.opts.token();
-      const res = await fetch(`${this.base}/api/v1/ledger/leases/${encodeURIComponent(lease.id)}/release`, {
+      const res = await controllerFetch(`${this.base}/api/v1/ledger/leases/${encodeURIComponent(lease.id)}/release`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify({ spentUsd: lease.spentUsd }),
