@@ -75,4 +75,10 @@ export async function launchChromium(): Promise<TestBrowser> {
 }
 
 /** Where the tests' screenshots go (shown in docs/console.md). */
-export const SCREENSHOTS = new URL('../../docs/console/', import.meta.url).pathname;
+/**
+ * Where the e2e tests write their screenshots: docs/console/ (shown in docs/console.md) when
+ * SWITCHBOARD_UPDATE_SCREENSHOTS=1, else a temp dir, so a test run leaves the checkout unchanged.
+ */
+export const SCREENSHOTS = process.env.SWITCHBOARD_UPDATE_SCREENSHOTS === '1'
+  ? new URL('../../docs/console/', import.meta.url).pathname
+  : join(tmpdir(), 'switchboard-console-screenshots');

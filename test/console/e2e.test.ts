@@ -6,8 +6,9 @@
  *   - downshift rules: edit, schema errors in the browser, simulate, publish, and the enrolled
  *     gateway syncing the new signed bundle;
  *   - sign in through a real OpenID Provider (oidc-provider), then approve a pending request.
- * The screenshots go to docs/console/ (shown in docs/console.md). Every request the browser makes
- * off 127.0.0.1 is refused and recorded: the console must make none.
+ * The screenshots go to docs/console/ (shown in docs/console.md) when
+ * SWITCHBOARD_UPDATE_SCREENSHOTS=1, else to a temp dir. Every request the browser makes off
+ * 127.0.0.1 is refused and recorded: the console must make none.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
