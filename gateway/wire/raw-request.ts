@@ -20,7 +20,7 @@
  * patched value to the text the guard wrote.
  * Anything else serialises the item (or the body) afresh, as before.
  */
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8, transcode } from 'node:buffer';
 import type { JsonObject, JsonValue } from '../context.js';
 
 /** Top-level arrays whose items are reused: chat and Anthropic `messages`, Responses `input`. */
@@ -60,6 +60,27 @@ interface RawRequest {
 }
 
 const raws = new WeakMap<JsonObject, RawRequest>();
+
+/**
+ * The text of a UTF-8 request body, as `bytes.toString('utf8')` gives it, but cheaper. V8 decodes
+ * UTF-8 into a two-byte string one character at a time: ≈ 1.8 ms for 250 KB of source text with
+ * a handful of non-ASCII characters, more than parsing it. ICU's converter (`transcode`) to
+ * UTF-16 and a copy into the string take ≈ 0.3 ms. Used only for valid UTF-8, where both give
+ * the same text; anything else (and a Node built without ICU) decodes the usual way, with
+ * replacement characters.
+ */
+export function decodeUtf8(bytes: Buffer): string {
+  if (bytes.length < TRANSCODE_MIN_BYTES || isAscii(bytes)) return bytes.toString('utf8');
+  if (!isUtf8(bytes)) return bytes.toString('utf8');
+  try {
+    return transcode(bytes, 'utf8', 'utf16le').toString('utf16le');
+  } catch {
+    return bytes.toString('utf8');
+  }
+}
+
+/** Below this the usual decoder is as fast (and the extra copy not worth it). */
+const TRANSCODE_MIN_BYTES = 16 * 1024;
 
 /** Remembers the bytes `body` was parsed from (the server calls this for every JSON request). */
 export function rememberRawRequest(body: JsonValue, bytes: Buffer): void {
