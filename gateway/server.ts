@@ -11,7 +11,7 @@ import type { FinishHook, JsonObject, JsonValue, RequestContext, RequestNotes, R
 import type { GatewayConfig } from './config.js';
 import { GatewayError, errorBody } from './errors.js';
 import { runPipeline } from './pipeline.js';
-import { rememberRawRequest } from './wire/raw-request.js';
+import { decodeUtf8, rememberRawRequest } from './wire/raw-request.js';
 import { eventOrClose, writeResponse } from './respond.js';
 import { createGatewayServices, type GatewayServices } from './services.js';
 import { presentedToken } from './stages/authenticate.js';
@@ -120,7 +120,7 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
       return;
     }
     try {
-      const body = JSON.parse(bytes.toString('utf8')) as JsonValue;
+      const body = JSON.parse(decodeUtf8(bytes)) as JsonValue;
       rememberRawRequest(body, bytes);
       done(null, body);
     } catch (err) {

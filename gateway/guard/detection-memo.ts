@@ -43,9 +43,17 @@ export class DetectionMemo {
     });
   }
 
-  /** The memo key of a text under these options; undefined for texts too short to memoise. */
-  keyOf(text: string, options: DetectOptions | undefined): string | undefined {
+  /**
+   * The memo key of a text under these options; undefined for texts too short to memoise.
+   * `rawName` names the text by the client's bytes when they are known (wire/raw-request.ts
+   * `rawTextName`: the SHA-256 of the message's bytes and the path inside it), which identifies
+   * the text as surely and costs less than hashing it. The two kinds of key never meet (`r`
+   * prefix), so a text seen both ways is merely detected twice.
+   */
+  keyOf(text: string, options: DetectOptions | undefined, rawName?: () => string | undefined): string | undefined {
     if (text.length < MIN_MEMO_CHARS) return undefined;
+    const name = rawName?.();
+    if (name !== undefined) return `r${optionsId(options)}:${text.length}:${name}`;
     return `${optionsId(options)}:${text.length}:${hash('sha256', text, 'base64')}`;
   }
 

@@ -15,7 +15,7 @@
  */
 import type { JsonObject, JsonValue } from '../context.js';
 import { wireMaps } from '../wire/index.js';
-import { markChanged, type TextEdit } from '../wire/raw-request.js';
+import { markChanged, rawTextName, type TextEdit } from '../wire/raw-request.js';
 import type { TextField, ToolSchema, WireFormatName } from '../wire/types.js';
 import type { DetectionMemo } from './detection-memo.js';
 import type { GuardMode } from '../../policies/guard-policy.js';
@@ -111,7 +111,7 @@ export function maskRequestBody(body: JsonObject, kind: BodyKind, opts: MaskOpti
   let schemas: Map<string, ToolSchema> | undefined;
   const schemaOf = (tool: string | undefined) => (tool === undefined ? undefined : (schemas ??= map.toolSchemas(body)).get(tool));
   map.requestFields(body, (f) => collectField(f, slots, commits, schemaOf));
-  const result = maskSlots(slots, commits, opts);
+  const result = maskSlots(slots, commits, opts, body);
   // The upstream payload reuses the client's bytes for messages nothing changed: name the rest
   // (with the replacements of a plain text, so its own bytes can be patched in place).
   if (result.changed) {
@@ -120,7 +120,8 @@ export function maskRequestBody(body: JsonObject, kind: BodyKind, opts: MaskOpti
   return result;
 }
 
-function maskSlots(slots: TextSlot[], commits: Array<() => void>, opts: MaskOptions): MaskResult {
+/** `body`: the request the slots came from, whose client bytes can key the memo (plain texts only). */
+function maskSlots(slots: TextSlot[], commits: Array<() => void>, opts: MaskOptions, body?: JsonObject): MaskResult {
   const redactions: Record<string, number> = {};
   const detections: Record<string, number> = {};
   let blocked: BlockedFinding | undefined;
@@ -132,7 +133,8 @@ function maskSlots(slots: TextSlot[], commits: Array<() => void>, opts: MaskOpti
     if (slot.text.length === 0) continue;
     let findings: readonly Finding[];
     if (memo) {
-      slot.memoKey = memo.keyOf(slot.text, opts.detectOptions);
+      const raw = body && slot.direct ? () => rawTextName(body, slot.path, slot.text) : undefined;
+      slot.memoKey = memo.keyOf(slot.text, opts.detectOptions, raw);
       findings = memo.findings(slot.text, opts.detectOptions, opts.detect, slot.memoKey);
     } else findings = opts.detect(slot.text, opts.detectOptions);
     for (const f of findings) {

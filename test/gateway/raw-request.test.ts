@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { itemRanges, markChanged, rememberRawRequest, requestPayload } from '../../gateway/wire/raw-request.js';
+import { decodeUtf8, itemRanges, markChanged, rawTextName, rememberRawRequest, requestPayload } from '../../gateway/wire/raw-request.js';
 import type { JsonObject, JsonValue } from '../../gateway/context.js';
 import { startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
@@ -23,6 +23,60 @@ const arbMessage = fc.record({
   content: fc.oneof(fc.string({ unit: 'binary' }), fc.array(fc.record({ type: fc.constant('text'), text: fc.string({ unit: 'binary' }) }), { maxLength: 3 })),
   extra: fc.option(fc.jsonValue(), { nil: undefined }),
 }) as fc.Arbitrary<JsonValue>;
+
+describe('request body decoding', () => {
+  it('decodes any byte string exactly as Buffer#toString does, long or short, valid UTF-8 or not', () => {
+    const arbText = fc.string({ unit: 'binary', maxLength: 64 });
+    fc.assert(fc.property(fc.array(arbText, { maxLength: 40 }), fc.integer({ min: 0, max: 20_000 }), fc.uint8Array({ maxLength: 8 }), (parts, pad, junk) => {
+      // Padding pushes bodies past the size where the fast decoder takes over.
+      const text = 'x'.repeat(pad) + parts.join('');
+      const valid = Buffer.from(text);
+      assert.equal(decodeUtf8(valid), valid.toString('utf8'));
+      const invalid = Buffer.concat([valid, Buffer.from(junk), valid]);
+      assert.equal(decodeUtf8(invalid), invalid.toString('utf8'));
+    }), { numRuns: 300 });
+  });
+
+  it('keeps a byte-order mark, lone surrogates replaced and 4-byte characters as pairs', () => {
+    const pad = 'a'.repeat(20_000);
+    for (const text of [`\ufeff${pad}é`, `${pad}\ud800x\udc00`, `${pad}😀—≥`]) {
+      const bytes = Buffer.from(text);
+      assert.equal(decodeUtf8(bytes), bytes.toString('utf8'));
+    }
+    const bad = Buffer.concat([Buffer.from(pad), Buffer.from([0xed, 0xa0, 0x80, 0xc0, 0xaf, 0xff]), Buffer.from('—')]);
+    assert.equal(decodeUtf8(bad), bad.toString('utf8'));
+  });
+});
+
+describe('raw text names (detection memo keys)', () => {
+  const text = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 'one' }, { type: 'text', text: 'two' }] }, { role: 'user', content: 'three' }] });
+
+  it('names a text by its message\'s bytes and its path inside the message', () => {
+    const a = parse(text).body;
+    const b = parse(text).body;
+    const parts = (a.messages as JsonObject[])[0]!.content as JsonObject[];
+    const one = rawTextName(a, 'messages[0].content[0].text', parts[0]!.text as string);
+    const two = rawTextName(a, 'messages[0].content[1].text', parts[1]!.text as string);
+    assert.ok(one && two && one !== two);
+    assert.equal(rawTextName(b, 'messages[0].content[0].text', 'one'), one, 'the same bytes give the same name');
+    const escaped = parse(text.replace('"one"', '"\\u006fne"')).body;
+    assert.notEqual(rawTextName(escaped, 'messages[0].content[0].text', 'one'), one, 'other bytes, other name');
+  });
+
+  it('names nothing it cannot vouch for', () => {
+    const { body } = parse(text);
+    assert.equal(rawTextName(body, 'messages[1].content', 'not the text there'), undefined);
+    assert.equal(rawTextName(body, 'messages[0].content[0]', 'one'), undefined);
+    assert.equal(rawTextName(body, 'model', 'm'), undefined);
+    (body.messages as JsonValue[])[1] = { role: 'user', content: 'three' };
+    assert.equal(rawTextName(body, 'messages[1].content', 'three'), undefined, 'the item was replaced');
+    markChanged(body, 'messages[0].content[0].text');
+    assert.equal(rawTextName(body, 'messages[0].content[1].text', 'two'), undefined, 'a change was reported in the item');
+    const dup = parse(text.replace('{"role":"user","content":"three"}', '{"role":"user","content":"three","content":"three"}')).body;
+    assert.equal(rawTextName(dup, 'messages[1].content', 'three'), undefined, 'duplicate keys');
+    assert.equal(rawTextName(JSON.parse(text) as JsonObject, 'messages[1].content', 'three'), undefined, 'no bytes kept');
+  });
+});
 
 describe('raw request reuse', () => {
   it('payload parses to the body after any edits, whatever the client formatting', () => {

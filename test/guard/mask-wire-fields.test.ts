@@ -12,6 +12,7 @@ import type { JsonObject } from '../../gateway/context.js';
 import { TenantKeys } from '../../gateway/guard/pseudonym.js';
 import { maskRequestBody, type MaskOptions } from '../../gateway/guard/mask-request.js';
 import { DetectionMemo } from '../../gateway/guard/detection-memo.js';
+import { rememberRawRequest } from '../../gateway/wire/raw-request.js';
 import { PseudonymMatcher, reidentifyText } from '../../gateway/guard/reidentify-stream.js';
 import type { DetectFn } from '../../gateway/guard/types.js';
 import { testDetect } from './masking-test-detector.js';
@@ -160,6 +161,43 @@ describe('detection memo', () => {
       assert.equal(memo.scannedChars - before, newChars, 'only messages not seen before were scanned');
     }
     assert.ok(memo.hits > 0 && memo.bytes > 0);
+  });
+
+  it('keys resent messages on the client\'s bytes: same result as afresh, and any other bytes are detected afresh', () => {
+    const filler = 'a line of the conversation that is long enough to be memoised, '.repeat(3);
+    // Two texts of one message with the same length, only one holding the value (which occurs
+    // nowhere else, so no verbatim repeat can cover for a wrong memo hit).
+    const clean = `${filler} mail to: ${'z'.repeat(EMAIL.length)}`;
+    const dirty = `${filler} mail to: ${EMAIL}`;
+    const messages = [
+      { role: 'user', content: [{ type: 'text', text: clean }, { type: 'text', text: dirty }] },
+      { role: 'assistant', content: `${filler} nothing to see` },
+    ];
+    // Turn 2 resends the same bytes; turn 3 swaps the two texts and escapes a character
+    // differently; turn 4 moves the value to another message.
+    const turns = [
+      JSON.stringify({ model: 'm', messages }),
+      JSON.stringify({ model: 'm', messages }),
+      JSON.stringify({ model: 'm', messages: [
+        { role: 'user', content: [{ type: 'text', text: dirty }, { type: 'text', text: clean }] },
+        { role: 'assistant', content: `${filler} nothing to see` },
+      ] }).replace('nothing', '\\u006eothing'),
+      JSON.stringify({ model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: clean }, { type: 'text', text: clean }] }, { role: 'assistant', content: dirty }] }),
+    ];
+    const memo = new DetectionMemo(1 << 20);
+    for (const [i, text] of turns.entries()) {
+      const plain = JSON.parse(text) as JsonObject;
+      const bytes = Buffer.from(text);
+      const memoised = JSON.parse(text) as JsonObject;
+      rememberRawRequest(memoised, bytes);
+      const a = maskRequestBody(plain, 'openai-chat', options());
+      const hits = memo.hits;
+      const b = maskRequestBody(memoised, 'openai-chat', options({ memo }));
+      assert.deepEqual(memoised, plain, `turn ${i + 1}`);
+      assert.deepEqual(b.redactions, a.redactions);
+      assertNoEmail(memoised);
+      if (i === 1) assert.equal(memo.hits - hits, 3, 'every text of the resent bytes came from the memo');
+    }
   });
 
   it('keys on the detect options too: another policy detects afresh', () => {
