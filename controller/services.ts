@@ -86,7 +86,15 @@ export interface ControllerServicesOptions {
   mesh?: Partial<MeshSettings>;
   /** Lease lifetimes of the org ledger (tests shrink them). */
   ledger?: Partial<LedgerSettings>;
+  /** How long directory node reads are reused (ms, 0 = never); see DirectoryRepositoryOptions. */
+  directoryCacheMs?: number;
 }
+
+/**
+ * Another controller process's directory import is seen within this long (this process's own at
+ * once). Access tokens carry roles for minutes, so a few seconds more staleness adds little.
+ */
+export const DEFAULT_DIRECTORY_CACHE_MS = 5_000;
 
 export async function createControllerServices(opts: ControllerServicesOptions): Promise<ControllerServices> {
   const log = opts.log ?? pino({ level: 'silent' });
@@ -115,7 +123,7 @@ export async function createControllerServices(opts: ControllerServicesOptions):
   const tracing = createTracing({ service: 'controller', dataDir: opts.dataDir, config: telemetry });
   const metrics = new ServiceMetrics('controller', telemetry);
   const tokens = new AccessTokens(keys, { issuer: opts.issuer ?? DEFAULT_ISSUER, audience: CONTROLLER_AUDIENCE, tenant });
-  const directory = new DirectoryRepository(store.db);
+  const directory = new DirectoryRepository(store.db, { cacheMs: opts.directoryCacheMs ?? DEFAULT_DIRECTORY_CACHE_MS });
   const mesh = createMeshServices({ store, directory, profiles, evaluator, dataDir: opts.dataDir, settings: opts.mesh, metrics });
   let keyring: Promise<BundleKeyring> | undefined;
   let bundleStore: Promise<BundleStore> | undefined;

@@ -73,6 +73,29 @@ export class AgentRepository {
     return (await this.db.selectFrom('mesh_agents').selectAll().where('person', '=', person).orderBy('agent_id').execute()).map(toAgent);
   }
 
+  /** Several agents by id in one query. */
+  async getMany(agentIds: readonly string[]): Promise<Map<string, Agent>> {
+    const ids = [...new Set(agentIds)];
+    if (ids.length === 0) return new Map();
+    if (ids.length === 1) {
+      const a = await this.get(ids[0]!);
+      return new Map(a ? [[a.agentId, a]] : []);
+    }
+    const rows = await this.db.selectFrom('mesh_agents').selectAll().where('agent_id', 'in', ids).execute();
+    return new Map(rows.map((r) => [r.agent_id, toAgent(r)]));
+  }
+
+  /** The agents of several persons in one query. */
+  async byPersons(persons: readonly string[]): Promise<Agent[]> {
+    if (persons.length === 0) return [];
+    const out: Agent[] = [];
+    for (let i = 0; i < persons.length; i += 500) {
+      const rows = await this.db.selectFrom('mesh_agents').selectAll().where('person', 'in', persons.slice(i, i + 500)).orderBy('agent_id').execute();
+      out.push(...rows.map(toAgent));
+    }
+    return out;
+  }
+
   async byOwner(owner: string): Promise<Agent[]> {
     return (await this.db.selectFrom('mesh_agents').selectAll().where('owner', '=', owner).orderBy('last_seen', 'desc').execute()).map(toAgent);
   }

@@ -49,6 +49,9 @@ export class InvalidCursorError extends Error {
 type Db = Kysely<ControllerTables>;
 
 export class AuditRepository {
+  /** Chains whose head row this process has made sure exists (appendOwnChain). */
+  private readonly ensuredChains = new Set<string>();
+
   constructor(private readonly db: Db, private readonly dialect: ControllerDialect) {}
 
   /** `writer` is the caller's token subject: a chain belongs to the subject that started it. */
@@ -82,18 +85,31 @@ export class AuditRepository {
         throw new Error(`audit batch for chain ${first.chainId} is not one contiguous run from seq ${first.seq}`);
       }
     }
-    await this.db.transaction().execute(async (trx) => {
-      await trx
+    // The chain row exists from this process's first batch on; after that a batch is four round
+    // trips (begin, head update, insert, commit): the head moves only if it is still where this
+    // batch continues it, so no separate locking read is needed.
+    if (!this.ensuredChains.has(first.chainId)) {
+      await this.db
         .insertInto('audit_chains')
         .values({ chain_id: first.chainId, tenant_id: first.tenantId, head_seq: 0, head_hash: GENESIS_HASH, owner: writer, updated_at: now })
         .onConflict((oc) => oc.column('chain_id').doNothing())
         .execute();
-      let headQuery = trx.selectFrom('audit_chains').select(['head_seq', 'head_hash', 'owner']).where('chain_id', '=', first.chainId);
-      if (this.dialect === 'postgres') headQuery = headQuery.forUpdate();
-      const head = await headQuery.executeTakeFirstOrThrow();
-      if (head.owner !== writer) throw new ForeignChainError(`chain ${first.chainId} is written by another identity`);
-      if (Number(head.head_seq) !== first.seq - 1 || head.head_hash !== first.hashPrev) {
-        throw new Error(`audit batch for chain ${first.chainId} starts at seq ${first.seq} but the stored head is seq ${Number(head.head_seq)}`);
+      this.ensuredChains.add(first.chainId);
+    }
+    const last = events[events.length - 1]!;
+    await this.db.transaction().execute(async (trx) => {
+      const moved = await trx
+        .updateTable('audit_chains')
+        .set({ head_seq: last.seq, head_hash: last.hash, updated_at: now })
+        .where('chain_id', '=', first.chainId)
+        .where('owner', '=', writer)
+        .where('head_seq', '=', first.seq - 1)
+        .where('head_hash', '=', first.hashPrev)
+        .executeTakeFirst();
+      if (Number(moved.numUpdatedRows) !== 1) {
+        const head = await trx.selectFrom('audit_chains').select(['head_seq', 'owner']).where('chain_id', '=', first.chainId).executeTakeFirst();
+        if (head && head.owner !== writer) throw new ForeignChainError(`chain ${first.chainId} is written by another identity`);
+        throw new Error(`audit batch for chain ${first.chainId} starts at seq ${first.seq} but the stored head is seq ${head ? Number(head.head_seq) : 'missing'}`);
       }
       // 13 values a row: stay well under SQLite's 32766 bound parameters per statement.
       for (let i = 0; i < events.length; i += 500) {
@@ -118,8 +134,6 @@ export class AuditRepository {
           )
           .execute();
       }
-      const last = events[events.length - 1]!;
-      await trx.updateTable('audit_chains').set({ head_seq: last.seq, head_hash: last.hash, updated_at: now }).where('chain_id', '=', first.chainId).execute();
     });
   }
 

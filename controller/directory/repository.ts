@@ -6,8 +6,26 @@ import type { AttributeValue, DirectoryNode, PersonFacts } from './types.js';
 /** Guards against a corrupted graph (a cycle) turning a chain walk into an endless loop. */
 const MAX_CHAIN = 64;
 
+export interface DirectoryRepositoryOptions {
+  /**
+   * How long a node read (`get`, and the chains built from it) is reused, in ms; 0 = never.
+   * Routing and approvals read the sender's facts and the target on every request; the graph
+   * changes only on import. Writes through this repository clear the cache at once; a write by
+   * another controller process on the same database is seen after at most this long.
+   */
+  cacheMs?: number;
+}
+
 export class DirectoryRepository {
-  constructor(private readonly db: Kysely<ControllerTables>) {}
+  private readonly cacheMs: number;
+  private readonly nodes = new Map<string, { at: number; node: Promise<DirectoryNode | undefined> }>();
+
+  constructor(
+    private readonly db: Kysely<ControllerTables>,
+    opts: DirectoryRepositoryOptions = {},
+  ) {
+    this.cacheMs = opts.cacheMs ?? 0;
+  }
 
   /**
    * Inserts or replaces nodes and their edges in one transaction. A node's manager and role
@@ -15,6 +33,7 @@ export class DirectoryRepository {
    */
   async upsert(nodes: readonly DirectoryNode[], now = Date.now()): Promise<{ created: number; updated: number }> {
     if (nodes.length === 0) return { created: 0, updated: 0 };
+    this.nodes.clear();
     return this.db.transaction().execute(async (trx) => {
       const ids = nodes.map((n) => n.id);
       const existing = new Set<string>();
@@ -41,10 +60,23 @@ export class DirectoryRepository {
         if (edges.length > 0) await trx.insertInto('directory_edges').values(edges).execute();
       }
       return { created: nodes.length - existing.size, updated: existing.size };
-    });
+    }).finally(() => this.nodes.clear());
   }
 
   async get(id: string): Promise<DirectoryNode | undefined> {
+    if (this.cacheMs <= 0) return this.load(id);
+    const now = Date.now();
+    const hit = this.nodes.get(id);
+    if (hit && now - hit.at < this.cacheMs) return hit.node;
+    if (this.nodes.size > 10_000) this.nodes.clear();
+    const node = this.load(id);
+    this.nodes.set(id, { at: now, node });
+    // A failed read is not remembered.
+    node.catch(() => this.nodes.delete(id));
+    return node;
+  }
+
+  private async load(id: string): Promise<DirectoryNode | undefined> {
     const row = await this.db.selectFrom('directory_nodes').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) return undefined;
     const edges = await this.db.selectFrom('directory_edges').select(['kind', 'to_id']).where('from_id', '=', id).execute();
@@ -78,14 +110,9 @@ export class DirectoryRepository {
     const seen = new Set<string>([personId]);
     let current = personId;
     for (let i = 0; i < MAX_CHAIN; i++) {
-      const edge = await this.db
-        .selectFrom('directory_edges')
-        .select('to_id')
-        .where('from_id', '=', current)
-        .where('kind', '=', 'manager')
-        .executeTakeFirst();
-      if (!edge || seen.has(edge.to_id)) break;
-      const manager = await this.get(edge.to_id);
+      const managerId = (await this.get(current))?.managerId;
+      if (!managerId || seen.has(managerId)) break;
+      const manager = await this.get(managerId);
       if (!manager) break;
       chain.push(manager);
       seen.add(manager.id);

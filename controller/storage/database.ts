@@ -73,6 +73,13 @@ function openSqlite(file: string): ControllerDb & { schema?: undefined } {
   return { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
 }
 
+/**
+ * Connections per controller process (`?poolSize=N` in the URL overrides it). A mesh route is a
+ * handful of short statements; with 10 connections two controllers at 30 routes/s plus 100
+ * long-polling agents queued for connections, not for the database.
+ */
+export const DEFAULT_PG_POOL_SIZE = 20;
+
 function openPostgres(rawUrl: string, schemaOpt: string | undefined): ControllerDb & { schema?: string } {
   let url: URL;
   try {
@@ -82,12 +89,18 @@ function openPostgres(rawUrl: string, schemaOpt: string | undefined): Controller
   }
   const schema = schemaOpt ?? url.searchParams.get('schema') ?? undefined;
   url.searchParams.delete('schema');
+  const poolParam = url.searchParams.get('poolSize');
+  url.searchParams.delete('poolSize');
+  const poolSize = poolParam === null ? DEFAULT_PG_POOL_SIZE : Number(poolParam);
+  if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 1000) {
+    throw new StorageConfigError(`PostgreSQL poolSize must be a whole number from 1 to 1000 (got "${poolParam}")`);
+  }
   if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
     throw new StorageConfigError(`PostgreSQL schema name must match ${SCHEMA_NAME.source} (got "${schema}")`);
   }
   const pool = new pg.Pool({
     connectionString: url.toString(),
-    max: 10,
+    max: poolSize,
     // search_path per connection, so every query of this handle lands in the chosen schema.
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
     // Timestamps are bigint epoch ms; parse them as numbers (safe until year 287396).

@@ -22,7 +22,7 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { ControllerTables } from '../storage/schema.js';
 import type { ControllerDialect } from '../storage/database.js';
-import type { MeshDeliveryRow } from '../mesh/schema.js';
+import type { MeshDeliveryRow, MeshTaskRow } from '../mesh/schema.js';
 import '../mesh/schema.js';
 
 export interface NewDelivery {
@@ -47,6 +47,8 @@ export interface TaskQueue {
   readonly implementation: 'sqlite-lease-table' | 'postgres-skip-locked';
   readonly settings: QueueSettings;
   enqueue(items: readonly NewDelivery[], db?: Kysely<ControllerTables>, now?: number): Promise<void>;
+  /** Stores a task and queues its deliveries atomically (a duplicate message id fails both). */
+  enqueueWithTask(task: MeshTaskRow, items: readonly NewDelivery[], now?: number): Promise<void>;
   /** Leases up to `max` items of this agent (oldest first). */
   claim(agentId: string, max: number, now?: number): Promise<MeshDeliveryRow[]>;
   /** Extends a lease; false when the lease is no longer this worker's (re-claimed, canceled, dead, done). */
@@ -76,28 +78,34 @@ abstract class LeaseTableQueue implements TaskQueue {
 
   async enqueue(items: readonly NewDelivery[], db = this.db, now = Date.now()): Promise<void> {
     if (items.length === 0) return;
-    await db
-      .insertInto('mesh_deliveries')
-      .values(
-        items.map((i) => ({
-          id: i.id,
-          kind: i.kind,
-          agent_id: i.agentId,
-          task_id: i.taskId,
-          approval_id: i.approvalId,
-          payload: i.payload,
-          state: 'queued' as const,
-          attempts: 0,
-          lease_id: null,
-          lease_until: null,
-          available_at: now,
-          result_state: null,
-          result: null,
-          created_at: now,
-          updated_at: now,
-        })),
-      )
-      .execute();
+    await db.insertInto('mesh_deliveries').values(this.rows(items, now)).execute();
+  }
+
+  async enqueueWithTask(task: MeshTaskRow, items: readonly NewDelivery[], now = Date.now()): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('mesh_tasks').values(task).execute();
+      await this.enqueue(items, trx, now);
+    });
+  }
+
+  protected rows(items: readonly NewDelivery[], now: number) {
+    return items.map((i) => ({
+      id: i.id,
+      kind: i.kind,
+      agent_id: i.agentId,
+      task_id: i.taskId,
+      approval_id: i.approvalId,
+      payload: i.payload,
+      state: 'queued' as const,
+      attempts: 0,
+      lease_id: null,
+      lease_until: null,
+      available_at: now,
+      result_state: null,
+      result: null,
+      created_at: now,
+      updated_at: now,
+    }));
   }
 
   async claim(agentId: string, max: number, now = Date.now()): Promise<MeshDeliveryRow[]> {
@@ -224,6 +232,22 @@ export class SqliteLeaseQueue extends LeaseTableQueue {
 export class PostgresSkipLockedQueue extends LeaseTableQueue {
   constructor(db: Kysely<ControllerTables>, settings: QueueSettings) {
     super('postgres-skip-locked', db, settings);
+  }
+
+  /**
+   * One statement instead of begin / two inserts / commit (four round trips): a data-modifying
+   * CTE runs in the statement's own transaction, so the task and its deliveries land together.
+   */
+  override async enqueueWithTask(task: MeshTaskRow, items: readonly NewDelivery[], now = Date.now()): Promise<void> {
+    if (items.length === 0) {
+      await this.db.insertInto('mesh_tasks').values(task).execute();
+      return;
+    }
+    await this.db
+      .with('task', (db) => db.insertInto('mesh_tasks').values(task))
+      .insertInto('mesh_deliveries')
+      .values(this.rows(items, now))
+      .execute();
   }
 
   protected async claimRows(agentId: string, max: number, now: number, leaseId: string, until: number): Promise<MeshDeliveryRow[]> {

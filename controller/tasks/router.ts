@@ -102,14 +102,22 @@ export class TaskRouter {
   }
 
   async route(caller: VerifiedCaller, req: RouteRequest, now = Date.now()): Promise<RouteOutcome> {
-    const s = await this.sender(caller, req.fromAgent);
-    if (req.messageId) {
-      const prior = await this.d.db.selectFrom('mesh_tasks').selectAll().where('from_subject', '=', s.subject).where('message_id', '=', req.messageId).executeTakeFirst();
-      if (prior) return this.replay(prior);
-    }
+    // The sender, a prior task under this messageId and the candidates do not depend on each
+    // other: read them at once (three round trips on the critical path instead of five).
+    // The sender's subject is the caller's, whatever agent it sends as.
+    const [sender, prior, picked] = await Promise.allSettled([
+      this.sender(caller, req.fromAgent),
+      req.messageId ? this.d.db.selectFrom('mesh_tasks').selectAll().where('from_subject', '=', caller.subject).where('message_id', '=', req.messageId).executeTakeFirst() : Promise.resolve(undefined),
+      this.pick(req, now),
+    ]);
+    if (sender.status === 'rejected') throw sender.reason;
+    const s = sender.value;
+    if (prior.status === 'rejected') throw prior.reason;
+    if (prior.value) return this.replay(prior.value);
+    if (picked.status === 'rejected') throw picked.reason;
+    const chosen = picked.value;
     const taskId = `${ID_PREFIX.task}${randomUUID()}`;
     const contextId = req.contextId ?? `${ID_PREFIX.context}${randomUUID()}`;
-    const chosen = await this.pick(req, now);
 
     const roles = [...new Set(chosen.map((a) => a.role))];
     let policyEval: PolicyEval | undefined;
@@ -163,13 +171,8 @@ export class TaskRouter {
     });
 
     try {
-      await this.d.db.transaction().execute(async (trx) => {
-        await trx
-          .insertInto('mesh_tasks')
-          .values({ id: taskId, context_id: contextId, message_id: req.messageId ?? null, from_subject: s.subject, from_agent: s.agentId, from_role: s.role, title: masked.get(chosen[0]!.role)!.title, state: 'submitted', created_at: now, updated_at: now })
-          .execute();
-        await this.d.queue.enqueue(deliveries, trx, now);
-      });
+      const task = { id: taskId, context_id: contextId, message_id: req.messageId ?? null, from_subject: s.subject, from_agent: s.agentId, from_role: s.role, title: masked.get(chosen[0]!.role)!.title, state: 'submitted', created_at: now, updated_at: now };
+      await this.d.queue.enqueueWithTask(task, deliveries, now);
     } catch (err) {
       // Two retries with one messageId racing: the loser returns the winner's task.
       if (req.messageId) {
@@ -264,18 +267,15 @@ export class TaskRouter {
   }
 
   /** The delivery of a task that this caller holds under this lease. */
-  private async heldDelivery(caller: VerifiedCaller, taskId: string, leaseId: string): Promise<MeshDeliveryRow> {
+  private async heldDelivery(caller: VerifiedCaller, taskId: string, leaseId: string): Promise<MeshDeliveryRow & { agent: Agent }> {
     const rows = await this.d.db.selectFrom('mesh_deliveries').selectAll().where('task_id', '=', taskId).execute();
     if (rows.length === 0) throw new HttpError(404, `no task ${taskId}`);
-    const owned: MeshDeliveryRow[] = [];
-    for (const dl of rows) {
-      const agent = await this.d.agents.get(dl.agent_id);
-      if (agent?.owner === caller.subject) owned.push(dl);
-    }
+    const agents = await this.d.agents.getMany(rows.map((dl) => dl.agent_id));
+    const owned = rows.filter((dl) => agents.get(dl.agent_id)?.owner === caller.subject);
     if (owned.length === 0) throw new HttpError(403, `task ${taskId} was not delivered to an agent your token owns`);
     const held = owned.find((dl) => dl.lease_id === leaseId);
     if (!held) throw new HttpError(409, leaseLost(taskId));
-    return held;
+    return { ...held, agent: agents.get(held.agent_id)! };
   }
 
   async progress(caller: VerifiedCaller, taskId: string, p: TaskProgress, now = Date.now()): Promise<TaskStatus> {
@@ -296,11 +296,10 @@ export class TaskRouter {
       if (after?.state === 'done' && after.lease_id === r.leaseId && after.result_state === r.state) return this.status(taskId);
       throw new HttpError(409, leaseLost(taskId));
     }
-    const agent = await this.d.agents.get(dl.agent_id);
     const status = await this.refreshState(taskId, now);
     await this.d.audit.activity({
       action: `mesh.task.${r.state}`,
-      actor: { id: dl.agent_id, role: agent?.role ?? null },
+      actor: { id: dl.agent_id, role: dl.agent.role },
       target: `task ${taskId}`,
       result: r.state === 'completed' ? 'ok' : r.state === 'rejected' ? 'denied' : 'error',
       reason: null,
@@ -348,12 +347,15 @@ export class TaskRouter {
   }
 
   async status(taskId: string): Promise<TaskStatus> {
-    const task = await this.taskRow(taskId);
-    const deliveries = await this.d.db.selectFrom('mesh_deliveries').selectAll().where('task_id', '=', taskId).orderBy('created_at').execute();
+    const [task, deliveries] = await Promise.all([
+      this.taskRow(taskId),
+      this.d.db.selectFrom('mesh_deliveries').selectAll().where('task_id', '=', taskId).orderBy('created_at').execute(),
+    ]);
+    const agents = await this.d.agents.getMany(deliveries.map((dl) => dl.agent_id));
     const targets: TaskTargetStatus[] = [];
     for (const dl of deliveries) {
       const res = dl.result ? (JSON.parse(dl.result) as { message: string | null; artifacts: Artifact[] }) : { message: null, artifacts: [] };
-      const agent = await this.d.agents.get(dl.agent_id);
+      const agent = agents.get(dl.agent_id);
       targets.push({ agentId: dl.agent_id, role: agent?.role ?? '', state: deliveryState(dl), message: res.message, artifacts: res.artifacts, attempts: Number(dl.attempts) });
     }
     return {

@@ -74,4 +74,21 @@ describe('directory import', () => {
     assert.deepEqual(await problems(cycle, 'yaml'), ['manager: cycle p1 → p2 → p1']);
     assert.deepEqual(await problems('nodes:\n  - { id: r, kind: role, name: R, manager: ana }\n', 'yaml'), ['nodes[0] (id r): manager: only a person has a manager or roles']);
   });
+
+  it('reuses node reads for cacheMs, and an upsert through the same repository is seen at once', async () => {
+    await importDirectory(sampleDirectoryYaml, 'yaml', 'a.yaml', repo);
+    const cached = new DirectoryRepository(handle.db, { cacheMs: 60_000 });
+    const before = await cached.get('ana');
+    assert.ok(before);
+    assert.equal(before.name !== 'Ana Renamed', true);
+    // A write by another repository (another controller process) is not seen while the entry is fresh ...
+    await repo.upsert([{ ...before, name: 'Ana Renamed' }]);
+    assert.equal((await cached.get('ana'))!.name, before.name);
+    assert.equal((await repo.get('ana'))!.name, 'Ana Renamed', 'an uncached repository reads the table');
+    // ... and a write through this repository clears it.
+    await cached.upsert([{ ...before, name: 'Ana Again' }]);
+    assert.equal((await cached.get('ana'))!.name, 'Ana Again');
+    assert.deepEqual((await cached.managerChain('ana')).map((n) => n.id), ['lead', 'cfo']);
+    await repo.upsert([before]);
+  });
 });

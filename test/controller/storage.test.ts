@@ -100,6 +100,15 @@ describe('controller storage configuration', () => {
     );
   });
 
+  it('takes the PostgreSQL pool size from ?poolSize= and refuses a bad one', async () => {
+    for (const bad of ['0', 'ten', '2.5', '5000']) {
+      await assert.rejects(
+        openControllerDb({ dataDir: '/nonexistent', url: `postgres://postgres@127.0.0.1:5432/test?poolSize=${bad}` }),
+        (err: unknown) => err instanceof StorageConfigError && /poolSize must be a whole number from 1 to 1000 \(got "/.test(err.message),
+      );
+    }
+  });
+
   it('rejects an unsafe PostgreSQL schema name', async () => {
     await assert.rejects(
       openControllerDb({ dataDir: '/nonexistent', url: 'postgres://postgres@127.0.0.1:5432/test?schema=bad;drop' }),

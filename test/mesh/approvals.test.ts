@@ -159,3 +159,29 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('approvals for a role spread over its equally placed members', () => {
+  let c: MeshTestController;
+  before(async () => {
+    c = await startMeshController('sqlite');
+    // ben sits where ana does (finance, reporting to lead): both are the role's lowest members.
+    const ana = (await c.services.directory.get('ana'))!;
+    await c.services.directory.upsert([{ ...ana, id: 'ben', name: 'Ben', email: null }]);
+    await registerAgent(c, 'ana', 'ana-goose');
+    await registerAgent(c, 'ben', 'ben-goose');
+    await registerAgent(c, 'lead', 'lead-goose');
+  });
+  after(() => c.close());
+
+  it('sends them to both, never to the member higher up, each with its chain', async () => {
+    const approvers = new Map<string, number>();
+    for (let i = 0; i < 24; i++) {
+      const res = await c.call('mia', 'POST', '/api/v1/approvals', { stepId: `s${i}`, approverRole: 'finance', payload: { i }, deadlineSeconds: 600 });
+      assert.equal(res.statusCode, 201, res.body);
+      const a = res.json() as ApprovalStatus;
+      assert.deepEqual(a.chain, [a.approver, 'lead', 'cfo']);
+      approvers.set(a.approver, (approvers.get(a.approver) ?? 0) + 1);
+    }
+    assert.deepEqual([...approvers.keys()].sort(), ['ana', 'ben'], `approvers: ${JSON.stringify([...approvers])}`);
+  });
+});
