@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
+import { Agent as HttpPool, fetch as poolFetch, type Dispatcher } from 'undici';
 import { createControllerServices } from '../controller/services.js';
 import { importDirectory } from '../controller/directory/import.js';
 import type { WorkItem } from '../mesh/contracts.js';
@@ -72,7 +73,8 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.
 const log = (msg: string) => process.stderr.write(`[mesh bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 async function startController(i: number): Promise<void> {
   const spawnOne = () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bin/switchboard.ts', 'controller', '--db', dbUrl, '--data-dir', dataDir, '--port', String(ports[i]), '--log-level', 'warn', '--mesh-lease-ms', '5000'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    // MESH_BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=prof") goes to the controller processes.
+    const child = spawn(process.execPath, [...(process.env.MESH_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'bin/switchboard.ts', 'controller', '--db', dbUrl, '--data-dir', dataDir, '--port', String(ports[i]), '--log-level', 'warn', '--mesh-lease-ms', '5000'], { stdio: ['ignore', 'ignore', 'inherit'] });
     procs[i] = child;
     return child;
   };
@@ -101,14 +103,21 @@ function sleep(ms: number) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+// Bounded client connections, like real deployments: each agent keeps its own keep-alive
+// connection(s); the callers that route and request approvals share a pool of 50 per
+// controller, so a burst queues in the client instead of opening a connection per request
+// (which made the kernel log SYN flooding and measured the listen backlog, not the controller).
+const callers = new HttpPool({ connections: 50, pipelining: 1 });
+
 /** One HTTP call, failing over to the other controller (same Idempotency-Key) when one is down. */
-async function call(person: string, method: string, path: string, body?: unknown, prefer = 0, key = randomUUID()): Promise<{ status: number; json: any; ms: number; failovers: number }> {
+async function call(person: string, method: string, path: string, body?: unknown, prefer = 0, key = randomUUID(), dispatcher: Dispatcher = callers): Promise<{ status: number; json: any; ms: number; failovers: number }> {
   let failovers = 0;
   for (let attempt = 0; attempt < 100; attempt++) {
     const i = (prefer + attempt) % 2;
     const t0 = performance.now();
     try {
-      const res = await fetch(`${urls[i]}${path}`, {
+      const res = await poolFetch(`${urls[i]}${path}`, {
+        dispatcher,
         method,
         headers: { authorization: `Bearer ${tokens.get(person)}`, ...(body !== undefined ? { 'content-type': 'application/json', 'idempotency-key': key } : {}) },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
@@ -140,11 +149,13 @@ for (const p of people) {
   const r = await call(p.id, 'POST', '/api/v1/agents', { agentId: `${p.id}-agent`, role: p.role, capacity: 8 });
   if (r.status !== 200) throw new Error(`register ${p.id}: ${r.status} ${JSON.stringify(r.json)}`);
 }
+const approvalSeen = new Map<string, number>();
 const workers = people.map(async (p, idx) => {
+  const conn = new HttpPool({ connections: 2 });
   while (workersRunning) {
     let r;
     try {
-      r = await call(p.id, 'GET', `/api/v1/agents/${p.id}-agent/work?waitMs=1000&max=5`, undefined, idx % 2);
+      r = await call(p.id, 'GET', `/api/v1/agents/${p.id}-agent/work?waitMs=1000&max=5`, undefined, idx % 2, randomUUID(), conn);
     } catch {
       continue;
     }
@@ -158,10 +169,11 @@ const workers = people.map(async (p, idx) => {
         // One claim leases a batch under one lease id: an attempt is (delivery, lease).
         const attemptKey = `${item.deliveryId} ${item.leaseId}`;
         leasesSeen.set(attemptKey, (leasesSeen.get(attemptKey) ?? 0) + 1);
-        const done = await call(p.id, 'POST', `/api/v1/tasks/${item.taskId}/result`, { leaseId: item.leaseId, state: 'completed', cost: { tokens: 100, usd: 0.0001 } }, idx % 2);
+        const done = await call(p.id, 'POST', `/api/v1/tasks/${item.taskId}/result`, { leaseId: item.leaseId, state: 'completed', cost: { tokens: 100, usd: 0.0001 } }, idx % 2, randomUUID(), conn);
         if (done.status === 200) completedOnce.set(item.taskId!, (completedOnce.get(item.taskId!) ?? 0) + 1);
       } else if (item.kind === 'approval') {
-        const d = await call(p.id, 'POST', `/api/v1/approvals/${item.approvalId}/decision`, { decision: 'approved', payloadHash: item.payloadHash }, idx % 2);
+        if (!approvalSeen.has(item.approvalId!)) approvalSeen.set(item.approvalId!, performance.now());
+        const d = await call(p.id, 'POST', `/api/v1/approvals/${item.approvalId}/decision`, { decision: 'approved', payloadHash: item.payloadHash }, idx % 2, randomUUID(), conn);
         if (d.status === 200) approvalsDecided.set(item.approvalId!, performance.now());
       }
     }
@@ -195,6 +207,8 @@ let inBurst = false;
 const loadAtStart = loadavg()[0]!;
 const routeFailoverMs: number[] = [];
 const approvalStarted = new Map<string, number>();
+const approvalCreated = new Map<string, number>();
+const approvers = new Map<string, number>();
 const accepted = new Set<string>();
 let refused = 0;
 let n = 0;
@@ -204,7 +218,11 @@ const fire = (i: number) => {
   if (i % 10 === 9) {
     const t0 = performance.now();
     return call(p.id, 'POST', '/api/v1/approvals', { stepId: `s${i}`, approverRole: targetRole, payload: { amount: i }, deadlineSeconds: 3600, sessionId: sessions[i % SESSIONS] }, i % 2).then((r) => {
-      if (r.status === 201) approvalStarted.set(r.json.id, t0);
+      if (r.status === 201) {
+        approvalStarted.set(r.json.id, t0);
+        approvalCreated.set(r.json.id, t0 + r.ms);
+        approvers.set(r.json.approver, (approvers.get(r.json.approver) ?? 0) + 1);
+      }
       else refused++;
     });
   }
@@ -277,6 +295,10 @@ console.log(`route at ${RATE}/s (no failover, ${routeMs.length}): P50 ${pct(rout
 console.log(`route in the burst (no failover, ${burstRouteMs.length}): P50 ${pct(burstRouteMs, 50).toFixed(2)} ms  P99 ${pct(burstRouteMs, 99).toFixed(2)} ms`);
 console.log(`route after failover (${routeFailoverMs.length}): P50 ${pct(routeFailoverMs, 50).toFixed(2)} ms  P99 ${pct(routeFailoverMs, 99).toFixed(2)} ms`);
 console.log(`approval round-trip (request → approver's agent decided, ${approvalRtt.length}): P50 ${pct(approvalRtt, 50).toFixed(1)} ms  P99 ${pct(approvalRtt, 99).toFixed(1)} ms`);
+// Where an approval's time goes: the request's answer, then until the approver's agent got it, then its decision.
+const legs = (from: Map<string, number>, to: Map<string, number>) => [...to].filter(([id]) => from.has(id)).map(([id, t]) => t - from.get(id)!);
+const leg = (xs: number[]) => `P50 ${pct(xs, 50).toFixed(1)} / P99 ${pct(xs, 99).toFixed(1)} ms`;
+console.log(`  approval legs: request answered ${leg(legs(approvalStarted, approvalCreated))}; answered → agent received ${leg(legs(approvalCreated, approvalSeen))}; received → decided ${leg(legs(approvalSeen, approvalsDecided))}; ${approvers.size} distinct approvers`);
 console.log(`controller A killed and back in ${(restartMs / 1000).toFixed(1)} s`);
 console.log(`tasks: lost ${lost.length}, delivered twice ${twice.length} (same attempt twice ${sameAttemptTwice.length}), completed twice ${completedTwice.length}, redelivered after a lost delivery ${firstSeenAttemptAbove1}; task states ${JSON.stringify(Object.fromEntries(states.rows.map((r) => [r.state, r.n])))}`);
 
