@@ -288,12 +288,13 @@ export class TaskRouter {
 
   async result(caller: VerifiedCaller, taskId: string, r: TaskResult, now = Date.now()): Promise<TaskStatus> {
     const dl = await this.heldDelivery(caller, taskId, r.leaseId);
-    // A repeat of the result this lease already settled (the answer to the first was lost) is answered, not re-applied.
-    if (dl.state === 'done' && dl.result_state === r.state) return this.status(taskId);
+    // A repeat of the result this lease already settled (the answer to the first was lost) is answered, not re-applied;
+    // the task's stored state is refreshed, since the first attempt may have died between settling and storing it.
+    if (dl.state === 'done' && dl.result_state === r.state) return this.refreshState(taskId, now);
     const body = JSON.stringify({ message: r.message ?? null, artifacts: r.artifacts ?? [], cost: r.cost ?? { tokens: 0, usd: 0 } });
     if (!(await this.d.queue.settle(dl.id, r.leaseId, { resultState: r.state, result: body }, now))) {
       const after = await this.d.db.selectFrom('mesh_deliveries').select(['state', 'lease_id', 'result_state']).where('id', '=', dl.id).executeTakeFirst();
-      if (after?.state === 'done' && after.lease_id === r.leaseId && after.result_state === r.state) return this.status(taskId);
+      if (after?.state === 'done' && after.lease_id === r.leaseId && after.result_state === r.state) return this.refreshState(taskId, now);
       throw new HttpError(409, leaseLost(taskId));
     }
     const status = await this.refreshState(taskId, now);

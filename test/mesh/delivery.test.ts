@@ -47,6 +47,20 @@ for (const backend of BACKENDS) {
       assert.equal(completions.length, 1, 'completed once in the audit chain');
     });
 
+    it('a repeated result after a controller died between settling and storing the task state stores it', async () => {
+      const taskId = await route('crash window');
+      const [item] = await poll();
+      assert.equal(item?.taskId, taskId);
+      // The first attempt's controller settled the delivery and died before refreshing the task row.
+      assert.ok(await c.services.mesh.queue.settle(item!.deliveryId, item!.leaseId, { resultState: 'completed', result: JSON.stringify({ message: null, artifacts: [], cost: { tokens: 5, usd: 0 } }) }));
+      const stored = async () => (await c.services.store.db.selectFrom('mesh_tasks').select('state').where('id', '=', taskId).executeTakeFirstOrThrow()).state;
+      assert.equal(await stored(), 'submitted');
+      const repeat = await c.call('ana', 'POST', `/api/v1/tasks/${taskId}/result`, { leaseId: item!.leaseId, state: 'completed', cost: { tokens: 5, usd: 0 } });
+      assert.equal(repeat.statusCode, 200, repeat.body);
+      assert.equal(repeat.json().state, 'completed');
+      assert.equal(await stored(), 'completed');
+    });
+
     it('fences out the holder of a re-claimed attempt and lets the new holder finish', async () => {
       const taskId = await route('crashed worker');
       const [first] = await poll();
