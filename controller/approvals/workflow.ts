@@ -95,18 +95,21 @@ export class ApprovalWorkflow {
     };
     await this.d.db.insertInto('mesh_approvals').values(row).execute();
     const delivered = await this.deliver(row, s, now);
-    await this.d.audit.route({
-      id: randomUUID(),
-      ts: new Date(now).toISOString(),
-      taskId: id,
-      fromAgent: s.agentId ?? s.subject,
-      fromRole: s.role,
-      toAgent: delivered,
-      policyEval,
-      reason: `approval ${req.stepId} routed to ${first} (chain ${chain.join(' > ')})${delivered.length ? '' : '; approver has no agent, decision by API'}`,
-      redactions: views[first]!.redactions,
-    });
-    await this.event(row, s.person, 'requested', null, now);
+    // Both events are queued now, in this order, so they share one audit commit (the answer waits for both).
+    await Promise.all([
+      this.d.audit.route({
+        id: randomUUID(),
+        ts: new Date(now).toISOString(),
+        taskId: id,
+        fromAgent: s.agentId ?? s.subject,
+        fromRole: s.role,
+        toAgent: delivered,
+        policyEval,
+        reason: `approval ${req.stepId} routed to ${first} (chain ${chain.join(' > ')})${delivered.length ? '' : '; approver has no agent, decision by API'}`,
+        redactions: views[first]!.redactions,
+      }),
+      this.event(row, s.person, 'requested', null, now),
+    ]);
     return this.view(row, s.person);
   }
 
