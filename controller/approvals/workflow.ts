@@ -262,8 +262,9 @@ export class ApprovalWorkflow {
     // all queueing at one person's agent (the bench's approval round-trip of 10 s).
     // One query for all members' agents; the chains come from the directory's node cache.
     const online = new Set((await this.d.agents.byPersons(persons)).filter((a) => Date.now() - a.lastSeen <= this.d.settings.offlineAfterMs).map((a) => a.person));
-    const scored = [];
-    for (const p of persons) scored.push({ p, online: online.has(p), depth: (await this.d.directory.managerChain(p)).length, r: Math.random() });
+    // Chains at once: after the cache's lifetime each is a few reads again, and a role has many members.
+    const depths = await Promise.all(persons.map(async (p) => (await this.d.directory.managerChain(p)).length));
+    const scored = persons.map((p, i) => ({ p, online: online.has(p), depth: depths[i]!, r: Math.random() }));
     scored.sort((a, b) => Number(b.online) - Number(a.online) || b.depth - a.depth || a.r - b.r);
     return scored[0]!.p;
   }
