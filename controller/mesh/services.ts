@@ -54,7 +54,7 @@ export function createMeshServices(opts: {
   const boundary = new RedactionBoundary(opts.profiles, TenantKeys.fromDataDir(opts.dataDir).pseudonymizer('mesh'));
   const targets = new TargetResolver(agents, opts.directory, opts.profiles);
   const wakeups = new Wakeups();
-  const router = new TaskRouter({ db, agents, directory: opts.directory, evaluator: opts.evaluator, queue, audit, boundary, targets, wakeups, settings });
+  const router = new TaskRouter({ db, agents, directory: opts.directory, evaluator: opts.evaluator, queue, audit, boundary, targets, wakeups, settings, ...(opts.metrics ? { metrics: opts.metrics } : {}) });
   const approvals = new ApprovalWorkflow({ db, directory: opts.directory, agents, queue, router, audit, boundary, targets, wakeups, settings, ...(opts.metrics ? { metrics: opts.metrics } : {}) });
   const sessions = new SessionBook({ db, router, approvals, agents, targets, audit });
 

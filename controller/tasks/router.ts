@@ -5,6 +5,7 @@
  * records a RouteEvent in the audit chain and answers with the task id at once. Agents report
  * progress and results against their lease; the task's state is derived from its deliveries.
  */
+import type { DecisionMetrics } from '../../gateway/telemetry/metrics.js';
 import { randomUUID } from 'node:crypto';
 import type { VerifiedCaller } from '../auth/access-tokens.js';
 import type { PolicyEvaluator, EvaluationPrincipal } from '../policy/evaluator.js';
@@ -47,6 +48,8 @@ export interface RouterDeps {
   targets: TargetResolver;
   wakeups: Wakeups;
   settings: MeshSettings;
+  /** Counts each routing decision (routed, denied by policy, blocked by the guard) by target role. */
+  metrics?: DecisionMetrics;
 }
 
 export interface Sender {
@@ -96,6 +99,7 @@ export class TaskRouter {
     const policyEval = { allow: r.allow, policyVersion: r.policyVersion, policies: r.policies };
     if (!r.allow) {
       await this.d.audit.route({ id: randomUUID(), ts: new Date().toISOString(), taskId: traceId, fromAgent: s.agentId ?? s.subject, fromRole: s.role, toAgent: [], policyEval, reason: `denied ${action} to role ${role}: ${r.reasons.join('; ')}` });
+      this.d.metrics?.recordRouting('mesh.denied', role);
       throw new HttpError(403, `policy does not allow ${action} to role ${role}: ${r.reasons.join('; ')}`);
     }
     return policyEval;
@@ -151,6 +155,7 @@ export class TaskRouter {
       } catch (err) {
         if (!(err instanceof BlockedByGuardError)) throw err;
         await this.d.audit.route({ id: randomUUID(), ts: new Date(now).toISOString(), taskId, fromAgent: s.agentId ?? s.subject, fromRole: s.role, toAgent: [], policyEval: { allow: false, policyVersion: this.d.evaluator.version, policies: [] }, reason: `privacy guard: ${err.dataClass} is blocked for role ${err.role}` });
+        this.d.metrics?.recordRouting('mesh.blocked', err.role);
         throw new HttpError(422, err.message);
       }
     }
@@ -193,6 +198,7 @@ export class TaskRouter {
       reason: describeChoice(req, chosen, now, this.d.settings.offlineAfterMs),
       redactions,
     });
+    for (const role of new Set(chosen.map((a) => a.role))) this.d.metrics?.recordRouting('mesh.routed', role);
     for (const a of chosen) this.d.wakeups.wake(a.agentId);
     return {
       taskId,

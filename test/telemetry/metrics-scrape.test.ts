@@ -140,4 +140,11 @@ describe('controller /metrics after real approvals', () => {
     assert.equal(sample(text, 'switchboard_approval_duration_seconds_count', { outcome: 'expired' }), 1);
     assert.ok((sample(text, 'switchboard_approval_duration_seconds_sum', { outcome: 'expired' }) ?? 0) >= 600, 'expired after the whole chain waited');
   });
+
+  it('counts mesh routing decisions by target role', async () => {
+    const res = await c.call('mia', 'POST', '/api/v1/tasks/route', { target: 'finance', task: { title: 'check the Q3 invoice totals' } });
+    assert.equal(res.statusCode, 202, res.body);
+    const text = (await c.app.inject({ method: 'GET', url: '/metrics' })).body;
+    assert.equal(sample(text, 'switchboard_routing_decisions_total', { decision: 'mesh.routed', target: 'finance' }), 1);
+  });
 });
