@@ -141,7 +141,7 @@ export async function createControllerServices(opts: ControllerServicesOptions):
     enrolment: new Enrolment(store.db, tokens, {
       tenant,
       rolesOf: async (subject) => {
-        const node = await directory.get(subject);
+        const node = await directory.getFresh(subject);
         return node?.kind === 'person' ? node.roles : undefined;
       },
       bundleKeysFingerprint: async () => keySetFingerprint((await services.bundleKeyring()).jwks()),

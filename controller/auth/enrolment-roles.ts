@@ -16,7 +16,7 @@ export async function enrolmentRoles(services: Pick<ControllerServices, 'directo
     if (missing.length > 0) {
       throw new RoleChoiceError(`role ${missing.map((r) => `"${r}"`).join(', ')} has no profile, so a gateway enrolled with it would get no policy; roles with a profile: ${known.join(', ')}`);
     }
-    const person = await services.directory.get(subject);
+    const person = await services.directory.getFresh(subject);
     const notHeld = person?.kind === 'person' ? requested.filter((r) => !person.roles.includes(r)) : [];
     if (notHeld.length > 0) {
       // Refreshes keep only the roles the directory gives a person; these would vanish at the first one.
@@ -24,7 +24,7 @@ export async function enrolmentRoles(services: Pick<ControllerServices, 'directo
     }
     return [...requested];
   }
-  const node = await services.directory.get(subject);
+  const node = await services.directory.getFresh(subject);
   if (node?.kind !== 'person' || node.roles.length === 0) {
     throw new RoleChoiceError(`roles: required, because "${subject}" is not a person with roles in the directory`);
   }

@@ -11,7 +11,8 @@ export interface DirectoryRepositoryOptions {
    * How long a node read (`get`, and the chains built from it) is reused, in ms; 0 = never.
    * Routing and approvals read the sender's facts and the target on every request; the graph
    * changes only on import. Writes through this repository clear the cache at once; a write by
-   * another controller process on the same database is seen after at most this long.
+   * another controller process on the same database is seen after at most this long. Access
+   * decisions (sign-in, renewal, enrolment, token refresh) use getFresh and never wait for it.
    */
   cacheMs?: number;
 }
@@ -76,6 +77,19 @@ export class DirectoryRepository {
     return node;
   }
 
+  /**
+   * A read that skips the cache (and refreshes it): sign-in, renewal, enrolment and token refresh
+   * decide access, so a person removed from the directory is refused at once, not after cacheMs.
+   */
+  async getFresh(id: string): Promise<DirectoryNode | undefined> {
+    const node = this.load(id);
+    if (this.cacheMs > 0) {
+      this.nodes.set(id, { at: Date.now(), node });
+      node.catch(() => this.nodes.delete(id));
+    }
+    return node;
+  }
+
   private async load(id: string): Promise<DirectoryNode | undefined> {
     const row = await this.db.selectFrom('directory_nodes').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) return undefined;
@@ -91,7 +105,7 @@ export class DirectoryRepository {
       .where('kind', '=', 'person')
       .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
       .executeTakeFirst();
-    return row ? this.get(row.id) : undefined;
+    return row ? this.getFresh(row.id) : undefined;
   }
 
   /** Ids that exist, out of the ones asked for (used by the importer to check references). */
@@ -136,8 +150,8 @@ export class DirectoryRepository {
     return out;
   }
 
-  async personFacts(personId: string): Promise<PersonFacts | undefined> {
-    const person = await this.get(personId);
+  async personFacts(personId: string, opts: { fresh?: boolean } = {}): Promise<PersonFacts | undefined> {
+    const person = await (opts.fresh ? this.getFresh(personId) : this.get(personId));
     if (!person || person.kind !== 'person') return undefined;
     const up = await this.ancestors(personId);
     const nearest = (kind: DirectoryNode['kind']) => up.find((n) => n.kind === kind)?.id ?? null;

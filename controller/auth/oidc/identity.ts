@@ -25,9 +25,9 @@ export async function resolvePerson(issuer: OidcIssuerConfig, claims: JWTPayload
   if (issuer.person.match === 'email' && issuer.person.claim === 'email' && claims.email_verified === false) {
     throw new OidcForbidden('your e-mail address is not verified at the identity provider');
   }
-  const node = issuer.person.match === 'email' ? await directory.findPersonByEmail(value) : await directory.get(value);
+  const node = issuer.person.match === 'email' ? await directory.findPersonByEmail(value) : await directory.getFresh(value);
   if (!node || node.kind !== 'person') throw new OidcForbidden('you are not in the organisation directory; ask an administrator to add you');
-  const facts = await directory.personFacts(node.id);
+  const facts = await directory.personFacts(node.id, { fresh: true });
   let roles: string[];
   if (issuer.roles.from === 'directory') {
     roles = [...node.roles];

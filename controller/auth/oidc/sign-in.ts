@@ -93,12 +93,12 @@ export class OidcSignIn {
       throw new OidcRejected('the identity provider of this sign-in is no longer trusted; run `switchboard login`');
     }
     // The directory decides on every renewal: a person removed there loses access within one token lifetime.
-    const node = await this.directory.get(row.person_id);
+    const node = await this.directory.getFresh(row.person_id);
     if (!node || node.kind !== 'person') {
       await this.revokeRow(row.id, 'person removed from directory', now);
       throw new OidcForbidden('you are no longer in the organisation directory; access is revoked');
     }
-    const facts = await this.directory.personFacts(row.person_id);
+    const facts = await this.directory.personFacts(row.person_id, { fresh: true });
     const roles = issuer.roles.from === 'directory' ? [...node.roles] : (JSON.parse(row.roles) as string[]);
     if (roles.length === 0) {
       await this.revokeRow(row.id, 'no roles left', now);
