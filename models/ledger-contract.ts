@@ -83,3 +83,32 @@ export const usageRecordSchema = {
     leaseId: shortText(128),
   },
 } as const;
+
+/** GET /api/v1/ledger/spend: the groupings, and one row of figures per key (CONTRACT-13). */
+export const SPEND_GROUPINGS = ['day', 'department', 'role', 'user', 'model'] as const;
+export type SpendGrouping = (typeof SPEND_GROUPINGS)[number];
+
+export interface SpendTotals {
+  costUsd: number;
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  cacheHits: number;
+  cacheSavingsUsd: number;
+  downshifts: number;
+  downshiftSavingsUsd: number;
+}
+
+export interface SpendRow extends SpendTotals {
+  key: string;
+}
+
+export interface SpendReport {
+  currency: 'USD';
+  groupBy: SpendGrouping;
+  from: string;
+  to: string;
+  timeZone: string;
+  rows: SpendRow[];
+  totals: SpendTotals;
+}

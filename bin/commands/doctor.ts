@@ -6,18 +6,15 @@
  * when any check fails (warnings alone exit 0).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { homedir } from 'node:os';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import type { JSONWebKeySet } from 'jose';
 import { addDataDirOption, loadContext, parseUrl, type CommonOptions } from '../cli-support.js';
 import { applyGatewayEnv } from '../gateway-env.js';
 import type { GatewayConfig } from '../../gateway/config.js';
 import { LOCAL_TOKEN_FILE } from '../../gateway/local-token.js';
-import { BUNDLES_DIR } from '../../gateway/bundles/controller-link.js';
-import { verifyBundle } from '../../gateway/bundles/verify.js';
-import { validateBundleBody } from '../../gateway/bundles/body.js';
+import { readStoredBundle, storedBundlePaths } from '../../gateway/bundles/stored-bundle.js';
 import { DEFAULT_CONTROLLER_PORT } from '../../controller/run.js';
 import { gooseConfigDir } from '../../installers/goose/paths.js';
 import { DEMO_UPSTREAM_NAME } from '../run-gateway.js';
@@ -94,19 +91,13 @@ function checkDataDir(dataDir: string): CheckResult {
 }
 
 async function checkBundle(dataDir: string, role: string, nowS: number): Promise<CheckResult> {
-  const dir = join(dataDir, BUNDLES_DIR);
-  const file = join(dir, `${role}.jws`);
-  const keys = join(dir, 'bundle-keys.json');
-  if (!existsSync(file) || !existsSync(keys)) {
-    return fail('bundle', `no signed policy bundle for role ${role} in ${dir}`, 'start the gateway linked to a controller (`switchboard up`), which fetches it');
-  }
+  const paths = storedBundlePaths(dataDir, role);
+  const file = paths.file;
   try {
-    const verified = await verifyBundle(readFileSync(file, 'utf8'), {
-      jwks: JSON.parse(readFileSync(keys, 'utf8')) as JSONWebKeySet,
-      role,
-      validate: validateBundleBody,
-      allowExpired: true,
-    });
+    const verified = await readStoredBundle(paths, role);
+    if (!verified) {
+      return fail('bundle', `no signed policy bundle for role ${role} in ${dirname(file)}`, 'start the gateway linked to a controller (`switchboard up`), which fetches it');
+    }
     const ageS = Math.max(0, nowS - verified.issuedAt);
     const age = ageS < 3600 ? `${Math.round(ageS / 60)} min` : `${(ageS / 3600).toFixed(1)} h`;
     if (verified.expiresAt < nowS) return fail('bundle', `bundle ${verified.version} for ${role} expired ${new Date(verified.expiresAt * 1000).toISOString()}`, 'make sure the controller is reachable; the gateway refreshes the bundle itself');

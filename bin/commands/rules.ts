@@ -7,9 +7,7 @@
  * (they travel to gateways in the signed bundle).
  * `switchboard rules active`: which rules this gateway applies (local override, bundle, none).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { JSONWebKeySet } from 'jose';
+import { existsSync } from 'node:fs';
 import { stringify as toYaml } from 'yaml';
 import { Option, type Command } from 'commander';
 import { addDataDirOption, CliError, isoTimeFlag, loadContext, type CommonOptions } from '../cli-support.js';
@@ -23,9 +21,8 @@ import { parseWindow, simulateRules } from '../../policies/downshift/simulate.js
 import { formatSimulationTable } from '../../gateway/simulate/report-format.js';
 import { localRulesFile, type DownshiftRulesSource } from '../../gateway/downshift/active-rules.js';
 import type { DownshiftConfig } from '../../gateway/downshift/config.js';
-import { BUNDLES_DIR } from '../../gateway/bundles/controller-link.js';
-import { verifyBundle } from '../../gateway/bundles/verify.js';
-import { validateBundleBody, type PolicyBundleBody } from '../../gateway/bundles/body.js';
+import { readStoredBundle, storedBundlePaths } from '../../gateway/bundles/stored-bundle.js';
+import type { PolicyBundleBody } from '../../gateway/bundles/body.js';
 import { readEnrolment } from '../../gateway/bundles/enrolled-token.js';
 import { controllerClient, type ControllerClientFlags } from '../controller-client.js';
 
@@ -178,16 +175,11 @@ export interface ActiveRules {
 export async function activeRules(dataDir: string, downshift: DownshiftConfig | undefined, role: string): Promise<ActiveRules> {
   const local = localRulesFile(dataDir, downshift);
   if (local) return { source: 'local-file', file: local, role, rules: loadRules(local).rules.length };
-  const file = join(dataDir, BUNDLES_DIR, `${role}.jws`);
-  const keys = join(dataDir, BUNDLES_DIR, 'bundle-keys.json');
-  if (!existsSync(file) || !existsSync(keys)) return { source: 'none', role, rules: 0 };
+  const paths = storedBundlePaths(dataDir, role);
+  const file = paths.file;
   try {
-    const verified = await verifyBundle(readFileSync(file, 'utf8'), {
-      jwks: JSON.parse(readFileSync(keys, 'utf8')) as JSONWebKeySet,
-      role,
-      validate: validateBundleBody,
-      allowExpired: true,
-    });
+    const verified = await readStoredBundle(paths, role);
+    if (!verified) return { source: 'none', role, rules: 0 };
     const set = (verified.bundle as unknown as PolicyBundleBody).profile.downshift;
     return { source: set ? 'bundle' : 'none', file, role, bundleVersion: verified.version, rules: set?.rules.length ?? 0 };
   } catch (err) {

@@ -9,6 +9,7 @@ import { USAGE_GROUPINGS, UsageStore, type UsageGrouping, type UsageSummaryRow }
 import { openGatewayDb } from '../../gateway/store.js';
 import { parseWindow } from '../../policies/downshift/simulate.js';
 import { controllerClient, type ControllerClientFlags } from '../controller-client.js';
+import { SPEND_GROUPINGS, type SpendReport, type SpendRow } from '../../models/ledger-contract.js';
 
 const FORMATS = ['table', 'json', 'csv'] as const;
 type Format = (typeof FORMATS)[number];
@@ -82,32 +83,7 @@ export type UsageFlags = CommonOptions & ControllerClientFlags & {
   to?: string;
 };
 
-export const ORG_GROUPINGS = ['day', 'department', 'role', 'user', 'model'] as const;
-
-/** One row of GET /api/v1/ledger/spend (CONTRACT-13). */
-export interface OrgSpendRow {
-  key: string;
-  costUsd: number;
-  requests: number;
-  promptTokens: number;
-  completionTokens: number;
-  cacheHits: number;
-  cacheSavingsUsd: number;
-  downshifts: number;
-  downshiftSavingsUsd: number;
-}
-
-export interface OrgSpendReport {
-  currency: 'USD';
-  groupBy: string;
-  from: string;
-  to: string;
-  timeZone: string;
-  rows: OrgSpendRow[];
-  totals: Omit<OrgSpendRow, 'key'>;
-}
-
-const ORG_COLUMNS: Array<{ head: string; field: keyof OrgSpendRow; usd?: boolean }> = [
+const ORG_COLUMNS: Array<{ head: string; field: keyof SpendRow; usd?: boolean }> = [
   { head: 'requests', field: 'requests' },
   { head: 'prompt tok', field: 'promptTokens' },
   { head: 'completion tok', field: 'completionTokens' },
@@ -118,9 +94,9 @@ const ORG_COLUMNS: Array<{ head: string; field: keyof OrgSpendRow; usd?: boolean
   { head: 'downshift saved $', field: 'downshiftSavingsUsd', usd: true },
 ];
 
-export function formatOrgSpend(report: OrgSpendReport, format: Format): string {
-  const rows: OrgSpendRow[] = [...report.rows, { key: 'total', ...report.totals }];
-  const cell = (r: OrgSpendRow, c: (typeof ORG_COLUMNS)[number]) => (c.usd ? (r[c.field] as number).toFixed(4) : String(r[c.field]));
+export function formatOrgSpend(report: SpendReport, format: Format): string {
+  const rows: SpendRow[] = [...report.rows, { key: 'total', ...report.totals }];
+  const cell = (r: SpendRow, c: (typeof ORG_COLUMNS)[number]) => (c.usd ? (r[c.field] as number).toFixed(4) : String(r[c.field]));
   if (format === 'json') return `${JSON.stringify(report, null, 2)}\n`;
   if (format === 'csv') {
     const head = [report.groupBy, ...ORG_COLUMNS.map((c) => c.field)].join(',');
@@ -138,14 +114,14 @@ export function formatOrgSpend(report: OrgSpendReport, format: Format): string {
 /** Output of `switchboard usage --org`. */
 export async function orgUsageReport(flags: UsageFlags): Promise<string> {
   const groupBy = flags.groupBy ?? 'day';
-  if (!(ORG_GROUPINGS as readonly string[]).includes(groupBy)) throw new CliError(`--group-by must be one of ${ORG_GROUPINGS.join(', ')} (got "${groupBy}")`);
+  if (!(SPEND_GROUPINGS as readonly string[]).includes(groupBy)) throw new CliError(`--group-by must be one of ${SPEND_GROUPINGS.join(', ')} (got "${groupBy}")`);
   const from = isoTimeFlag('--from', flags.from);
   const to = isoTimeFlag('--to', flags.to);
   const query = new URLSearchParams({ groupBy });
   if (from) query.set('from', from);
   if (to) query.set('to', to);
   if (flags.tenant) query.set('tenant', flags.tenant);
-  const report = await controllerClient(flags).json<OrgSpendReport>('GET', `/api/v1/ledger/spend?${query}`);
+  const report = await controllerClient(flags).json<SpendReport>('GET', `/api/v1/ledger/spend?${query}`);
   return formatOrgSpend(report, flags.format);
 }
 
@@ -181,7 +157,7 @@ export function registerUsageCommand(program: Command): void {
       .option('--org', "the whole org's usage, from the controller's ledger (needs an admin or cost-owner token)")
       .option('--controller <url>', 'with --org: controller URL (default: controller.url in switchboard.yaml)')
       .option('--token-env <name>', 'with --org: environment variable holding a controller token (default: this gateway\'s sign-in or enrolment)')
-      .option('--group-by <grouping>', `with --org: ${ORG_GROUPINGS.join('|')} (default day, in the tenant time zone)`)
+      .option('--group-by <grouping>', `with --org: ${SPEND_GROUPINGS.join('|')} (default day, in the tenant time zone)`)
       .option('--from <time>', 'with --org: start, a date or ISO date-time (default 30 days before --to)')
       .option('--to <time>', 'with --org: end, exclusive (default now)')
       .addHelpText('after', '\nExamples:\n  switchboard usage --by model --since 7d\n  switchboard usage --org --group-by department --from 2026-11-01 --format csv'),

@@ -116,21 +116,7 @@ export class AuditRepository {
         await trx
           .insertInto('audit_events')
           .values(
-            events.slice(i, i + 500).map((e) => ({
-              id: e.id,
-              chain_id: e.chainId,
-              seq: e.seq,
-              ts: Date.parse(e.ts),
-              tenant_id: e.tenantId,
-              actor_type: e.actor.type,
-              actor_id: e.actor.id,
-              actor_role: e.actor.role,
-              action: e.action,
-              result: e.result,
-              hash: e.hash,
-              event: JSON.stringify(e),
-              received_at: now,
-            })),
+            events.slice(i, i + 500).map((e) => eventRow(e, now)),
           )
           .execute();
       }
@@ -212,21 +198,7 @@ export class AuditRepository {
 
     await trx
       .insertInto('audit_events')
-      .values({
-        id: e.id,
-        chain_id: e.chainId,
-        seq: e.seq,
-        ts: Date.parse(e.ts),
-        tenant_id: e.tenantId,
-        actor_type: e.actor.type,
-        actor_id: e.actor.id,
-        actor_role: e.actor.role,
-        action: e.action,
-        result: e.result,
-        hash: e.hash,
-        event: JSON.stringify(e),
-        received_at: now,
-      })
+      .values(eventRow(e, now))
       .execute();
     if (e.action === AUDIT_ACTIONS.gap) {
       // The gateway lost events it could not write, and said so in its chain.
@@ -336,4 +308,23 @@ function decodeCursor(cursor: string): { ts: number; chainId: string; seq: numbe
     // fall through to the error below
   }
   throw new InvalidCursorError('cursor is not one this server issued');
+}
+
+/** The stored row of an event: its filter columns beside the hashed event itself. */
+function eventRow(e: AuditEvent, now: number) {
+  return {
+    id: e.id,
+    chain_id: e.chainId,
+    seq: e.seq,
+    ts: Date.parse(e.ts),
+    tenant_id: e.tenantId,
+    actor_type: e.actor.type,
+    actor_id: e.actor.id,
+    actor_role: e.actor.role,
+    action: e.action,
+    result: e.result,
+    hash: e.hash,
+    event: JSON.stringify(e),
+    received_at: now,
+  };
 }

@@ -18,31 +18,13 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { ControllerTables } from '../storage/schema.js';
 import type { ControllerDialect } from '../storage/database.js';
 import type { UsageRecord } from '../../models/usage-record.js';
-import { scopeKey, type LeaseGrant, type LeaseRequest, type LedgerEntry, type LedgerScope } from '../../models/ledger-contract.js';
+import { scopeKey, type LeaseGrant, type LeaseRequest, type LedgerEntry, type LedgerScope, type SpendGrouping, type SpendRow, type SpendTotals } from '../../models/ledger-contract.js';
 import { DEFAULT_TIME_ZONE, localDay, windowBounds, type LedgerWindow } from '../../models/budget-windows.js';
 import type { LedgerLeaseRow } from './schema.js';
 import './schema.js';
 
 type Db = Kysely<ControllerTables>;
 type Trx = Transaction<ControllerTables>;
-
-export const SPEND_GROUPINGS = ['day', 'department', 'role', 'user', 'model'] as const;
-export type SpendGrouping = (typeof SPEND_GROUPINGS)[number];
-
-export interface SpendTotals {
-  costUsd: number;
-  requests: number;
-  promptTokens: number;
-  completionTokens: number;
-  cacheHits: number;
-  cacheSavingsUsd: number;
-  downshifts: number;
-  downshiftSavingsUsd: number;
-}
-
-export interface SpendRow extends SpendTotals {
-  key: string;
-}
 
 export interface BudgetDefinition {
   scope: LedgerScope;

@@ -16,7 +16,8 @@ import { DownshiftRules, registryLookup } from '../../policies/downshift/rules.j
 import { DownshiftRulesError, parseDownshiftRules } from '../../policies/downshift/load.js';
 import { simulateRules } from '../../policies/downshift/simulate.js';
 import type { BudgetState } from '../../policies/downshift/types.js';
-import { InvalidCursorError, SPEND_GROUPINGS, UnknownLeaseError, type SpendGrouping } from './repository.js';
+import { InvalidCursorError, UnknownLeaseError } from './repository.js';
+import { SPEND_GROUPINGS, type SpendGrouping } from '../../models/ledger-contract.js';
 
 /** Directory role of the people who own the org's spend (may read the ledger and set budgets). */
 export const COST_OWNER_ROLE = 'cost-owner';

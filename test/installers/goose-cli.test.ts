@@ -13,35 +13,9 @@ import { parse as parseYaml } from 'yaml';
 import { startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import type { GooseProviderFile } from '../../installers/goose/provider-file.js';
+import { cliInProcess } from './cli-in-process.js';
 
-import { buildProgram } from '../../bin/program.js';
-import { CliError } from '../../bin/cli-support.js';
-
-/** Runs `switchboard <args>` in this process; exit code 2 + message for a CliError, as bin/switchboard.ts does. */
-async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const realOut = process.stdout.write.bind(process.stdout);
-  const realErr = process.stderr.write.bind(process.stderr);
-  const savedEnv = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env);
-  process.stdout.write = ((chunk: string | Uint8Array) => out.push(String(chunk)) > 0) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => err.push(String(chunk)) > 0) as typeof process.stderr.write;
-  try {
-    await buildProgram().exitOverride().parseAsync(['node', 'switchboard', ...args]);
-    return { code: 0, stdout: out.join(''), stderr: err.join('') };
-  } catch (e) {
-    if (e instanceof CliError) return { code: e.exitCode, stdout: out.join(''), stderr: `switchboard: ${e.message}\n` };
-    throw e;
-  } finally {
-    process.stdout.write = realOut;
-    process.stderr.write = realErr;
-    for (const [k, v] of Object.entries(savedEnv)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
+const cli = cliInProcess;
 
 describe('switchboard goose setup against a running gateway', () => {
   let upstream: ScriptedUpstream;
