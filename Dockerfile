@@ -9,12 +9,18 @@ WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts && npm rebuild better-sqlite3
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json tsconfig.console.json ./
+# Every source folder tsconfig.build.json compiles, and scripts/ (npm run build runs scripts/build.mjs);
+# test/installers/container.test.ts checks this list against tsconfig.build.json.
+COPY scripts scripts
+COPY audit audit
 COPY bin bin
 COPY controller controller
 COPY gateway gateway
 COPY installers installers
+COPY mesh mesh
 COPY models models
+COPY platform platform
 COPY policies policies
 RUN npm run build && npm prune --omit=dev
 

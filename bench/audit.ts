@@ -13,14 +13,14 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { openGatewayDb } from '../gateway/store.js';
+import { openGatewayDb } from '../platform/sqlite.js';
 import { AuditSpool, type AuditFacts } from '../gateway/audit/spool.js';
-import { computeEventHash } from '../gateway/audit/event.js';
-import { verifyChains } from '../gateway/audit/verify-chain.js';
+import { computeEventHash } from '../audit/event.js';
+import { verifyChains } from '../audit/verify-chain.js';
 import { BundleKeyring } from '../controller/bundles/keyring.js';
 import { signBundle } from '../controller/bundles/sign.js';
 import { ProfileCatalog } from '../controller/profiles/catalog.js';
-import { bundleBodyFor, validateBundleBody } from '../gateway/bundles/body.js';
+import { bundleBodyFor, validateBundleBody } from '../policies/bundle/body.js';
 import { verifyBundle } from '../gateway/bundles/verify.js';
 
 const { values } = parseArgs({ options: { events: { type: 'string', default: '20000' }, help: { type: 'boolean', default: false } } });

@@ -17,7 +17,7 @@ import { defaultGatewayConfig } from '../gateway/config.js';
 import { cacheKey } from '../gateway/cache/key.js';
 import { ExactCache } from '../gateway/cache/exact-cache.js';
 import { exactCacheOptions, resolveCacheConfig } from '../gateway/cache/config.js';
-import { openGatewayDb } from '../gateway/store.js';
+import { openGatewayDb } from '../platform/sqlite.js';
 import type { JsonObject } from '../gateway/context.js';
 import { startScriptedUpstream } from '../test/support/scripted-upstream.js';
 import { percentile, runLoad } from './support/load.js';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import type { JsonObject, RequestContext, SseEvent } from '../gateway/context.js';
-import { openGatewayDb } from '../gateway/store.js';
+import { openGatewayDb } from '../platform/sqlite.js';
 import { loadModelRegistry } from '../models/registry.js';
 import { encoder } from '../models/tokens.js';
 import { estimatePromptTokens, promptTokensUpperBound } from '../gateway/cost/token-estimates.js';

@@ -19,9 +19,9 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import type { GatewayResponse, RequestContext, RequestNotes, Stage } from '../gateway/context.js';
 import { runPipeline } from '../gateway/pipeline.js';
-import { runInTrace } from '../gateway/telemetry/log-context.js';
-import { createTracing, type RequestTrace, type Tracing } from '../gateway/telemetry/tracing.js';
-import { defaultTelemetryConfig } from '../gateway/telemetry/config.js';
+import { runInTrace } from '../platform/telemetry/log-context.js';
+import { createTracing, type RequestTrace, type Tracing } from '../platform/telemetry/tracing.js';
+import { defaultTelemetryConfig } from '../platform/telemetry/config.js';
 import { percentile } from './support/load.js';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '20000' }, help: { type: 'boolean', short: 'h', default: false } } });

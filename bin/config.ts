@@ -3,10 +3,11 @@
  * the expected value. Precedence: built-in defaults < file < environment < command-line flags.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv } from 'ajv';
+import { describeAjvErrors } from '../platform/ajv-errors.js';
 import { parse as parseYaml } from 'yaml';
 import { gatewayConfigSchema, type GatewayConfig, defaultGatewayConfig, mergeGatewayConfig } from '../gateway/config.js';
-import { softLimitProblems, type BudgetPolicy } from '../gateway/cost/budgets.js';
+import { softLimitProblems, type BudgetPolicy } from '../policies/budgets.js';
 import { controllerLinkConfigSchema, resolveControllerLink, type ControllerLinkConfig, type ControllerLinkInput } from '../gateway/bundles/controller-link-config.js';
 
 export interface SwitchboardConfig {
@@ -35,30 +36,6 @@ export class ConfigError extends Error {
   }
 }
 
-/** "gateway.port: must be integer (got "abc")" */
-export function describeAjvErrors(errors: ErrorObject[] | null | undefined, data: unknown): string[] {
-  return (errors ?? []).map((e) => {
-    const key = e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')).join('.') || '(top level)';
-    if (e.keyword === 'additionalProperties') {
-      const extra = (e.params as { additionalProperty: string }).additionalProperty;
-      return `${key === '(top level)' ? '' : `${key}.`}${extra}: unknown key`;
-    }
-    if (e.keyword === 'enum') {
-      const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ');
-      return `${key}: must be one of ${allowed} (got ${JSON.stringify(valueAt(data, e.instancePath))})`;
-    }
-    return `${key}: ${e.message ?? 'is invalid'} (got ${JSON.stringify(valueAt(data, e.instancePath))})`;
-  });
-}
-
-function valueAt(data: unknown, pointer: string): unknown {
-  let cur: unknown = data;
-  for (const part of pointer.split('/').slice(1)) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[part.replace(/~1/g, '/').replace(/~0/g, '~')];
-  }
-  return cur;
-}
 
 /** Parses and validates a config file; a missing file gives the defaults. */
 export function loadConfigFile(file: string): SwitchboardConfig {

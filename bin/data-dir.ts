@@ -2,9 +2,8 @@
  * Everything a run writes (config, keys, databases, logs) lives under one data directory,
  * so tests and benchmarks can run isolated with --data-dir.
  */
-import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import envPaths from 'env-paths';
 
 export function defaultDataDir(): string {
@@ -22,9 +21,3 @@ export function openDataDir(root: string = defaultDataDir()): DataDir {
   return { root, path: (...parts: string[]) => join(root, ...parts) };
 }
 
-/** Writes a file atomically (temp + rename) so a crash never leaves half a file. */
-export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  writeFileSync(tmp, data, { mode });
-  renameSync(tmp, path);
-}

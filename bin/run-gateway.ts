@@ -2,8 +2,8 @@
 import type { Logger } from 'pino';
 import { CliError, loadContext, parsePort, parseUrl, type CommonOptions } from './cli-support.js';
 import { DownshiftRulesError } from '../policies/downshift/load.js';
-import { BudgetConfigError } from '../gateway/cost/budgets.js';
-import { TelemetryConfigError } from '../gateway/telemetry/config.js';
+import { BudgetConfigError } from '../policies/budgets.js';
+import { TelemetryConfigError } from '../platform/telemetry/config.js';
 import { ControllerLinkError } from '../gateway/bundles/controller-link.js';
 import { applyGatewayEnv } from './gateway-env.js';
 import type { GatewayConfig } from '../gateway/config.js';

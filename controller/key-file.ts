@@ -5,8 +5,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SecretStore } from '../gateway/secrets/store.js';
-import { importLegacy, type ManagedSecret } from '../gateway/secrets/managed.js';
+import { SecretStore } from '../platform/secrets/store.js';
+import { importLegacy, type ManagedSecret } from '../platform/secrets/managed.js';
 
 export interface KeyList<K> {
   keys: K[];

@@ -1,5 +1,5 @@
 /** Starts the controller service on a host/port (used by `switchboard controller` and end-to-end tests). */
-import { traceLogMixin } from '../gateway/telemetry/log-context.js';
+import { traceLogMixin } from '../platform/telemetry/log-context.js';
 import { pino, type Level } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { createControllerServices, type ControllerServices } from './services.js';
@@ -17,8 +17,8 @@ export interface RunControllerOptions {
   logLevel?: Level | 'silent';
   /** Audit settings (retentionDays), see controller/audit/routes.ts. */
   audit?: import('./audit/routes.js').AuditRouteSettings;
-  /** Traces and metrics export (gateway/telemetry/config.ts). */
-  telemetry?: Partial<import('../gateway/telemetry/config.js').TelemetryConfig>;
+  /** Traces and metrics export (platform/telemetry/config.ts). */
+  telemetry?: Partial<import('../platform/telemetry/config.js').TelemetryConfig>;
   /** Trusted OIDC issuers (controller/auth/oidc/config.ts). */
   oidc?: import('./auth/oidc/config.js').OidcConfig;
   /** Serve HTTPS with this PEM certificate and key. */
@@ -35,7 +35,7 @@ export interface RunningController {
 }
 
 export async function runController(opts: RunControllerOptions): Promise<RunningController> {
-  // traceId/spanId of the request being served go on every line (gateway/telemetry/log-context.ts).
+  // traceId/spanId of the request being served go on every line (platform/telemetry/log-context.ts).
   const log = pino({ level: opts.logLevel ?? 'info', base: { service: 'switchboard-controller' }, mixin: traceLogMixin });
   const services = await createControllerServices({
     dataDir: opts.dataDir,

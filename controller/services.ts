@@ -2,7 +2,7 @@
  * Everything the controller's routes use, built once at start-up and handed to each area plugin.
  * Tests build the same object over a temp data dir.
  */
-import { SecretStore } from '../gateway/secrets/store.js';
+import { SecretStore } from '../platform/secrets/store.js';
 import { pino, type Logger } from 'pino';
 import { openControllerDb, type ControllerDb } from './storage/database.js';
 import { DirectoryRepository } from './directory/repository.js';
@@ -16,11 +16,11 @@ import { BundleKeyring } from './bundles/keyring.js';
 import { BundleStore } from './bundles/store.js';
 import { ProfileStore } from './profiles/store.js';
 import { DEFAULT_TENANT, TenantConfigError, loadOrCreateTenant } from './auth/tenant.js';
-import { keySetFingerprint } from '../gateway/bundles/format.js';
+import { keySetFingerprint } from '../policies/bundle/format.js';
 import type { AuditRouteSettings } from './audit/routes.js';
-import { resolveTelemetryConfig, type TelemetryConfig } from '../gateway/telemetry/config.js';
-import { createTracing, type Tracing } from '../gateway/telemetry/tracing.js';
-import { ServiceMetrics } from '../gateway/telemetry/metrics.js';
+import { resolveTelemetryConfig, type TelemetryConfig } from '../platform/telemetry/config.js';
+import { createTracing, type Tracing } from '../platform/telemetry/tracing.js';
+import { ServiceMetrics } from '../platform/telemetry/metrics.js';
 import { OidcSignIn } from './auth/oidc/sign-in.js';
 import type { OidcConfig } from './auth/oidc/config.js';
 import { createMeshServices, type MeshServices } from './mesh/services.js';
@@ -76,7 +76,7 @@ export interface ControllerServicesOptions {
   /** Extra profile folders, later ones overriding earlier (default: policies/profiles, then `<dataDir>/profiles`). */
   profileDirs?: string[];
   log?: Logger;
-  /** Traces and metrics export; absent keys take gateway/telemetry/config.ts defaults. */
+  /** Traces and metrics export; absent keys take platform/telemetry/config.ts defaults. */
   telemetry?: Partial<TelemetryConfig>;
   /** Where OTEL_* variables are read (default process.env). */
   env?: NodeJS.ProcessEnv;

@@ -7,10 +7,10 @@
  * ids and query strings stay out of label sets and span names.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { RequestTrace, Tracing } from '../gateway/telemetry/tracing.js';
-import { failSpan } from '../gateway/telemetry/tracing.js';
-import { runInTrace } from '../gateway/telemetry/log-context.js';
-import { PROMETHEUS_CONTENT_TYPE, type ServiceMetrics } from '../gateway/telemetry/metrics.js';
+import type { RequestTrace, Tracing } from '../platform/telemetry/tracing.js';
+import { failSpan } from '../platform/telemetry/tracing.js';
+import { runInTrace } from '../platform/telemetry/log-context.js';
+import { PROMETHEUS_CONTENT_TYPE, type ServiceMetrics } from '../platform/telemetry/metrics.js';
 
 export interface ControllerTelemetry {
   tracing: Tracing | undefined;
@@ -33,7 +33,7 @@ export function installControllerTelemetry(app: FastifyInstance, telemetry: Cont
   const { tracing, metrics } = telemetry;
 
   // Callback style on purpose: the rest of the request (hooks, handler, services' log lines) runs
-  // inside `done`, so it inherits the request's trace (gateway/telemetry/log-context.ts).
+  // inside `done`, so it inherits the request's trace (platform/telemetry/log-context.ts).
   app.addHook('onRequest', (request, _reply, done) => {
     const route = request.routeOptions.url ?? 'unknown';
     const trace = tracing?.startRequest(`${request.method} ${route}`, request.headers['traceparent'], {

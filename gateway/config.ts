@@ -2,8 +2,10 @@
 import { cacheConfigSchema, type CacheConfig } from './cache/config.js';
 import { downshiftConfigSchema, type DownshiftConfig } from './downshift/config.js';
 import { costConfigSchema, type CostConfigInput } from './cost/config.js';
-import { telemetryConfigSchema, type TelemetryConfig } from './telemetry/config.js';
-export type UpstreamKind = 'openrouter' | 'openai' | 'ollama' | 'anthropic';
+import { telemetryConfigSchema, type TelemetryConfig } from '../platform/telemetry/config.js';
+import type { UpstreamKind } from '../models/adapters/types.js';
+
+export type { UpstreamKind };
 
 export interface UpstreamConfig {
   /** Name used in logs, metrics and the breaker. */
@@ -46,7 +48,7 @@ export interface GatewayConfig {
   downshift?: DownshiftConfig;
   /** Usage retention, model tiers, budgets, reservation pricing (gateway/cost/config.ts). */
   cost?: CostConfigInput;
-  /** Traces and metrics export (gateway/telemetry/config.ts); absent keys take its defaults. */
+  /** Traces and metrics export (platform/telemetry/config.ts); absent keys take its defaults. */
   telemetry?: Partial<TelemetryConfig>;
   /** Privacy Guard runtime settings. */
   guard?: GuardRuntimeConfig;

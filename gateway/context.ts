@@ -4,11 +4,13 @@
  */
 import type { Logger } from 'pino';
 import type { EffectivePolicy } from '../policies/types.js';
-import type { RequestTrace } from './telemetry/tracing.js';
+import type { RequestTrace } from '../platform/telemetry/tracing.js';
 
 /** Which API a route speaks; decides error shapes and stream framing. */
 export type WireFormat = 'openai' | 'anthropic';
-export type RouteKind = 'chat' | 'messages' | 'responses' | 'embeddings' | 'models';
+import type { RouteKind } from '../models/adapters/types.js';
+
+export type { RouteKind };
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };

@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { traceLogMixin } from './telemetry/log-context.js';
+import { traceLogMixin } from '../platform/telemetry/log-context.js';
 
 export interface LoggerOptions {
   dataDir: string;

@@ -12,7 +12,7 @@
  * A stage that is not configured is left out of the list, never stubbed.
  */
 import type { GatewayResponse, RequestContext, Stage, WireFormat } from './context.js';
-import { failSpan } from './telemetry/tracing.js';
+import { failSpan } from '../platform/telemetry/tracing.js';
 import { GatewayError, errorResponse } from './errors.js';
 import { authenticateStage, type AuthenticateOptions } from './stages/authenticate.js';
 import { loadPolicyStage, modelListStage, type ModelTierLookup, type PolicySource } from './stages/policy.js';

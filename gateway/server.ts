@@ -17,9 +17,9 @@ import { createGatewayServices, type GatewayServices } from './services.js';
 import { presentedToken } from './stages/authenticate.js';
 import { classifyOutcome } from './stages/audit.js';
 import { endGatewayTrace, recordGatewayRequest, redactionCount } from './telemetry/gateway-request.js';
-import { failSpan, type RequestTrace } from './telemetry/tracing.js';
-import { runInTrace } from './telemetry/log-context.js';
-import { PROMETHEUS_CONTENT_TYPE } from './telemetry/metrics.js';
+import { failSpan, type RequestTrace } from '../platform/telemetry/tracing.js';
+import { runInTrace } from '../platform/telemetry/log-context.js';
+import { PROMETHEUS_CONTENT_TYPE } from '../platform/telemetry/metrics.js';
 
 /**
  * Path prefixes served: plain OpenAI (`/v1`), OpenRouter-style (`/api/v1`, for Goose's openrouter

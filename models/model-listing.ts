@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
-import { writeFileAtomic } from '../bin/data-dir.js';
+import { writeFileAtomic } from '../platform/atomic-file.js';
 import shippedSnapshot from './snapshot/openrouter-models.json' with { type: 'json' };
 
 export interface ListedModel {

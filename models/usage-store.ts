@@ -9,8 +9,8 @@
  * (see bench/usage-store.ts for the numbers). Readers (budgets, the usage report, the rules
  * simulator) call `flush()` first or go through methods that do.
  */
-import type { GatewayDb } from '../gateway/store.js';
-import { migrate } from '../gateway/store.js';
+import type { GatewayDb } from '../platform/sqlite.js';
+import { migrate } from '../platform/sqlite.js';
 import type { UsageRecord } from './usage-record.js';
 
 const MIGRATIONS = [

@@ -4,7 +4,7 @@
  * enforces them; each section's JSON Schema lives in policies/schema/.
  */
 import type { GuardPolicy } from './guard-policy.js';
-import type { BudgetPolicy } from '../gateway/cost/budgets.js';
+import type { BudgetPolicy } from './budgets.js';
 
 export interface EffectivePolicy {
   /** Role this policy applies to (e.g. "finance"). */

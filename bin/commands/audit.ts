@@ -11,10 +11,10 @@ import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { addDataDirOption, CliError, loadContext, parseUrl, type CommonOptions } from '../cli-support.js';
 import { AuditSourceError, readAuditSource, type AuditSource } from '../../gateway/audit/sources.js';
-import type { AuditEvent } from '../../gateway/audit/event.js';
-import { verifyChains } from '../../gateway/audit/verify-chain.js';
+import type { AuditEvent } from '../../audit/event.js';
+import { verifyChains } from '../../audit/verify-chain.js';
 import { needsAttention, readAuditStatus, type AuditStatus } from '../../gateway/audit/status.js';
-import { CSV_HEADER, toCsvRow, toNdjsonLine, type ExportFormat } from '../../gateway/audit/export-format.js';
+import { CSV_HEADER, toCsvRow, toNdjsonLine, type ExportFormat } from '../../audit/export-format.js';
 import { controllerTokenProvider } from '../../gateway/bundles/controller-link.js';
 
 interface VerifyFlags extends CommonOptions {

@@ -18,7 +18,7 @@ import type { ApprovalStatus, WorkItem } from '../../mesh/contracts.js';
 import { DEFAULT_RULES_FILE } from '../../gateway/downshift/active-rules.js';
 import { DEMO_RECEIVED_HEADER } from '../../gateway/demo-upstream.js';
 import { readAuditSource } from '../../gateway/audit/sources.js';
-import { verifyChains } from '../../gateway/audit/verify-chain.js';
+import { verifyChains } from '../../audit/verify-chain.js';
 
 interface DemoFlags {
   dataDir?: string;

@@ -16,7 +16,7 @@ import { Vault, loadOrCreateVaultKey } from '../../gateway/guard/vault.js';
 import { maskText } from '../../gateway/guard/mask-request.js';
 import { parseGuardPolicy, resolveGuardPolicy, type ResolvedGuardPolicy } from '../../gateway/guard/policy-modes.js';
 import { createGuardMcpServer } from '../../gateway/guard/mcp-server.js';
-import { openGatewayDb } from '../../gateway/store.js';
+import { openGatewayDb } from '../../platform/sqlite.js';
 import { defaultGuardPolicy, type GuardPolicy } from '../../policies/guard-policy.js';
 
 interface GuardOptions extends CommonOptions {

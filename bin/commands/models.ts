@@ -9,7 +9,7 @@ import { fetchModelListing, ModelListingError, storeModelListing, readModelListi
 import { OPENROUTER_BASE_URL } from '../../gateway/config.js';
 import { resolveCostConfig } from '../../gateway/cost/config.js';
 import { tierRulesFor } from '../../gateway/cost/services.js';
-import { BudgetConfigError } from '../../gateway/cost/budgets.js';
+import { BudgetConfigError } from '../../policies/budgets.js';
 import { registerLocalModelCommands } from './models-local.js';
 
 const perM = (usdPerToken: number | undefined) => (usdPerToken === undefined ? '-' : `${+(usdPerToken * 1e6).toFixed(4)}`);

@@ -16,13 +16,13 @@ import { MODEL_TIERS, type BudgetState, type DownshiftRuleSet } from '../../poli
 import { loadModelRegistry, type ModelRegistry } from '../../models/registry.js';
 import { UsageStore } from '../../models/usage-store.js';
 import { DownshiftRules, registryLookup } from '../../policies/downshift/rules.js';
-import { openGatewayDb } from '../../gateway/store.js';
+import { openGatewayDb } from '../../platform/sqlite.js';
 import { parseWindow, simulateRules } from '../../policies/downshift/simulate.js';
 import { formatSimulationTable } from '../../gateway/simulate/report-format.js';
 import { localRulesFile, type DownshiftRulesSource } from '../../gateway/downshift/active-rules.js';
 import type { DownshiftConfig } from '../../gateway/downshift/config.js';
 import { readStoredBundle, storedBundlePaths } from '../../gateway/bundles/stored-bundle.js';
-import type { PolicyBundleBody } from '../../gateway/bundles/body.js';
+import type { PolicyBundleBody } from '../../policies/bundle/body.js';
 import { readEnrolment } from '../../gateway/bundles/enrolled-token.js';
 import { controllerClient, type ControllerClientFlags } from '../controller-client.js';
 

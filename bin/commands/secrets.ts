@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { addDataDirOption, CliError, loadContext, type CommonOptions } from '../cli-support.js';
-import { SecretStore, SecretStoreError } from '../../gateway/secrets/store.js';
+import { SecretStore, SecretStoreError } from '../../platform/secrets/store.js';
 
 interface ValueFlags extends CommonOptions {
   fromEnv?: string;

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { addDataDirOption, CliError, loadContext, type CommonOptions } from '../cli-support.js';
-import { writeFileAtomic } from '../data-dir.js';
+import { writeFileAtomic } from '../../platform/atomic-file.js';
 import { currentCliCommand, packageRoot } from '../../installers/service/command.js';
 import { serviceEnvFile, serviceFile, type ServiceManager } from '../../installers/service/units.js';
 

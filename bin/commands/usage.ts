@@ -6,7 +6,7 @@
 import { Option, type Command } from 'commander';
 import { addDataDirOption, CliError, isoTimeFlag, loadContext, type CommonOptions } from '../cli-support.js';
 import { USAGE_GROUPINGS, UsageStore, type UsageGrouping, type UsageSummaryRow } from '../../models/usage-store.js';
-import { openGatewayDb } from '../../gateway/store.js';
+import { openGatewayDb } from '../../platform/sqlite.js';
 import { parseWindow } from '../../policies/downshift/simulate.js';
 import { controllerClient, type ControllerClientFlags } from '../controller-client.js';
 import { SPEND_GROUPINGS, type SpendReport, type SpendRow } from '../../models/ledger-contract.js';

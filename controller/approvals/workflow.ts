@@ -23,7 +23,7 @@ import type { Wakeups } from '../mesh/wakeups.js';
 import type { MeshSettings } from '../mesh/settings.js';
 import type { MeshApprovalRow } from '../mesh/schema.js';
 import { HttpError } from '../http-errors.js';
-import type { DecisionMetrics } from '../../gateway/telemetry/metrics.js';
+import type { DecisionMetrics } from '../../platform/telemetry/metrics.js';
 import { ID_PREFIX, type ApprovalInboxItem, type ApprovalCreate, type ApprovalDecision, type ApprovalState, type ApprovalStatus, type WorkItem } from '../../mesh/contracts.js';
 
 export interface ApprovalDeps {

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { ControllerTables } from '../storage/schema.js';
 import type { ControllerDialect } from '../storage/database.js';
-import { AUDIT_ACTIONS, GENESIS_HASH, computeEventHash, type AuditEvent } from '../../gateway/audit/event.js';
+import { AUDIT_ACTIONS, GENESIS_HASH, computeEventHash, type AuditEvent } from '../../audit/event.js';
 import type { AuditAlertKind, AuditAlertRow } from './schema.js';
 import './schema.js';
 

@@ -53,7 +53,7 @@ export interface EnrolmentOptions {
   tenant: string;
   /** A subject's roles in the directory when it is a person there, else undefined. */
   rolesOf(subject: string): Promise<string[] | undefined>;
-  /** Fingerprint of the bundle key set, put into every code (gateway/bundles/format.ts). */
+  /** Fingerprint of the bundle key set, put into every code (policies/bundle/format.ts). */
   bundleKeysFingerprint(): Promise<string>;
   /** Clock (epoch ms), for tests. */
   now?: () => number;

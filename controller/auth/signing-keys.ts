@@ -7,8 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import { loadOrCreateKeyList } from '../key-file.js';
-import { MANAGED_SECRETS } from '../../gateway/secrets/managed.js';
-import type { SecretStore } from '../../gateway/secrets/store.js';
+import { MANAGED_SECRETS } from '../../platform/secrets/managed.js';
+import type { SecretStore } from '../../platform/secrets/store.js';
 
 /** Where earlier versions kept the keys (0600); moved into the secret store on first run. */
 export const SIGNING_KEYS_FILE = MANAGED_SECRETS.accessTokenKeys.legacyFile;

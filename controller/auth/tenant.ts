@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../bin/data-dir.js';
+import { writeFileAtomic } from '../../platform/atomic-file.js';
 import { TENANT_PATTERN } from './access-tokens.js';
 
 export const TENANT_FILE = 'controller-tenant';

@@ -11,10 +11,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { GeneralSign, exportJWK, generateKeyPair, importJWK, type CryptoKey, type GeneralJWS, type JWK } from 'jose';
-import { keySetProofPayload } from '../../gateway/bundles/format.js';
+import { keySetProofPayload } from '../../policies/bundle/format.js';
 import { loadOrCreateKeyList } from '../key-file.js';
-import { MANAGED_SECRETS } from '../../gateway/secrets/managed.js';
-import type { SecretStore } from '../../gateway/secrets/store.js';
+import { MANAGED_SECRETS } from '../../platform/secrets/managed.js';
+import type { SecretStore } from '../../platform/secrets/store.js';
 
 /** Where earlier versions kept the keys (0600); moved into the secret store on first run. */
 export const BUNDLE_KEYS_FILE = MANAGED_SECRETS.bundleKeys.legacyFile;

@@ -6,7 +6,7 @@
 import type { AreaPlugin } from '../plugins.js';
 import { adminOnly, ADMIN_ROLE } from '../route-auth.js';
 import { HttpError, authErrorResponses } from '../http-errors.js';
-import { bundleBodyFor } from '../../gateway/bundles/body.js';
+import { bundleBodyFor } from '../../policies/bundle/body.js';
 
 
 const jwkSchema = {

@@ -1,6 +1,6 @@
 /** Signs one role's bundle as a compact JWS with the keyring's current key. */
 import { SignJWT } from 'jose';
-import { BUNDLE_ALG, BUNDLE_JWS_TYP, bundleEtag, bundleVersion } from '../../gateway/bundles/format.js';
+import { BUNDLE_ALG, BUNDLE_JWS_TYP, bundleEtag, bundleVersion } from '../../policies/bundle/format.js';
 import type { BundleKeyring } from './keyring.js';
 
 export interface SignedBundle {

@@ -6,7 +6,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { ControllerTables, EpochMs } from '../storage/schema.js';
-import { bundleVersion } from '../../gateway/bundles/format.js';
+import { bundleVersion } from '../../policies/bundle/format.js';
 import type { BundleKeyring } from './keyring.js';
 import { signBundle, type SignedBundle } from './sign.js';
 

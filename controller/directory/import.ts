@@ -6,7 +6,7 @@
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { describeAjvErrors } from '../../bin/config.js';
+import { describeAjvErrors } from '../../platform/ajv-errors.js';
 import type { DirectoryRepository } from './repository.js';
 import { DIRECTORY_NODE_KINDS, type AttributeValue, type DirectoryNode, type DirectoryNodeKind } from './types.js';
 

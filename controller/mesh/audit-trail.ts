@@ -9,7 +9,7 @@
  * routing take seconds at 30 req/s (docs/agent-mesh.md, "Scale and speed"). Each caller's promise
  * still resolves only once its event is stored, so an answer never gets ahead of its audit record.
  *
- * RouteEvent and ApprovalEvent map onto the audit event (gateway/audit/event.ts):
+ * RouteEvent and ApprovalEvent map onto the audit event (audit/event.ts):
  *   RouteEvent {id, ts, taskId, fromAgent, toAgent[], policyEval, reason}
  *     → action "mesh.route", actor = fromAgent, target "task <taskId> -> <toAgent,…>",
  *       result ok|denied (policyEval.allow), policyVersion, reason "<reason> [policies]", traceId = taskId
@@ -20,7 +20,7 @@
  * what the worker reported. No event holds a context or payload value: classes and counts only.
  */
 import { randomUUID } from 'node:crypto';
-import { GENESIS_HASH, sealEvent, type AuditEvent, type AuditResult } from '../../gateway/audit/event.js';
+import { GENESIS_HASH, sealEvent, type AuditEvent, type AuditResult } from '../../audit/event.js';
 import type { AuditRepository } from '../audit/repository.js';
 import type { Cost } from '../../mesh/contracts.js';
 

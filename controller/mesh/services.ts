@@ -13,7 +13,7 @@ import { AgentRepository } from '../agents/repository.js';
 import { createTaskQueue, type TaskQueue } from '../tasks/queue.js';
 import { TaskRouter } from '../tasks/router.js';
 import { ApprovalWorkflow } from '../approvals/workflow.js';
-import type { DecisionMetrics } from '../../gateway/telemetry/metrics.js';
+import type { DecisionMetrics } from '../../platform/telemetry/metrics.js';
 import { SessionBook } from '../sessions/book.js';
 import { MeshAuditTrail } from './audit-trail.js';
 import { RedactionBoundary } from './redaction-boundary.js';

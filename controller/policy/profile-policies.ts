@@ -3,7 +3,7 @@
  * profile's own ABAC `rules`. Generated text only quotes values the profile schema has already
  * restricted to safe characters.
  */
-import type { RoleProfile } from '../profiles/types.js';
+import type { RoleProfile } from '../../policies/profile.js';
 import type { NamedPolicy } from './base-policies.js';
 
 const quote = (s: string) => JSON.stringify(s);

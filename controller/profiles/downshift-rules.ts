@@ -10,13 +10,13 @@
 import type { AreaPlugin } from '../plugins.js';
 import { costOwnerOrAdmin } from '../route-auth.js';
 import { HttpError, authErrorResponses } from '../http-errors.js';
-import { bundleBodyFor } from '../../gateway/bundles/body.js';
-import { bundleVersion } from '../../gateway/bundles/format.js';
+import { bundleBodyFor } from '../../policies/bundle/body.js';
+import { bundleVersion } from '../../policies/bundle/format.js';
 import { globToRegExp } from '../../policies/downshift/rules.js';
 import { DownshiftRulesError, parseDownshiftRules } from '../../policies/downshift/load.js';
 import { MODEL_TIERS, type DownshiftRuleSet } from '../../policies/downshift/types.js';
 import { ProfileVersionConflict } from './store.js';
-import type { RoleProfile } from './types.js';
+import type { RoleProfile } from '../../policies/profile.js';
 
 const EMPTY_RULES: DownshiftRuleSet = { version: 1, rules: [] };
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AreaPlugin } from '../plugins.js';
 import { authErrorResponses, HttpError } from '../http-errors.js';
-import { POLICY_SCHEMA_DIR } from './catalog.js';
+import { POLICY_SCHEMA_DIR } from '../../policies/profile-schema.js';
 
 export const profileRoutes: AreaPlugin = async (app, { services }) => {
   // The published schema is the one profiles were validated with; its section $refs resolve by $id.

@@ -10,7 +10,7 @@ import canonicalize from 'canonicalize';
 import type { Kysely } from 'kysely';
 import type { ControllerTables, EpochMs } from '../storage/schema.js';
 import type { DownshiftRuleSet } from '../../policies/downshift/types.js';
-import type { RoleProfile } from './types.js';
+import type { RoleProfile } from '../../policies/profile.js';
 
 export interface RoleProfileRow {
   role: string;

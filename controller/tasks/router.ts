@@ -5,7 +5,7 @@
  * records a RouteEvent in the audit chain and answers with the task id at once. Agents report
  * progress and results against their lease; the task's state is derived from its deliveries.
  */
-import type { DecisionMetrics } from '../../gateway/telemetry/metrics.js';
+import type { DecisionMetrics } from '../../platform/telemetry/metrics.js';
 import { randomUUID } from 'node:crypto';
 import type { VerifiedCaller } from '../auth/access-tokens.js';
 import type { PolicyEvaluator, EvaluationPrincipal } from '../policy/evaluator.js';

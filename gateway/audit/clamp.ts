@@ -4,7 +4,7 @@
  * numbers. Without this one odd request (a 600-character model id) would make an event the
  * controller refuses, and the chain behind it would stop shipping.
  */
-import { FIELD_LIMITS } from './event.js';
+import { FIELD_LIMITS } from '../../audit/event.js';
 import type { AuditFacts } from './spool.js';
 
 const ELLIPSIS = '…';

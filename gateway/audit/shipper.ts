@@ -36,7 +36,7 @@ export interface AuditShipperOptions {
   maxBackoffMs?: number;
   requestTimeoutMs?: number;
   /** Each shipment is a trace whose `traceparent` the controller continues. */
-  tracing?: import('../telemetry/tracing.js').Tracing;
+  tracing?: import('../../platform/telemetry/tracing.js').Tracing;
 }
 
 export interface IngestReply {

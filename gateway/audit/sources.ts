@@ -5,8 +5,8 @@
  */
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import type { AuditEvent } from './event.js';
-import { parseExport } from './export-format.js';
+import type { AuditEvent } from '../../audit/event.js';
+import { parseExport } from '../../audit/export-format.js';
 
 export type AuditSourceKind = 'gateway-spool' | 'controller-db' | 'ndjson' | 'csv';
 

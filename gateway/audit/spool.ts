@@ -25,10 +25,10 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Statement } from 'better-sqlite3';
-import { migrate, type GatewayDb } from '../store.js';
-import { AUDIT_ACTIONS, GENESIS_HASH, sealEvent, type AuditEvent, type UnhashedEvent } from './event.js';
+import { migrate, type GatewayDb } from '../../platform/sqlite.js';
+import { AUDIT_ACTIONS, GENESIS_HASH, sealEvent, type AuditEvent, type UnhashedEvent } from '../../audit/event.js';
 import { clampFacts } from './clamp.js';
-import { auditEventProblem } from './validate.js';
+import { auditEventProblem } from '../../audit/validate.js';
 
 const MIGRATIONS = [
   `CREATE TABLE audit_chain (id INTEGER PRIMARY KEY CHECK (id = 1), chain_id TEXT NOT NULL, created_at TEXT NOT NULL);

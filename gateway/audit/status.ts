@@ -4,7 +4,7 @@
  * shipper's last outcome and the spool's alerts. For `switchboard audit status`.
  */
 import Database from 'better-sqlite3';
-import { AUDIT_ACTIONS } from './event.js';
+import { AUDIT_ACTIONS } from '../../audit/event.js';
 import { AuditSourceError } from './sources.js';
 
 export interface AuditStatus {

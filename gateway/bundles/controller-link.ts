@@ -9,14 +9,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import type { GatewayDb } from '../store.js';
+import type { GatewayDb } from '../../platform/sqlite.js';
 import type { PolicySource } from '../stages/policy.js';
 import type { AuditStageDeps } from '../stages/audit.js';
 import { AuditSpool } from '../audit/spool.js';
 import { AuditShipper } from '../audit/shipper.js';
 import { BundleSync } from './sync.js';
 import { BundlePolicySource, type BundlePolicyStatus } from './policy-source.js';
-import { validateBundleBody } from './body.js';
+import { validateBundleBody } from '../../policies/bundle/body.js';
 import { checkControllerUrl, resolveControllerLink, type ControllerLinkConfig } from './controller-link-config.js';
 import { EnrolledTokenProvider, readEnrolment, type StoredEnrolment } from './enrolled-token.js';
 import { readSignIn, SignInTokenProvider } from '../identity/signin.js';
@@ -46,7 +46,7 @@ export interface ControllerLinkOptions {
   log: Logger;
   env: NodeJS.ProcessEnv;
   /** Bundle polls and audit shipments are traced and send `traceparent` to the controller. */
-  tracing?: import('../telemetry/tracing.js').Tracing;
+  tracing?: import('../../platform/telemetry/tracing.js').Tracing;
 }
 
 /** What /readyz says about the policy in force. */

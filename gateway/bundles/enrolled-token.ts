@@ -14,7 +14,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { JSONWebKeySet } from 'jose';
-import { keySetFingerprint } from './format.js';
+import { keySetFingerprint } from '../../policies/bundle/format.js';
 import { checkControllerUrl } from './controller-link-config.js';
 import { controllerFetch } from '../controller-tls.js';
 

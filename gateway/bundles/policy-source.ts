@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { EffectivePolicy } from '../../policies/types.js';
 import { defaultGuardPolicy } from '../../policies/guard-policy.js';
 import type { PolicySource } from '../stages/policy.js';
-import type { PolicyBundleBody } from './body.js';
+import type { PolicyBundleBody } from '../../policies/bundle/body.js';
 import type { VerifiedBundle } from './verify.js';
 
 export const FALLBACK_POLICY_VERSION = 'safe-default';

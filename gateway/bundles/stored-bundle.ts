@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { JSONWebKeySet } from 'jose';
 import { BUNDLES_DIR } from './controller-link.js';
 import { verifyBundle, type VerifiedBundle } from './verify.js';
-import { validateBundleBody } from './body.js';
+import { validateBundleBody } from '../../policies/bundle/body.js';
 
 export interface StoredBundlePaths {
   file: string;

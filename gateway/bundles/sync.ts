@@ -9,8 +9,8 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLocalJWKSet, generalVerify, type GeneralJWS, type JSONWebKeySet, type JWK } from 'jose';
 import type { Logger } from 'pino';
-import { writeFileAtomic } from '../../bin/data-dir.js';
-import { bundleEtag, keySetProofPayload } from './format.js';
+import { writeFileAtomic } from '../../platform/atomic-file.js';
+import { bundleEtag, keySetProofPayload } from '../../policies/bundle/format.js';
 import { BundleRejectedError, verifyBundle, type VerifiedBundle } from './verify.js';
 import { controllerFetch } from '../controller-tls.js';
 
@@ -29,7 +29,7 @@ export interface BundleSyncOptions {
   /** Called after a new bundle was accepted. */
   onUpdate?: (bundle: VerifiedBundle) => void;
   /** Each poll is a trace whose `traceparent` the controller continues. */
-  tracing?: import('../telemetry/tracing.js').Tracing;
+  tracing?: import('../../platform/telemetry/tracing.js').Tracing;
 }
 
 export type SyncResult = 'updated' | 'unchanged' | 'refused' | 'unreachable';

@@ -4,7 +4,7 @@
  * payload that passes the bundle schema. Every refusal names its reason.
  */
 import { compactVerify, createLocalJWKSet, decodeProtectedHeader, errors as joseErrors, type JSONWebKeySet } from 'jose';
-import { BUNDLE_ALG, BUNDLE_JWS_TYP, type BundleClaims } from './format.js';
+import { BUNDLE_ALG, BUNDLE_JWS_TYP, type BundleClaims } from '../../policies/bundle/format.js';
 
 export type BundleRefusal =
   | 'unsigned'

@@ -6,7 +6,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { SseEvent } from '../context.js';
-import { migrate, type GatewayDb } from '../store.js';
+import { migrate, type GatewayDb } from '../../platform/sqlite.js';
 
 export interface CachedResponse {
   kind: 'json' | 'sse';

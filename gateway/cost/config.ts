@@ -3,7 +3,7 @@
  * worst case of a request is priced for budget reservations.
  */
 import { DEFAULT_TIER_RULES, tierRulesSchema, type ModelPrice, type TierRules } from '../../models/registry.js';
-import { budgetsSchema, parseBudgetPolicy, type BudgetPolicy } from './budgets.js';
+import { budgetsSchema, parseBudgetPolicy, type BudgetPolicy } from '../../policies/budgets.js';
 import { defaultOrgBudgetConfig, orgBudgetConfigSchema, type OrgBudgetConfig } from './org-allowance.js';
 
 export interface ReservationConfig {

@@ -10,7 +10,7 @@
  * Windows are calendar days and months in UTC; a request's cost belongs to the window it
  * arrived in, exactly like the usage records' `ts` that the store sums.
  */
-import type { ActiveBudget, BudgetWindow } from './budgets.js';
+import type { ActiveBudget, BudgetWindow } from '../../policies/budgets.js';
 import type { SpendScope } from '../../models/usage-store.js';
 
 export function windowStart(window: BudgetWindow, now: number): number {

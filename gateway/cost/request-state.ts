@@ -3,7 +3,7 @@
  * holds live objects (the reservation), not facts for logs and audit.
  */
 import type { RequestContext } from '../context.js';
-import type { ActiveBudget, BudgetWindow } from './budgets.js';
+import type { ActiveBudget, BudgetWindow } from '../../policies/budgets.js';
 import type { Reservation } from './ledger.js';
 import type { AllowanceHold } from './org-allowance.js';
 

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
-import type { GatewayDb } from '../store.js';
+import type { GatewayDb } from '../../platform/sqlite.js';
 import { loadModelRegistry, type ModelRegistry, type TierRules } from '../../models/registry.js';
 import { UsageStore } from '../../models/usage-store.js';
 import { resolveCostConfig, type CostConfig } from './config.js';

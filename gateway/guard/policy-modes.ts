@@ -5,7 +5,7 @@
  */
 import { Ajv } from 'ajv';
 import type { GuardMode, GuardPolicy } from '../../policies/guard-policy.js';
-import { describeAjvErrors } from '../../bin/config.js';
+import { describeAjvErrors } from '../../platform/ajv-errors.js';
 import guardPolicySchema from '../../policies/schema/guard.schema.json' with { type: 'json' };
 import type { DetectOptions, EntityClass } from './types.js';
 import type { PseudonymStyle } from './mask-request.js';

@@ -6,8 +6,8 @@
  */
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { SecretStore } from '../secrets/store.js';
-import { MANAGED_SECRETS, loadOrCreateManagedSecret } from '../secrets/managed.js';
+import { SecretStore } from '../../platform/secrets/store.js';
+import { MANAGED_SECRETS, loadOrCreateManagedSecret } from '../../platform/secrets/managed.js';
 import type { EntityClass } from './types.js';
 
 /** Where earlier versions kept the master key (0600); moved into the store as `guard.master`. */

@@ -13,9 +13,9 @@
  * writes nothing and rows left by earlier versions are deleted when the vault opens.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { SecretStore } from '../secrets/store.js';
-import { MANAGED_SECRETS, loadOrCreateManagedSecret } from '../secrets/managed.js';
-import { migrate, type GatewayDb } from '../store.js';
+import { SecretStore } from '../../platform/secrets/store.js';
+import { MANAGED_SECRETS, loadOrCreateManagedSecret } from '../../platform/secrets/managed.js';
+import { migrate, type GatewayDb } from '../../platform/sqlite.js';
 import type { PseudonymEntry } from './mask-request.js';
 
 /** Where earlier versions kept the vault key (0600); moved into the store as `vault.key`. */

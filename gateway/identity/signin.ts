@@ -8,9 +8,9 @@
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../bin/data-dir.js';
-import { SecretStore } from '../secrets/store.js';
-import { MANAGED_SECRETS } from '../secrets/managed.js';
+import { writeFileAtomic } from '../../platform/atomic-file.js';
+import { SecretStore } from '../../platform/secrets/store.js';
+import { MANAGED_SECRETS } from '../../platform/secrets/managed.js';
 import { controllerFetch } from '../controller-tls.js';
 
 export const SIGNIN_FILE = 'signin.json';

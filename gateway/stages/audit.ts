@@ -11,7 +11,7 @@
  */
 import type { RequestContext, RequestOutcome, Stage } from '../context.js';
 import type { AuditFacts, AuditSpool } from '../audit/spool.js';
-import { AUDIT_ACTIONS, type AuditResult } from '../audit/event.js';
+import { AUDIT_ACTIONS, type AuditResult } from '../../audit/event.js';
 import { GatewayError } from '../errors.js';
 
 export interface AuditStageDeps {

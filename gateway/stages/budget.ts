@@ -25,7 +25,7 @@ import type { EffectivePolicy } from '../../policies/types.js';
 import type { ModelPrice, ModelRegistry } from '../../models/registry.js';
 import { encodingForModel } from '../../models/tokens.js';
 import { estimatePromptTokens, promptTokensUpperBound } from '../cost/token-estimates.js';
-import { budgetsFor, mergeBudgetPolicies, parseBudgetPolicy, BudgetConfigError, type ActiveBudget, type BudgetPolicy } from '../cost/budgets.js';
+import { budgetsFor, mergeBudgetPolicies, parseBudgetPolicy, BudgetConfigError, type ActiveBudget, type BudgetPolicy } from '../../policies/budgets.js';
 import type { BudgetLedger, BudgetStanding } from '../cost/ledger.js';
 import { unknownModelPrice, type CostConfig } from '../cost/config.js';
 import { formatUsd } from '../cost/pricing.js';

@@ -3,7 +3,7 @@
  * ctx.upstream and the outcome only: counts, classes, model ids — never content.
  */
 import type { RequestContext, RequestOutcome } from '../context.js';
-import type { ServiceMetrics } from './metrics.js';
+import type { ServiceMetrics } from '../../platform/telemetry/metrics.js';
 
 /** Total values replaced or found by the Privacy Guard in this request. */
 export function redactionCount(ctx: RequestContext): number {

@@ -6,7 +6,7 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../bin/data-dir.js';
+import { writeFileAtomic } from '../../platform/atomic-file.js';
 import { rmSync } from 'node:fs';
 import { createTwoFilesPatch } from 'diff';
 import { isMap, parseDocument } from 'yaml';

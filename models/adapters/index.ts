@@ -1,6 +1,5 @@
 /** Registry of upstream adapters by kind. */
-import type { UpstreamKind } from '../../gateway/config.js';
-import type { UpstreamAdapter } from './types.js';
+import type { UpstreamAdapter, UpstreamKind } from './types.js';
 import { openrouterAdapter } from './openrouter/index.js';
 import { openaiAdapter } from './openai/index.js';
 import { ollamaAdapter } from './ollama/index.js';

@@ -1,7 +1,12 @@
 /** The shape every upstream adapter has (one folder per upstream kind, same files in each). */
-import type { RouteKind } from '../../gateway/context.js';
-import type { UpstreamKind } from '../../gateway/config.js';
 
+/** The upstream APIs an adapter speaks. */
+export type UpstreamKind = 'openrouter' | 'openai' | 'ollama' | 'anthropic';
+
+/** The gateway's API routes, by wire format. */
+export type RouteKind = 'chat' | 'messages' | 'responses' | 'embeddings' | 'models';
+
+/** One upstream kind's adapter. */
 export interface UpstreamAdapter {
   readonly kind: UpstreamKind;
   /** Base URL used when the config gives none. */

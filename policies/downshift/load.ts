@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import schema from '../schema/downshift.schema.json' with { type: 'json' };
-import { describeAjvErrors } from '../../bin/config.js';
+import { describeAjvErrors } from '../../platform/ajv-errors.js';
 import type { DownshiftRuleSet } from './types.js';
 
 export class DownshiftRulesError extends Error {

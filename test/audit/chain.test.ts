@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openGatewayDb } from '../../gateway/store.js';
+import { openGatewayDb } from '../../platform/sqlite.js';
 import { AuditSpool, type AuditFacts } from '../../gateway/audit/spool.js';
-import { GENESIS_HASH, canonicalEventJson, computeEventHash, type AuditEvent } from '../../gateway/audit/event.js';
-import { verifyChains } from '../../gateway/audit/verify-chain.js';
+import { GENESIS_HASH, canonicalEventJson, computeEventHash, type AuditEvent } from '../../audit/event.js';
+import { verifyChains } from '../../audit/verify-chain.js';
 
 function facts(i: number): AuditFacts {
   return {

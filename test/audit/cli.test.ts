@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildProgram } from '../../bin/program.js';
 import { CliError } from '../../bin/cli-support.js';
-import { openGatewayDb } from '../../gateway/store.js';
+import { openGatewayDb } from '../../platform/sqlite.js';
 import { AuditSpool } from '../../gateway/audit/spool.js';
-import { computeEventHash, type AuditEvent } from '../../gateway/audit/event.js';
+import { computeEventHash, type AuditEvent } from '../../audit/event.js';
 
 /** Runs the CLI in-process; returns exit code and stdout. */
 async function cli(args: string[]): Promise<{ code: number; stdout: string; error?: string }> {

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createControllerServices } from '../../controller/services.js';
 import { buildControllerServer } from '../../controller/server.js';
-import { openGatewayDb } from '../../gateway/store.js';
+import { openGatewayDb } from '../../platform/sqlite.js';
 import { AuditSpool } from '../../gateway/audit/spool.js';
-import { parseExport } from '../../gateway/audit/export-format.js';
-import { verifyChains } from '../../gateway/audit/verify-chain.js';
-import type { AuditEvent } from '../../gateway/audit/event.js';
+import { parseExport } from '../../audit/export-format.js';
+import { verifyChains } from '../../audit/verify-chain.js';
+import type { AuditEvent } from '../../audit/event.js';
 
 function chain(dir: string, n: number, daysAgo = 0): AuditEvent[] {
   const db = openGatewayDb(join(dir, `gw-${daysAgo}.db`));

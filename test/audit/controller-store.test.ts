@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backends } from '../controller/backends.js';
 import { AuditRepository, ForeignChainError } from '../../controller/audit/repository.js';
-import { openGatewayDb } from '../../gateway/store.js';
+import { openGatewayDb } from '../../platform/sqlite.js';
 import { AuditSpool, type AuditFacts } from '../../gateway/audit/spool.js';
-import { computeEventHash, type AuditEvent } from '../../gateway/audit/event.js';
-import { verifyChains } from '../../gateway/audit/verify-chain.js';
+import { computeEventHash, type AuditEvent } from '../../audit/event.js';
+import { verifyChains } from '../../audit/verify-chain.js';
 
 function facts(i: number, over: Partial<AuditFacts> = {}): AuditFacts {
   return {

@@ -18,9 +18,9 @@ import { assertDistFresh, runCli, serveCli, type ServedCli } from '../dist/run-d
 import { TEST_PG_URL, dropSchema } from '../controller/backends.js';
 import { readAuditSource } from '../../gateway/audit/sources.js';
 import { readAuditStatus } from '../../gateway/audit/status.js';
-import { verifyChains } from '../../gateway/audit/verify-chain.js';
-import { parseExport } from '../../gateway/audit/export-format.js';
-import type { AuditEvent } from '../../gateway/audit/event.js';
+import { verifyChains } from '../../audit/verify-chain.js';
+import { parseExport } from '../../audit/export-format.js';
+import type { AuditEvent } from '../../audit/event.js';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chat, eventually, startLinkedSetup } from '../bundles/linked-setup.js';
-import { verifyChains } from '../../gateway/audit/verify-chain.js';
-import type { AuditEvent } from '../../gateway/audit/event.js';
+import { verifyChains } from '../../audit/verify-chain.js';
+import type { AuditEvent } from '../../audit/event.js';
 import { readAuditSource } from '../../gateway/audit/sources.js';
 import { buildProgram } from '../../bin/program.js';
 import { join } from 'node:path';

@@ -8,7 +8,7 @@ import type { FinishHook, RequestContext, RequestOutcome } from '../../gateway/c
 import { auditFacts, auditStage, auditStages } from '../../gateway/stages/audit.js';
 import { GatewayError } from '../../gateway/errors.js';
 import Database from 'better-sqlite3';
-import { openGatewayDb } from '../../gateway/store.js';
+import { openGatewayDb } from '../../platform/sqlite.js';
 import { AuditSpool } from '../../gateway/audit/spool.js';
 
 function context(over: Partial<RequestContext> = {}): RequestContext & { hooks: FinishHook[] } {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createControllerServices } from '../../controller/services.js';
 import { buildControllerServer } from '../../controller/server.js';
 import { verifyBundle } from '../../gateway/bundles/verify.js';
-import { validateBundleBody } from '../../gateway/bundles/body.js';
+import { validateBundleBody } from '../../policies/bundle/body.js';
 
 test('bundle routes: signed bundle with ETag and 304, role checks, public JWKS, staged key rotation', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'sb-ctl-'));

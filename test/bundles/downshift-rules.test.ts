@@ -15,7 +15,7 @@ import { chat, eventually, startLinkedSetup } from './linked-setup.js';
 import { activeRules, formatActiveRules, publishRules, showRules } from '../../bin/commands/rules.js';
 import { CliError } from '../../bin/cli-support.js';
 import { BundleRejectedError, verifyBundle } from '../../gateway/bundles/verify.js';
-import { validateBundleBody } from '../../gateway/bundles/body.js';
+import { validateBundleBody } from '../../policies/bundle/body.js';
 import type { DownshiftRuleSet } from '../../policies/downshift/types.js';
 
 const CHAT_TO_MINI: DownshiftRuleSet = {

@@ -10,8 +10,8 @@ import { SignJWT } from 'jose';
 import { BundleKeyring } from '../../controller/bundles/keyring.js';
 import { signBundle } from '../../controller/bundles/sign.js';
 import { BundleSync } from '../../gateway/bundles/sync.js';
-import { bundleBodyFor, validateBundleBody } from '../../gateway/bundles/body.js';
-import { bundleEtag, keySetProofPayload } from '../../gateway/bundles/format.js';
+import { bundleBodyFor, validateBundleBody } from '../../policies/bundle/body.js';
+import { bundleEtag, keySetProofPayload } from '../../policies/bundle/format.js';
 import { BundlePolicySource } from '../../gateway/bundles/policy-source.js';
 import { ProfileCatalog } from '../../controller/profiles/catalog.js';
 

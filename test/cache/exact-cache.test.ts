@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import type { JsonObject, JsonValue, SseEvent } from '../../gateway/context.js';
 import { cacheKey, canonicalJson, digestFields, isDeterministic } from '../../gateway/cache/key.js';
 import { ExactCache, type ExactCacheOptions } from '../../gateway/cache/exact-cache.js';
-import { openGatewayDb } from '../../gateway/store.js';
+import { openGatewayDb } from '../../platform/sqlite.js';
 
 const dirs: string[] = [];
 after(() => {

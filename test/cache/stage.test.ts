@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JsonObject, SseEvent } from '../../gateway/context.js';
 import { ExactCache } from '../../gateway/cache/exact-cache.js';
-import { openGatewayDb } from '../../gateway/store.js';
+import { openGatewayDb } from '../../platform/sqlite.js';
 import { cacheStages } from '../../gateway/stages/cache.js';
 import { defaultGuardPolicy } from '../../policies/guard-policy.js';
 import { fakeContext, type FakeContext } from '../downshift/fake-context.js';

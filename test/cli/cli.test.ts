@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import type { Command } from 'commander';
 import { buildProgram } from '../../bin/program.js';
 import { loadConfigFile, ConfigError } from '../../bin/config.js';
-import { SecretStore } from '../../gateway/secrets/store.js';
+import { SecretStore } from '../../platform/secrets/store.js';
 
 const run = promisify(execFile);
 const cli = (args: string[]) =>

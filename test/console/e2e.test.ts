@@ -21,9 +21,9 @@ import { createControllerServices, type ControllerServices } from '../../control
 import { buildControllerServer } from '../../controller/server.js';
 import { importDirectory } from '../../controller/directory/import.js';
 import { parseOidcConfig } from '../../controller/auth/oidc/config.js';
-import { openGatewayDb } from '../../gateway/store.js';
+import { openGatewayDb } from '../../platform/sqlite.js';
 import { AuditSpool } from '../../gateway/audit/spool.js';
-import type { AuditEvent } from '../../gateway/audit/event.js';
+import type { AuditEvent } from '../../audit/event.js';
 import type { UsageRecord } from '../../models/usage-record.js';
 import { sampleDirectoryYaml } from '../controller/harness.js';
 import { startTestIdp, TEST_CLIENT_ID, type TestIdp } from '../support/oidc-idp.js';

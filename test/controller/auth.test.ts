@@ -7,7 +7,7 @@ import { startTestController, sampleDirectoryYaml, type TestController } from '.
 import { importDirectory } from '../../controller/directory/import.js';
 import { SIGNING_KEYS_FILE } from '../../controller/auth/signing-keys.js';
 import { CONTROLLER_AUDIENCE, DEFAULT_ISSUER } from '../../controller/services.js';
-import { SecretStore } from '../../gateway/secrets/store.js';
+import { SecretStore } from '../../platform/secrets/store.js';
 
 describe('controller authentication and enrolment', () => {
   let c: TestController;

@@ -12,7 +12,7 @@ import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { BACKENDS, startMeshController, type MeshTestController } from '../mesh/support.js';
 import { dropSchema } from './backends.js';
 import { SHIPPED_PROFILES_DIR } from '../../controller/profiles/catalog.js';
-import type { RoleProfile } from '../../controller/profiles/types.js';
+import type { RoleProfile } from '../../policies/profile.js';
 import type { DownshiftRuleSet } from '../../policies/downshift/types.js';
 
 const RULES: DownshiftRuleSet = {

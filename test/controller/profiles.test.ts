@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProfileCatalog, ProfileError, SHIPPED_PROFILES_DIR, validateBundlePayload, validateProfile } from '../../controller/profiles/catalog.js';
-import type { RoleProfile } from '../../controller/profiles/types.js';
+import { ProfileCatalog, ProfileError, SHIPPED_PROFILES_DIR } from '../../controller/profiles/catalog.js';
+import { validateBundlePayload, validateProfile } from '../../policies/profile-schema.js';
+import type { RoleProfile } from '../../policies/profile.js';
 import { loadModelRegistry } from '../../models/registry.js';
 import { modelAllowed } from '../../gateway/stages/policy.js';
 

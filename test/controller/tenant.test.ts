@@ -9,9 +9,9 @@ import { createControllerServices, CONTROLLER_AUDIENCE, DEFAULT_ISSUER, type Con
 import { buildControllerServer } from '../../controller/server.js';
 import { importDirectory } from '../../controller/directory/import.js';
 import { TenantConfigError, loadOrCreateTenant } from '../../controller/auth/tenant.js';
-import { openGatewayDb } from '../../gateway/store.js';
+import { openGatewayDb } from '../../platform/sqlite.js';
 import { AuditSpool } from '../../gateway/audit/spool.js';
-import type { AuditEvent } from '../../gateway/audit/event.js';
+import type { AuditEvent } from '../../audit/event.js';
 import { sampleDirectoryYaml } from './harness.js';
 
 function events(dir: string, tenantId: string): AuditEvent[] {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
-import { openGatewayDb } from '../../gateway/store.js';
+import { openGatewayDb } from '../../platform/sqlite.js';
 import { UsageStore } from '../../models/usage-store.js';
 import { usageRecord } from './records.js';
 import { parseSince, usageReport } from '../../bin/commands/usage.js';

@@ -12,7 +12,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { anthropicStream, openAiCompletion, openAiStream, startScriptedUpstream, type ReceivedRequest, type ScriptedUpstream } from '../support/scripted-upstream.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { waitUntil } from '../support/wait.js';
-import { openGatewayDb, type GatewayDb } from '../../gateway/store.js';
+import { openGatewayDb, type GatewayDb } from '../../platform/sqlite.js';
 import { UsageStore } from '../../models/usage-store.js';
 import type { UsageRecord } from '../../models/usage-record.js';
 

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BudgetLedger, windowEnd, windowStart } from '../../gateway/cost/ledger.js';
-import { BudgetConfigError, budgetsFor, mergeBudgetPolicies, parseBudgetPolicy, type BudgetPolicy } from '../../gateway/cost/budgets.js';
+import { BudgetConfigError, budgetsFor, mergeBudgetPolicies, parseBudgetPolicy, type BudgetPolicy } from '../../policies/budgets.js';
 import type { SpendScope } from '../../models/usage-store.js';
 
 const caller = { tenantId: 'acme', userId: 'alice', role: 'engineering' };

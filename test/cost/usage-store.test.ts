@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openGatewayDb, type GatewayDb } from '../../gateway/store.js';
+import { openGatewayDb, type GatewayDb } from '../../platform/sqlite.js';
 import { UsageStore } from '../../models/usage-store.js';
 import { T0, usageRecord } from './records.js';
 

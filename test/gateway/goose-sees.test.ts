@@ -14,8 +14,8 @@ import { loadPolicyStage } from '../../gateway/stages/policy.js';
 import { startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { waitUntil } from '../support/wait.js';
-import { computeEventHash } from '../../gateway/audit/event.js';
-import { CSV_HEADER, parseExport, toCsvRow } from '../../gateway/audit/export-format.js';
+import { computeEventHash } from '../../audit/event.js';
+import { CSV_HEADER, parseExport, toCsvRow } from '../../audit/export-format.js';
 
 /** Goose 400s containing any of these start compaction (crates/goose/src/providers/http_status.rs). */
 const TRIGGERS = [

@@ -10,7 +10,7 @@ import type { UpstreamConfig } from '../../gateway/config.js';
 import { errorReply, openAiStream, startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { waitUntil } from '../support/wait.js';
-import { openGatewayDb } from '../../gateway/store.js';
+import { openGatewayDb } from '../../platform/sqlite.js';
 import { UsageStore } from '../../models/usage-store.js';
 import type { UsageRecord } from '../../models/usage-record.js';
 import { estimatePromptTokens } from '../../gateway/cost/token-estimates.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import type { FinishHook, JsonObject, RequestContext } from '../../gateway/context.js';
 import { GatewayError } from '../../gateway/errors.js';
-import { openGatewayDb } from '../../gateway/store.js';
+import { openGatewayDb } from '../../platform/sqlite.js';
 import { blockMessage, createPrivacyGuardDeps, privacyGuardStage } from '../../gateway/stages/privacy-guard.js';
 import { reidentifyStage } from '../../gateway/stages/reidentify.js';
 import type { GuardPolicy } from '../../policies/guard-policy.js';

@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { TenantKeys, normaliseValue, GUARD_MASTER_KEY_FILE } from '../../gateway/guard/pseudonym.js';
 import { realisticSurrogate, luhnCheckDigit } from '../../gateway/guard/surrogate.js';
 import { Vault, loadOrCreateVaultKey, GUARD_VAULT_KEY_FILE } from '../../gateway/guard/vault.js';
-import { openGatewayDb } from '../../gateway/store.js';
-import { SecretStore } from '../../gateway/secrets/store.js';
+import { openGatewayDb } from '../../platform/sqlite.js';
+import { SecretStore } from '../../platform/secrets/store.js';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'sb-guard-'));

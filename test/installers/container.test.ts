@@ -68,6 +68,15 @@ describe('org server container', () => {
     assert.ok(!final.some((i) => i.op === 'RUN' && /apt-get install.*g\+\+/.test(i.args)), 'no compiler in the runtime stage');
   });
 
+  it('Dockerfile: the build stage copies every folder and file `npm run build` reads', () => {
+    const build = dockerfile.slice(0, dockerfile.map((i) => i.op).lastIndexOf('FROM'));
+    const copied = new Set(build.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from')).flatMap((i) => i.args.split(/\s+/).slice(0, -1)));
+    const tsconfig = JSON.parse(readFileSync('tsconfig.build.json', 'utf8')) as { include: string[] };
+    const scripts = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
+    const buildReads = [...tsconfig.include, 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.console.json', /node (\S+)\//.exec(scripts.build ?? '')?.[1] ?? 'scripts'];
+    for (const path of buildReads) assert.ok(copied.has(path), `the build stage must COPY ${path} (a fresh image build would fail without it)`);
+  });
+
   it('compose: controller on PostgreSQL, waits for a healthy database, health-checked, loopback port, read-only', () => {
     const compose = parseYaml(readFileSync('compose.yaml', 'utf8')) as {
       services: Record<string, { image?: string; build?: string; depends_on?: Record<string, { condition: string }>; environment?: Record<string, string>; healthcheck?: { test: string[] }; ports?: string[]; read_only?: boolean; volumes?: string[] }>;

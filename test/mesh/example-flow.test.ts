@@ -16,8 +16,8 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { MeshClient } from '../../mesh/client.js';
 import { createMeshMcpServer } from '../../mesh/mcp-server.js';
 import { serveMeshMcpHttp, type MeshMcpHttp } from '../../mesh/mcp-http.js';
-import { verifyChains } from '../../gateway/audit/verify-chain.js';
-import type { AuditEvent } from '../../gateway/audit/event.js';
+import { verifyChains } from '../../audit/verify-chain.js';
+import type { AuditEvent } from '../../audit/event.js';
 import type { ApprovalStatus, WorkItem } from '../../mesh/contracts.js';
 import { startMeshController, type MeshTestController } from './support.js';
 

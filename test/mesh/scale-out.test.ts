@@ -3,8 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startMeshController, type MeshTestController } from './support.js';
 import type { WorkItem } from '../../mesh/contracts.js';
-import { verifyChains } from '../../gateway/audit/verify-chain.js';
-import type { AuditEvent } from '../../gateway/audit/event.js';
+import { verifyChains } from '../../audit/verify-chain.js';
+import type { AuditEvent } from '../../audit/event.js';
 
 describe('two controllers on one PostgreSQL database', () => {
   let a: MeshTestController;

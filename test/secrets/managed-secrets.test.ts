@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair } from 'jose';
 import OpenAI from 'openai';
-import { SecretStore, SecretStoreError } from '../../gateway/secrets/store.js';
+import { SecretStore, SecretStoreError } from '../../platform/secrets/store.js';
 import { loadOrCreateLocalToken } from '../../gateway/local-token.js';
 import { TenantKeys } from '../../gateway/guard/pseudonym.js';
 import { loadOrCreateVaultKey } from '../../gateway/guard/vault.js';

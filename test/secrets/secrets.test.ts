@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SecretStore, SecretStoreError } from '../../gateway/secrets/store.js';
+import { SecretStore, SecretStoreError } from '../../platform/secrets/store.js';
 import { TenantKeys } from '../../gateway/guard/pseudonym.js';
 import { startScriptedUpstream } from '../support/scripted-upstream.js';
 import { startTestGateway } from '../support/gateway.js';

@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import type { UsageRecord } from '../../models/usage-record.js';
 import { UsageStore } from '../../models/usage-store.js';
 import { loadModelRegistry, type ModelPrice } from '../../models/registry.js';
-import { openGatewayDb } from '../../gateway/store.js';
+import { openGatewayDb } from '../../platform/sqlite.js';
 import { DownshiftRules, registryLookup } from '../../policies/downshift/rules.js';
 import { parseWindow, simulateRules, type SimulationReport } from '../../policies/downshift/simulate.js';
 import { parseDownshiftRules } from '../../policies/downshift/load.js';

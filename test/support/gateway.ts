@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { defaultGatewayConfig, type GatewayConfig } from '../../gateway/config.js';
 import { createGatewayServer, type GatewayServer } from '../../gateway/server.js';
-import { traceLogMixin } from '../../gateway/telemetry/log-context.js';
+import { traceLogMixin } from '../../platform/telemetry/log-context.js';
 import { resolveControllerLink, type ControllerLinkInput } from '../../gateway/bundles/controller-link-config.js';
 
 export interface TestGateway {

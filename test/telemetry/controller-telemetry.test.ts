@@ -7,9 +7,9 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { createControllerServices } from '../../controller/services.js';
 import { buildControllerServer } from '../../controller/server.js';
-import { traceLogMixin } from '../../gateway/telemetry/log-context.js';
+import { traceLogMixin } from '../../platform/telemetry/log-context.js';
 import { startTestController, type TestController } from '../controller/harness.js';
-import type { SpanRecord } from '../../gateway/telemetry/file-exporter.js';
+import type { SpanRecord } from '../../platform/telemetry/file-exporter.js';
 
 describe('controller tracing and metrics (fastify hooks over every route)', () => {
   let c: TestController;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { openAiCompletion, openAiStream, startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
-import type { SpanRecord } from '../../gateway/telemetry/file-exporter.js';
+import type { SpanRecord } from '../../platform/telemetry/file-exporter.js';
 
 function readSpans(dataDir: string): SpanRecord[] {
   const path = join(dataDir, 'traces', 'gateway.jsonl');

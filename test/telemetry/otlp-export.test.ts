@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
-import { resolveTelemetryConfig } from '../../gateway/telemetry/config.js';
+import { resolveTelemetryConfig } from '../../platform/telemetry/config.js';
 
 /** A stand-in OTLP/HTTP collector: records which signal paths were posted to. */
 describe('OTLP export when an endpoint is configured', () => {

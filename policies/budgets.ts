@@ -3,8 +3,8 @@
  * schema in policies/schema/budgets.schema.json) and which of them apply to one caller.
  */
 import { Ajv } from 'ajv';
-import budgetsSchema from '../../policies/schema/budgets.schema.json' with { type: 'json' };
-import type { SpendScope } from '../../models/usage-store.js';
+import budgetsSchema from './schema/budgets.schema.json' with { type: 'json' };
+import type { SpendScope } from '../models/usage-store.js';
 
 export { budgetsSchema };
 

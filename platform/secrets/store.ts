@@ -6,13 +6,13 @@
  * Names: `upstream.<name>` (API key of that upstream), `tenant.<id>.pseudonym` (versioned: every
  * rotation or BYOK import adds a version; old versions stay readable, so earlier pseudonyms still
  * re-identify, until they are pruned), and the secrets Switchboard keeps for itself
- * (gateway/secrets/managed.ts): `gateway.local-token`, `guard.master`, `vault.key`,
+ * (platform/secrets/managed.ts): `gateway.local-token`, `guard.master`, `vault.key`,
  * `signing.access-tokens`, `signing.bundles`, `signin.session-token`.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '../../bin/data-dir.js';
+import { writeFileAtomic } from '../atomic-file.js';
 import { EncryptedFileBackend, SecretStoreError } from './encrypted-file.js';
 import { openKeychain } from './keychain.js';
 

@@ -3,8 +3,8 @@
  * budgets, guard mode per data class, extension allowlist, downshift rules, skills, ABAC
  * rules), validated on arrival with the same schema the controller validates profiles with.
  */
-import { validateProfile } from '../../controller/profiles/catalog.js';
-import type { RoleProfile } from '../../controller/profiles/types.js';
+import { validateProfile } from '../profile-schema.js';
+import type { RoleProfile } from '../profile.js';
 
 export const BUNDLE_FORMAT = 1;
 

@@ -14,7 +14,7 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, scryptSync } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { writeFileAtomic } from '../../bin/data-dir.js';
+import { writeFileAtomic } from '../atomic-file.js';
 
 interface Sealed {
   iv: string;

@@ -1,6 +1,6 @@
 /** A role profile as loaded from policies/profiles/<role>.yaml (schema: policies/schema/profile.schema.json). */
-import type { GuardPolicy } from '../../policies/guard-policy.js';
-import type { DownshiftRuleSet } from '../../policies/downshift/types.js';
+import type { GuardPolicy } from './guard-policy.js';
+import type { DownshiftRuleSet } from './downshift/types.js';
 
 export type ModelTier = 'premium' | 'standard' | 'economy' | 'local';
 
