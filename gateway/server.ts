@@ -7,11 +7,11 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { FinishHook, JsonObject, JsonValue, RequestContext, RequestNotes, RouteKind, WireFormat } from './context.js';
+import type { FinishHook, JsonObject, RequestContext, RequestNotes, RouteKind, WireFormat } from './context.js';
 import type { GatewayConfig } from './config.js';
 import { GatewayError, errorBody } from './errors.js';
 import { runPipeline } from './pipeline.js';
-import { decodeUtf8, rememberRawRequest } from './wire/raw-request.js';
+import { parseRequestBody } from './wire/raw-request.js';
 import { eventOrClose, writeResponse } from './respond.js';
 import { createGatewayServices, type GatewayServices } from './services.js';
 import { presentedToken } from './stages/authenticate.js';
@@ -120,9 +120,7 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
       return;
     }
     try {
-      const body = JSON.parse(decodeUtf8(bytes)) as JsonValue;
-      rememberRawRequest(body, bytes);
-      done(null, body);
+      done(null, parseRequestBody(bytes));
     } catch (err) {
       done(new GatewayError(400, `Request body is not valid JSON: ${(err as Error).message}`, 'invalid_request_error', 'invalid_json'), undefined);
     }

@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeUtf8, itemRanges, markChanged, rawTextName, rememberRawRequest, requestPayload } from '../../gateway/wire/raw-request.js';
+import { decodeUtf8, itemRanges, markChanged, parseRequestBody, rawTextName, rememberRawRequest, requestPayload } from '../../gateway/wire/raw-request.js';
 import type { JsonObject, JsonValue } from '../../gateway/context.js';
 import { startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
@@ -45,6 +45,90 @@ describe('request body decoding', () => {
     }
     const bad = Buffer.concat([Buffer.from(pad), Buffer.from([0xed, 0xa0, 0x80, 0xc0, 0xaf, 0xff]), Buffer.from('—')]);
     assert.equal(decodeUtf8(bad), bad.toString('utf8'));
+  });
+});
+
+describe('request body parsing, item by item', () => {
+  /** What JSON.parse of the whole decoded body gives: the value, or the error message. */
+  function whole(bytes: Buffer): { value: JsonValue } | { error: string } {
+    try {
+      return { value: JSON.parse(bytes.toString('utf8')) as JsonValue };
+    } catch (err) {
+      return { error: (err as Error).message };
+    }
+  }
+  function pieces(bytes: Buffer): { value: JsonValue } | { error: string } {
+    try {
+      return { value: parseRequestBody(bytes) };
+    } catch (err) {
+      return { error: (err as Error).message };
+    }
+  }
+  // Long enough to take the piece-by-piece path.
+  const pad = 'p'.repeat(40 * 1024);
+
+  it('gives exactly what parsing the whole body gives, whatever the formatting, and the same errors', () => {
+    const arbGap = fc.constantFrom('', ' ', '\n  ', '\t', ',', ' , ', ',,', ':', '] [', '}', '"', 'x');
+    fc.assert(
+      fc.property(
+        fc.array(arbMessage, { minLength: 1, maxLength: 6 }),
+        fc.constantFrom(undefined, 1, '\t'),
+        fc.constantFrom('messages', 'input'),
+        fc.option(fc.tuple(fc.nat(), arbGap, fc.nat({ max: 2 })), { nil: undefined }),
+        (messages, indent, key, damage) => {
+          let text = JSON.stringify({ model: 'm', pad, [key]: messages, tools: [{ type: 'function' }], stream: true }, null, indent);
+          if (damage) {
+            // Damage the body somewhere after the padding (insert, replace or delete): gaps between
+            // items, brackets, values.
+            const from = text.indexOf(`"${key}"`);
+            const at = from + (damage[0] % (text.length - from));
+            text = text.slice(0, at) + damage[1] + text.slice(at + damage[2]);
+          }
+          const bytes = Buffer.from(text);
+          assert.deepEqual(pieces(bytes), whole(bytes));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('parses whole what it cannot split soundly: duplicate keys, escaped keys, bad UTF-8, no array', () => {
+    const cases = [
+      `{"pad":"${pad}","messages":[{"content":"a","content":"b"}]}`,
+      `{"pad":"${pad}","messages":[{"content":"a"}],"messages":[{"content":"b"}]}`,
+      `{"pad":"${pad}","messages":[{"cont\\u0065nt":"a"}]}`,
+      `{"pad":"${pad}","messages":"not an array","input":[{"content":"x"}]}`,
+      `{"pad":"${pad}","messages":[]}`,
+      `\ufeff{"pad":"${pad}","messages":[1]}`,
+      `{"pad":"${pad}","messages":[1]} trailing`,
+      // The gaps between items: exactly one comma, whitespace around it.
+      `{"pad":"${pad}","messages":[{"a":1} {"b":2}]}`,
+      `{"pad":"${pad}","messages":[{"a":1},,{"b":2}]}`,
+      `{"pad":"${pad}","messages":[{"a":1}:{"b":2}]}`,
+      `{"pad":"${pad}","messages":[,{"a":1}]}`,
+      `{"pad":"${pad}","messages":[{"a":1},]}`,
+      `{"pad":"${pad}","messages":[{"a":1} , \n {"b":2}]}`,
+      `{"pad":"${pad}","messages":["a" "b"]}`,
+      `{"pad":"${pad}","messages":[1 2]}`,
+      `{"pad":"${pad}","messages":[{"a":1}}`,
+      `[{"pad":"${pad}","messages":[1]}]`,
+    ];
+    for (const text of cases) {
+      const bytes = Buffer.from(text);
+      assert.deepEqual(pieces(bytes), whole(bytes), text.slice(-80));
+    }
+    const bad = Buffer.from(`{"pad":"${pad}","messages":[{"content":"\u00ff"}]}`);
+    bad[bad.length - 6] = 0xff;
+    const parsed = parseRequestBody(bad) as JsonObject;
+    assert.deepEqual(parsed, JSON.parse(bad.toString('utf8')));
+    assert.equal(rawTextName(parsed, 'messages[0].content', ((parsed['messages'] as JsonObject[])[0]!['content']) as string), undefined, 'no bytes vouched for');
+  });
+
+  it('keeps the body\'s key order and the bytes for reuse', () => {
+    const text = `{"model":"m","messages":[{"role":"user","content":"${pad}"}, {"role":"tool","content":"two"}],"tools":[],"stream":true}`;
+    const body = parseRequestBody(Buffer.from(text)) as JsonObject;
+    assert.deepEqual(Object.keys(body), ['model', 'messages', 'tools', 'stream']);
+    assert.equal(requestPayload(body).toString('utf8'), text.replace('}, {', '},{'));
   });
 });
 
