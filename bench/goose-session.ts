@@ -33,7 +33,7 @@ import { detect } from '../gateway/guard/detect.js';
 import { TenantKeys } from '../gateway/guard/pseudonym.js';
 import { DetectionMemo } from '../gateway/guard/detection-memo.js';
 import { maskRequestBody, type MaskOptions } from '../gateway/guard/mask-request.js';
-import { rememberRawRequest } from '../gateway/wire/raw-request.js';
+import { parseRequestBody } from '../gateway/wire/raw-request.js';
 
 const HELP = `Usage: npm run bench:goose-session -- [options]
 
@@ -174,9 +174,8 @@ function maskingOnly(turns: number, runs: number, files: Array<{ path: string; t
     const memo = new DetectionMemo(DEFAULT_MEMO_BYTES_PER_TENANT);
     const base: MaskOptions = { detect, pseudonymizer, modeFor: () => 'mask' };
     bodies.forEach((text, t) => {
-      // As the server does: the client's bytes are kept beside the body (they name resent texts).
-      const a = JSON.parse(text) as JsonObject;
-      rememberRawRequest(a, Buffer.from(text));
+      // As the server does: parsed from the client's bytes, which are kept beside the body (they name resent texts).
+      const a = parseRequestBody(Buffer.from(text)) as JsonObject;
       let started = performance.now();
       maskRequestBody(a, 'openai-chat', { ...base, memo });
       const m = performance.now() - started;
