@@ -1,9 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
 import type { JsonObject } from '../../gateway/context.js';
 import { TenantKeys, normaliseValue } from '../../gateway/guard/pseudonym.js';
-import { maskRequestBody, maskText, type MaskOptions } from '../../gateway/guard/mask-request.js';
+import { findVerbatim, maskRequestBody, maskText, type MaskOptions } from '../../gateway/guard/mask-request.js';
 import { realisticSurrogate } from '../../gateway/guard/surrogate.js';
 import { PseudonymMatcher, reidentifyText } from '../../gateway/guard/reidentify-stream.js';
 import type { GuardMode } from '../../policies/guard-policy.js';
@@ -100,6 +101,29 @@ describe('maskRequestBody (OpenAI chat)', () => {
     const result = maskRequestBody(body, 'openai-chat', options({}, 'mask', firstOnly));
     assert.equal(JSON.stringify(body).includes('Zephyrus'), false);
     assert.deepEqual(result.redactions, { PERSON: 2 });
+  });
+});
+
+describe('verbatim repeats', () => {
+  /** The trie scan every search used before (leftmost-longest, no word boundaries). */
+  function byTrie(text: string, values: Array<{ pseudonym: string; value: string }>) {
+    const out: Array<{ start: number; end: number; cls: string }> = [];
+    new PseudonymMatcher(values, { wordBoundaries: false }).forEachMatch(text, (start, end, cls) => out.push({ start, end, cls }));
+    return out;
+  }
+
+  it('finds the same repeats with indexOf per value as the trie does: leftmost-longest, no overlaps', () => {
+    // A tiny alphabet, so values overlap, nest and share prefixes and suffixes all the time.
+    const arbValue = fc.string({ unit: fc.constantFrom('a', 'b', 'c', 'é', '😀'), minLength: 1, maxLength: 5 });
+    fc.assert(
+      fc.property(fc.uniqueArray(arbValue, { minLength: 1, maxLength: 40 }), fc.array(fc.oneof(arbValue, fc.constantFrom('a', 'x', ' ')), { maxLength: 60 }), (values, pieces) => {
+        const entries = values.map((v, i) => ({ pseudonym: v, value: `CLASS_${i % 3}` }));
+        const text = pieces.join('');
+        const found = findVerbatim(text, entries).map((f) => ({ start: f.start, end: f.end, cls: f.class }));
+        assert.deepEqual(found, byTrie(text, entries));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
