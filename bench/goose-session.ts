@@ -20,6 +20,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { setTimeout as delay } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
 import { startScriptedUpstream } from '../test/support/scripted-upstream.js';
@@ -46,6 +47,10 @@ Options:
   --quick       fewer runs, for a smoke check
   --masking-only  only the in-process masking part (no servers)
   --stages      also time each pipeline stage and finish hook in-process (turns ≥ 250 KB)
+  --gap <ms>    idle time after each request (default 25; 0 = back to back). Goose's turns are
+                seconds apart (the model answers, tools run), and the gateway's after-answer work
+                (audit completion, metering) runs in that gap; back to back, that work lands in
+                the next measured request, on either side of the comparison
   -h, --help    this text
 `;
 
@@ -54,10 +59,10 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function settings(argv: string[]): { runs: number; turns: number; maskingOnly: boolean; stages: boolean } {
+function settings(argv: string[]): { runs: number; turns: number; maskingOnly: boolean; stages: boolean; gapMs: number } {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { runs: { type: 'string' }, turns: { type: 'string' }, quick: { type: 'boolean', default: false }, 'masking-only': { type: 'boolean', default: false }, stages: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } }, strict: true });
+    parsed = parseArgs({ args: argv, options: { runs: { type: 'string' }, turns: { type: 'string' }, quick: { type: 'boolean', default: false }, 'masking-only': { type: 'boolean', default: false }, stages: { type: 'boolean', default: false }, gap: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } }, strict: true });
   } catch (err) {
     fail((err as Error).message);
   }
@@ -65,13 +70,13 @@ function settings(argv: string[]): { runs: number; turns: number; maskingOnly: b
     process.stdout.write(HELP);
     process.exit(0);
   }
-  const int = (flag: string, v: string | undefined, d: number) => {
+  const int = (flag: string, v: string | undefined, d: number, min = 1) => {
     if (v === undefined) return d;
     const n = Number(v);
-    if (!Number.isInteger(n) || n <= 0) fail(`${flag} must be a positive integer (got "${v}")`);
+    if (!Number.isInteger(n) || n < min) fail(`${flag} must be an integer ≥ ${min} (got "${v}")`);
     return n;
   };
-  return { runs: int('--runs', parsed.values.runs, parsed.values.quick ? 4 : 12), turns: int('--turns', parsed.values.turns, 30), maskingOnly: parsed.values['masking-only'], stages: parsed.values.stages };
+  return { runs: int('--runs', parsed.values.runs, parsed.values.quick ? 4 : 12), turns: int('--turns', parsed.values.turns, 30), maskingOnly: parsed.values['masking-only'], stages: parsed.values.stages, gapMs: int('--gap', parsed.values.gap, 25, 0) };
 }
 
 /** Nearest-rank percentile of unsorted samples. */
@@ -137,6 +142,11 @@ function sessionBodies(turns: number, nonce: string, files: Array<{ path: string
     messages.push({ role: 'assistant', content: `Turn ${t}: ${a.path} and ${b.path} read; summarising for ${person.name}.` });
   }
   return bodies;
+}
+
+/** The gap between requests (see --gap); 0 sends the next one at once. */
+async function idle(ms: number): Promise<void> {
+  if (ms > 0) await delay(ms);
 }
 
 /** Process CPU time in ms (user + system): unlike wall time, barely moved by other load on the machine. */
@@ -234,7 +244,7 @@ function timeStages(stages: Stage[], record: () => boolean): Map<string, number[
 }
 
 async function main(): Promise<void> {
-  const { runs, turns, maskingOnly: onlyMasking, stages: timeEachStage } = settings(process.argv.slice(2));
+  const { runs, turns, maskingOnly: onlyMasking, stages: timeEachStage, gapMs } = settings(process.argv.slice(2));
   const files = sourceFiles();
   if (onlyMasking) {
     maskingOnly(turns, runs, files);
@@ -277,11 +287,14 @@ async function main(): Promise<void> {
         let g: { ms: number; cpu: number };
         if ((run + t) % 2 === 0) {
           d = await send(dispatcher, direct, body, undefined);
+          await idle(gapMs);
           g = await send(dispatcher, viaGateway, body, token);
         } else {
           g = await send(dispatcher, viaGateway, body, token);
+          await idle(gapMs);
           d = await send(dispatcher, direct, body, undefined);
         }
+        await idle(gapMs);
         // The scripted upstream records every request; drop them so the heap stays the session's.
         upstream.received.length = 0;
         added[t]!.push(g.ms - d.ms);
@@ -293,7 +306,7 @@ async function main(): Promise<void> {
 
     const fmt = (n: number) => n.toFixed(2).padStart(7);
     const kb = (n: number) => `${(n / 1024).toFixed(0)} KB`.padStart(7);
-    process.stdout.write(`\nGoose-shaped session: ${turns} turns × ${runs} runs, 30 tool schemas, stream + include_usage; node ${process.version}\n\n`);
+    process.stdout.write(`\nGoose-shaped session: ${turns} turns × ${runs} runs, 30 tool schemas, stream + include_usage, ${gapMs} ms idle after each request; node ${process.version}\n\n`);
     process.stdout.write(' turn    body  direct P50  added P50  added P99  added CPU P50  scanned afresh (median)\n');
     for (let t = 0; t < turns; t++) {
       const s = [...scanned[t]!].sort((a, b) => a - b);
