@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { detect } from '../../gateway/guard/detect.js';
-import { TextView } from '../../gateway/guard/detectors/text-view.js';
+import { registeredKeywords, TextView } from '../../gateway/guard/detectors/text-view.js';
 import { shannonEntropy } from '../../gateway/guard/detectors/detector.js';
 
 /**
@@ -59,6 +59,40 @@ describe('detection shortcuts keep their results', () => {
     assert.ok(words.includes('Ship'));
     assert.ok(words.includes('pw 4'));
     assert.ok(!view.wordHits().positions.includes(text.indexOf('password')));
+  });
+
+  it('case-insensitive reads of the text find what lower-case reads of its lower-cased copy find', () => {
+    // TextView.foldsLikeLower: for every character of the keywords and of the CSV header words, a
+    // code point matches it under /i exactly when it lower-cases to it, "İ" and the Kelvin sign aside.
+    const headerWords = 'full_name customer_name contact_name first_name last_name given_name family_name surname author assignee recipient patient employee person owner client "';
+    const chars = [...new Set([...registeredKeywords().join(''), ...headerWords.replace(/ /g, '')])];
+    const exact = chars.map((k) => new RegExp(`^${k.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`, 'i'));
+    for (let cp = 0; cp <= 0xffff; cp++) {
+      if ((cp >= 0xd800 && cp < 0xe000) || cp === 0x130 || cp === 0x212a) continue;
+      const c = String.fromCharCode(cp);
+      const lower = c.toLowerCase();
+      for (let k = 0; k < chars.length; k++) {
+        if (exact[k]!.test(c) !== (lower === chars[k])) assert.fail(`U+${cp.toString(16)} against "${chars[k]}"`);
+      }
+    }
+    // The two exceptions: a Kelvin sign reads from the lower-cased copy, an "İ" from the text itself.
+    const kelvin = new TextView('my to\u212Aen is x');
+    assert.equal(kelvin.foldsLikeLower, false);
+    assert.ok(kelvin.wordHits().positions.includes(3));
+    // CSV header words: any case from the text, any case from the copy (Kelvin sign), lower case only
+    // when lower-casing changes the text's length ("İ"), as before the copy was dropped.
+    const csv = (text: string) => detect(text).filter((f) => f.detector === 'csv:person').map((f) => text.slice(f.start, f.end));
+    assert.deepEqual(csv('id,NAME,i\n1,Zork,2'), ['Zork']);
+    assert.deepEqual(csv('id,NAME,\u212A\n1,Zork,2'), ['Zork']);
+    assert.deepEqual(csv('id,name,İ\n1,Zork,2'), ['Zork']);
+    assert.deepEqual(csv('id,NAME,İ\n1,Zork,2'), []);
+  });
+
+  it('PO boxes are looked for only where a run of digits follows "box" or "postfach" and one space', () => {
+    assert.deepEqual(found('Send it to PO Box 4711, Springfield.').filter((f) => f.startsWith('ADDRESS')), ['ADDRESS:PO Box 4711, Springfield']);
+    assert.deepEqual(found('Postfach #12 bitte'), ['ADDRESS:Postfach #12']);
+    assert.deepEqual(found('P.O. BOX\u00a0731'), ['ADDRESS:P.O. BOX\u00a0731']);
+    assert.deepEqual(found('inbox 12 and Postfach12'), []);
   });
 
   it('number-led rules start at runs of digits, or at "+" and "(" before them', () => {

@@ -197,6 +197,22 @@ function scanContinentalLines(text: string, runs: readonly number[], out: Findin
   }
 }
 
+/**
+ * Whether PO_BOX can match: each match ends in "box" or "postfach" (any case), one \s, an optional
+ * '#', then the first digit of a run. Checked at the runs' starts instead of searching the text.
+ */
+function mayHoldPoBox(text: string, runs: readonly number[]): boolean {
+  for (let k = 0; k < runs.length; k += 2) {
+    let i = runs[k]! - 1;
+    if (text.charCodeAt(i) === 35) i--; // '#'
+    if (i < 1 || !SPACE.test(text[i]!)) continue;
+    const c = text.charCodeAt(i - 1) | 32;
+    if (c === 120 || c === 104) return true; // box, postfach
+  }
+  return false;
+}
+const SPACE = /\s/;
+
 /** Runs `re` (sticky) at each reported word start of `family`, skipping starts inside the last match. */
 function scanWordLed(text: string, view: TextView, family: number, re: RegExp, glued: ((c: number) => boolean) | null,
   fn: (start: number, m: RegExpExecArray) => void): void {
@@ -238,8 +254,7 @@ export const addressDetector: Detector = {
         scanAll(MILITARY, text, (m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'rule:military' }));
       }
       scanWordLed(text, view, UNIT_WORDS, UNIT_AT, isWordOrDot, (at, m) => out.push({ class: 'ADDRESS', start: at, end: at + m[0].length, score: 0.6, detector: 'rule:unit' }));
-      const lower = view.lower();
-      if (lower.includes('box') || lower.includes('postfach')) scanAll(PO_BOX, text, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.85, 'rule:po_box', out));
+      if (mayHoldPoBox(text, runs)) scanAll(PO_BOX, text, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.85, 'rule:po_box', out));
       scanWordLed(text, view, CUE_WORDS, CUE_AT, null, (at, m) => {
         const start = at + m[0].length;
         let end = start;

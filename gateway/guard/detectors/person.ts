@@ -206,21 +206,62 @@ const WEAK: WordClass = { kind: 'weak', given: false };
 const WEAK_GIVEN: WordClass = { kind: 'weak', given: true };
 
 /**
- * classify() for text[start, end): the common "Anna" shape (A–Z then a–z) is checked on char codes
- * and looked up as one slice of the lower-cased text; everything else goes through classify().
+ * LEXICON's words made of a–z only, in an open-addressing table that is probed straight from the
+ * text's characters (A–Z folded to a–z): an ASCII word costs no slice, no lower-cased string and no
+ * string hashing. Holds exactly what LEXICON.get() gives for such a word.
  */
-function classifyAt(text: string, lower: string | null, start: number, end: number): WordClass {
-  if (lower !== null && isSimpleAsciiNameAt(text, start, end)) {
+const ASCII_LEXICON_BITS = 18; // 262 144 slots for ≈ 80 000 words
+const ASCII_LEXICON_MASK = (1 << ASCII_LEXICON_BITS) - 1;
+const asciiLexiconKeys: string[] = new Array<string>(1 << ASCII_LEXICON_BITS).fill('');
+const asciiLexiconHashes = new Int32Array(1 << ASCII_LEXICON_BITS);
+const asciiLexiconFlags = new Uint8Array(1 << ASCII_LEXICON_BITS);
+/** FNV-1a over text[start, end) with A–Z folded to a–z (callers pass ASCII letters only). */
+function foldedHash(text: string, start: number, end: number): number {
+  let h = 0x811c9dc5 | 0;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ (text.charCodeAt(i) | 32), 0x01000193);
+  return h;
+}
+for (const [word, flags] of LEXICON) {
+  if (!/^[a-z]+$/.test(word)) continue;
+  const h = foldedHash(word, 0, word.length);
+  let slot = h & ASCII_LEXICON_MASK;
+  while (asciiLexiconKeys[slot] !== '') slot = (slot + 1) & ASCII_LEXICON_MASK;
+  asciiLexiconKeys[slot] = word;
+  asciiLexiconHashes[slot] = h;
+  asciiLexiconFlags[slot] = flags;
+}
+/** LEXICON.get() of text[start, end) lower-cased, for a word of ASCII letters; 0 when absent. */
+function asciiLexiconFlagsAt(text: string, start: number, end: number): number {
+  const h = foldedHash(text, start, end);
+  const length = end - start;
+  for (let slot = h & ASCII_LEXICON_MASK; ; slot = (slot + 1) & ASCII_LEXICON_MASK) {
+    const key = asciiLexiconKeys[slot]!;
+    if (key === '') return 0;
+    if (asciiLexiconHashes[slot] !== h || key.length !== length) continue;
+    let i = 0;
+    while (i < length && key.charCodeAt(i) === (text.charCodeAt(start + i) | 32)) i++;
+    if (i === length) return asciiLexiconFlags[slot]!;
+  }
+}
+
+/**
+ * classify() for text[start, end): the common "Anna" shape (A–Z then a–z) is checked on char codes
+ * and looked up in the ASCII table; everything else goes through classify(). `lowerKeepsOffsets`
+ * says whether lower-casing the whole text kept its length: when it did not ("İ"), every word goes
+ * through classify(), as when the lookup read a slice of the lower-cased text.
+ */
+function classifyAt(text: string, lowerKeepsOffsets: boolean, start: number, end: number): WordClass {
+  if (lowerKeepsOffsets && isSimpleAsciiNameAt(text, start, end)) {
     if (end - start === 1) return INITIAL;
-    return flagsClass(LEXICON.get(lower.slice(start, end)) ?? 0);
+    return flagsClass(asciiLexiconFlagsAt(text, start, end));
   }
   // ASCII letters only, capital first, a capital inside ("TextView", "HTTP", "McKay"): no
   // apostrophe to strip, and NAME_SHAPE holds only for Mc/Mac + a simple name, so classify()'s
   // slice and regex are skipped for the camel-case and acronym words that fill code.
-  if (lower !== null && isAsciiLettersAt(text, start, end)) {
+  if (lowerKeepsOffsets && isAsciiLettersAt(text, start, end)) {
     if ((end - start > 2 && text.startsWith('Mc', start) && isSimpleAsciiNameAt(text, start + 2, end))
       || (end - start > 3 && text.startsWith('Mac', start) && isSimpleAsciiNameAt(text, start + 3, end))) {
-      return flagsClass(LEXICON.get(lower.slice(start, end)) ?? 0);
+      return flagsClass(asciiLexiconFlagsAt(text, start, end));
     }
     return WORD;
   }
@@ -577,11 +618,13 @@ const NAME_HEADER = /^(?:name|full_?name|fullname|customer|customer_?name|contac
 const CELL_NAME = /^(?:\p{Lu}[\p{L}\p{M}'’\-]*\.?)(?: (?:\p{Lu}[\p{L}\p{M}'’\-]*\.?|van|von|de|der|den|da|di|du|del|della|la|le|ten|ter|bin|al|dos|das|zu)){0,4}$/u;
 
 /**
- * A header word ending a cell (lower-cased text): where a CSV header may be. Tried at the word
+ * A header word ending a cell (in the lower-cased text): where a CSV header may be. Tried at the word
  * starts the shared index reports; only those lines are split, and the rows under a header until
  * the cell count changes.
  */
 const CSV_HEADER_WORD = /(?:full_?name|customer_?name|contact_?name|first_?name|last_?name|given_?name|family_?name|name|customer|contact|person|employee|patient|client|owner|surname|author|assignee|recipient)"?(?=,|\r?\n|$)/y;
+/** The same over the text itself, when it folds like its lower-cased copy (TextView.foldsLikeLower). */
+const CSV_HEADER_WORD_ANY_CASE = new RegExp(CSV_HEADER_WORD.source, 'iy');
 const CSV_HEADER_WORDS = keywordFamily(['name', 'full', 'customer', 'contact', 'person', 'employee', 'patient', 'client', 'owner',
   'first', 'last', 'given', 'surname', 'family', 'author', 'assignee', 'recipient']);
 
@@ -590,19 +633,19 @@ const CSV_HEADER_WORDS = keywordFamily(['name', 'full', 'customer', 'contact', '
  * cell in that column is a person when it is shaped like a name. Cells are split on commas outside
  * double quotes.
  */
-function addCsvNameColumns(text: string, lower: string, view: TextView, out: Finding[]): void {
-  if (!lower.includes(',')) return;
+function addCsvNameColumns(text: string, headerText: string, headerWord: RegExp, view: TextView, out: Finding[]): void {
+  if (!headerText.includes(',')) return;
   let done = 0;
   const { positions, masks } = view.wordHits();
   for (let h = 0; h < positions.length; h++) {
     if ((masks[h]! & CSV_HEADER_WORDS) === 0) continue;
-    CSV_HEADER_WORD.lastIndex = positions[h]!;
-    const m = CSV_HEADER_WORD.exec(lower);
+    headerWord.lastIndex = positions[h]!;
+    const m = headerWord.exec(headerText);
     if (!m) continue;
-    const headerStart = lower.lastIndexOf('\n', m.index) + 1;
+    const headerStart = headerText.lastIndexOf('\n', m.index) + 1;
     if (headerStart < done) continue;
-    let headerEnd = lower.indexOf('\n', m.index);
-    if (headerEnd === -1) headerEnd = lower.length;
+    let headerEnd = headerText.indexOf('\n', m.index);
+    if (headerEnd === -1) headerEnd = headerText.length;
     done = headerEnd;
     const header = splitCsvLine(text, headerStart, headerEnd);
     if (header.length < 2) continue;
@@ -667,10 +710,8 @@ export const personDetector: Detector = {
     // The regex engine skips the (many) non-capitalised characters natively, much faster than a
     // charCodeAt loop; test() with lastIndex allocates no match array. Each word is then read by hand.
     const n = text.length;
-    // One native lower-casing of the whole text, so a lexicon lookup costs one slice, not two
-    // strings. Some characters change length when lower-cased ("İ"); then words are lowered one by one.
-    const lowered = view.lower();
-    const lower = lowered.length === n ? lowered : null;
+    // Some characters change length when lower-cased ("İ"); then words are lowered one by one.
+    const lowerKeepsOffsets = view.lowerKeepsOffsets;
     FREE_CAPITAL.lastIndex = 0;
     while (FREE_CAPITAL.test(text)) {
       const start = FREE_CAPITAL.lastIndex - 1;
@@ -693,7 +734,7 @@ export const personDetector: Detector = {
       }
       const last = text.charCodeAt(j - 1);
       const end = last === 45 || last === 39 ? j - 1 : j;
-      const { kind, given } = classifyAt(text, lower, start, end);
+      const { kind, given } = classifyAt(text, lowerKeepsOffsets, start, end);
       const tok: Token = { start, end, kind, given };
       if (chain.length > 0) {
         const prev = chain[chain.length - 1]!;
@@ -715,8 +756,11 @@ export const personDetector: Detector = {
     const listed = out.length;
     if (singles.length > 0) addListNeighbours(text, singles, out, firstOwn);
     if (text.includes('name')) addLowerCaseAfterCue(text, view, out);
-    // Header words are ASCII: the original text stands in when lower-casing changed its length.
-    addCsvNameColumns(text, lower ?? text, view, out);
+    // Header words are ASCII: read case-insensitively from the text when that matches as on its
+    // lower-cased copy, from the copy when the text holds a Kelvin sign, and case-sensitively from
+    // the text itself when lower-casing changed its length.
+    if (view.foldsLikeLower) addCsvNameColumns(text, text, CSV_HEADER_WORD_ANY_CASE, view, out);
+    else addCsvNameColumns(text, lowerKeepsOffsets ? view.lower() : text, CSV_HEADER_WORD, view, out);
     dropFirms(text, out, listed);
   },
 };

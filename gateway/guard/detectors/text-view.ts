@@ -2,8 +2,8 @@
  * What detectors learn about one text, learnt once and shared by every detector (detect() builds one
  * per text and hands it to each):
  *
- * - Cheap whole-text probes (a digit, an '@', a capital, …) and the lower-cased text, each computed
- *   on first use.
+ * - Cheap whole-text probes (a digit, an '@', a capital, …), each computed on first use, and the
+ *   lower-cased text, which detect()'s detectors need only when the text holds a Kelvin sign.
  * - The shared scan: every run of ASCII digits (one native search), and every word start where a
  *   registered keyword begins (one native search for the keywords of every family at once, see
  *   `keywordFamily`). Detectors anchored on numbers (streets, cards, phones, SSNs, IBANs, IPs,
@@ -17,7 +17,15 @@
 export class TextView {
   readonly text: string;
   #lower: string | undefined;
-  #facts = new Map<string, boolean>();
+  /** Probe results, one field each (a Map keyed by name cost more than the probes it saved). */
+  #digitRun: [boolean | undefined, boolean | undefined, boolean | undefined, boolean | undefined] = [undefined, undefined, undefined, undefined];
+  #upper: boolean | undefined;
+  #at: boolean | undefined;
+  #colon: boolean | undefined;
+  #equals: boolean | undefined;
+  #dot: boolean | undefined;
+  #sameLengthLower: boolean | undefined;
+  #asciiFold: boolean | undefined;
   #digitRuns: number[] | undefined;
   #wordHits: number[] | undefined;
   #wordMasks: number[] | undefined;
@@ -26,40 +34,57 @@ export class TextView {
     this.text = text;
   }
 
-  #fact(name: string, test: () => boolean): boolean {
-    let v = this.#facts.get(name);
-    if (v === undefined) this.#facts.set(name, (v = test()));
-    return v;
-  }
-
   /** A run of at least n ASCII digits (1–4). */
   digitRun(n: 1 | 2 | 3 | 4): boolean {
-    return this.#fact(`d${n}`, () => {
+    let v = this.#digitRun[n - 1];
+    if (v === undefined) {
       if (this.#digitRuns) {
         const runs = this.#digitRuns;
-        for (let k = 0; k < runs.length; k += 2) if (runs[k + 1]! - runs[k]! >= n) return true;
-        return false;
+        v = false;
+        for (let k = 0; k < runs.length; k += 2) if (runs[k + 1]! - runs[k]! >= n) { v = true; break; }
+      } else {
+        v = DIGIT_RUNS[n - 1]!.test(this.text);
       }
-      return DIGIT_RUNS[n - 1]!.test(this.text);
-    });
+      this.#digitRun[n - 1] = v;
+    }
+    return v;
   }
   get hasDigit(): boolean {
     return this.digitRun(1);
   }
   get hasUpper(): boolean {
-    return this.#fact('upper', () => /[A-Z\u00C0-\uFFFF]/.test(this.text));
+    return (this.#upper ??= /[A-Z\u00C0-\uFFFF]/.test(this.text));
   }
   get hasAt(): boolean {
-    return this.#fact('@', () => this.text.includes('@'));
+    return (this.#at ??= this.text.includes('@'));
   }
   get hasColon(): boolean {
-    return this.#fact(':', () => this.text.includes(':'));
+    return (this.#colon ??= this.text.includes(':'));
   }
   get hasEquals(): boolean {
-    return this.#fact('=', () => this.text.includes('='));
+    return (this.#equals ??= this.text.includes('='));
   }
   get hasDot(): boolean {
-    return this.#fact('.', () => this.text.includes('.'));
+    return (this.#dot ??= this.text.includes('.'));
+  }
+
+  /**
+   * Whether lower-casing keeps every offset. Only U+0130 "İ" changes length when lower-cased (it
+   * becomes "i" + U+0307); every other code point, and the context-dependent final sigma, keeps it.
+   */
+  get lowerKeepsOffsets(): boolean {
+    return (this.#sameLengthLower ??= !this.text.includes('\u0130'));
+  }
+  /**
+   * Whether a case-insensitive (non-Unicode /i) search of the text finds exactly what a
+   * case-sensitive search of the lower-cased text finds, for lower-case patterns made of the
+   * characters of the registered keywords and of PERSON's CSV header words (ASCII and "áéíóúç";
+   * every code point was checked against each, see test/guard): true unless the text holds one of
+   * the two code points whose lower case holds ASCII ("İ" → "i̇", Kelvin sign "K" → "k"), which /i
+   * does not fold. Then no lower-cased copy is needed.
+   */
+  get foldsLikeLower(): boolean {
+    return (this.#asciiFold ??= this.lowerKeepsOffsets && !this.text.includes('\u212A'));
   }
 
   /** The lower-cased text, computed on first use. */
@@ -101,16 +126,16 @@ export class TextView {
       const positions: number[] = [];
       const masks: number[] = [];
       const keywords = compiledKeywords();
-      const lower = this.lower();
-      // Lower-casing keeps offsets unless some character changes length ("İ"); then the
-      // case-insensitive form reads the text itself.
-      const sameLength = lower.length === this.text.length;
-      const hay = sameLength ? lower : this.text;
-      const re = sameLength ? keywords.lower : keywords.anyCase;
+      // The case-insensitive form reads the text itself, with no lower-cased copy, when that finds
+      // the same as the lower-case form over the lower-cased text (foldsLikeLower), and also when
+      // lower-casing changes the text's length ("İ"). Only a Kelvin sign needs the copy.
+      const folded = this.foldsLikeLower || !this.lowerKeepsOffsets;
+      const hay = folded ? this.text : this.lower();
+      const re = folded ? keywords.anyCase : keywords.lower;
       re.lastIndex = 0;
       for (let m = re.exec(hay); m !== null; m = re.exec(hay)) {
         positions.push(m.index);
-        masks.push(keywords.masks.get(sameLength ? m[0] : m[0].toLowerCase()) ?? ALL_FAMILIES);
+        masks.push(keywords.masks.get(folded ? m[0].toLowerCase() : m[0]) ?? ALL_FAMILIES);
       }
       this.#wordHits = positions;
       this.#wordMasks = masks;
