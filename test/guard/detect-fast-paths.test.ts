@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { detect } from '../../gateway/guard/detect.js';
 import { registeredKeywords, TextView } from '../../gateway/guard/detectors/text-view.js';
-import { shannonEntropy } from '../../gateway/guard/detectors/detector.js';
+import { isRegexSpace, shannonEntropy } from '../../gateway/guard/detectors/detector.js';
 
 /**
  * The speed work in the detectors replaced whole-text scans with anchored ones (continental streets
@@ -86,6 +86,18 @@ describe('detection shortcuts keep their results', () => {
     assert.deepEqual(csv('id,NAME,\u212A\n1,Zork,2'), ['Zork']);
     assert.deepEqual(csv('id,name,İ\n1,Zork,2'), ['Zork']);
     assert.deepEqual(csv('id,NAME,İ\n1,Zork,2'), []);
+  });
+
+  it('"corner of" is looked for only at keyword hits, which no keyword can hide', () => {
+    // A keyword spanning a word start that begins with "c" would hide "corner" from the search.
+    for (const k of registeredKeywords()) assert.ok(!/[^A-Za-z0-9_]c/.test(k), k);
+    assert.deepEqual(found('Meet at the corner of Main and Elm Street.'), ['ADDRESS:the corner of Main and Elm Street.']);
+    assert.deepEqual(found('key-corner of 5th and 7th'), ['ADDRESS:corner of 5th and 7']);
+    assert.deepEqual(found('Meet at the Corner of Main and Elm.'), []);
+  });
+
+  it('\\s by code unit is the regular expression\'s \\s', () => {
+    for (let c = 0; c <= 0xffff; c++) assert.equal(isRegexSpace(c), /\s/.test(String.fromCharCode(c)), `U+${c.toString(16)}`);
   });
 
   it('PO boxes are looked for only where a run of digits follows "box" or "postfach" and one space', () => {

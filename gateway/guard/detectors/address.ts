@@ -6,7 +6,7 @@
  */
 import type { Finding } from '../types.js';
 import { keywordFamily, TextView } from './text-view.js';
-import { type Detector } from './detector.js';
+import { isRegexSpace, type Detector } from './detector.js';
 
 const W = "[\\p{L}\\p{M}'’.\\-]+";
 const CAP = "\\p{Lu}[\\p{L}\\p{M}'’.\\-]*";
@@ -112,6 +112,19 @@ const STREET_PREFIX_WORDS = keywordFamily(['Rue', 'Rua', 'Rúa', 'Via', 'Viale',
   'Calle', 'C/', 'Carrer', 'Avenida', 'Avda.', 'Av.', 'Piazza', 'Plaza', 'Plaça', 'Paseo', 'Passeig', 'Pasaje', 'Ronda', 'Rambla',
   'Travesía', 'Camino', 'Carretera', 'Glorieta', 'Largo', 'Travessa', 'Ulica', 'ul.', 'Boulevard', 'Chemin', 'Allée', 'Place']);
 const UNIT_WORDS = keywordFamily(['Apt', 'Apartment', 'Suite', 'Ste', 'Unit', 'Flat', 'Bldg', 'Building']);
+/**
+ * "corner": every CORNER match holds "corner of" at a word start ("\b(?:the )?corner"), which the
+ * keyword search reports (no keyword that starts before it can span it), so the texts holding one
+ * are known without searching each text for "corner of".
+ */
+const CORNER_WORDS = keywordFamily(['corner']);
+function mayHoldCorner(text: string, view: TextView): boolean {
+  const { positions, masks } = view.wordHits();
+  for (let h = 0; h < positions.length; h++) {
+    if ((masks[h]! & CORNER_WORDS) !== 0 && text.startsWith('corner of', positions[h]!)) return true;
+  }
+  return false;
+}
 const CUE_WORDS = keywordFamily(['address', 'addr', 'live', 'lives', 'living', 'located', 'reside', 'resides', 'ship', 'shipping',
   'deliver', 'delivery', 'mail', 'mailing', 'send', 'moved', 'home', 'billing', 'postal']);
 
@@ -205,13 +218,12 @@ function mayHoldPoBox(text: string, runs: readonly number[]): boolean {
   for (let k = 0; k < runs.length; k += 2) {
     let i = runs[k]! - 1;
     if (text.charCodeAt(i) === 35) i--; // '#'
-    if (i < 1 || !SPACE.test(text[i]!)) continue;
+    if (i < 1 || !isRegexSpace(text.charCodeAt(i))) continue;
     const c = text.charCodeAt(i - 1) | 32;
     if (c === 120 || c === 104) return true; // box, postfach
   }
   return false;
 }
-const SPACE = /\s/;
 
 /** Runs `re` (sticky) at each reported word start of `family`, skipping starts inside the last match. */
 function scanWordLed(text: string, view: TextView, family: number, re: RegExp, glued: ((c: number) => boolean) | null,
@@ -241,7 +253,7 @@ function scanWordLed(text: string, view: TextView, family: number, re: RegExp, g
 export const addressDetector: Detector = {
   name: 'address',
   classes: ['ADDRESS'],
-  applies: (text, view?: TextView) => (view ? view.hasDigit || text.includes('corner of') : true),
+  applies: (text, view?: TextView) => (view ? view.hasDigit || mayHoldCorner(text, view) : true),
   scan(text: string, out: Finding[], view: TextView = new TextView(text)): void {
     if (view.hasDigit) {
       // Street rules need a number: they start at a run of digits or at a street word the shared
@@ -272,7 +284,7 @@ export const addressDetector: Detector = {
         if (/\d/.test(value) && value.length >= 6) out.push({ class: 'ADDRESS', start, end, score: 0.8, detector: 'context:address' });
       });
     }
-    if (text.includes('corner of')) {
+    if (mayHoldCorner(text, view)) {
       // The whole corner phrase outranks the street line inside it.
       scanAll(CORNER, text, (m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.9, detector: 'rule:corner' }));
     }

@@ -33,9 +33,24 @@ function isSpace(c: number): boolean {
   return c === 32 || c === 9;
 }
 
-/** snake, kebab, dotted and camelCase keys to lower-case segments. */
-function keySegments(key: string): string[] {
-  return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase().split(/[_\-.]+/).filter(Boolean);
+/**
+ * Whether a segment of the key text[start, end) names something about a secret: the key is split
+ * at '_', '-' and '.' and between a lower-case letter or digit and a capital (snake, kebab, dotted
+ * and camelCase keys), each segment lower-cased. Keys are ASCII (isKeyCode).
+ */
+function hasNonSecretSegment(text: string, start: number, end: number): boolean {
+  let from = start;
+  for (let i = start; i <= end; i++) {
+    const c = i < end ? text.charCodeAt(i) : 95;
+    const separator = c === 95 || c === 45 || c === 46;
+    if (!separator && !(c >= 65 && c <= 90 && i > start && isLowerOrDigitCode(text.charCodeAt(i - 1)))) continue;
+    if (i > from && NOT_A_SECRET_SEGMENT.has(text.slice(from, i).toLowerCase())) return true;
+    from = separator ? i + 1 : i;
+  }
+  return false;
+}
+function isLowerOrDigitCode(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
 }
 
 function charClassTransitions(v: string): number {
@@ -187,8 +202,7 @@ export const assignmentDetector: Detector = {
       if (!secretNamed && !looksRandom(v, 20)) continue;
       if (PLACEHOLDER.test(v) || CODE_REFERENCE.test(v) || v.includes('://')) continue;
 
-      const segments = keySegments(key);
-      const nonSecretSegment = segments.some((s) => NOT_A_SECRET_SEGMENT.has(s));
+      const nonSecretSegment = hasNonSecretSegment(text, keyStart, keyEnd);
       const isPassword = PASSWORD_KEY.test(key) && !nonSecretSegment;
       const isSecret = !isPassword && SECRET_KEY.test(key) && !nonSecretSegment && !NON_SECRET_KEYS.test(key);
 

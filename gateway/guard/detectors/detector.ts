@@ -25,6 +25,12 @@ export function isDigitCode(c: number): boolean {
   return c >= 48 && c <= 57;
 }
 
+/** \s of a regular expression, by code unit. */
+export function isRegexSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028
+    || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
 /** Lower-cased text just before `start` (at most `size` chars), for context-word checks. */
 export function textBefore(text: string, start: number, size: number): string {
   return text.slice(Math.max(0, start - size), start).toLowerCase();

@@ -7,7 +7,7 @@
 import lexicons from '../data/lexicons.json' with { type: 'json' };
 import type { Finding } from '../types.js';
 import { keywordFamily, TextView } from './text-view.js';
-import { type Detector } from './detector.js';
+import { isRegexSpace, type Detector } from './detector.js';
 
 
 /** Capitalised words that are names in the lexicon but, in prompts, are mostly something else. */
@@ -323,11 +323,6 @@ function lowerBefore(text: string, start: number): string {
 /** The cues that make a lone lexicon-word or unknown word a name; a subset of CUE_BEFORE. */
 const STRONG_CUE_BEFORE = /\b(?:mr|mrs|ms|miss|dr|prof|dear|name is|i am|i'm)\.?,?\s*$/;
 
-/** \s of a regular expression, by code unit. */
-function isRegexSpace(c: number): boolean {
-  return c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028
-    || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
-}
 /**
  * Whether STRONG_CUE_BEFORE can match before `start`: every cue word ends in r, s, f or m, followed
  * only by an optional '.', an optional ',' and spaces. Most capitalised words fail this at once.
