@@ -487,6 +487,14 @@ function lowerNameCueStarts(text: string, view: TextView): number[] {
   if (!sorted) starts.sort((a, b) => a - b);
   return starts;
 }
+/** text.includes('name'), answered from a name-cue keyword hit when there is one. */
+function holdsName(text: string, view: TextView): boolean {
+  const { positions, masks } = view.wordHits();
+  for (let h = 0; h < positions.length; h++) {
+    if ((masks[h]! & NAME_CUE_WORDS) !== 0 && text.startsWith('name', positions[h]!)) return true;
+  }
+  return text.includes('name');
+}
 function addLowerCaseAfterCue(text: string, view: TextView, out: Finding[]): void {
   let last = 0;
   for (const at of lowerNameCueStarts(text, view)) {
@@ -750,7 +758,7 @@ export const personDetector: Detector = {
     dropFirms(text, out, firstOwn);
     const listed = out.length;
     if (singles.length > 0) addListNeighbours(text, singles, out, firstOwn);
-    if (text.includes('name')) addLowerCaseAfterCue(text, view, out);
+    if (holdsName(text, view)) addLowerCaseAfterCue(text, view, out);
     // Header words are ASCII: read case-insensitively from the text when that matches as on its
     // lower-cased copy, from the copy when the text holds a Kelvin sign, and case-sensitively from
     // the text itself when lower-casing changed its length.

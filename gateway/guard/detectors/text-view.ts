@@ -18,7 +18,6 @@ export class TextView {
   readonly text: string;
   #lower: string | undefined;
   /** Probe results, one field each (a Map keyed by name cost more than the probes it saved). */
-  #digitRun: [boolean | undefined, boolean | undefined, boolean | undefined, boolean | undefined] = [undefined, undefined, undefined, undefined];
   #upper: boolean | undefined;
   #at: boolean | undefined;
   #colon: boolean | undefined;
@@ -27,6 +26,7 @@ export class TextView {
   #sameLengthLower: boolean | undefined;
   #asciiFold: boolean | undefined;
   #digitRuns: number[] | undefined;
+  #longestDigitRun = 0;
   #wordHits: number[] | undefined;
   #wordMasks: number[] | undefined;
 
@@ -34,20 +34,13 @@ export class TextView {
     this.text = text;
   }
 
-  /** A run of at least n ASCII digits (1–4). */
+  /**
+   * A run of at least n ASCII digits (1–4). Read from the digit runs, which every number-led
+   * detector lists anyway; a text without digits costs one search either way.
+   */
   digitRun(n: 1 | 2 | 3 | 4): boolean {
-    let v = this.#digitRun[n - 1];
-    if (v === undefined) {
-      if (this.#digitRuns) {
-        const runs = this.#digitRuns;
-        v = false;
-        for (let k = 0; k < runs.length; k += 2) if (runs[k + 1]! - runs[k]! >= n) { v = true; break; }
-      } else {
-        v = DIGIT_RUNS[n - 1]!.test(this.text);
-      }
-      this.#digitRun[n - 1] = v;
-    }
-    return v;
+    this.digitRuns();
+    return this.#longestDigitRun >= n;
   }
   get hasDigit(): boolean {
     return this.digitRun(1);
@@ -110,6 +103,7 @@ export class TextView {
           end++;
         }
         runs.push(start, end);
+        if (end - start > this.#longestDigitRun) this.#longestDigitRun = end - start;
         FIRST_DIGIT.lastIndex = end;
       }
       this.#digitRuns = runs;
@@ -135,7 +129,9 @@ export class TextView {
       re.lastIndex = 0;
       for (let m = re.exec(hay); m !== null; m = re.exec(hay)) {
         positions.push(m.index);
-        masks.push(keywords.masks.get(folded ? m[0].toLowerCase() : m[0]) ?? ALL_FAMILIES);
+        // A hit already in lower case (most are) is looked up as it is, without a lower-cased copy.
+        const word = m[0];
+        masks.push(keywords.masks.get(word) ?? (folded ? keywords.masks.get(word.toLowerCase()) : undefined) ?? ALL_FAMILIES);
       }
       this.#wordHits = positions;
       this.#wordMasks = masks;
@@ -144,7 +140,6 @@ export class TextView {
   }
 }
 
-const DIGIT_RUNS = [/\d/, /\d\d/, /\d{3}/, /\d{4}/];
 const FIRST_DIGIT = /\d/g;
 
 /** Registered keyword (lower case) → the families that registered it. */
