@@ -208,39 +208,50 @@ const WEAK_GIVEN: WordClass = { kind: 'weak', given: true };
 /**
  * LEXICON's words made of a–z only, in an open-addressing table that is probed straight from the
  * text's characters (A–Z folded to a–z): an ASCII word costs no slice, no lower-cased string and no
- * string hashing. Holds exactly what LEXICON.get() gives for such a word.
+ * string hashing. Holds exactly what LEXICON.get() gives for such a word. Each slot is four
+ * adjacent integers (hash, offset of the word in one string of all words, length, flags), so a
+ * word that is not there (most) costs one memory line, a word that is there two.
  */
 const ASCII_LEXICON_BITS = 18; // 262 144 slots for ≈ 80 000 words
 const ASCII_LEXICON_MASK = (1 << ASCII_LEXICON_BITS) - 1;
-const asciiLexiconKeys: string[] = new Array<string>(1 << ASCII_LEXICON_BITS).fill('');
-const asciiLexiconHashes = new Int32Array(1 << ASCII_LEXICON_BITS);
-const asciiLexiconFlags = new Uint8Array(1 << ASCII_LEXICON_BITS);
+const asciiLexiconSlots = new Int32Array(4 << ASCII_LEXICON_BITS);
+let asciiLexiconWords = '';
 /** FNV-1a over text[start, end) with A–Z folded to a–z (callers pass ASCII letters only). */
 function foldedHash(text: string, start: number, end: number): number {
   let h = 0x811c9dc5 | 0;
   for (let i = start; i < end; i++) h = Math.imul(h ^ (text.charCodeAt(i) | 32), 0x01000193);
   return h;
 }
-for (const [word, flags] of LEXICON) {
-  if (!/^[a-z]+$/.test(word)) continue;
-  const h = foldedHash(word, 0, word.length);
-  let slot = h & ASCII_LEXICON_MASK;
-  while (asciiLexiconKeys[slot] !== '') slot = (slot + 1) & ASCII_LEXICON_MASK;
-  asciiLexiconKeys[slot] = word;
-  asciiLexiconHashes[slot] = h;
-  asciiLexiconFlags[slot] = flags;
+{
+  const words: string[] = [];
+  let offset = 0;
+  for (const [word, flags] of LEXICON) {
+    if (!/^[a-z]+$/.test(word)) continue;
+    const h = foldedHash(word, 0, word.length);
+    let slot = h & ASCII_LEXICON_MASK;
+    while (asciiLexiconSlots[4 * slot + 2] !== 0) slot = (slot + 1) & ASCII_LEXICON_MASK;
+    asciiLexiconSlots[4 * slot] = h;
+    asciiLexiconSlots[4 * slot + 1] = offset;
+    asciiLexiconSlots[4 * slot + 2] = word.length;
+    asciiLexiconSlots[4 * slot + 3] = flags;
+    words.push(word);
+    offset += word.length;
+  }
+  asciiLexiconWords = words.join('');
 }
 /** LEXICON.get() of text[start, end) lower-cased, for a word of ASCII letters; 0 when absent. */
 function asciiLexiconFlagsAt(text: string, start: number, end: number): number {
   const h = foldedHash(text, start, end);
   const length = end - start;
   for (let slot = h & ASCII_LEXICON_MASK; ; slot = (slot + 1) & ASCII_LEXICON_MASK) {
-    const key = asciiLexiconKeys[slot]!;
-    if (key === '') return 0;
-    if (asciiLexiconHashes[slot] !== h || key.length !== length) continue;
+    const at = 4 * slot;
+    const keyLength = asciiLexiconSlots[at + 2]!;
+    if (keyLength === 0) return 0;
+    if (asciiLexiconSlots[at]! !== h || keyLength !== length) continue;
+    const offset = asciiLexiconSlots[at + 1]!;
     let i = 0;
-    while (i < length && key.charCodeAt(i) === (text.charCodeAt(start + i) | 32)) i++;
-    if (i === length) return asciiLexiconFlags[slot]!;
+    while (i < length && asciiLexiconWords.charCodeAt(offset + i) === (text.charCodeAt(start + i) | 32)) i++;
+    if (i === length) return asciiLexiconSlots[at + 3]!;
   }
 }
 
