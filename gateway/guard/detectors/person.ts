@@ -206,15 +206,17 @@ const WEAK: WordClass = { kind: 'weak', given: false };
 const WEAK_GIVEN: WordClass = { kind: 'weak', given: true };
 
 /**
- * LEXICON's words made of a–z only, in an open-addressing table that is probed straight from the
- * text's characters (A–Z folded to a–z): an ASCII word costs no slice, no lower-cased string and no
- * string hashing. Holds exactly what LEXICON.get() gives for such a word. Each slot is four
- * adjacent integers (hash, offset of the word in one string of all words, length, flags), so a
- * word that is not there (most) costs one memory line, a word that is there two.
+ * LEXICON's words made of a–z only (up to 31 letters), in an open-addressing table that is probed
+ * straight from the text's characters (A–Z folded to a–z): an ASCII word costs no slice, no
+ * lower-cased string and no string hashing. Holds exactly what LEXICON.get() gives for such a word.
+ * Each slot is two adjacent integers, the word's hash and (offset of the word in one string of all
+ * words, length, flags) packed, so the table is 1 MB and a word that is not there (most) costs one
+ * memory line, a word that is there two.
  */
-const ASCII_LEXICON_BITS = 18; // 262 144 slots for ≈ 80 000 words
+const ASCII_LEXICON_BITS = 17; // 131 072 slots for ≈ 80 000 words
 const ASCII_LEXICON_MASK = (1 << ASCII_LEXICON_BITS) - 1;
-const asciiLexiconSlots = new Int32Array(4 << ASCII_LEXICON_BITS);
+const ASCII_LEXICON_LONGEST = 31;
+const asciiLexiconSlots = new Int32Array(2 << ASCII_LEXICON_BITS);
 let asciiLexiconWords = '';
 /** FNV-1a over text[start, end) with A–Z folded to a–z (callers pass ASCII letters only). */
 function foldedHash(text: string, start: number, end: number): number {
@@ -226,32 +228,31 @@ function foldedHash(text: string, start: number, end: number): number {
   const words: string[] = [];
   let offset = 0;
   for (const [word, flags] of LEXICON) {
-    if (!/^[a-z]+$/.test(word)) continue;
+    if (word.length > ASCII_LEXICON_LONGEST || !/^[a-z]+$/.test(word)) continue;
     const h = foldedHash(word, 0, word.length);
     let slot = h & ASCII_LEXICON_MASK;
-    while (asciiLexiconSlots[4 * slot + 2] !== 0) slot = (slot + 1) & ASCII_LEXICON_MASK;
-    asciiLexiconSlots[4 * slot] = h;
-    asciiLexiconSlots[4 * slot + 1] = offset;
-    asciiLexiconSlots[4 * slot + 2] = word.length;
-    asciiLexiconSlots[4 * slot + 3] = flags;
+    while (asciiLexiconSlots[2 * slot + 1] !== 0) slot = (slot + 1) & ASCII_LEXICON_MASK;
+    asciiLexiconSlots[2 * slot] = h;
+    asciiLexiconSlots[2 * slot + 1] = (offset << 9) | (word.length << 4) | flags; // never 0: length ≥ 1
     words.push(word);
     offset += word.length;
   }
   asciiLexiconWords = words.join('');
+  if (offset >= 1 << 22) throw new Error('person: ASCII lexicon too large for its slots');
 }
 /** LEXICON.get() of text[start, end) lower-cased, for a word of ASCII letters; 0 when absent. */
 function asciiLexiconFlagsAt(text: string, start: number, end: number): number {
-  const h = foldedHash(text, start, end);
   const length = end - start;
+  if (length > ASCII_LEXICON_LONGEST) return LEXICON.get(text.slice(start, end).toLowerCase()) ?? 0;
+  const h = foldedHash(text, start, end);
   for (let slot = h & ASCII_LEXICON_MASK; ; slot = (slot + 1) & ASCII_LEXICON_MASK) {
-    const at = 4 * slot;
-    const keyLength = asciiLexiconSlots[at + 2]!;
-    if (keyLength === 0) return 0;
-    if (asciiLexiconSlots[at]! !== h || keyLength !== length) continue;
-    const offset = asciiLexiconSlots[at + 1]!;
+    const packed = asciiLexiconSlots[2 * slot + 1]!;
+    if (packed === 0) return 0;
+    if (asciiLexiconSlots[2 * slot]! !== h || ((packed >>> 4) & 31) !== length) continue;
+    const offset = packed >>> 9;
     let i = 0;
     while (i < length && asciiLexiconWords.charCodeAt(offset + i) === (text.charCodeAt(start + i) | 32)) i++;
-    if (i === length) return asciiLexiconSlots[at + 3]!;
+    if (i === length) return packed & 15;
   }
 }
 
