@@ -26,6 +26,18 @@ const NON_SECRET_KEYS = /(?:^|_|-|\.)(?:sha\d*|md5|checksum|digest|integrity|eta
 export const PLACEHOLDER = /^(?:\*+|x{3,}|\.{3}|null|none|nil|undefined|true|false|string|str|number|int|integer|bool|boolean|any|object|required|optional|redacted|hidden|masked|example|placeholder|changeme|your[_\- ]?\w*|<[^>]*>|\{\{.*\}\}|\$\{.*\}|\$[A-Za-z_]\w*|%\(?\w*\)?s?|\[[^\]]*\])$/i;
 export const CODE_REFERENCE = /^(?:(?:sha\d*|md5|blake\d*)[:\-]|process\.env|os\.environ|os\.getenv|env\(|getenv|System\.getenv|config\.|settings\.|self\.|this\.|args\.|options\.|opts\.|params\.|req\.|request\.|ENV\[)/;
 
+/**
+ * Every SECRET_NAMED_KEY match holds one of these words (case-insensitively), so a key that lacks
+ * the letters of all of them is not secret-named: most keys are ruled out from the letters read
+ * while finding the key, with no slice or regex.
+ */
+const SECRET_NAME_WORDS = ['pass', 'pwd', 'pswd', 'secret', 'token', 'key', 'auth', 'credential', 'bearer'];
+const SECRET_NAME_LETTERS = SECRET_NAME_WORDS.map((w) => [...w].reduce((m, ch) => m | (1 << (ch.charCodeAt(0) - 97)), 0));
+function mayBeSecretNamed(letters: number): boolean {
+  for (const need of SECRET_NAME_LETTERS) if ((letters & need) === need) return true;
+  return false;
+}
+
 function isKeyCode(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 45 || c === 46;
 }
@@ -182,7 +194,13 @@ export const assignmentDetector: Detector = {
       const closing = text.charCodeAt(k);
       if (closing === 34 || closing === 39) k--;
       const keyEnd = k + 1;
-      while (k >= 0 && keyEnd - k <= 64 && isKeyCode(text.charCodeAt(k))) k--;
+      let letters = 0; // the key's letters, case folded, one bit each
+      for (; k >= 0 && keyEnd - k <= 64; k--) {
+        const kc = text.charCodeAt(k);
+        if (!isKeyCode(kc)) break;
+        const l = (kc | 32) - 97;
+        if (l >= 0 && l < 26) letters |= 1 << l;
+      }
       const keyStart = k + 1;
       // Keys start with a letter or '_' and are at least 3 long: "12:30:45" and "a=b" are not keys.
       if (keyEnd - keyStart < 3) continue;
@@ -191,7 +209,7 @@ export const assignmentDetector: Detector = {
       // Cheap gates first: most '=' and ':' in code and prose are neither secret-named nor random.
       // Keys are ASCII (isKeyCode), so the /i key patterns read them without a lower-cased copy.
       const key = text.slice(keyStart, keyEnd);
-      const secretNamed = SECRET_NAMED_KEY.test(key);
+      const secretNamed = mayBeSecretNamed(letters) && SECRET_NAMED_KEY.test(key);
       if (!secretNamed && !mayHoldRandomValue(text, valueFrom)) continue;
       const value = readValue(text, valueFrom);
       if (!value) continue;

@@ -610,6 +610,22 @@ function dropFirms(text: string, out: Finding[], firstOwn: number): void {
 const FIRM_DASH_SHAPE = / - (?<=[\p{L}\p{M}'’] - )\p{Lu}/u;
 const FIRM_LIST_SHAPE = new RegExp(`, ${NAME_WORD}(?: ${NAME_WORD})?,? (?:and|und|et|y|e|&) \\p{Lu}`, 'u');
 
+/**
+ * Where FIRM_LIST may first match in the window: a match runs from its start to its ", " over
+ * name characters and spaces only, so it starts after the last character before the window's first
+ * ", " that cannot be one (an ASCII character other than a letter, apostrophe, hyphen or space).
+ */
+function firmListFrom(window: string): number {
+  const comma = window.indexOf(', ');
+  if (comma === -1) return 0;
+  let i = comma - 1;
+  for (; i >= 0; i--) {
+    const c = window.charCodeAt(i);
+    if (c < 128 && !((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 39 || c === 45 || c === 32)) break;
+  }
+  return i + 1;
+}
+
 function firmSpans(window: string, offset: number): Array<[number, number]> {
   const firms: Array<[number, number]> = [];
   if (window.includes(' - ') && FIRM_DASH_SHAPE.test(window)) {
@@ -618,7 +634,7 @@ function firmSpans(window: string, offset: number): Array<[number, number]> {
   }
   if (window.includes(', ') && (window.includes(' and ') || window.includes(' und ') || window.includes(' et ')
     || window.includes(' y ') || window.includes(' e ') || window.includes(' & ')) && FIRM_LIST_SHAPE.test(window)) {
-    FIRM_LIST.lastIndex = 0;
+    FIRM_LIST.lastIndex = firmListFrom(window);
     for (let m = FIRM_LIST.exec(window); m !== null; m = FIRM_LIST.exec(window)) {
       if (/:\s*$/.test(window.slice(Math.max(0, m.index - 3), m.index))) continue;
       const given = [m[1]!, m[2]!, m[3]!].filter((x) => isGivenName(x.split(' ')[0]!)).length;
@@ -707,7 +723,7 @@ export const personDetector: Detector = {
   classes: ['PERSON'],
   applies: (text, view?: TextView) => (view ? view.hasUpper || text.includes('name') : true),
   scan(text: string, out: Finding[], view: TextView = new TextView(text)): void {
-    let chain: Token[] = [];
+    const chain: Token[] = []; // emptied, not replaced, after each flush
     const singles: Token[] = [];
     const firstOwn = out.length;
     const flush = (): void => {
@@ -720,7 +736,7 @@ export const personDetector: Detector = {
         }
       }
       if (chain.length > from) emit(text, chain, from, chain.length, out, singles);
-      chain = [];
+      chain.length = 0;
     };
     // The regex engine skips the (many) non-capitalised characters natively, much faster than a
     // charCodeAt loop; test() with lastIndex allocates no match array. Each word is then read by hand.
