@@ -478,23 +478,27 @@ function surnameShaped(text: string, chain: readonly Token[], a: number, b: numb
 /** "my name is lena andersson": after an explicit name cue, lower-case lexicon names count too. */
 const LOWER_NAME_CUE = /\b(?:my name is|name is|name:|i am|i'm|called|named)\s+((?:\p{Ll}[\p{Ll}\p{M}'’\-]*)(?: \p{Ll}\.?)?(?: \p{Ll}[\p{Ll}\p{M}'’\-]*){0,2})/uy;
 const NAME_CUE_WORDS = keywordFamily(['name', 'called', "i'm"]);
+/** "am" of "i am": the space before it makes it a word start, which no keyword can span. */
+const AM_WORD = keywordFamily(['am']);
 /**
  * Where LOWER_NAME_CUE may match, in text order: the index's word starts for "name", "called" and
- * "i'm" (and "my " before a "name"), and every "i am".
+ * "i'm" (and "my " before a "name"), and every "i am" (from the word starts of its "am").
  */
 function lowerNameCueStarts(text: string, view: TextView): number[] {
   const starts: number[] = [];
   const { positions, masks } = view.wordHits();
-  for (let h = 0; h < positions.length; h++) {
-    if ((masks[h]! & NAME_CUE_WORDS) === 0) continue;
-    const at = positions[h]!;
-    if (at >= 3 && text.startsWith('my ', at - 3)) starts.push(at - 3);
-    starts.push(at);
-  }
   let sorted = true;
-  for (let at = text.indexOf('i am'); at !== -1; at = text.indexOf('i am', at + 1)) {
-    if (starts.length > 0 && starts[starts.length - 1]! > at) sorted = false;
-    starts.push(at);
+  for (let h = 0; h < positions.length; h++) {
+    const mask = masks[h]!;
+    if ((mask & (NAME_CUE_WORDS | AM_WORD)) === 0) continue;
+    const at = positions[h]!;
+    const before = starts.length;
+    if ((mask & NAME_CUE_WORDS) !== 0) {
+      if (at >= 3 && text.startsWith('my ', at - 3)) starts.push(at - 3);
+      starts.push(at);
+    }
+    if ((mask & AM_WORD) !== 0 && at >= 2 && text.startsWith('i am', at - 2)) starts.push(at - 2);
+    if (before > 0 && starts.length > before && starts[before - 1]! > starts[before]!) sorted = false;
   }
   if (!sorted) starts.sort((a, b) => a - b);
   return starts;
@@ -507,9 +511,9 @@ function holdsName(text: string, view: TextView): boolean {
   }
   return text.includes('name');
 }
-function addLowerCaseAfterCue(text: string, view: TextView, out: Finding[]): void {
+function addLowerCaseAfterCue(text: string, cueStarts: readonly number[], out: Finding[]): void {
   let last = 0;
-  for (const at of lowerNameCueStarts(text, view)) {
+  for (const at of cueStarts) {
     if (at < last) continue;
     LOWER_NAME_CUE.lastIndex = at;
     const m = LOWER_NAME_CUE.exec(text);
@@ -723,7 +727,7 @@ export const personDetector: Detector = {
   classes: ['PERSON'],
   applies: (text, view?: TextView) => (view ? view.hasUpper || text.includes('name') : true),
   scan(text: string, out: Finding[], view: TextView = new TextView(text)): void {
-    const chain: Token[] = []; // emptied, not replaced, after each flush
+    let chain: Token[] = [];
     const singles: Token[] = [];
     const firstOwn = out.length;
     const flush = (): void => {
@@ -736,7 +740,7 @@ export const personDetector: Detector = {
         }
       }
       if (chain.length > from) emit(text, chain, from, chain.length, out, singles);
-      chain.length = 0;
+      chain = [];
     };
     // The regex engine skips the (many) non-capitalised characters natively, much faster than a
     // charCodeAt loop; test() with lastIndex allocates no match array. Each word is then read by hand.
@@ -786,7 +790,9 @@ export const personDetector: Detector = {
     dropFirms(text, out, firstOwn);
     const listed = out.length;
     if (singles.length > 0) addListNeighbours(text, singles, out, firstOwn);
-    if (holdsName(text, view)) addLowerCaseAfterCue(text, view, out);
+    // The rule runs only when the text holds "name" (and only where a cue may start).
+    const cueStarts = lowerNameCueStarts(text, view);
+    if (cueStarts.length > 0 && holdsName(text, view)) addLowerCaseAfterCue(text, cueStarts, out);
     // Header words are ASCII: read case-insensitively from the text when that matches as on its
     // lower-cased copy, from the copy when the text holds a Kelvin sign, and case-sensitively from
     // the text itself when lower-casing changed its length.
