@@ -91,6 +91,11 @@ describe('detection shortcuts keep their results', () => {
   it('"corner of" is looked for only at keyword hits, which no keyword can hide', () => {
     // A keyword spanning a word start that begins with "c" would hide "corner" from the search.
     for (const k of registeredKeywords()) assert.ok(!/[^A-Za-z0-9_]c/.test(k), k);
+    // Likewise "BEGIN" of a PEM marker: only "d.o.b" holds a "b" after a non-word character, and
+    // its ".o." cannot stand where the marker has "---".
+    assert.deepEqual(registeredKeywords().filter((k) => /[^A-Za-z0-9_]b/.test(k)), ['d.o.b']);
+    const pem = '-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----';
+    assert.deepEqual(found(`d.o.b 1990\nkey-${pem}`).filter((f) => f.startsWith('PRIVATE_KEY')), [`PRIVATE_KEY:${pem}`]);
     assert.deepEqual(found('Meet at the corner of Main and Elm Street.'), ['ADDRESS:the corner of Main and Elm Street.']);
     assert.deepEqual(found('key-corner of 5th and 7th'), ['ADDRESS:corner of 5th and 7']);
     assert.deepEqual(found('Meet at the Corner of Main and Elm.'), []);

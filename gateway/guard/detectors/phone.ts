@@ -48,6 +48,15 @@ export function possibleInternational(number: string): boolean {
   return false;
 }
 
+function digitCountIn(text: string, start: number, end: number): number {
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) n++;
+  }
+  return n;
+}
+
 function digitCount(s: string): number {
   let n = 0;
   for (let i = 0; i < s.length; i++) {
@@ -69,24 +78,28 @@ export const phoneDetector: Detector = {
     for (let k = 0; k < runs.length; k += 2) {
       const s = runs[k]!;
       const p = text.charCodeAt(s - 1);
-      let m: RegExpExecArray | null = null;
+      // test() with a sticky pattern gives the match's end without a match array.
+      let start = -1;
       if ((p === 43 || p === 40) && s - 1 >= last) {
         CANDIDATE.lastIndex = s - 1;
-        m = CANDIDATE.exec(text);
+        if (CANDIDATE.test(text)) start = s - 1;
       }
-      if (m === null && s >= last) {
+      if (start === -1 && s >= last) {
         CANDIDATE.lastIndex = s;
-        m = CANDIDATE.exec(text);
+        if (CANDIDATE.test(text)) start = s;
       }
-      if (m === null) continue;
-      last = m.index + m[0].length;
-      const raw = m[0];
+      if (start === -1) continue;
+      const matchEnd = CANDIDATE.lastIndex;
+      last = matchEnd;
+      // Fewer than 7 digits in the whole match: fewer still without its extension.
+      if (digitCountIn(text, start, matchEnd) < 7) continue;
+      const raw = text.slice(start, matchEnd);
       const ext = /[ ]?(?:x|ext\.?|#)[ ]?\d{1,6}$/.exec(raw);
       const main = ext ? raw.slice(0, ext.index) : raw;
       const digits = digitCount(main);
       if (digits < 7 || digits > 15) continue;
       if (DATE_LIKE.test(main)) continue;
-      const before = textBefore(text, m.index, 32);
+      const before = textBefore(text, start, 32);
       const context = PHONE_CONTEXT.test(before);
       const plus = main.charCodeAt(0) === 43;
       let score: number;
@@ -112,7 +125,7 @@ export const phoneDetector: Detector = {
         }
         score = context ? 0.9 : 0.75;
       }
-      out.push({ class: 'PHONE', start: m.index, end: m.index + raw.length, score, detector: plus ? 'libphonenumber:phone' : 'rule:phone' });
+      out.push({ class: 'PHONE', start, end: matchEnd, score, detector: plus ? 'libphonenumber:phone' : 'rule:phone' });
     }
   },
 };

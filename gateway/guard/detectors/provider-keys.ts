@@ -80,8 +80,22 @@ const COM_PREFIXES = [...INNER_PREFIXES].filter((p) => p.includes('.com/')).map(
 if (EQUALS_PREFIXES.length + COM_PREFIXES.length + 1 !== INNER_PREFIXES.size || !INNER_PREFIXES.has('Q~')) {
   throw new Error('provider-keys: every inner prefix must end in "=", hold ".com/" or be "Q~"');
 }
-/** Every prefix, longest first: which one stands at a position. */
-const PREFIXES_LONGEST_FIRST = [...new Set(KEY_RULES.map((r) => r.prefix))].sort((a, b) => b.length - a.length);
+/** Every prefix, longest first, by first character: which one stands at a position. */
+const PREFIXES_BY_FIRST = byFirstCode([...new Set(KEY_RULES.map((r) => r.prefix))].sort((a, b) => b.length - a.length), (p) => p);
+/** KEY_RULES by the first character of their prefix, in their order (longer prefixes first). */
+const RULES_BY_FIRST = byFirstCode(KEY_RULES, (r) => r.prefix);
+function byFirstCode<T>(items: readonly T[], prefix: (item: T) => string): ReadonlyMap<number, readonly T[]> {
+  const by = new Map<number, T[]>();
+  for (const item of items) {
+    const c = prefix(item).charCodeAt(0);
+    let list = by.get(c);
+    if (!list) by.set(c, (list = []));
+    list.push(item);
+  }
+  return by;
+}
+/** The characters right before the '=' of the '='-ended inner prefixes ("y" of "AccountKey="). */
+const BEFORE_EQUALS = new Set(EQUALS_PREFIXES.map((p) => p.charCodeAt(p.length - 2)));
 
 function tryRule(r: KeyRule, text: string, at: number, out: Finding[]): number {
   const start = r.prefix === 'Q~' ? Math.max(0, at - 4) : at;
@@ -109,6 +123,7 @@ function candidates(text: string, view: TextView): number[] {
   // "SharedAccessKey="), '~' ("Q~") and ".com/" (Slack and Discord webhooks).
   const words = at.length;
   for (let i = text.indexOf('='); i !== -1; i = text.indexOf('=', i + 1)) {
+    if (!BEFORE_EQUALS.has(text.charCodeAt(i - 1))) continue;
     for (const p of EQUALS_PREFIXES) if (i + 1 >= p.length && text.startsWith(p, i + 1 - p.length)) at.push(i + 1 - p.length);
   }
   for (let i = text.indexOf('Q~'); i !== -1; i = text.indexOf('Q~', i + 1)) at.push(i);
@@ -128,12 +143,13 @@ export const providerKeyDetector: Detector = {
     for (const at of candidates(text, view)) {
       if (at < last) continue;
       // The prefix standing here (prefixes are case-sensitive; the index is not).
-      const prefix = PREFIXES_LONGEST_FIRST.find((p) => p.charCodeAt(0) === text.charCodeAt(at) && text.startsWith(p, at));
+      const first = text.charCodeAt(at);
+      const prefix = PREFIXES_BY_FIRST.get(first)?.find((p) => text.startsWith(p, at));
       if (prefix === undefined) continue;
       let end = -1;
       // Longer prefixes first: "sk-ant-" is tried before the generic "sk-".
-      for (const r of KEY_RULES) {
-        if (r.prefix.charCodeAt(0) !== text.charCodeAt(at) || !text.startsWith(r.prefix, at)) continue;
+      for (const r of RULES_BY_FIRST.get(first)!) {
+        if (!text.startsWith(r.prefix, at)) continue;
         end = tryRule(r, text, at, out);
         if (end !== -1) break;
       }
