@@ -128,6 +128,23 @@ function mayHoldCorner(text: string, view: TextView): boolean {
 const CUE_WORDS = keywordFamily(['address', 'addr', 'live', 'lives', 'living', 'located', 'reside', 'resides', 'ship', 'shipping',
   'deliver', 'delivery', 'mail', 'mailing', 'send', 'moved', 'home', 'billing', 'postal']);
 
+/**
+ * Where to cut the look-back window for STREET_WORDS_BEFORE: 64 characters before `end`, or later,
+ * at the last character that cannot be inside the street words (not a letter, mark, space, '.',
+ * '-', ' or ’; a surrogate may be half of a letter). The pattern matches the same there: it cannot start before that character, which
+ * is not a capital, so the window's start (^) cannot begin the words there either.
+ */
+function streetWordsFrom(text: string, end: number): number {
+  const from = Math.max(0, end - 64);
+  for (let i = end - 1; i > from; i--) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdfff) continue; // half of a pair: may be a letter
+    if (c < 128 ? !((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 32 || c === 46 || c === 45 || c === 39) : !STREET_WORD_CHAR.test(text[i]!)) return i;
+  }
+  return from;
+}
+const STREET_WORD_CHAR = /[\p{L}\p{M}’]/u;
+
 /** ", <digit>" at `at`: a house number's comma before a postcode. */
 function postcodeAfter(text: string, at: number): boolean {
   if (text.charCodeAt(at) !== 44 || text.charCodeAt(at + 1) !== 32) return false;
@@ -178,7 +195,7 @@ function scanNumberLedStreets(text: string, runs: readonly number[], out: Findin
       const m = POSTCODE_ANCHOR_AT.exec(text);
       if (m) {
         postEnd = s + m[0].length;
-        const words = STREET_WORDS_BEFORE.exec(text.slice(Math.max(0, s - 64), s));
+        const words = STREET_WORDS_BEFORE.exec(text.slice(streetWordsFrom(text, s), s));
         if (words) out.push({ class: 'ADDRESS', start: s - words[1]!.length, end: postEnd, score: 0.8, detector: 'rule:street' });
       }
     }

@@ -208,9 +208,10 @@ export const assignmentDetector: Detector = {
       if (!((first >= 65 && first <= 90) || (first >= 97 && first <= 122) || first === 95)) continue;
       // Cheap gates first: most '=' and ':' in code and prose are neither secret-named nor random.
       // Keys are ASCII (isKeyCode), so the /i key patterns read them without a lower-cased copy.
-      const key = text.slice(keyStart, keyEnd);
-      const secretNamed = mayBeSecretNamed(letters) && SECRET_NAMED_KEY.test(key);
+      let key = mayBeSecretNamed(letters) ? text.slice(keyStart, keyEnd) : '';
+      const secretNamed = key !== '' && SECRET_NAMED_KEY.test(key);
       if (!secretNamed && !mayHoldRandomValue(text, valueFrom)) continue;
+      if (key === '') key = text.slice(keyStart, keyEnd);
       const value = readValue(text, valueFrom);
       if (!value) continue;
       const length = value.end - value.start;
