@@ -16,6 +16,10 @@ const IPV6 = new RegExp(
 const IPV6_HINT = /:(?<=[0-9A-Fa-f]:)[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:(?=[0-9A-Fa-f])/;
 const VERSION_CONTEXT = /(?:\bv|version|ver\.?|release|build|node|chrome|firefox|safari|os)\s*[=:]?\s*$/;
 
+function isHexCode(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+}
+
 function excludedV4(ip: string): boolean {
   return ip.startsWith('127.') || ip === '0.0.0.0' || ip.startsWith('255.') || ip.endsWith('.255.255') || ip === '1.1.1.1';
 }
@@ -45,10 +49,19 @@ export const ipDetector: Detector = {
       // colon), so the pattern is tried, sticky, only at the five positions up to each colon, in
       // text order and past the last match: what the global search would find, without trying it at
       // every hex letter of the text.
+      //
+      // A match's first colon is followed by a hex digit or a second colon, and before it stand only
+      // hex digits back to the match's start: other colons, and positions with any other character
+      // between them and the colon, are skipped (an earlier colon was tried at its own turn).
       let last = 0;
       for (let colon = text.indexOf(':'); colon !== -1; colon = text.indexOf(':', Math.max(colon + 1, last))) {
+        const after = text.charCodeAt(colon + 1);
+        if (after !== 58 && !isHexCode(after)) continue;
+        let from = colon;
+        const lowest = Math.max(last, colon - 4);
+        while (from > lowest && isHexCode(text.charCodeAt(from - 1))) from--;
         let m: RegExpExecArray | null = null;
-        for (let at = Math.max(last, colon - 4); at <= colon && m === null; at++) {
+        for (let at = from; at <= colon && m === null; at++) {
           IPV6.lastIndex = at;
           m = IPV6.exec(text);
         }
