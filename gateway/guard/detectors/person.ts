@@ -315,7 +315,14 @@ function classify(word: string): WordClass {
 }
 
 function lexiconClass(word: string): WordClass {
-  return flagsClass(LEXICON.get(word.toLowerCase()) ?? 0);
+  return flagsClass(isAsciiLetters(word) ? asciiLexiconFlagsAt(word, 0, word.length) : LEXICON.get(word.toLowerCase()) ?? 0);
+}
+function isAsciiLetters(word: string): boolean {
+  for (let i = 0; i < word.length; i++) {
+    const c = word.charCodeAt(i) | 32;
+    if (c < 97 || c > 122) return false;
+  }
+  return word.length > 0;
 }
 
 function flagsClass(flags: number): WordClass {
@@ -727,20 +734,22 @@ export const personDetector: Detector = {
   classes: ['PERSON'],
   applies: (text, view?: TextView) => (view ? view.hasUpper || text.includes('name') : true),
   scan(text: string, out: Finding[], view: TextView = new TextView(text)): void {
-    let chain: Token[] = [];
+    // The chain is chain[0, chainLength): one array per scan, refilled after each flush.
+    const chain: Token[] = [];
+    let chainLength = 0;
     const singles: Token[] = [];
     const firstOwn = out.length;
     const flush = (): void => {
       // Split at plain words: "Thanks Mary Smith" → [Mary Smith].
       let from = 0;
-      for (let k = 0; k < chain.length; k++) {
+      for (let k = 0; k < chainLength; k++) {
         if (chain[k]!.kind === 'word') {
           if (k > from) emit(text, chain, from, k, out, singles);
           from = k + 1;
         }
       }
-      if (chain.length > from) emit(text, chain, from, chain.length, out, singles);
-      chain = [];
+      if (chainLength > from) emit(text, chain, from, chainLength, out, singles);
+      chainLength = 0;
     };
     // The regex engine skips the (many) non-capitalised characters natively, much faster than a
     // charCodeAt loop; test() with lastIndex allocates no match array. Each word is then read by hand.
@@ -771,18 +780,18 @@ export const personDetector: Detector = {
       const end = last === 45 || last === 39 ? j - 1 : j;
       const { kind, given } = classifyAt(text, lowerKeepsOffsets, start, end);
       const tok: Token = { start, end, kind, given };
-      if (chain.length > 0) {
-        const prev = chain[chain.length - 1]!;
+      if (chainLength > 0) {
+        const prev = chain[chainLength - 1]!;
         const gapLength = tok.start - prev.end;
         let joined = false;
-        if (chain.length < 4 && gapLength <= 24) {
+        if (chainLength < 4 && gapLength <= 24) {
           if (gapLength === 1) joined = text.charCodeAt(prev.end) === 32;
           else if (gapLength === 2 && prev.kind === 'initial') joined = text.startsWith('. ', prev.end);
           else if (gapLength >= 3) joined = PARTICLES.test(text.slice(prev.end, tok.start));
         }
         if (!joined) flush();
       }
-      chain.push(tok);
+      chain[chainLength++] = tok;
     }
     flush();
     // Firms go before list neighbours: a word listed beside a firm ("Kausemann-Hasse and Corkery LLC")
