@@ -90,21 +90,19 @@ export class TextView {
     if (!this.#digitRuns) {
       const runs: number[] = [];
       const text = this.text;
-      const n = text.length;
-      // The native search finds each run's first digit (test() allocates no match array); the
-      // run's end is read by hand, as runs are short.
-      FIRST_DIGIT.lastIndex = 0;
-      while (FIRST_DIGIT.test(text)) {
-        const start = FIRST_DIGIT.lastIndex - 1;
-        let end = start + 1;
-        while (end < n) {
-          const c = text.charCodeAt(end);
+      // The native search consumes each whole run (test() allocates no match array); its start is
+      // read back by hand, as runs are short.
+      DIGIT_RUN.lastIndex = 0;
+      while (DIGIT_RUN.test(text)) {
+        const end = DIGIT_RUN.lastIndex;
+        let start = end - 1;
+        while (start > 0) {
+          const c = text.charCodeAt(start - 1);
           if (c < 48 || c > 57) break;
-          end++;
+          start--;
         }
         runs.push(start, end);
         if (end - start > this.#longestDigitRun) this.#longestDigitRun = end - start;
-        FIRST_DIGIT.lastIndex = end;
       }
       this.#digitRuns = runs;
     }
@@ -140,7 +138,7 @@ export class TextView {
   }
 }
 
-const FIRST_DIGIT = /\d/g;
+const DIGIT_RUN = /\d+/g;
 
 /** Registered keyword (lower case) → the families that registered it. */
 const KEYWORDS = new Map<string, number>();
