@@ -56,11 +56,12 @@ function hasNonSecretSegment(text: string, start: number, end: number): boolean 
     const c = i < end ? text.charCodeAt(i) : 95;
     const separator = c === 95 || c === 45 || c === 46;
     if (!separator && !(c >= 65 && c <= 90 && i > start && isLowerOrDigitCode(text.charCodeAt(i - 1)))) continue;
-    if (i > from && NOT_A_SECRET_SEGMENT.has(text.slice(from, i).toLowerCase())) return true;
+    if (i > from && i - from <= LONGEST_NON_SECRET_SEGMENT && NOT_A_SECRET_SEGMENT.has(text.slice(from, i).toLowerCase())) return true;
     from = separator ? i + 1 : i;
   }
   return false;
 }
+const LONGEST_NON_SECRET_SEGMENT = Math.max(...[...NOT_A_SECRET_SEGMENT].map((w) => w.length));
 function isLowerOrDigitCode(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
 }

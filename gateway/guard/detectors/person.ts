@@ -455,7 +455,7 @@ function emit(text: string, chain: readonly Token[], from: number, to: number, o
   }
   // "Marina Fort Street", "Eriksson Bridge", "Brucker Bundesstrasse": a street's name, not a person's.
   if (score > 0 && ((mayPrecedeStreetWord(text, end) && STREET_WORD_AFTER.test(text.slice(end, end + 14))) || isStreetWord(text.slice(last.start, end)))) return;
-  if (score > 0 && length >= 2 && PLACE_PHRASES.has(text.slice(start, end).toLowerCase().replace(/\./g, ''))) return;
+  if (score > 0 && length >= 2 && isPlacePhrase(text.slice(start, end).toLowerCase())) return;
   if (score === 0) {
     if (length === 1 && (first.kind === 'unknown' || first.kind === 'weak')) singles.push(first);
     return;
@@ -464,6 +464,11 @@ function emit(text: string, chain: readonly Token[], from: number, to: number, o
   const apostrophe = text.charCodeAt(end - 2);
   if (end - start >= 2 && text.charCodeAt(end - 1) === 115 && (apostrophe === 39 || apostrophe === 8217)) end -= 2;
   out.push({ class: 'PERSON', start, end, score, detector: 'lexicon:person' });
+}
+
+/** PLACE_PHRASES holds the phrase with its full stops dropped ("st louis" for "St. Louis"). */
+function isPlacePhrase(lowered: string): boolean {
+  return PLACE_PHRASES.has(lowered.includes('.') ? lowered.replace(/\./g, '') : lowered);
 }
 
 /** Module-level (not closures per chain): the cue and line tests run only on the branches that read them. */
@@ -637,14 +642,16 @@ function firmListFrom(window: string): number {
   return i + 1;
 }
 
+/** " and ", " und ", " et ", " y ", " e " or " & ": one search instead of six. */
+const LIST_CONJUNCTION = / (?:and|und|et|y|e|&) /;
+
 function firmSpans(window: string, offset: number): Array<[number, number]> {
   const firms: Array<[number, number]> = [];
   if (window.includes(' - ') && FIRM_DASH_SHAPE.test(window)) {
     FIRM_DASH.lastIndex = 0;
     for (let m = FIRM_DASH.exec(window); m !== null; m = FIRM_DASH.exec(window)) firms.push([offset + m.index, offset + m.index + m[0].length]);
   }
-  if (window.includes(', ') && (window.includes(' and ') || window.includes(' und ') || window.includes(' et ')
-    || window.includes(' y ') || window.includes(' e ') || window.includes(' & ')) && FIRM_LIST_SHAPE.test(window)) {
+  if (window.includes(', ') && LIST_CONJUNCTION.test(window) && FIRM_LIST_SHAPE.test(window)) {
     FIRM_LIST.lastIndex = firmListFrom(window);
     for (let m = FIRM_LIST.exec(window); m !== null; m = FIRM_LIST.exec(window)) {
       if (/:\s*$/.test(window.slice(Math.max(0, m.index - 3), m.index))) continue;
