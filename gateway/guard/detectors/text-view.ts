@@ -71,8 +71,8 @@ export class TextView {
   /**
    * Whether a case-insensitive (non-Unicode /i) search of the text finds exactly what a
    * case-sensitive search of the lower-cased text finds, for lower-case patterns made of the
-   * characters of the registered keywords and of PERSON's CSV header words (ASCII and "áéíóúç";
-   * every code point was checked against each, see test/guard): true unless the text holds one of
+   * characters of the registered keywords and of PERSON's CSV header words (ASCII and a few
+   * Latin-1 letters; test/guard checks every code point against each): true unless the text holds one of
    * the two code points whose lower case holds ASCII ("İ" → "i̇", Kelvin sign "K" → "k"), which /i
    * does not fold. Then no lower-cased copy is needed.
    */
