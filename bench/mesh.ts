@@ -16,7 +16,7 @@
  * whose answer never reached a worker (its controller was killed, or the poll timed out) is not
  * a delivery; the task's next attempt is reported as "redelivered after a lost delivery".
  * The same attempt (delivery id and lease id) seen twice would be a queue bug outright.
- * Run: npm run bench:mesh [-- --seconds 20 --burst-seconds 3 --agents 100 --sessions 300]   (PostgreSQL at SWITCHBOARD_TEST_PG_URL or 127.0.0.1:5432/test)
+ * Run: npm run bench:mesh [-- --seconds 20 --burst-seconds 3 --agents 100 --sessions 300]   (--help for usage)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,21 +25,67 @@ import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { Agent as HttpPool, fetch as poolFetch, type Dispatcher } from 'undici';
 import { createControllerServices } from '../controller/services.js';
 import { importDirectory } from '../controller/directory/import.js';
 import type { WorkItem } from '../mesh/contracts.js';
 
-const arg = (name: string, def: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
-const STEADY_S = arg('seconds', 20);
-const BURST_S = arg('burst-seconds', 3);
+const HELP = `Usage: npm run bench:mesh -- [options]
+
+The agent mesh under seed load on PostgreSQL: two controller processes, long-polling agents,
+routed tasks at 30 req/s then a 10x burst (one in ten an approval), controller A SIGKILLed and
+restarted mid-run. Prints route P50/P99 (warm, cold, while A restarts, burst, after failover), the
+approval round-trip, and lost / delivered-twice / completed-twice counts (exit 1 if any).
+
+Options:
+  --seconds <n>        steady phase at 30 req/s (default 20)
+  --burst-seconds <n>  burst phase at 300 req/s (default 3)
+  --agents <n>         agents, one per person, in three roles (default 100)
+  --sessions <n>       sessions the routes go to (default 300)
+  -h, --help           this text
+
+PostgreSQL: SWITCHBOARD_TEST_PG_URL or postgres://postgres@127.0.0.1:5432/test (a fresh schema, dropped after).
+MESH_BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=prof") goes to the controller processes.
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`bench:mesh: ${message}\n(run with --help for usage)\n`);
+  process.exit(2);
+}
+
+function settings(argv: string[]): { seconds: number; burstSeconds: number; agents: number; sessions: number } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { seconds: { type: 'string' }, 'burst-seconds': { type: 'string' }, agents: { type: 'string' }, sessions: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } }, strict: true });
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  if (parsed.values.help) {
+    process.stdout.write(HELP);
+    process.exit(0);
+  }
+  const int = (flag: string, v: string | undefined, d: number) => {
+    if (v === undefined) return d;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) fail(`${flag} must be a positive integer (got "${v}")`);
+    return n;
+  };
+  return {
+    seconds: int('--seconds', parsed.values.seconds, 20),
+    burstSeconds: int('--burst-seconds', parsed.values['burst-seconds'], 3),
+    agents: int('--agents', parsed.values.agents, 100),
+    sessions: int('--sessions', parsed.values.sessions, 300),
+  };
+}
+
+const opts = settings(process.argv.slice(2));
+const STEADY_S = opts.seconds;
+const BURST_S = opts.burstSeconds;
 const RATE = 30;
-const AGENTS = arg('agents', 100);
-const SESSIONS = arg('sessions', 300);
+const AGENTS = opts.agents;
+const SESSIONS = opts.sessions;
 const PG_URL = process.env.SWITCHBOARD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const schema = `bench_mesh_${process.pid}_${randomBytes(3).toString('hex')}`;
 const dbUrl = `${PG_URL}?schema=${schema}`;
