@@ -3,7 +3,13 @@ import type { Kysely } from 'kysely';
 import type { ControllerTables } from '../storage/schema.js';
 import type { MeshAgentRow } from '../mesh/schema.js';
 import type { AgentView } from '../../mesh/contracts.js';
+import { OPEN_DELIVERY_STATES } from '../tasks/queue.js';
 import '../mesh/schema.js';
+
+/** An agent with the deliveries queued or leased to it right now (the router's load signal). */
+export interface AgentWithBacklog extends Agent {
+  backlog: number;
+}
 
 export interface Agent {
   agentId: string;
@@ -94,6 +100,29 @@ export class AgentRepository {
       out.push(...rows.map(toAgent));
     }
     return out;
+  }
+
+  /**
+   * The agents whose id, person or role is `name`, each with its backlog: what the router needs
+   * to resolve a target and rank its agents, in one statement (it was three round trips: the
+   * agent id, the role's agents, their backlogs). The caller tells the three kinds of match apart.
+   */
+  async byNameWithBacklog(name: string): Promise<AgentWithBacklog[]> {
+    const rows = await this.db
+      .selectFrom('mesh_agents as a')
+      .selectAll('a')
+      .select((eb) =>
+        eb
+          .selectFrom('mesh_deliveries as d')
+          .select(eb.fn.countAll<number | string>().as('n'))
+          .whereRef('d.agent_id', '=', 'a.agent_id')
+          .where('d.state', 'in', OPEN_DELIVERY_STATES)
+          .as('backlog'),
+      )
+      .where((eb) => eb.or([eb('a.agent_id', '=', name), eb('a.person', '=', name), eb('a.role', '=', name)]))
+      .orderBy('a.agent_id')
+      .execute();
+    return rows.map((r) => ({ ...toAgent(r), backlog: Number(r.backlog ?? 0) }));
   }
 
   async byOwner(owner: string): Promise<Agent[]> {

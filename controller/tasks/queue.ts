@@ -25,6 +25,9 @@ import type { ControllerDialect } from '../storage/database.js';
 import type { MeshDeliveryRow, MeshTaskRow } from '../mesh/schema.js';
 import '../mesh/schema.js';
 
+/** The states of a delivery that count as the agent's open work (its backlog): not yet done. */
+export const OPEN_DELIVERY_STATES = ['queued', 'leased'] as const;
+
 export interface NewDelivery {
   id: string;
   kind: string;
@@ -151,7 +154,7 @@ abstract class LeaseTableQueue implements TaskQueue {
       .selectFrom('mesh_deliveries')
       .select((eb) => ['agent_id', eb.fn.countAll<number | string>().as('n')])
       .where('agent_id', 'in', [...agentIds])
-      .where('state', 'in', ['queued', 'leased'])
+      .where('state', 'in', OPEN_DELIVERY_STATES)
       .groupBy('agent_id')
       .execute();
     for (const r of rows) out.set(r.agent_id, Number(r.n));
@@ -202,7 +205,7 @@ abstract class LeaseTableQueue implements TaskQueue {
       .selectFrom('mesh_deliveries')
       .select((eb) => eb.fn.countAll<number | string>().as('n'))
       .where('agent_id', '=', agentId)
-      .where('state', 'in', ['queued', 'leased'])
+      .where('state', 'in', OPEN_DELIVERY_STATES)
       .executeTakeFirstOrThrow();
     return Number(r.n);
   }

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { VerifiedCaller } from '../auth/access-tokens.js';
 import type { PolicyEvaluator, EvaluationPrincipal } from '../policy/evaluator.js';
 import type { DirectoryRepository } from '../directory/repository.js';
-import type { Agent, AgentRepository } from '../agents/repository.js';
+import type { Agent, AgentRepository, AgentWithBacklog } from '../agents/repository.js';
 import type { TaskQueue, NewDelivery } from './queue.js';
 import type { MeshAuditTrail, PolicyEval } from '../mesh/audit-trail.js';
 import type { RedactionBoundary } from '../mesh/redaction-boundary.js';
@@ -214,11 +214,11 @@ export class TaskRouter {
   /** Candidates by target or skills, then ranked: online, locale, spare capacity, recent. */
   private async pick(req: RouteRequest, now: number): Promise<Agent[]> {
     const hints = req.policyHints ?? {};
-    let candidates: Agent[];
+    let candidates: Array<Agent & Partial<Pick<AgentWithBacklog, 'backlog'>>>;
     let what: string;
     if (req.target) {
       try {
-        const t = await this.d.targets.resolve(req.target, { withPersons: false });
+        const t = await this.d.targets.resolveForRouting(req.target);
         candidates = t.agents;
         what = `${t.kind} "${t.id}"`;
       } catch (err) {
@@ -244,11 +244,12 @@ export class TaskRouter {
     // Load = what the agent last reported plus the work queued or leased to it right now, so
     // tasks spread over a role's agents as they are routed (heartbeats alone come every 10 s,
     // and ranking by recency sent a whole burst to one agent, whose leases then ran out).
-    const backlog = await this.d.queue.backlogs(candidates.map((a) => a.agentId));
-    const score = (a: Agent) => [
+    // A target's agents come with their backlog (one statement); role or skill hints alone count it now.
+    const counted = candidates.every((a) => a.backlog !== undefined) ? undefined : await this.d.queue.backlogs(candidates.map((a) => a.agentId));
+    const score = (a: (typeof candidates)[number]) => [
       now - a.lastSeen <= offline ? 0 : 1,
       hints.locale && a.locale !== hints.locale ? (a.locale?.split('-')[0] === hints.locale.split('-')[0] ? 1 : 2) : 0,
-      (a.load + (backlog.get(a.agentId) ?? 0)) / Math.max(1, a.capacity),
+      (a.load + (a.backlog ?? counted?.get(a.agentId) ?? 0)) / Math.max(1, a.capacity),
     ];
     // Ties break at random, so concurrent routes that read the same backlog do not all pick one agent.
     const ranked = candidates

@@ -183,6 +183,21 @@ for (const backend of BACKENDS) {
       assert.match(unknown.json().message, /not a registered agent id, a person in the directory, or a role/);
       const nowhere = await c.call('mia', 'POST', '/api/v1/tasks/route', { task: { title: 'x' } });
       assert.equal(nowhere.statusCode, 400);
+      // A name is an agent id before a person id before a role: an agent named like a role takes
+      // the role's name, a person's id reaches that person's agents, and the role keeps the rest.
+      await registerAgent(c, 'ana', 'finance');
+      const fanout = async (target: string) => {
+        const r = await c.call('mia', 'POST', '/api/v1/tasks/route', { target, task: { title: `to ${target}` }, policyHints: { fanout: 5 } });
+        assert.equal(r.statusCode, 202, r.body);
+        const a = r.json() as RouteAccepted;
+        assert.equal((await c.call('mia', 'POST', `/api/v1/tasks/${a.taskId}/cancel`)).statusCode, 200);
+        return a.targets.map((t) => t.agentId).sort();
+      };
+      assert.deepEqual(await fanout('finance'), ['finance']);
+      assert.deepEqual(await fanout('ana'), ['ana-goose', 'finance']);
+      assert.deepEqual(await fanout('lead'), ['lead-goose']);
+      await c.services.store.db.deleteFrom('mesh_agents').where('agent_id', '=', 'finance').execute();
+      assert.deepEqual(await fanout('finance'), ['ana-goose', 'lead-goose']);
       const noAgents = await c.call('mia', 'POST', '/api/v1/tasks/route', { target: 'engineering', task: { title: 'x' } });
       assert.equal(noAgents.statusCode, 404);
       assert.match(noAgents.json().message, /no agent is registered for role "engineering"/);
