@@ -6,7 +6,7 @@
  * events are kept only inside the alert.
  */
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { ControllerTables } from '../storage/schema.js';
 import type { ControllerDialect } from '../storage/database.js';
 import { AUDIT_ACTIONS, GENESIS_HASH, computeEventHash, type AuditEvent } from '../../audit/event.js';
@@ -85,9 +85,8 @@ export class AuditRepository {
         throw new Error(`audit batch for chain ${first.chainId} is not one contiguous run from seq ${first.seq}`);
       }
     }
-    // The chain row exists from this process's first batch on; after that a batch is four round
-    // trips (begin, head update, insert, commit): the head moves only if it is still where this
-    // batch continues it, so no separate locking read is needed.
+    // The chain row exists from this process's first batch on. After that the head moves only if
+    // it is still where this batch continues it, so no separate locking read is needed.
     if (!this.ensuredChains.has(first.chainId)) {
       await this.db
         .insertInto('audit_chains')
@@ -97,6 +96,21 @@ export class AuditRepository {
       this.ensuredChains.add(first.chainId);
     }
     const last = events[events.length - 1]!;
+    if (this.dialect === 'postgres') {
+      // One statement (one round trip, atomic on its own): the head update, and the events
+      // inserted only when it moved. Was four round trips (begin, update, insert, commit) that
+      // every answer waiting on the group commit queued behind.
+      const rows = JSON.stringify(events.map((e) => eventRow(e, now)));
+      const written = await sql`
+        WITH moved AS (
+          UPDATE audit_chains SET head_seq = ${last.seq}, head_hash = ${last.hash}, updated_at = ${now}
+          WHERE chain_id = ${first.chainId} AND owner = ${writer} AND head_seq = ${first.seq - 1} AND head_hash = ${first.hashPrev}
+          RETURNING 1
+        )
+        INSERT INTO audit_events SELECT r.* FROM moved, jsonb_populate_recordset(NULL::audit_events, ${rows}::jsonb) AS r`.execute(this.db);
+      if (Number(written.numAffectedRows ?? 0n) !== events.length) await this.headMismatch(this.db, first, writer);
+      return;
+    }
     await this.db.transaction().execute(async (trx) => {
       const moved = await trx
         .updateTable('audit_chains')
@@ -106,11 +120,7 @@ export class AuditRepository {
         .where('head_seq', '=', first.seq - 1)
         .where('head_hash', '=', first.hashPrev)
         .executeTakeFirst();
-      if (Number(moved.numUpdatedRows) !== 1) {
-        const head = await trx.selectFrom('audit_chains').select(['head_seq', 'owner']).where('chain_id', '=', first.chainId).executeTakeFirst();
-        if (head && head.owner !== writer) throw new ForeignChainError(`chain ${first.chainId} is written by another identity`);
-        throw new Error(`audit batch for chain ${first.chainId} starts at seq ${first.seq} but the stored head is seq ${head ? Number(head.head_seq) : 'missing'}`);
-      }
+      if (Number(moved.numUpdatedRows) !== 1) await this.headMismatch(trx, first, writer);
       // 13 values a row: stay well under SQLite's 32766 bound parameters per statement.
       for (let i = 0; i < events.length; i += 500) {
         await trx
@@ -121,6 +131,13 @@ export class AuditRepository {
           .execute();
       }
     });
+  }
+
+  /** Why a batch did not continue the stored head: another writer owns the chain, or the head is elsewhere. */
+  private async headMismatch(db: Db, first: AuditEvent, writer: string): Promise<never> {
+    const head = await db.selectFrom('audit_chains').select(['head_seq', 'owner']).where('chain_id', '=', first.chainId).executeTakeFirst();
+    if (head && head.owner !== writer) throw new ForeignChainError(`chain ${first.chainId} is written by another identity`);
+    throw new Error(`audit batch for chain ${first.chainId} starts at seq ${first.seq} but the stored head is seq ${head ? Number(head.head_seq) : 'missing'}`);
   }
 
   private async ingestOne(trx: Transaction<ControllerTables>, e: AuditEvent, writer: string, now: number, result: IngestResult): Promise<void> {

@@ -121,3 +121,27 @@ for (const backend of backends) {
     }
   });
 }
+
+for (const backend of backends) {
+  test(`audit store (${backend.name}): a process's own chain is appended in batches that must continue the stored head`, async () => {
+    const { handle, dispose } = await backend.open();
+    try {
+      const repo = new AuditRepository(handle.db, handle.dialect);
+      const chain = gatewayChain(6);
+      await repo.appendOwnChain(chain.slice(0, 1), 'controller:mesh');
+      await repo.appendOwnChain(chain.slice(1, 4), 'controller:mesh');
+      assert.deepEqual(await repo.chainHead(chain[0]!.chainId), { seq: 4, hash: chain[3]!.hash });
+      // A batch that skips an event, repeats one, or comes from another writer is refused whole.
+      await assert.rejects(repo.appendOwnChain(chain.slice(5), 'controller:mesh'), /starts at seq 6 but the stored head is seq 4/);
+      await assert.rejects(repo.appendOwnChain(chain.slice(3, 5), 'controller:mesh'), /starts at seq 4 but the stored head is seq 4/);
+      await assert.rejects(repo.appendOwnChain(chain.slice(4), 'controller:other'), ForeignChainError);
+      assert.deepEqual(await repo.chainHead(chain[0]!.chainId), { seq: 4, hash: chain[3]!.hash });
+      await repo.appendOwnChain(chain.slice(4), 'controller:mesh');
+      const stored = (await repo.query({ limit: 100 })).events;
+      assert.deepEqual(stored, chain, 'stored exactly as sealed, nothing of a refused batch');
+      assert.equal(verifyChains(stored).ok, true);
+    } finally {
+      await dispose();
+    }
+  });
+}
