@@ -49,6 +49,7 @@ export async function runController(opts: RunControllerOptions): Promise<Running
   if (opts.audit) services.audit = opts.audit;
   let app: FastifyInstance;
   try {
+    await services.store.warmUp();
     app = await buildControllerServer({ services, logger: opts.logLevel !== 'silent', ...(opts.tls ? { tls: opts.tls } : {}) });
     await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? DEFAULT_CONTROLLER_PORT });
   } catch (err) {

@@ -17,6 +17,11 @@ export interface ControllerDb {
   readonly dialect: ControllerDialect;
   /** Where the data lives, with any password removed (for logs and `--help` output). */
   readonly location: string;
+  /**
+   * Opens every pool connection now (PostgreSQL; nothing to do on SQLite), so the first requests
+   * after start-up do not wait for connections to be opened one by one under load.
+   */
+  warmUp(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -70,7 +75,7 @@ function openSqlite(file: string): ControllerDb & { schema?: undefined } {
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<ControllerTables>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
+  return { db, dialect: 'sqlite', location: file, warmUp: async () => {}, close: () => db.destroy() };
 }
 
 /**
@@ -101,6 +106,11 @@ function openPostgres(rawUrl: string, schemaOpt: string | undefined): Controller
   const pool = new pg.Pool({
     connectionString: url.toString(),
     max: poolSize,
+    // Connections stay open once opened (pg closes idle ones after 10 s by default): opening one
+    // (a new PostgreSQL backend, with cold catalog caches) in the middle of a request made that
+    // request's tail, and a quiet spell then a burst opened them all again.
+    min: poolSize,
+    idleTimeoutMillis: 0,
     // search_path per connection, so every query of this handle lands in the chosen schema.
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
     // Timestamps are bigint epoch ms; parse them as numbers (safe until year 287396).
@@ -119,6 +129,14 @@ function openPostgres(rawUrl: string, schemaOpt: string | undefined): Controller
     dialect: 'postgres',
     schema,
     location: `${safe.toString()}${schema ? ` (schema ${schema})` : ''}`,
+    async warmUp() {
+      const clients = await Promise.all(Array.from({ length: poolSize }, () => pool.connect()));
+      try {
+        await Promise.all(clients.map((c) => c.query('SELECT 1')));
+      } finally {
+        clients.forEach((c) => c.release());
+      }
+    },
     close: () => db.destroy(),
   };
 }
