@@ -65,9 +65,15 @@ export class AccessTokens {
     private readonly keys: SigningKeys,
     readonly settings: TokenSettings,
   ) {
-    // Reads keys.jwks() on every lookup, so a rotation is seen without a restart.
-    this.jwks = (header: Parameters<ReturnType<typeof createLocalJWKSet>>[0], token: Parameters<ReturnType<typeof createLocalJWKSet>>[1]) =>
-      createLocalJWKSet(this.keys.jwks())(header, token);
+    // Reads keys.jwks() on every lookup, so a rotation is seen without a restart; the key set is
+    // rebuilt only when the key list changed (a new set imported the public key again on every
+    // request: CPU on every authenticated call).
+    let cached: { keys: unknown; set: ReturnType<typeof createLocalJWKSet> } | undefined;
+    this.jwks = (header: Parameters<ReturnType<typeof createLocalJWKSet>>[0], token: Parameters<ReturnType<typeof createLocalJWKSet>>[1]) => {
+      const current = this.keys.jwks();
+      if (cached?.keys !== current.keys) cached = { keys: current.keys, set: createLocalJWKSet(current) };
+      return cached.set(header, token);
+    };
   }
 
   async mintAccessToken(req: MintRequest): Promise<MintedToken> {
