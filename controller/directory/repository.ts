@@ -17,9 +17,17 @@ export interface DirectoryRepositoryOptions {
   cacheMs?: number;
 }
 
+interface CachedNode {
+  at: number;
+  node: Promise<DirectoryNode | undefined>;
+  refreshing?: boolean;
+}
+
 export class DirectoryRepository {
   private readonly cacheMs: number;
-  private readonly nodes = new Map<string, { at: number; node: Promise<DirectoryNode | undefined> }>();
+  private readonly nodes = new Map<string, CachedNode>();
+  /** Bumped whenever the cache is cleared, so a background refresh started before a write is not stored after it. */
+  private generation = 0;
 
   constructor(
     private readonly db: Kysely<ControllerTables>,
@@ -34,7 +42,7 @@ export class DirectoryRepository {
    */
   async upsert(nodes: readonly DirectoryNode[], now = Date.now()): Promise<{ created: number; updated: number }> {
     if (nodes.length === 0) return { created: 0, updated: 0 };
-    this.nodes.clear();
+    this.clearCache();
     return this.db.transaction().execute(async (trx) => {
       const ids = nodes.map((n) => n.id);
       const existing = new Set<string>();
@@ -61,20 +69,48 @@ export class DirectoryRepository {
         if (edges.length > 0) await trx.insertInto('directory_edges').values(edges).execute();
       }
       return { created: nodes.length - existing.size, updated: existing.size };
-    }).finally(() => this.nodes.clear());
+    }).finally(() => this.clearCache());
   }
 
   async get(id: string): Promise<DirectoryNode | undefined> {
     if (this.cacheMs <= 0) return this.load(id);
     const now = Date.now();
     const hit = this.nodes.get(id);
-    if (hit && now - hit.at < this.cacheMs) return hit.node;
-    if (this.nodes.size > 10_000) this.nodes.clear();
+    if (hit && now - hit.at < this.cacheMs) {
+      // Refresh ahead: past half its life a node used again is re-read in the background, so a
+      // node in steady use never expires in a request's path (a miss on a sender's facts is
+      // several sequential reads up the tree: the tail of a route). The answer is still at most
+      // cacheMs old.
+      if (now - hit.at >= this.cacheMs / 2 && !hit.refreshing) this.refresh(id, hit);
+      return hit.node;
+    }
+    if (this.nodes.size > 10_000) this.clearCache();
     const node = this.load(id);
     this.nodes.set(id, { at: now, node });
     // A failed read is not remembered.
     node.catch(() => this.nodes.delete(id));
     return node;
+  }
+
+  private refresh(id: string, hit: CachedNode): void {
+    hit.refreshing = true;
+    const at = Date.now();
+    const generation = this.generation;
+    this.load(id).then(
+      (node) => {
+        // A write through this repository since the read started may have changed the node: drop the read.
+        if (generation === this.generation && this.nodes.get(id) === hit) this.nodes.set(id, { at, node: Promise.resolve(node) });
+      },
+      () => {
+        // Best effort: the entry expires as before and the next request reads it.
+        hit.refreshing = false;
+      },
+    );
+  }
+
+  private clearCache(): void {
+    this.nodes.clear();
+    this.generation++;
   }
 
   /**

@@ -91,4 +91,26 @@ describe('directory import', () => {
     assert.deepEqual((await cached.managerChain('ana')).map((n) => n.id), ['lead', 'cfo']);
     await repo.upsert([before]);
   });
+
+  it('re-reads a node in use in the background past half its cache life, so it never expires in a request', async (t) => {
+    await importDirectory(sampleDirectoryYaml, 'yaml', 'a.yaml', repo);
+    t.mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+    const cached = new DirectoryRepository(handle.db, { cacheMs: 10_000 });
+    const before = (await cached.get('ana'))!;
+    await repo.upsert([{ ...before, name: 'Ana Elsewhere' }]);
+    t.mock.timers.tick(4_000);
+    assert.equal((await cached.get('ana'))!.name, before.name, 'young entry: served, no re-read');
+    t.mock.timers.tick(2_000);
+    assert.equal((await cached.get('ana'))!.name, before.name, 'past half its life: still served (at most cacheMs old) ...');
+    let seen = before.name;
+    for (let i = 0; i < 200 && seen === before.name; i++) {
+      await new Promise((r) => setImmediate(r));
+      seen = (await cached.get('ana'))!.name;
+    }
+    assert.equal(seen, 'Ana Elsewhere', '... and re-read in the background');
+    // The re-read entry lives from its own read: past the first read's expiry it is still served.
+    await repo.upsert([before]);
+    t.mock.timers.tick(5_000);
+    assert.equal((await cached.get('ana'))!.name, 'Ana Elsewhere');
+  });
 });
