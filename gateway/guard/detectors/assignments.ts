@@ -38,8 +38,17 @@ function mayBeSecretNamed(letters: number): boolean {
   return false;
 }
 
+/** ASCII code → 1 for key characters, 2 for the token characters looksRandom() accepts: one load per test. */
+const ASCII_CLASS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const alnum = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+  if (alnum || c === 95 || c === 45 || c === 46) ASCII_CLASS[c]! |= 1;
+  // + / = _ - . ~
+  if (alnum || c === 43 || c === 47 || c === 61 || c === 95 || c === 45 || c === 46 || c === 126) ASCII_CLASS[c]! |= 2;
+}
+/** A–Z a–z 0–9 _ - . */
 function isKeyCode(c: number): boolean {
-  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 45 || c === 46;
+  return c < 128 && (ASCII_CLASS[c]! & 1) !== 0;
 }
 function isSpace(c: number): boolean {
   return c === 32 || c === 9;
@@ -96,8 +105,7 @@ export function looksRandom(v: string, minLength: number): boolean {
 
 /** The characters looksRandom() accepts: A–Z a–z 0–9 + / = _ - . ~ */
 function isTokenCode(c: number): boolean {
-  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 43 || c === 47 || c === 61 || c === 95
-    || c === 45 || c === 46 || c === 126;
+  return c < 128 && (ASCII_CLASS[c]! & 2) !== 0;
 }
 
 /**
