@@ -247,6 +247,9 @@ describe('ADDRESS', () => {
     assertFinds('Büro: Villacher Strasse 89, 9020 Klagenfurt', 'ADDRESS', 'Villacher Strasse 89, 9020 Klagenfurt');
     assertFinds('write to P.O. Box 1234', 'ADDRESS', 'P.O. Box 1234');
     assertFinds('PSC 0413, Box 8144\nAPO AA 42323', 'ADDRESS', 'PSC 0413, Box 8144\nAPO AA 42323');
+    // Written in lower or mixed case (the rule ignores case; its gate must too).
+    assertFinds('my address: psc 0413, box 8144 apo ae 09012 thanks', 'ADDRESS', 'psc 0413, box 8144 apo ae 09012');
+    assertFinds('USS Nimitz\nFpo Ap 96620', 'ADDRESS', 'USS Nimitz\nFpo Ap 96620');
   });
   it('ignores numbers followed by ordinary words', () => {
     assertNothing('We shipped 3 Big Boxes and 12 Small Parts in 2019 Python 3', 'ADDRESS');

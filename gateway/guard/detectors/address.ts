@@ -267,6 +267,15 @@ function scanWordLed(text: string, view: TextView, family: number, re: RegExp, g
   }
 }
 
+/**
+ * Whether an APO/DPO/FPO line may be in the text, in any case (MILITARY ignores case, so its gate
+ * must too: fail closed). Native substring searches first; the regex runs only when one hits.
+ */
+function mayHoldMilitaryPostOffice(text: string): boolean {
+  if (!text.includes('PO ') && !text.includes('po ') && !text.includes('Po ') && !text.includes('pO ')) return false;
+  return /[adf]po /i.test(text);
+}
+
 export const addressDetector: Detector = {
   name: 'address',
   classes: ['ADDRESS'],
@@ -279,7 +288,7 @@ export const addressDetector: Detector = {
       scanNumberLedStreets(text, runs, out);
       scanContinentalLines(text, runs, out);
       scanWordLed(text, view, STREET_PREFIX_WORDS, STREET_PREFIXED_AT, isLetterOrWord, (at, m) => pushExtended(text, at, at + m[0].length, 0.8, 'rule:street', out));
-      if (text.includes('PO ') && /[ADF]PO /.test(text)) {
+      if (mayHoldMilitaryPostOffice(text)) {
         scanAll(MILITARY, text, (m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'rule:military' }));
       }
       scanWordLed(text, view, UNIT_WORDS, UNIT_AT, isWordOrDot, (at, m) => out.push({ class: 'ADDRESS', start: at, end: at + m[0].length, score: 0.6, detector: 'rule:unit' }));
