@@ -8,9 +8,11 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AccessTokens, MintedToken, VerifiedCaller } from '../auth/access-tokens.js';
+import { CSRF_HEADER, type ConsoleSession } from './session-contract.js';
+
+export { CSRF_HEADER, type ConsoleSession };
 
 export const CONSOLE_COOKIE = 'sb_console';
-export const CSRF_HEADER = 'x-switchboard-csrf';
 export const CONSOLE_AUTH_METHOD = 'console';
 /** One console token lives 15 minutes; the console renews it while the sign-in lasts. */
 export const CONSOLE_TOKEN_TTL_S = 15 * 60;
@@ -18,18 +20,6 @@ export const CONSOLE_TOKEN_TTL_S = 15 * 60;
 export const CONSOLE_MAX_SESSION_S = 8 * 3600;
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-
-export interface ConsoleSession {
-  subject: string;
-  roles: string[];
-  csrf: string;
-  /** Unix seconds: this console token's expiry. */
-  expiresAt: number;
-  /** Unix seconds: the whole sign-in's end. */
-  sessionEndsAt: number;
-  signedInWith: 'admin-token' | 'oidc';
-  idp?: string;
-}
 
 /** Claims a console token copies from the credential it was made from. */
 const CARRIED_CLAIMS = ['tenant', 'idp', 'sid', 'org_unit'] as const;

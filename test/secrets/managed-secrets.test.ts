@@ -3,10 +3,9 @@
  * files of earlier versions in (nothing lost, files gone), no value shows up in logs, errors,
  * process arguments or the environment, and a tenant key rotation reaches a running gateway.
  */
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair } from 'jose';
@@ -20,24 +19,9 @@ import { BundleKeyring } from '../../controller/bundles/keyring.js';
 import { readSignIn, storeSignIn, forgetSignIn } from '../../gateway/identity/signin.js';
 import { openAiCompletion, startScriptedUpstream } from '../support/scripted-upstream.js';
 import { startTestGateway } from '../support/gateway.js';
+import { allFileText, tempDirs } from '../support/temp-files.js';
 
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'sb-managed-'));
-  dirs.push(d);
-  return d;
-};
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function allFileText(dir: string): string {
-  let out = '';
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) out += readFileSync(join(entry.parentPath, entry.name), 'latin1');
-  }
-  return out;
-}
+const tempDir = tempDirs('sb-managed-');
 
 async function legacyKeyList(): Promise<{ text: string; kid: string; d: string }> {
   const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });

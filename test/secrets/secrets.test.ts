@@ -1,32 +1,15 @@
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SecretStore, SecretStoreError } from '../../platform/secrets/store.js';
 import { TenantKeys } from '../../gateway/guard/pseudonym.js';
 import { startScriptedUpstream } from '../support/scripted-upstream.js';
 import { startTestGateway } from '../support/gateway.js';
+import { allFileText, tempDirs } from '../support/temp-files.js';
 
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'sb-secrets-'));
-  dirs.push(d);
-  return d;
-};
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-/** Every byte under a directory, as text, to look for a value in clear. */
-function allFileText(dir: string): string {
-  let out = '';
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) out += readFileSync(join(entry.parentPath, entry.name), 'latin1');
-  }
-  return out;
-}
+const tempDir = tempDirs('sb-secrets-');
 
 const SECRET = 'sk-or-v1-THIS-IS-THE-SECRET-0123456789abcdef';
 

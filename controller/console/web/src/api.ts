@@ -2,15 +2,9 @@
  * Calls to the controller. The session lives in an HttpOnly cookie the browser sends by itself;
  * writes add the session's CSRF token in a header (controller/console/session.ts).
  */
-export interface ConsoleSession {
-  subject: string;
-  roles: string[];
-  csrf: string;
-  expiresAt: number;
-  sessionEndsAt: number;
-  signedInWith: 'admin-token' | 'oidc';
-  idp?: string;
-}
+import { CSRF_HEADER, type ConsoleSession } from '../../session-contract.js';
+
+export type { ConsoleSession };
 
 export class ApiError extends Error {
   constructor(readonly status: number, message: string) {
@@ -26,7 +20,7 @@ export const setCsrf = (token: string) => {
 export async function api<T>(path: string, opts: { method?: 'GET' | 'POST' | 'PUT' | 'DELETE'; body?: unknown } = {}): Promise<T> {
   const method = opts.method ?? 'GET';
   const headers: Record<string, string> = { accept: 'application/json' };
-  if (method !== 'GET') headers['x-switchboard-csrf'] = csrf;
+  if (method !== 'GET') headers[CSRF_HEADER] = csrf;
   if (opts.body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(path, { method, headers, credentials: 'same-origin', ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}) });
   if (res.status === 204) return undefined as T;

@@ -3,35 +3,14 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, describe, query } from '../api.js';
 import { ChartView } from '../chart.js';
 import { int, lastDays, startOfDay, usd } from '../format.js';
-
-const GROUPS = ['day', 'department', 'role', 'user', 'model'] as const;
-type GroupBy = (typeof GROUPS)[number];
-
-interface SpendFigures {
-  costUsd: number;
-  requests: number;
-  promptTokens: number;
-  completionTokens: number;
-  cacheHits: number;
-  cacheSavingsUsd: number;
-  downshifts: number;
-  downshiftSavingsUsd: number;
-}
-interface SpendReport {
-  currency: 'USD';
-  groupBy: GroupBy;
-  from: string;
-  to: string;
-  timeZone: string;
-  rows: Array<SpendFigures & { key: string }>;
-  totals: SpendFigures;
-}
+// The report's shape is the controller's (GET /api/v1/ledger/spend), so the page cannot drift from it.
+import { SPEND_GROUPINGS, type SpendGrouping, type SpendReport } from '../../../../../models/ledger-contract.js';
 
 export function SpendPage() {
   const initial = lastDays(30);
   const [from, setFrom] = useState(initial.from);
   const [to, setTo] = useState(initial.to);
-  const [groupBy, setGroupBy] = useState<GroupBy>('day');
+  const [groupBy, setGroupBy] = useState<SpendGrouping>('day');
   const [report, setReport] = useState<SpendReport>();
   const [error, setError] = useState('');
   useEffect(() => {
@@ -49,8 +28,8 @@ export function SpendPage() {
         <label>To (exclusive) <input type="date" name="to" value={to} onInput={(e) => setTo(e.currentTarget.value)} /></label>
         <label>
           Group by
-          <select name="groupBy" value={groupBy} onChange={(e) => setGroupBy(e.currentTarget.value as GroupBy)}>
-            {GROUPS.map((g) => <option key={g} value={g}>{g}</option>)}
+          <select name="groupBy" value={groupBy} onChange={(e) => setGroupBy(e.currentTarget.value as SpendGrouping)}>
+            {SPEND_GROUPINGS.map((g) => <option key={g} value={g}>{g}</option>)}
           </select>
         </label>
       </div>
