@@ -152,9 +152,14 @@ async function runMigrations(db: Kysely<ControllerTables>, extra: Record<string,
   const provider: MigrationProvider = { getMigrations: async () => all };
   // Modules add migrations independently, so a new one may sort before one already applied.
   const migrator = new Migrator({ db, provider, allowUnorderedMigrations: true, ...(migrationTableSchema ? { migrationTableSchema } : {}) });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) {
+  for (let attempt = 1; ; attempt++) {
+    const { error, results } = await migrator.migrateToLatest();
+    if (!error) return;
     const failed = results?.find((r) => r.status === 'Error');
+    // Kysely finds its migration tables by introspecting every schema; another schema dropped by
+    // someone else meanwhile fails that query with invalid_schema_name (3F000) before anything is
+    // applied here, so running it again is safe.
+    if (!failed && (error as { code?: unknown }).code === '3F000' && attempt < 5) continue;
     const message = (error as Error).message ?? String(error);
     // No failed migration means the database itself could not be reached or locked.
     if (!failed) throw new Error(message);
