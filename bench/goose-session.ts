@@ -9,9 +9,10 @@
  * latency. Every run of the session carries its own nonce, so a turn's new text is new to the
  * memo while the history it resends was seen on earlier turns — as in a real session.
  * Reports added P50/P99 per turn for turns of 250 KB and more, how much text the guard scanned
- * afresh per turn, and the detection memo's memory. A second, in-process part times the
- * Privacy Guard's masking alone on the same turns with and without the memo (CPU only, no
- * sockets), which is steadier on a busy machine than the end-to-end difference. The added process
+ * afresh per turn, and the memory of the detection memo and of the kept previous turns. A second,
+ * in-process part times the Privacy Guard's masking alone on the same turns with and without the
+ * memo, and parse + mask + upstream payload with and without the kept previous turns (CPU only,
+ * no sockets), which is steadier on a busy machine than the end-to-end difference. The added process
  * CPU time per turn (gateway request minus direct request, all in this one process) is reported
  * too: other load on the machine barely moves it. `--stages` times each pipeline stage.
  */
@@ -24,7 +25,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
 import { startScriptedUpstream } from '../test/support/scripted-upstream.js';
-import { defaultGatewayConfig } from '../gateway/config.js';
+import { DEFAULT_PREVIOUS_TURNS_MEGABYTES, defaultGatewayConfig } from '../gateway/config.js';
 import { createGatewayServer } from '../gateway/server.js';
 import { createLogger } from '../gateway/logger.js';
 import { DEFAULT_MEMO_BYTES_PER_TENANT } from '../gateway/stages/privacy-guard.js';
@@ -34,7 +35,8 @@ import { detect } from '../gateway/guard/detect.js';
 import { TenantKeys } from '../gateway/guard/pseudonym.js';
 import { DetectionMemo } from '../gateway/guard/detection-memo.js';
 import { maskRequestBody, type MaskOptions } from '../gateway/guard/mask-request.js';
-import { parseRequestBody } from '../gateway/wire/raw-request.js';
+import { parseRequestBody, rememberTurn, requestPayload } from '../gateway/wire/raw-request.js';
+import { PreviousTurns } from '../gateway/wire/previous-turns.js';
 
 const HELP = `Usage: npm run bench:goose-session -- [options]
 
@@ -172,25 +174,46 @@ async function send(dispatcher: Agent, url: string, body: string, token: string 
   return { ms, cpu };
 }
 
-/** Masking of each turn's body in-process, memoised (memo carried across the session) and not. */
+/**
+ * The guard's own work on each turn's body in-process, memoised (memo carried across the session)
+ * and not: masking alone, and the whole of it — parse, mask, upstream payload — with and without
+ * the kept previous turns (wire/previous-turns.ts). CPU only, no sockets.
+ */
 function maskingOnly(turns: number, runs: number, files: Array<{ path: string; text: string }>): void {
   const pseudonymizer = new TenantKeys(randomBytes(32)).pseudonymizer('bench');
   const withMemo: number[] = [];
   const without: number[] = [];
+  const whole: number[] = [];
+  const wholeKept: number[] = [];
   let sizes: number[] = [];
+  const kept = new PreviousTurns(64 * 1024 * 1024);
   for (let run = 0; run < runs; run++) {
     const bodies = sessionBodies(turns, `mask-${run}-${Date.now().toString(36)}`, files);
     sizes = bodies.map((b) => Buffer.byteLength(b));
     const memo = new DetectionMemo(DEFAULT_MEMO_BYTES_PER_TENANT);
+    const memoKept = new DetectionMemo(DEFAULT_MEMO_BYTES_PER_TENANT);
     const base: MaskOptions = { detect, pseudonymizer, modeFor: () => 'mask' };
     bodies.forEach((text, t) => {
+      const bytes = Buffer.from(text);
+      const big = sizes[t]! >= 250 * 1024;
       // As the server does: parsed from the client's bytes, which are kept beside the body (they name resent texts).
-      const a = parseRequestBody(Buffer.from(text)) as JsonObject;
       let started = performance.now();
+      const a = parseRequestBody(bytes) as JsonObject;
+      const maskStarted = performance.now();
       maskRequestBody(a, 'openai-chat', { ...base, memo });
-      const m = performance.now() - started;
-      if (sizes[t]! >= 250 * 1024) withMemo.push(m);
-      if (sizes[t]! >= 250 * 1024 && run < 2) {
+      const masked = performance.now();
+      requestPayload(a);
+      if (big) {
+        withMemo.push(masked - maskStarted);
+        whole.push(performance.now() - started);
+      }
+      started = performance.now();
+      const k = parseRequestBody(bytes, { store: kept, partition: `run-${run}` }) as JsonObject;
+      maskRequestBody(k, 'openai-chat', { ...base, memo: memoKept });
+      rememberTurn(k);
+      requestPayload(k);
+      if (big) wholeKept.push(performance.now() - started);
+      if (big && run < 2) {
         const b = JSON.parse(text) as JsonObject;
         started = performance.now();
         maskRequestBody(b, 'openai-chat', base);
@@ -201,6 +224,7 @@ function maskingOnly(turns: number, runs: number, files: Array<{ path: string; t
   if (withMemo.length === 0) return;
   const noMemo = without.length > 0 ? `, without memo P50 ${percentile(without, 50).toFixed(2)} ms` : '';
   process.stdout.write(`Masking alone on turns ≥ 250 KB (in-process): with memo P50 ${percentile(withMemo, 50).toFixed(2)} ms, P99 ${percentile(withMemo, 99).toFixed(2)} ms${noMemo}\n`);
+  process.stdout.write(`Parse + mask + payload on turns ≥ 250 KB (in-process, memo): P50 ${percentile(whole, 50).toFixed(2)} ms, P99 ${percentile(whole, 99).toFixed(2)} ms; with kept previous turns P50 ${percentile(wholeKept, 50).toFixed(2)} ms, P99 ${percentile(wholeKept, 99).toFixed(2)} ms (${(kept.bytes / 1048576).toFixed(1)} MB accounted)\n`);
 }
 
 /**
@@ -325,6 +349,8 @@ async function main(): Promise<void> {
     if (memo) {
       process.stdout.write(`Detection memo: ${memo.entries} entries, ${(memo.bytes / 1024).toFixed(1)} KB accounted (bound ${DEFAULT_MEMO_BYTES_PER_TENANT / 1048576} MB per tenant); hits ${memo.hits}, misses ${memo.misses}\n`);
     }
+    const kept = gateway.services.previousTurns;
+    if (kept) process.stdout.write(`Kept previous turns: ${(kept.bytes / 1048576).toFixed(1)} MB accounted (the latest turn of each conversation, three times its body; bound ${DEFAULT_PREVIOUS_TURNS_MEGABYTES} MB)\n`);
     if (stageTimes) {
       process.stdout.write('Per stage on turns ≥ 250 KB (in-process wall time; forward includes the upstream):\n');
       for (const [name, list] of stageTimes) {

@@ -60,10 +60,23 @@ export interface GuardRuntimeConfig {
    * memo off (every text of every request is scanned). Default 8.
    */
   memoMegabytesPerTenant?: number;
+  /**
+   * Bound, in megabytes across all callers, of the previous turns kept so that a resent
+   * conversation is not parsed and hashed again (wire/previous-turns.ts); they hold conversation
+   * text in memory only. 0 keeps none. Default 64.
+   */
+  previousTurnsMegabytes?: number;
 }
 
 /** Default bound of each tenant's detection memo. */
 export const DEFAULT_MEMO_MEGABYTES_PER_TENANT = 8;
+/** Default bound of the kept previous turns, across callers. */
+export const DEFAULT_PREVIOUS_TURNS_MEGABYTES = 64;
+
+/** Bytes of previous turns kept under `config.guard` (0: none). */
+export function previousTurnsBytes(config: GatewayConfig): number {
+  return Math.floor((config.guard?.previousTurnsMegabytes ?? DEFAULT_PREVIOUS_TURNS_MEGABYTES) * 1024 * 1024);
+}
 
 /** Bytes of each tenant's detection memo under `config.guard` (0: no memo). */
 export function memoBytesPerTenant(config: GatewayConfig): number {
@@ -145,7 +158,11 @@ export const gatewayConfigSchema = {
       type: 'object',
       additionalProperties: false,
       // Up to 1 GB per tenant: a memo entry holds offsets only (~160 bytes plus ~96 per finding).
-      properties: { memoMegabytesPerTenant: { type: 'number', minimum: 0, maximum: 1024 } },
+      properties: {
+        memoMegabytesPerTenant: { type: 'number', minimum: 0, maximum: 1024 },
+        // Each kept turn accounts three times its body's bytes (the bytes and their parsed text).
+        previousTurnsMegabytes: { type: 'number', minimum: 0, maximum: 4096 },
+      },
     },
   },
 } as const;

@@ -3,7 +3,7 @@
  * prefix Goose's providers use, health probes, and gateway-made errors in the caller's format.
  * Each model call becomes a RequestContext run through the pipeline, then written out raw.
  */
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { hash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -113,14 +113,18 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
   app.removeContentTypeParser('text/plain');
   // Parsed from the bytes, which are kept beside the body: the upstream payload reuses the
   // bytes of every message nothing changed (wire/raw-request.ts).
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, raw, done) => {
+  const previousTurns = services.previousTurns;
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, raw, done) => {
     const bytes = raw as Buffer;
     if (bytes.length === 0) {
       done(new GatewayError(400, 'Request body is empty; send a JSON object', 'invalid_request_error', 'empty_body'), undefined);
       return;
     }
     try {
-      done(null, parseRequestBody(bytes));
+      // Kept turns are looked up per credential, before authentication: a caller only ever
+      // reuses what was parsed from its own earlier requests.
+      const token = previousTurns ? presentedToken(req.headers) : undefined;
+      done(null, parseRequestBody(bytes, previousTurns && token ? { store: previousTurns, partition: hash('sha256', token, 'base64') } : undefined));
     } catch (err) {
       done(new GatewayError(400, `Request body is not valid JSON: ${(err as Error).message}`, 'invalid_request_error', 'invalid_json'), undefined);
     }

@@ -5,7 +5,8 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Stage } from './context.js';
-import { memoBytesPerTenant, type GatewayConfig } from './config.js';
+import { memoBytesPerTenant, previousTurnsBytes, type GatewayConfig } from './config.js';
+import { PreviousTurns } from './wire/previous-turns.js';
 import { buildPipeline } from './pipeline.js';
 import { loadOrCreateLocalToken } from './local-token.js';
 import { UpstreamRouter } from './upstream/router.js';
@@ -57,6 +58,8 @@ export interface GatewayServices {
   metrics: ServiceMetrics;
   /** The Privacy Guard's per-tenant detection memos (their size is reported by benchmarks). */
   guardMemos: TenantDetectionMemos | undefined;
+  /** Previous turns of callers' conversations (wire/previous-turns.ts); undefined when configured off. */
+  previousTurns: PreviousTurns | undefined;
   close(): Promise<void>;
 }
 
@@ -141,6 +144,7 @@ export async function createGatewayServices(opts: GatewayServicesOptions): Promi
     tracing,
     metrics,
     guardMemos: guard.memos,
+    previousTurns: previousTurnsBytes(opts.config) > 0 ? new PreviousTurns(previousTurnsBytes(opts.config)) : undefined,
     async close() {
       await allowance?.close();
       await controllerLink.close();

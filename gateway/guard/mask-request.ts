@@ -15,7 +15,7 @@
  */
 import type { JsonObject, JsonValue } from '../context.js';
 import { wireMaps } from '../wire/index.js';
-import { markChanged, rawTextName, type TextEdit } from '../wire/raw-request.js';
+import { isSharedItem, itemIndexAt, keepClearCopies, markChanged, prepareItemsForMasking, rawTextName, thawItems, type TextEdit } from '../wire/raw-request.js';
 import type { TextField, ToolSchema, WireFormatName } from '../wire/types.js';
 import type { DetectionMemo } from './detection-memo.js';
 import type { GuardMode } from '../../policies/guard-policy.js';
@@ -103,25 +103,53 @@ export function maskText(text: string, opts: MaskOptions): { masked: string; res
   return { masked, result };
 }
 
-/** Masks a request body in place. */
+/**
+ * Masks a request body in place. Messages taken frozen from the conversation's previous turn
+ * (wire/previous-turns.ts) are read as they are; if one of them needs a replacement (a value
+ * found now that it also holds), it is swapped for a fresh parse of its bytes and the body is
+ * masked again — cheap, since detection is memoised.
+ */
 export function maskRequestBody(body: JsonObject, kind: BodyKind, opts: MaskOptions): MaskResult {
   const map = wireMaps[kind];
-  const slots: TextSlot[] = [];
-  const commits: Array<() => void> = [];
-  let schemas: Map<string, ToolSchema> | undefined;
-  const schemaOf = (tool: string | undefined) => (tool === undefined ? undefined : (schemas ??= map.toolSchemas(body)).get(tool));
-  map.requestFields(body, (f) => collectField(f, slots, commits, schemaOf));
-  const result = maskSlots(slots, commits, opts, body);
-  // The upstream payload reuses the client's bytes for messages nothing changed: name the rest
-  // (with the replacements of a plain text, so its own bytes can be patched in place).
-  if (result.changed) {
-    for (const slot of slots) if (slot.spans) markChanged(body, slot.path, slot.direct && slot.edits ? { before: slot.text, edits: slot.edits } : undefined);
+  prepareItemsForMasking(body);
+  for (;;) {
+    const slots: TextSlot[] = [];
+    const commits: Array<() => void> = [];
+    let schemas: Map<string, ToolSchema> | undefined;
+    const schemaOf = (tool: string | undefined) => (tool === undefined ? undefined : (schemas ??= map.toolSchemas(body)).get(tool));
+    map.requestFields(body, (f) => collectField(f, slots, commits, schemaOf));
+    const result = maskSlots(slots, commits, opts, body, (written) => {
+      const items = new Set<number>();
+      for (const slot of written) {
+        const index = itemIndexAt(body, slot.path);
+        if (index !== undefined) items.add(index);
+      }
+      const frozen = [...items].filter((i) => isSharedItem(body, i));
+      if (frozen.length > 0) {
+        thawItems(body, frozen);
+        return false;
+      }
+      keepClearCopies(body, items);
+      return true;
+    });
+    if (!result) continue;
+    // The upstream payload reuses the client's bytes for messages nothing changed: name the rest
+    // (with the replacements of a plain text, so its own bytes can be patched in place).
+    if (result.changed) {
+      for (const slot of slots) if (slot.spans) markChanged(body, slot.path, slot.direct && slot.edits ? { before: slot.text, edits: slot.edits } : undefined);
+    }
+    return result;
   }
-  return result;
 }
 
-/** `body`: the request the slots came from, whose client bytes can key the memo (plain texts only). */
-function maskSlots(slots: TextSlot[], commits: Array<() => void>, opts: MaskOptions, body?: JsonObject): MaskResult {
+/**
+ * `body`: the request the slots came from, whose client bytes can key the memo (plain texts only).
+ * `mayWrite` sees the slots about to be rewritten before anything is; false stops without writing
+ * (undefined is returned).
+ */
+function maskSlots(slots: TextSlot[], commits: Array<() => void>, opts: MaskOptions, body?: JsonObject): MaskResult;
+function maskSlots(slots: TextSlot[], commits: Array<() => void>, opts: MaskOptions, body: JsonObject, mayWrite: (written: TextSlot[]) => boolean): MaskResult | undefined;
+function maskSlots(slots: TextSlot[], commits: Array<() => void>, opts: MaskOptions, body?: JsonObject, mayWrite?: (written: TextSlot[]) => boolean): MaskResult | undefined {
   const redactions: Record<string, number> = {};
   const detections: Record<string, number> = {};
   let blocked: BlockedFinding | undefined;
@@ -167,6 +195,7 @@ function maskSlots(slots: TextSlot[], commits: Array<() => void>, opts: MaskOpti
       return { redactions, detections, blocked: { class: s.cls, path: slot.path, messageIndex: slot.messageIndex, start: s.start, end: s.end, count: 1 }, entries: [], changed: false };
     }
   }
+  if (mayWrite && !mayWrite(slots.filter((slot) => slot.spans !== undefined))) return undefined;
 
   for (const slot of slots) {
     const spans = slot.spans;

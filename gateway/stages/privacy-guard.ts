@@ -27,6 +27,7 @@ import { maskRequestBody, type BlockedFinding, type PseudonymEntry } from '../gu
 import { resolveGuardPolicy } from '../guard/policy-modes.js';
 import { TenantDetectionMemos } from '../guard/detection-memo.js';
 import { wireMapForRoute } from '../wire/index.js';
+import { rememberTurn } from '../wire/raw-request.js';
 import { DEFAULT_MEMO_MEGABYTES_PER_TENANT } from '../config.js';
 
 /** Default bound of each tenant's detection memo (`gateway.guard.memoMegabytesPerTenant`). */
@@ -115,6 +116,8 @@ export function privacyGuardStage(deps: PrivacyGuardDeps): Stage {
         ctx.notes.denied = { stage: 'privacyGuard', reason: `${result.blocked.class} in ${result.blocked.path}` };
         throw new GatewayError(400, blockMessage(result.blocked), 'invalid_request_error', 'privacy_blocked');
       }
+      // The next turn resends this conversation: what masking left untouched is kept for it.
+      rememberTurn(ctx.body);
       if (Object.keys(result.redactions).length > 0) ctx.notes.redactions = result.redactions;
       if (Object.keys(result.detections).length > 0) ctx.notes.detections = result.detections;
       if (result.entries.length === 0) return;

@@ -23,6 +23,7 @@
 import { isAscii, isUtf8, transcode } from 'node:buffer';
 import { hash } from 'node:crypto';
 import type { JsonObject, JsonValue } from '../context.js';
+import { deepFreeze, type PreviousTurns, type TurnRecord } from './previous-turns.js';
 
 /** Top-level arrays whose items are reused: chat and Anthropic `messages`, Responses `input`. */
 const ITEM_KEYS = ['messages', 'input'] as const;
@@ -60,6 +61,28 @@ interface RawRequest {
   ranges?: Array<[number, number]> | null;
   /** SHA-256 of an item's bytes, by index, once computed (rawTextName). */
   digests?: Map<number, string>;
+  /** Items taken, deep-frozen, from the conversation's previous turn (thawItems replaces them). */
+  shared?: Set<number>;
+  /** Items masking rewrote on the previous turn: thawed before masking (prepareItemsForMasking). */
+  rewrittenBefore?: ReadonlySet<number>;
+  /** Items masking writes into on this turn (reported by masking before it writes). */
+  written?: Set<number>;
+  /** Frozen copies of written items as the client sent them, kept for the next turn. */
+  clear?: Map<number, JsonValue>;
+  /** How many leading items are byte for byte those of the kept turn this one continues. */
+  reusedItems?: number;
+  /** That turn's patch plans, by item; and this turn's, shared with its kept record. */
+  previousPlans?: ReadonlyMap<number, { key: string; plan: PatchPlan }>;
+  plans?: Map<number, { key: string; plan: PatchPlan }>;
+  /** Where this turn is kept once masked (rememberTurn), and the array's place in the bytes. */
+  turn?: { store: PreviousTurns; partition: string; replaces: TurnRecord | undefined; open: number; keysBeforeItems: readonly string[] };
+}
+
+/** Where the previous turns of a caller's conversations are kept (see previous-turns.ts). */
+export interface TurnScope {
+  store: PreviousTurns;
+  /** The caller's partition: its credential, so callers never share kept turns. */
+  partition: string;
 }
 
 const raws = new WeakMap<JsonObject, RawRequest>();
@@ -99,8 +122,8 @@ const TRANSCODE_MIN_BYTES = 16 * 1024;
  * (and only whitespace after `[` and before `]`), and every piece must parse as one JSON value —
  * so the body is valid JSON whose array holds exactly those items. Anything else parses whole.
  */
-export function parseRequestBody(bytes: Buffer): JsonValue {
-  const body = bytes.length >= PIECEWISE_MIN_BYTES ? parsePiecewise(bytes) : undefined;
+export function parseRequestBody(bytes: Buffer, turns?: TurnScope): JsonValue {
+  const body = bytes.length >= PIECEWISE_MIN_BYTES ? parsePiecewise(bytes, turns) : undefined;
   if (body !== undefined) return body;
   const whole = JSON.parse(decodeUtf8(bytes)) as JsonValue;
   rememberRawRequest(whole, bytes);
@@ -110,13 +133,24 @@ export function parseRequestBody(bytes: Buffer): JsonValue {
 /** Below this a body is parsed whole: its string is small, and one parse is cheaper than several. */
 const PIECEWISE_MIN_BYTES = 32 * 1024;
 
-/** The body parsed piece by piece (see parseRequestBody); undefined when it must be parsed whole. */
-function parsePiecewise(bytes: Buffer): JsonObject | undefined {
+/**
+ * The body parsed piece by piece (see parseRequestBody); undefined when it must be parsed whole.
+ * With `turns`, leading items whose bytes are those of the caller's previous turn of the same
+ * conversation are taken from it (parsed and hashed then) and the scan resumes after them.
+ */
+function parsePiecewise(bytes: Buffer, turns?: TurnScope): JsonObject | undefined {
   // The array rememberRawRequest would pick: `messages` when it is an array, else `input`.
   let key: ItemKey | undefined;
   let layout: ItemLayout | null = null;
+  let previous: { record: TurnRecord; count: number } | undefined;
   for (const k of ITEM_KEYS) {
-    layout = itemLayout(bytes, k);
+    previous = turns?.store.match(turns.partition, bytes, k);
+    layout = previous ? itemLayout(bytes, k, previous.record, previous.count) : null;
+    // A resumed scan that fails is tried again from the start: it only skips what is known.
+    if (!layout) {
+      previous = undefined;
+      layout = itemLayout(bytes, k);
+    }
     if (layout) {
       key = k;
       break;
@@ -132,10 +166,31 @@ function parsePiecewise(bytes: Buffer): JsonObject | undefined {
     const placeholder = outside[key];
     if (!Array.isArray(placeholder) || placeholder.length !== 0) return undefined;
     const items: JsonValue[] = new Array(ranges.length);
-    for (let i = 0; i < ranges.length; i++) items[i] = JSON.parse(decodeUtf8(bytes.subarray(ranges[i]![0], ranges[i]![1]))) as JsonValue;
+    const kept = previous?.record;
+    const reused = previous?.count ?? 0;
+    let shared: Set<number> | undefined;
+    let digests: Map<number, string> | undefined;
+    for (let i = 0; i < ranges.length; i++) {
+      const known = i < reused ? kept!.items[i] : undefined;
+      if (known !== undefined) {
+        items[i] = known;
+        (shared ??= new Set()).add(i);
+      } else items[i] = JSON.parse(decodeUtf8(bytes.subarray(ranges[i]![0], ranges[i]![1]))) as JsonValue;
+      const digest = i < reused ? kept!.digests.get(i) : undefined;
+      if (digest !== undefined) (digests ??= new Map()).set(i, digest);
+    }
     // Same key, same place among the body's keys: assigning an existing property keeps its order.
     outside[key] = items;
     const raw: RawRequest = { bytes, key, array: items, items: [...items], changed: new Map(), reusable: true, ranges };
+    if (shared) raw.shared = shared;
+    if (kept && kept.rewritten.size > 0) raw.rewrittenBefore = kept.rewritten;
+    if (kept) {
+      raw.reusedItems = reused;
+      raw.previousPlans = kept.plans as ReadonlyMap<number, { key: string; plan: PatchPlan }>;
+    }
+    if (turns) raw.plans = new Map();
+    if (digests) raw.digests = digests;
+    if (turns) raw.turn = { store: turns.store, partition: turns.partition, replaces: kept, open: layout.open, keysBeforeItems: layout.keysBeforeItems };
     raws.set(outside, raw);
     return outside;
   } catch {
@@ -227,7 +282,7 @@ export function requestPayload(body: JsonObject, model?: string): Buffer {
       if (i > 0) text += ',';
       const item = raw.array[i];
       const changes = raw.changed.get(i);
-      const patched = item !== raw.items[i] || changes === null ? undefined : changes === undefined ? [raw.bytes.subarray(ranges[i]![0], ranges[i]![1])] : tryPatch(raw.bytes, ranges[i]!, item, changes);
+      const patched = item !== raw.items[i] || changes === null ? undefined : changes === undefined ? [raw.bytes.subarray(ranges[i]![0], ranges[i]![1])] : patchedPieces(raw, i, item, changes);
       if (patched) {
         parts.push(Buffer.from(text));
         text = '';
@@ -270,6 +325,102 @@ export function rawTextName(body: JsonObject, path: string, text: string): strin
   let digest = (raw.digests ??= new Map()).get(index);
   if (digest === undefined) raw.digests.set(index, (digest = hash('sha256', raw.bytes.subarray(range[0], range[1]), 'base64')));
   return `${digest}${rest}`;
+}
+
+/**
+ * Keeps this request for the conversation's next turn (previous-turns.ts), once masking is done.
+ * An item is kept as a value only if it is known to hold exactly what its bytes say: the object
+ * parsed, with no write reported (masking reports every item it writes into before writing, and
+ * every text it rewrote); or, for an item masking wrote into, the frozen copy taken before the
+ * write (keepClearCopies) or the kept value it was thawed from. The next turn's detection reads
+ * kept values as the client's text, so a kept value that was not would let that text through.
+ */
+export function rememberTurn(body: JsonObject): void {
+  const raw = raws.get(body);
+  const turn = raw?.turn;
+  if (!raw || !turn || !raw.reusable || body[raw.key] !== raw.array || raw.array.length !== raw.items.length) return;
+  const ranges = raw.ranges;
+  if (!ranges || ranges.length !== raw.items.length) return;
+  const items: Array<JsonValue | undefined> = new Array(ranges.length);
+  const rewritten = new Set<number>();
+  for (let i = 0; i < ranges.length; i++) {
+    const item = raw.array[i];
+    const untouched = item === raw.items[i] && !raw.changed.has(i) && !raw.written?.has(i);
+    if (!untouched) rewritten.add(i);
+    items[i] = untouched ? deepFreeze(item) : raw.clear?.get(i);
+  }
+  // The payload is built after this (forward): its patch plans land in the record's map then.
+  const plans = (raw.plans ??= new Map());
+  turn.store.remember(turn.partition, { bytes: raw.bytes, key: raw.key, open: turn.open, keysBeforeItems: turn.keysBeforeItems, ranges, items, digests: new Map(raw.digests ?? []), rewritten, plans }, turn.replaces);
+  // Kept once: a second call (a retried stage) would only keep the same turn again.
+  raw.turn = undefined;
+}
+
+/** The index of the conversation item a wire-map path is in; undefined for a path outside the items. */
+export function itemIndexAt(body: JsonObject, path: string): number | undefined {
+  const raw = raws.get(body);
+  if (!raw || !path.startsWith(raw.key)) return undefined;
+  const m = /^\[(\d+)\]/.exec(path.slice(raw.key.length));
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Whether item `index` is (or holds) a frozen value taken from a kept turn, which masking must thaw before writing. */
+export function isSharedItem(body: JsonObject, index: number): boolean {
+  return raws.get(body)?.shared?.has(index) === true;
+}
+
+/**
+ * Replaces frozen items taken from a kept turn with copies of their objects and arrays (strings
+ * are immutable and stay shared), so masking can write into them; the frozen originals are kept
+ * as the clear values for the next turn.
+ */
+export function thawItems(body: JsonObject, indexes: Iterable<number>): void {
+  const raw = raws.get(body);
+  if (!raw?.shared) throw new Error('thawItems: the body has no items taken from a kept turn');
+  for (const i of indexes) {
+    if (!raw.shared.has(i) || raw.array[i] !== raw.items[i]) throw new Error(`thawItems: item ${i} is not a kept value`);
+    const frozen = raw.array[i]!;
+    const copy = copyContainers(frozen);
+    raw.array[i] = copy;
+    raw.items[i] = copy;
+    raw.shared.delete(i);
+    (raw.clear ??= new Map()).set(i, frozen);
+  }
+}
+
+/**
+ * Before masking: thaws the kept items masking rewrote on the previous turn (it will again, most
+ * likely), so it need not stop and start over when it finds them frozen.
+ */
+export function prepareItemsForMasking(body: JsonObject): void {
+  const raw = raws.get(body);
+  if (!raw?.shared || !raw.rewrittenBefore) return;
+  const thaw: number[] = [];
+  for (const i of raw.rewrittenBefore) if (raw.shared.has(i) && raw.array[i] === raw.items[i]) thaw.push(i);
+  if (thaw.length > 0) thawItems(body, thaw);
+}
+
+/**
+ * Called by masking with the items it is about to write into (none frozen): records them, and,
+ * when this turn will be kept, keeps a frozen copy of each as the client sent it.
+ */
+export function keepClearCopies(body: JsonObject, indexes: Iterable<number>): void {
+  const raw = raws.get(body);
+  if (!raw) return;
+  for (const i of indexes) {
+    (raw.written ??= new Set()).add(i);
+    if (!raw.turn || raw.clear?.has(i) || raw.array[i] !== raw.items[i]) continue;
+    (raw.clear ??= new Map()).set(i, deepFreeze(copyContainers(raw.array[i]!)));
+  }
+}
+
+/** A copy of every object and array in a JSON value (strings, being immutable, are shared). */
+function copyContainers<T extends JsonValue>(value: T): T {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map((v) => copyContainers(v)) as T;
+  const out: JsonObject = {};
+  for (const k of Object.keys(value)) out[k] = copyContainers((value as JsonObject)[k]!);
+  return out as T;
 }
 
 /** `.content[0].text` → ['content', 0, 'text']; undefined for anything else. */
@@ -412,7 +563,7 @@ function valueAt(item: JsonValue | undefined, steps: ReadonlyArray<string | numb
  * without decoding whole texts: every byte range cut out decodes to exactly the value the guard
  * replaced, and the edits account for the length of the text the body now holds.
  */
-export function patchItem(bytes: Buffer, range: [number, number], item: JsonValue | undefined, changes: readonly PlacedChange[]): Buffer[] | undefined {
+function patchPlan(bytes: Buffer, range: readonly [number, number], item: JsonValue | undefined, changes: readonly PlacedChange[]): PatchPlan | undefined {
   const pieces: Array<{ start: number; end: number; text: string }> = [];
   for (const change of changes) {
     const at = locate(bytes, range[0], change.steps);
@@ -429,23 +580,78 @@ export function patchItem(bytes: Buffer, range: [number, number], item: JsonValu
     }
   }
   pieces.sort((a, b) => a.start - b.start);
-  const out: Buffer[] = [];
+  const plan: PatchPlan = [];
   let pos = range[0];
   for (const p of pieces) {
     if (p.start < pos) return undefined;
-    out.push(bytes.subarray(pos, p.start), Buffer.from(p.text));
+    plan.push(pos, p.start, Buffer.from(p.text));
     pos = p.end;
   }
-  out.push(bytes.subarray(pos, range[1]));
+  plan.push(pos, range[1]);
+  return plan;
+}
+
+/**
+ * How a patched item is made: byte ranges of the client's bytes (two numbers each) and the
+ * replacement bytes between them. Holds pseudonyms and offsets only, so the plan of an item can
+ * be kept for the next turn, which resends the same bytes with the same replacements.
+ */
+type PatchPlan = Array<number | Buffer>;
+
+function planPieces(bytes: Buffer, plan: PatchPlan): Buffer[] {
+  const out: Buffer[] = [];
+  for (let k = 0; k < plan.length; ) {
+    const p = plan[k]!;
+    if (typeof p === 'number') {
+      out.push(bytes.subarray(p, plan[k + 1] as number));
+      k += 2;
+    } else {
+      out.push(p);
+      k++;
+    }
+  }
   return out;
 }
 
-function tryPatch(bytes: Buffer, range: [number, number], item: JsonValue | undefined, changes: readonly PlacedChange[]): Buffer[] | undefined {
-  try {
-    return patchItem(bytes, range, item, changes);
-  } catch {
-    return undefined;
+/**
+ * The item's bytes with each changed string patched where its spans were replaced (see
+ * patchPlan); undefined when a change cannot be placed or checked.
+ */
+export function patchItem(bytes: Buffer, range: [number, number], item: JsonValue | undefined, changes: readonly PlacedChange[]): Buffer[] | undefined {
+  const plan = patchPlan(bytes, range, item, changes);
+  return plan && planPieces(bytes, plan);
+}
+
+/** A patch plan's key: everything it depends on besides the item's bytes. */
+function changesKey(changes: readonly PlacedChange[]): string {
+  let key = '';
+  for (const c of changes) {
+    key += `${c.steps.join('\u0001')}\u0002${c.before.length}`;
+    for (const e of c.edits) key += `\u0002${e.start}\u0003${e.end}\u0003${e.text}`;
+    key += '\u0004';
   }
+  return key;
+}
+
+/**
+ * The patched item, from the plan the previous turn made for the same bytes and the same
+ * changes when there is one (the check that placed the changes then holds now), else made now.
+ */
+function patchedPieces(raw: RawRequest, i: number, item: JsonValue | undefined, changes: readonly PlacedChange[]): Buffer[] | undefined {
+  const range = raw.ranges![i]!;
+  const key = changesKey(changes);
+  const known = i < (raw.reusedItems ?? 0) ? raw.previousPlans?.get(i) : undefined;
+  let plan = known && known.key === key ? known.plan : undefined;
+  if (!plan) {
+    try {
+      plan = patchPlan(raw.bytes, range, item, changes);
+    } catch {
+      plan = undefined;
+    }
+    if (!plan) return undefined;
+  }
+  raw.plans?.set(i, { key, plan });
+  return planPieces(raw.bytes, plan);
 }
 
 const QUOTE = 0x22;
@@ -466,10 +672,17 @@ interface ItemLayout {
   open: number;
   close: number;
   ranges: Array<[number, number]>;
+  /** The top-level keys seen up to the array's `[`, the array's own key included. */
+  keysBeforeItems: readonly string[];
 }
 
-/** itemRanges, with the array's brackets; null on the same conditions. */
-function itemLayout(bytes: Buffer, key: ItemKey): ItemLayout | null {
+/**
+ * itemRanges, with the array's brackets; null on the same conditions. With `from` (a kept turn
+ * whose first `count` items are these bytes' first items, byte for byte), the scan starts after
+ * those items, in the state the scan of the same bytes had there: the top-level keys seen so far,
+ * inside the array, the items' ranges.
+ */
+function itemLayout(bytes: Buffer, key: ItemKey, from?: TurnRecord, count = 0): ItemLayout | null {
   if (!isUtf8(bytes)) return null;
   let open = -1;
   let close = -1;
@@ -478,9 +691,19 @@ function itemLayout(bytes: Buffer, key: ItemKey): ItemLayout | null {
   let itemsDepth = -1;
   let itemStart = -1;
   let ranges: Array<[number, number]> | null = null;
+  let keysBeforeItems: readonly string[] = [];
   let pendingKey: string | undefined;
   const n = bytes.length;
   let pos = 0;
+  if (from) {
+    if (from.key !== key || count <= 0 || count > from.ranges.length) return null;
+    open = from.open;
+    keysBeforeItems = from.keysBeforeItems;
+    stack.push(new Set(keysBeforeItems), null);
+    itemsDepth = stack.length;
+    ranges = from.ranges.slice(0, count).map(([a, b]) => [a, b] as [number, number]);
+    pos = ranges[count - 1]![1];
+  }
   // A value (scalar or container) starting at `at` in the items array.
   const valueStarts = (at: number) => {
     if (stack.length === itemsDepth) itemStart = at;
@@ -533,6 +756,7 @@ function itemLayout(bytes: Buffer, key: ItemKey): ItemLayout | null {
         ranges = [];
         itemsDepth = stack.length;
         open = pos;
+        keysBeforeItems = [...stack[0]!];
       }
       pendingKey = undefined;
       pos++;
@@ -558,5 +782,5 @@ function itemLayout(bytes: Buffer, key: ItemKey): ItemLayout | null {
     valueEnds(pos);
     if (stack.length === 1) pendingKey = undefined;
   }
-  return stack.length === 0 && ranges && close > open ? { open, close, ranges } : null;
+  return stack.length === 0 && ranges && close > open ? { open, close, ranges, keysBeforeItems } : null;
 }

@@ -60,3 +60,33 @@ describe('gateway.guard.memoMegabytesPerTenant', () => {
     }
   });
 });
+
+describe('gateway.guard.previousTurnsMegabytes', () => {
+  it('is validated, naming the key, and 0 keeps no previous turns', async () => {
+    for (const bad of ['-1', '"lots"', '5000']) {
+      const file = join(dir, 'bad-turns.yaml');
+      writeFileSync(file, `gateway:\n  guard: { previousTurnsMegabytes: ${bad} }\n`);
+      assert.throws(() => loadConfigFile(file), (err: unknown) => err instanceof ConfigError && /gateway\.guard\.previousTurnsMegabytes: must be/.test(err.problems.join('\n')), bad);
+    }
+    const upstream = await startScriptedUpstream();
+    try {
+      // Long enough (≥ 32 KB) to be parsed item by item, where previous turns are kept.
+      const body = JSON.stringify({ model: 'm', messages: [{ role: 'system', content: 'rules '.repeat(8000) }, { role: 'user', content: 'mail dana.whitfield@northwind-mail.com about it' }] });
+      for (const [mb, kept] of [[undefined, true], [0, false]] as const) {
+        const gw = await startTestGateway({ upstreamUrl: upstream.baseUrl, config: mb === undefined ? {} : { guard: { previousTurnsMegabytes: mb } } });
+        try {
+          const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${gw.token}` }, body });
+          assert.equal(res.status, 200);
+          await res.text();
+          assert.ok(!upstream.received.at(-1)!.raw.includes('dana.whitfield@'), 'masked');
+          const turns = gw.server.services.previousTurns;
+          assert.equal(turns !== undefined && turns.bytes > 0, kept, String(mb));
+        } finally {
+          await gw.close();
+        }
+      }
+    } finally {
+      await upstream.close();
+    }
+  });
+});
