@@ -366,7 +366,8 @@ export function itemIndexAt(body: JsonObject, path: string): number | undefined 
 
 /** Whether item `index` is (or holds) a frozen value taken from a kept turn, which masking must thaw before writing. */
 export function isSharedItem(body: JsonObject, index: number): boolean {
-  return raws.get(body)?.shared?.has(index) === true;
+  const raw = raws.get(body);
+  return raw?.shared?.has(index) === true && raw.array[index] === raw.items[index];
 }
 
 /**
@@ -558,7 +559,7 @@ function valueAt(item: JsonValue | undefined, steps: ReadonlyArray<string | numb
 }
 
 /**
- * The item's bytes with each changed string patched where its spans were replaced; undefined
+ * How to make the item's bytes with each changed string patched where its spans were replaced; undefined
  * when any change cannot be placed or checked (the caller then serialises the item). Checked
  * without decoding whole texts: every byte range cut out decodes to exactly the value the guard
  * replaced, and the edits account for the length of the text the body now holds.
@@ -611,15 +612,6 @@ function planPieces(bytes: Buffer, plan: PatchPlan): Buffer[] {
     }
   }
   return out;
-}
-
-/**
- * The item's bytes with each changed string patched where its spans were replaced (see
- * patchPlan); undefined when a change cannot be placed or checked.
- */
-export function patchItem(bytes: Buffer, range: [number, number], item: JsonValue | undefined, changes: readonly PlacedChange[]): Buffer[] | undefined {
-  const plan = patchPlan(bytes, range, item, changes);
-  return plan && planPieces(bytes, plan);
 }
 
 /** A patch plan's key: everything it depends on besides the item's bytes. */
