@@ -15,7 +15,7 @@
  */
 import type { JsonObject, JsonValue } from '../context.js';
 import { wireMaps } from '../wire/index.js';
-import { isSharedItem, itemIndexAt, keepClearCopies, markChanged, prepareItemsForMasking, rawTextName, thawItems, type TextEdit } from '../wire/raw-request.js';
+import { isSharedItem, itemIndexAt, keepClearCopies, markChanged, prepareItemsForMasking, rawTextName, thawItems, thawTopLevel, topLevelKeyAt, type TextEdit } from '../wire/raw-request.js';
 import type { TextField, ToolSchema, WireFormatName } from '../wire/types.js';
 import type { DetectionMemo } from './detection-memo.js';
 import type { GuardMode } from '../../policies/guard-policy.js';
@@ -120,15 +120,18 @@ export function maskRequestBody(body: JsonObject, kind: BodyKind, opts: MaskOpti
     map.requestFields(body, (f) => collectField(f, slots, commits, schemaOf));
     const result = maskSlots(slots, commits, opts, body, (written) => {
       const items = new Set<number>();
+      const topLevel = new Set<string>();
       for (const slot of written) {
         const index = itemIndexAt(body, slot.path);
         if (index !== undefined) items.add(index);
+        else {
+          const key = topLevelKeyAt(body, slot.path);
+          if (key !== undefined) topLevel.add(key);
+        }
       }
       const frozen = [...items].filter((i) => isSharedItem(body, i));
-      if (frozen.length > 0) {
-        thawItems(body, frozen);
-        return false;
-      }
+      if (frozen.length > 0) thawItems(body, frozen);
+      if (thawTopLevel(body, topLevel) || frozen.length > 0) return false;
       keepClearCopies(body, items);
       return true;
     });

@@ -22,13 +22,19 @@ export interface TurnRecord {
   readonly bytes: Buffer;
   /** The top-level array of the conversation (`messages`, or Responses `input`). */
   readonly key: string;
-  /** Offset of the array's `[`, and the top-level keys seen up to it (itself included). */
+  /** Offset of the array's `[` and of its `]`, and the top-level keys seen up to `[` (its own included). */
   readonly open: number;
+  readonly close: number;
   readonly keysBeforeItems: readonly string[];
   /** Byte range of each item. */
   readonly ranges: ReadonlyArray<readonly [number, number]>;
   /** Parsed items nothing wrote into, deep-frozen; undefined where an item must be parsed afresh. */
   readonly items: ReadonlyArray<JsonValue | undefined>;
+  /**
+   * The body's top-level entries in order (the array's own as `[]`), deep-frozen, as parsed; absent
+   * when masking wrote into one of them.
+   */
+  readonly outside: ReadonlyArray<readonly [string, JsonValue]> | undefined;
   /** SHA-256 (base64) of an item's bytes, by index, where one was computed. */
   readonly digests: ReadonlyMap<number, string>;
   /** Items masking wrote into on that turn. */

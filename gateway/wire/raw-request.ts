@@ -75,7 +75,18 @@ interface RawRequest {
   previousPlans?: ReadonlyMap<number, { key: string; plan: PatchPlan }>;
   plans?: Map<number, { key: string; plan: PatchPlan }>;
   /** Where this turn is kept once masked (rememberTurn), and the array's place in the bytes. */
-  turn?: { store: PreviousTurns; partition: string; replaces: TurnRecord | undefined; open: number; keysBeforeItems: readonly string[] };
+  turn?: {
+    store: PreviousTurns;
+    partition: string;
+    replaces: TurnRecord | undefined;
+    open: number;
+    close: number;
+    keysBeforeItems: readonly string[];
+    /** The top-level entries as parsed (the array's own as `[]`). */
+    outside: Array<[string, JsonValue]>;
+  };
+  /** Top-level keys (other than the array's) masking writes into on this turn. */
+  writtenTop?: Set<string>;
 }
 
 /** Where the previous turns of a caller's conversations are kept (see previous-turns.ts). */
@@ -161,12 +172,16 @@ function parsePiecewise(bytes: Buffer, turns?: TurnScope): JsonObject | undefine
   if (!onlySpace(bytes, open + 1, ranges[0]![0]) || !onlySpace(bytes, ranges[ranges.length - 1]![1], close)) return undefined;
   for (let i = 1; i < ranges.length; i++) if (!oneComma(bytes, ranges[i - 1]![1], ranges[i]![0])) return undefined;
   try {
-    const outside = JSON.parse(`${bytes.toString('utf8', 0, open + 1)}${bytes.toString('utf8', close)}`) as JsonValue;
+    const kept = previous?.record;
+    // The body outside the array (tools, model, caps...) is usually resent unchanged too: taken
+    // from the kept turn when its bytes are the same (the part before the array is, since the
+    // first items are), else parsed.
+    const keptOutside = kept?.outside && sameTail(bytes, close, kept) ? kept.outside : undefined;
+    const outside = keptOutside ? Object.fromEntries(keptOutside) as JsonValue : JSON.parse(`${bytes.toString('utf8', 0, open + 1)}${bytes.toString('utf8', close)}`) as JsonValue;
     if (typeof outside !== 'object' || outside === null || Array.isArray(outside)) return undefined;
     const placeholder = outside[key];
     if (!Array.isArray(placeholder) || placeholder.length !== 0) return undefined;
     const items: JsonValue[] = new Array(ranges.length);
-    const kept = previous?.record;
     const reused = previous?.count ?? 0;
     let shared: Set<number> | undefined;
     let digests: Map<number, string> | undefined;
@@ -190,7 +205,12 @@ function parsePiecewise(bytes: Buffer, turns?: TurnScope): JsonObject | undefine
     }
     if (turns) raw.plans = new Map();
     if (digests) raw.digests = digests;
-    if (turns) raw.turn = { store: turns.store, partition: turns.partition, replaces: kept, open: layout.open, keysBeforeItems: layout.keysBeforeItems };
+    if (turns) {
+      // The top-level values as parsed (or taken), before any stage replaces one.
+      const entries: Array<[string, JsonValue]> = [];
+      for (const k of Object.keys(outside)) entries.push([k, k === key ? [] : outside[k]!]);
+      raw.turn = { store: turns.store, partition: turns.partition, replaces: kept, open: layout.open, close, keysBeforeItems: layout.keysBeforeItems, outside: entries };
+    }
     raws.set(outside, raw);
     return outside;
   } catch {
@@ -274,7 +294,7 @@ export function requestPayload(body: JsonObject, model?: string): Buffer {
     text += `${first ? '' : ','}${JSON.stringify(k)}:`;
     first = false;
     if (k !== raw.key) {
-      text += JSON.stringify(v);
+      text += frozenJson(v);
       continue;
     }
     text += '[';
@@ -351,7 +371,9 @@ export function rememberTurn(body: JsonObject): void {
   }
   // The payload is built after this (forward): its patch plans land in the record's map then.
   const plans = (raw.plans ??= new Map());
-  turn.store.remember(turn.partition, { bytes: raw.bytes, key: raw.key, open: turn.open, keysBeforeItems: turn.keysBeforeItems, ranges, items, digests: new Map(raw.digests ?? []), rewritten, plans }, turn.replaces);
+  // The values outside the array are kept whole or not at all: not once masking wrote into one.
+  const outside = raw.writtenTop?.size ? undefined : turn.outside.map(([k, v]) => [k, k === raw.key ? [] : deepFreeze(v)] as [string, JsonValue]);
+  turn.store.remember(turn.partition, { bytes: raw.bytes, key: raw.key, open: turn.open, close: turn.close, keysBeforeItems: turn.keysBeforeItems, ranges, items, outside, digests: new Map(raw.digests ?? []), rewritten, plans }, turn.replaces);
   // Kept once: a second call (a retried stage) would only keep the same turn again.
   raw.turn = undefined;
 }
@@ -413,6 +435,52 @@ export function keepClearCopies(body: JsonObject, indexes: Iterable<number>): vo
     if (!raw.turn || raw.clear?.has(i) || raw.array[i] !== raw.items[i]) continue;
     (raw.clear ??= new Map()).set(i, deepFreeze(copyContainers(raw.array[i]!)));
   }
+}
+
+/** Whether the bytes after the array (from its `]`) are those of the kept turn. */
+function sameTail(bytes: Buffer, close: number, kept: TurnRecord): boolean {
+  const length = bytes.length - close;
+  return length === kept.bytes.length - kept.close && bytes.compare(kept.bytes, kept.close, kept.bytes.length, close, bytes.length) === 0;
+}
+
+/** JSON text of frozen values (kept top-level values never change, so their text is kept too). */
+const frozenTexts = new WeakMap<object, string>();
+function frozenJson(v: JsonValue): string {
+  if (typeof v !== 'object' || v === null || !Object.isFrozen(v)) return JSON.stringify(v);
+  let text = frozenTexts.get(v);
+  if (text === undefined) frozenTexts.set(v, (text = JSON.stringify(v)));
+  return text;
+}
+
+/**
+ * The top-level key a wire-map path outside the conversation array starts with (`tools` for
+ * `tools[2].function.description`); undefined for a path inside the array.
+ */
+export function topLevelKeyAt(body: JsonObject, path: string): string | undefined {
+  const k = /^[A-Za-z_][A-Za-z0-9_]*/.exec(path)?.[0];
+  if (k === undefined) return undefined;
+  const raw = raws.get(body);
+  return raw && k === raw.key ? undefined : k;
+}
+
+/**
+ * Before masking writes into top-level values: a frozen one (taken from a kept turn) is replaced
+ * by a copy of its objects and arrays; returns whether any was (masking then starts over, its
+ * slots pointing into the frozen value). Records the keys written, so this turn's top-level
+ * values are not kept.
+ */
+export function thawTopLevel(body: JsonObject, keys: Iterable<string>): boolean {
+  const raw = raws.get(body);
+  let thawed = false;
+  for (const k of keys) {
+    if (raw) (raw.writtenTop ??= new Set()).add(k);
+    const v = body[k];
+    if (typeof v === 'object' && v !== null && Object.isFrozen(v)) {
+      body[k] = copyContainers(v);
+      thawed = true;
+    }
+  }
+  return thawed;
 }
 
 /** A copy of every object and array in a JSON value (strings, being immutable, are shared). */
