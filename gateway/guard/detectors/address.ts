@@ -268,12 +268,22 @@ function scanWordLed(text: string, view: TextView, family: number, re: RegExp, g
 }
 
 /**
- * Whether an APO/DPO/FPO line may be in the text, in any case (MILITARY ignores case, so its gate
- * must too: fail closed). Native substring searches first; the regex runs only when one hits.
+ * Whether MILITARY can match: each match ends in "APO", "FPO" or "DPO", a space, "AA", "AE" or "AP",
+ * a space and five digits (any case: MILITARY ignores case, and no non-ASCII character folds to
+ * these letters), so it is read back from the start of each digit run of five or more instead of
+ * searching the whole text (four substring searches before).
  */
-function mayHoldMilitaryPostOffice(text: string): boolean {
-  if (!text.includes('PO ') && !text.includes('po ') && !text.includes('Po ') && !text.includes('pO ')) return false;
-  return /[adf]po /i.test(text);
+function mayHoldMilitaryPostOffice(text: string, runs: readonly number[]): boolean {
+  for (let k = 0; k < runs.length; k += 2) {
+    const s = runs[k]!;
+    if (runs[k + 1]! - s < 5 || s < 7 || text.charCodeAt(s - 1) !== 32 || text.charCodeAt(s - 4) !== 32) continue;
+    if ((text.charCodeAt(s - 3) | 32) !== 97) continue; // a
+    const region = text.charCodeAt(s - 2) | 32;
+    if (region !== 97 && region !== 101 && region !== 112) continue; // a, e, p
+    const office = text.charCodeAt(s - 7) | 32;
+    if ((office === 97 || office === 102 || office === 100) && (text.charCodeAt(s - 6) | 32) === 112 && (text.charCodeAt(s - 5) | 32) === 111) return true;
+  }
+  return false;
 }
 
 export const addressDetector: Detector = {
@@ -288,7 +298,7 @@ export const addressDetector: Detector = {
       scanNumberLedStreets(text, runs, out);
       scanContinentalLines(text, runs, out);
       scanWordLed(text, view, STREET_PREFIX_WORDS, STREET_PREFIXED_AT, isLetterOrWord, (at, m) => pushExtended(text, at, at + m[0].length, 0.8, 'rule:street', out));
-      if (mayHoldMilitaryPostOffice(text)) {
+      if (mayHoldMilitaryPostOffice(text, runs)) {
         scanAll(MILITARY, text, (m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'rule:military' }));
       }
       scanWordLed(text, view, UNIT_WORDS, UNIT_AT, isWordOrDot, (at, m) => out.push({ class: 'ADDRESS', start: at, end: at + m[0].length, score: 0.6, detector: 'rule:unit' }));

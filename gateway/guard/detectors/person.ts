@@ -146,14 +146,6 @@ const SURNAME_SHAPE = /(?:sson|sen|dóttir|dottir|ová|ova|ov|ev|eva|ski|ska|sky
 const UPPER = /\p{Lu}/u;
 const WORD_CHAR = /[\p{L}\p{M}]/u;
 
-/** Letters, marks, apostrophes and hyphens continue a word; ASCII and Latin-1 are decided without a regex. */
-function continuesWord(text: string, j: number): boolean {
-  const d = text.charCodeAt(j);
-  if ((d >= 97 && d <= 122) || (d >= 65 && d <= 90) || d === 39 || d === 45 || d === 8217) return true;
-  if (d < 192) return false;
-  if (d <= 255) return d !== 215 && d !== 247; // À–ÿ are letters except × and ÷
-  return WORD_CHAR.test(text[j]!);
-}
 /** Code units that may start a name: A–Z, Latin-1 capitals (À–Þ except ×), and anything above U+00FF (checked with UPPER). */
 const CAPITAL_CANDIDATE = /[A-Z\u00C0-\u00D6\u00D8-\u00DE\u0100-\uFFFF]/g;
 /**
@@ -179,6 +171,16 @@ const NAME_SHAPE = /^(?:(?:Mc|Mac|O'|O’|D'|D’)?\p{Lu}[\p{Ll}\p{M}]*(?:['’\
 
 type Kind = 'strong' | 'weak' | 'unknown' | 'initial' | 'word';
 interface Token { start: number; end: number; kind: Kind; given: boolean }
+/**
+ * The current chain of capitalised words, as parallel arrays reused by every scan: a chain never
+ * holds more than 4 words (a fifth is not joined), and one object per capitalised word (≈ 13 000 per
+ * MB of code) cost more in allocation and GC than the rest of the word's handling. Only the lone
+ * words kept for addListNeighbours become Token objects.
+ */
+const CHAIN_MAX = 4;
+const chainStarts = new Int32Array(CHAIN_MAX);
+const chainEnds = new Int32Array(CHAIN_MAX);
+const chainClasses: WordClass[] = [];
 
 /** "Anna", "Smith": upper-case ASCII letter then lower-case ASCII letters (the common case, no regex). */
 function simpleAsciiName(word: string): boolean {
@@ -244,7 +246,11 @@ function foldedHash(text: string, start: number, end: number): number {
 function asciiLexiconFlagsAt(text: string, start: number, end: number): number {
   const length = end - start;
   if (length > ASCII_LEXICON_LONGEST) return LEXICON.get(text.slice(start, end).toLowerCase()) ?? 0;
-  const h = foldedHash(text, start, end);
+  return asciiLexiconProbe(text, start, end, foldedHash(text, start, end));
+}
+/** The probe of asciiLexiconFlagsAt, for a word of at most ASCII_LEXICON_LONGEST letters whose foldedHash is `h`. */
+function asciiLexiconProbe(text: string, start: number, end: number, h: number): number {
+  const length = end - start;
   for (let slot = h & ASCII_LEXICON_MASK; ; slot = (slot + 1) & ASCII_LEXICON_MASK) {
     const packed = asciiLexiconSlots[2 * slot + 1]!;
     if (packed === 0) return 0;
@@ -408,7 +414,8 @@ const GREETING_BEFORE = /(?:^|[^\p{L}])(?:hi|hello|hey|dear|thanks|thank you|che
 const GREETED_AFTER = /^(?:[,!:\n]|$| -)/;
 
 /** Scores chain[from, to) (a run without plain words) and pushes it when it reads as a name. */
-function emit(text: string, chain: readonly Token[], from: number, to: number, out: Finding[], singles: Token[]): void {
+function emit(text: string, from: number, to: number, out: Finding[], singles: Token[]): void {
+  const chain = chainClasses;
   // Trim initials at the edges: a name does not start or end with "J.".
   let a = from;
   let b = to;
@@ -419,10 +426,11 @@ function emit(text: string, chain: readonly Token[], from: number, to: number, o
   while (b - a > 1 && chain[a]!.kind === 'weak' && !chain[a]!.given) a++;
   if (a >= b) return;
   const first = chain[a]!;
-  const last = chain[b - 1]!;
   const length = b - a;
-  const start = first.start;
-  let end = last.end;
+  const start = chainStarts[a]!;
+  const lastStart = chainStarts[b - 1]!;
+  const lastEnd = chainEnds[b - 1]!;
+  let end = lastEnd;
   let strong = 0;
   let weak = 0;
   let unknown = 0;
@@ -440,24 +448,24 @@ function emit(text: string, chain: readonly Token[], from: number, to: number, o
       const before = lowerBefore(text, start);
       // "in Hampton" is a place; "shouted at Gary" is still a person.
       score = LOCATION_BEFORE.test(before) && !first.given ? 0 : CUE_BEFORE.test(before) ? 0.85 : 0.7;
-    } else if ((first.given || first.kind === 'unknown') && isChatSpeaker(text, start, last.end, first.kind === 'unknown')) {
+    } else if ((first.given || first.kind === 'unknown') && isChatSpeaker(text, start, lastEnd, first.kind === 'unknown')) {
       score = 0.75;
     } else if ((first.kind === 'weak' || first.kind === 'unknown') && ((mayFollowStrongCue(text, start) && STRONG_CUE_BEFORE.test(lowerBefore(text, start)))
-      || (GREETED_AFTER.test(text.slice(last.end, last.end + 2)) && GREETING_BEFORE.test(lowerBefore(text, start))))) score = 0.75;
+      || (GREETED_AFTER.test(text.slice(lastEnd, lastEnd + 2)) && GREETING_BEFORE.test(lowerBefore(text, start))))) score = 0.75;
   } else if (strong >= 1 || first.given) {
     score = strong >= 2 || (strong >= 1 && first.given) ? 0.9 : 0.8;
   } else if (unknown >= 1 && unknown + weak + initials === length) {
     // "Ravil G Yefimov": two words around an initial is the shape of a full name.
     const initialInside = initials > 0 && length >= 3;
-    if (initialInside || hasCue(text, start) || surnameShaped(text, chain, a, b) || lineAlone(text, start, last.end)) score = initialInside ? 0.75 : 0.65;
+    if (initialInside || hasCue(text, start) || surnameShaped(text, a, b) || lineAlone(text, start, lastEnd)) score = initialInside ? 0.75 : 0.65;
   } else if (weak >= 1 && hasCue(text, start)) {
     score = 0.65;
   }
   // "Marina Fort Street", "Eriksson Bridge", "Brucker Bundesstrasse": a street's name, not a person's.
-  if (score > 0 && ((mayPrecedeStreetWord(text, end) && STREET_WORD_AFTER.test(text.slice(end, end + 14))) || isStreetWord(text.slice(last.start, end)))) return;
+  if (score > 0 && ((mayPrecedeStreetWord(text, end) && STREET_WORD_AFTER.test(text.slice(end, end + 14))) || isStreetWord(text.slice(lastStart, end)))) return;
   if (score > 0 && length >= 2 && isPlacePhrase(text.slice(start, end).toLowerCase())) return;
   if (score === 0) {
-    if (length === 1 && (first.kind === 'unknown' || first.kind === 'weak')) singles.push(first);
+    if (length === 1 && (first.kind === 'unknown' || first.kind === 'weak')) singles.push({ start, end: lastEnd, kind: first.kind, given: first.given });
     return;
   }
   // Possessive "'s" is not part of the name.
@@ -479,9 +487,9 @@ function lineAlone(text: string, start: number, end: number): boolean {
   return /(?:^|\n)[ \t]*$/.test(text.slice(Math.max(0, start - 8), start)) && /^[ \t]*(?:\r?\n|$)/.test(text.slice(end, end + 4));
 }
 
-function surnameShaped(text: string, chain: readonly Token[], a: number, b: number): boolean {
+function surnameShaped(text: string, a: number, b: number): boolean {
   for (let k = a; k < b; k++) {
-    const word = text.slice(chain[k]!.start, chain[k]!.end);
+    const word = text.slice(chainStarts[k]!, chainEnds[k]!);
     if (SURNAME_SHAPE.test(word.toLowerCase()) || /[^\x00-\x7f]/.test(word)) return true;
   }
   return false;
@@ -741,8 +749,8 @@ export const personDetector: Detector = {
   classes: ['PERSON'],
   applies: (text, view?: TextView) => (view ? view.hasUpper || text.includes('name') : true),
   scan(text: string, out: Finding[], view: TextView = new TextView(text)): void {
-    // The chain is chain[0, chainLength): one array per scan, refilled after each flush.
-    const chain: Token[] = [];
+    // The chain is chain*[0, chainLength), refilled after each flush.
+    const chain = chainClasses;
     let chainLength = 0;
     const singles: Token[] = [];
     const firstOwn = out.length;
@@ -751,11 +759,11 @@ export const personDetector: Detector = {
       let from = 0;
       for (let k = 0; k < chainLength; k++) {
         if (chain[k]!.kind === 'word') {
-          if (k > from) emit(text, chain, from, k, out, singles);
+          if (k > from) emit(text, from, k, out, singles);
           from = k + 1;
         }
       }
-      if (chainLength > from) emit(text, chain, from, chainLength, out, singles);
+      if (chainLength > from) emit(text, from, chainLength, out, singles);
       chainLength = 0;
     };
     // The regex engine skips the (many) non-capitalised characters natively, much faster than a
@@ -768,8 +776,28 @@ export const personDetector: Detector = {
       const start = FREE_CAPITAL.lastIndex - 1;
       const c = text.charCodeAt(start);
       if (c > 255 && !UPPER.test(text[start]!)) continue;
+      // Letters, marks, apostrophes and hyphens continue a word (ASCII and Latin-1 decided without a
+      // regex). The walk also hashes the word for the lexicon (foldedHash) and notes whether it is
+      // the common "Anna" shape or ASCII letters only, which classifyAt would read again: one pass
+      // over the word's characters instead of three.
       let j = start + 1;
-      while (j < n && continuesWord(text, j)) j++;
+      let hash = Math.imul((0x811c9dc5 | 0) ^ (c | 32), 0x01000193);
+      let lowerTail = true; // text[start + 1, j) is a–z only
+      let letters = true; // text[start + 1, j) is A–Z and a–z only
+      for (; j < n; j++) {
+        const d = text.charCodeAt(j);
+        if (d >= 97 && d <= 122) {
+          hash = Math.imul(hash ^ d, 0x01000193);
+        } else if (d >= 65 && d <= 90) {
+          hash = Math.imul(hash ^ (d | 32), 0x01000193);
+          lowerTail = false;
+        } else if (d === 39 || d === 45 || d === 8217 || (d >= 192 && (d > 255 ? WORD_CHAR.test(text[j]!) : d !== 215 && d !== 247))) {
+          lowerTail = false;
+          letters = false;
+        } else {
+          break;
+        }
+      }
       FREE_CAPITAL.lastIndex = j;
       if (gluedBefore(text, start)) continue;
       // Followed by a digit or one of _ / + = @ it is part of a token, a path or base64, not a name.
@@ -785,20 +813,29 @@ export const personDetector: Detector = {
       }
       const last = text.charCodeAt(j - 1);
       const end = last === 45 || last === 39 ? j - 1 : j;
-      const { kind, given } = classifyAt(text, lowerKeepsOffsets, start, end);
-      const tok: Token = { start, end, kind, given };
+      let cls: WordClass;
+      if (end === j && lowerKeepsOffsets && c >= 65 && c <= 90) {
+        // classifyAt's first two cases, from what the walk learnt ("M" may start "Mc"/"Mac").
+        if (lowerTail) cls = j - start === 1 ? INITIAL : flagsClass(j - start > ASCII_LEXICON_LONGEST ? asciiLexiconFlagsAt(text, start, j) : asciiLexiconProbe(text, start, j, hash));
+        else if (letters && c !== 77) cls = WORD;
+        else cls = classifyAt(text, lowerKeepsOffsets, start, end);
+      } else {
+        cls = classifyAt(text, lowerKeepsOffsets, start, end);
+      }
       if (chainLength > 0) {
-        const prev = chain[chainLength - 1]!;
-        const gapLength = tok.start - prev.end;
+        const prevEnd = chainEnds[chainLength - 1]!;
+        const gapLength = start - prevEnd;
         let joined = false;
-        if (chainLength < 4 && gapLength <= 24) {
-          if (gapLength === 1) joined = text.charCodeAt(prev.end) === 32;
-          else if (gapLength === 2 && prev.kind === 'initial') joined = text.startsWith('. ', prev.end);
-          else if (gapLength >= 3) joined = PARTICLES.test(text.slice(prev.end, tok.start));
+        if (chainLength < CHAIN_MAX && gapLength <= 24) {
+          if (gapLength === 1) joined = text.charCodeAt(prevEnd) === 32;
+          else if (gapLength === 2 && chain[chainLength - 1]!.kind === 'initial') joined = text.startsWith('. ', prevEnd);
+          else if (gapLength >= 3) joined = PARTICLES.test(text.slice(prevEnd, start));
         }
         if (!joined) flush();
       }
-      chain[chainLength++] = tok;
+      chainStarts[chainLength] = start;
+      chainEnds[chainLength] = end;
+      chain[chainLength++] = cls;
     }
     flush();
     // Firms go before list neighbours: a word listed beside a firm ("Kausemann-Hasse and Corkery LLC")

@@ -48,6 +48,10 @@ export function possibleInternational(number: string): boolean {
   return false;
 }
 
+/** ' ', '.', '-', 'x', 'e' (of "ext") or '#': what may follow a run inside a CANDIDATE match. */
+function mayExtendRun(c: number): boolean {
+  return c === 32 || c === 46 || c === 45 || c === 120 || c === 101 || c === 35;
+}
 function digitCountIn(text: string, start: number, end: number): number {
   let n = 0;
   for (let i = start; i < end; i++) {
@@ -84,7 +88,11 @@ export const phoneDetector: Detector = {
         CANDIDATE.lastIndex = s - 1;
         if (CANDIDATE.test(text)) start = s - 1;
       }
-      if (start === -1 && s >= last) {
+      // A match from the run itself reaches past the run only over a separator or an extension
+      // (' ', '.', '-', 'x', "ext", '#' right after it). Without one, a run of fewer than 7 digits
+      // gives a match that is dropped below (fewer than 7 digits) and ends inside the run, before any
+      // later run's start: not trying it changes nothing, and most runs in code are such.
+      if (start === -1 && s >= last && (runs[k + 1]! - s >= 7 || mayExtendRun(text.charCodeAt(runs[k + 1]!)))) {
         CANDIDATE.lastIndex = s;
         if (CANDIDATE.test(text)) start = s;
       }

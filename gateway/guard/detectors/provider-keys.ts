@@ -126,7 +126,15 @@ function candidates(text: string, view: TextView): number[] {
     if (!BEFORE_EQUALS.has(text.charCodeAt(i - 1))) continue;
     for (const p of EQUALS_PREFIXES) if (i + 1 >= p.length && text.startsWith(p, i + 1 - p.length)) at.push(i + 1 - p.length);
   }
-  for (let i = text.indexOf('Q~'); i !== -1; i = text.indexOf('Q~', i + 1)) at.push(i);
+  // "Q~" is tried from four characters before it and its pattern holds a digit right before it, so
+  // from position 4 on only a "Q~" that ends a digit run can match (read from the runs, no search).
+  // One that cannot match would only set `last` past its '~', where no prefix starts.
+  for (let i = 0; i < 4; i++) if (text.startsWith('Q~', i)) at.push(i);
+  const runs = view.digitRuns();
+  for (let k = 1; k < runs.length; k += 2) {
+    const e = runs[k]!;
+    if (e >= 4 && text.charCodeAt(e) === 81 && text.charCodeAt(e + 1) === 126) at.push(e);
+  }
   for (let i = text.indexOf('.com/'); i !== -1; i = text.indexOf('.com/', i + 1)) {
     for (const p of COM_PREFIXES) if (i >= p.length && text.startsWith(p, i - p.length)) at.push(i - p.length);
   }
