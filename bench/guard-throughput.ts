@@ -95,7 +95,7 @@ for (let r = 0; r < rounds; r++) {
   let views: TextView[] = [];
   viewBest = Math.min(viewBest, cpuMs(() => {
     views = all.map((p) => new TextView(p));
-    for (const v of views) { v.digitRuns(); v.wordHits(); v.hasDigit; v.hasUpper; v.hasAt; v.hasColon; v.hasEquals; v.hasDot; v.lowerKeepsOffsets; v.foldsLikeLower; }
+    for (const v of views) { v.digitRuns(); v.wordHits(); v.separators(); v.hasDigit; v.hasUpper; v.hasAt; v.hasColon; v.hasEquals; v.hasDot; v.lowerKeepsOffsets; v.foldsLikeLower; }
   }));
   for (const d of DETECTORS) {
     const ms = cpuMs(() => {
@@ -104,7 +104,7 @@ for (let r = 0; r < rounds; r++) {
     familyBest.set(d.name, Math.min(familyBest.get(d.name) ?? Infinity, ms));
   }
 }
-rows.push(['shared scan (digit runs, keyword search, probes)', viewBest / mb(all)]);
+rows.push(['shared scan (digit runs, keyword search, separators, probes)', viewBest / mb(all)]);
 for (const [name, ms] of familyBest) rows.push([name, ms / mb(all)]);
 rows.sort((a, b) => b[1] - a[1]);
 for (const [name, ms] of rows) console.log(`| ${name} | ${ms.toFixed(2)} |`);

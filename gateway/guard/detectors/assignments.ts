@@ -5,7 +5,7 @@
  * runs over the whole text, and nothing can backtrack.
  */
 import type { Finding } from '../types.js';
-import type { TextView } from './text-view.js';
+import { TextView } from './text-view.js';
 import { shannonEntropy, type Detector } from './detector.js';
 
 const PASSWORD_KEY = /pass(?:word|wd|phrase)?|pwd|pswd|passcode/i;
@@ -175,16 +175,13 @@ export const assignmentDetector: Detector = {
   name: 'assignments',
   classes: ['PASSWORD', 'API_KEY'],
   applies: (text, view?: TextView) => (view ? view.hasEquals || view.hasColon : text.includes('=') || text.includes(':')),
-  scan(text: string, out: Finding[]): void {
-    // Two indexOf cursors instead of a /[=:]/g regex: no match array per separator.
+  scan(text: string, out: Finding[], view: TextView = new TextView(text)): void {
+    // Every '=' and ':' in text order (the view's shared list), skipping those before `from`.
     let from = 0;
-    let nextEquals = text.indexOf('=');
-    let nextColon = text.indexOf(':');
-    for (;;) {
-      if (nextEquals !== -1 && nextEquals < from) nextEquals = text.indexOf('=', from);
-      if (nextColon !== -1 && nextColon < from) nextColon = text.indexOf(':', from);
-      let i = nextEquals === -1 ? nextColon : nextColon === -1 ? nextEquals : Math.min(nextEquals, nextColon);
-      if (i === -1) break;
+    const separators = view.separators();
+    for (let s = 0; s < separators.length; s++) {
+      let i = separators[s]!;
+      if (i < from) continue;
       from = i + 1;
       const c = text.charCodeAt(i);
       let valueFrom = i + 1;

@@ -44,35 +44,37 @@ export const ipDetector: Detector = {
     // IPv6. The text is not searched first for three colons close together or '::' (which every
     // match holds): that search cost more than the colon walk below, which rules out most colons
     // from the character after them.
-    if (text.includes(':')) {
-      // Every match holds a ':' within its first five characters (at most four hex digits, then a
-      // colon), so the pattern is tried, sticky, only at the five positions up to each colon, in
-      // text order and past the last match: what the global search would find, without trying it at
-      // every hex letter of the text.
-      //
-      // A match's first colon is followed by a hex digit or a second colon, and before it stand only
-      // hex digits back to the match's start: other colons, and positions with any other character
-      // between them and the colon, are skipped (an earlier colon was tried at its own turn).
-      let last = 0;
-      for (let colon = text.indexOf(':'); colon !== -1; colon = text.indexOf(':', Math.max(colon + 1, last))) {
-        const after = text.charCodeAt(colon + 1);
-        if (after !== 58 && !isHexCode(after)) continue;
-        let from = colon;
-        const lowest = Math.max(last, colon - 4);
-        while (from > lowest && isHexCode(text.charCodeAt(from - 1))) from--;
-        let m: RegExpExecArray | null = null;
-        for (let at = from; at <= colon && m === null; at++) {
-          IPV6.lastIndex = at;
-          m = IPV6.exec(text);
-        }
-        if (m === null) continue;
-        last = m.index + m[0].length;
-        const v = m[0];
-        const groups = v.split(':').filter(Boolean).length;
-        // Needs a few groups and a digit, so "de:ad" or "std::cafe" in code is not an address.
-        if (groups < 3 || !/\d/.test(v) || v === '::1') continue;
-        out.push({ class: 'IP_ADDRESS', start: m.index, end: m.index + v.length, score: 0.9, detector: 'regex:ipv6' });
+    // Every match holds a ':' within its first five characters (at most four hex digits, then a
+    // colon), so the pattern is tried, sticky, only at the five positions up to each colon, in
+    // text order and past the last match: what the global search would find, without trying it at
+    // every hex letter of the text.
+    //
+    // A match's first colon is followed by a hex digit or a second colon, and before it stand only
+    // hex digits back to the match's start: other colons, and positions with any other character
+    // between them and the colon, are skipped (an earlier colon was tried at its own turn).
+    // The colons come from the view's shared list of '=' and ':', each past the last match.
+    let last = 0;
+    const separators = view.separators();
+    for (let s = 0; s < separators.length; s++) {
+      const colon = separators[s]!;
+      if (colon < last || text.charCodeAt(colon) !== 58) continue;
+      const after = text.charCodeAt(colon + 1);
+      if (after !== 58 && !isHexCode(after)) continue;
+      let from = colon;
+      const lowest = Math.max(last, colon - 4);
+      while (from > lowest && isHexCode(text.charCodeAt(from - 1))) from--;
+      let m: RegExpExecArray | null = null;
+      for (let at = from; at <= colon && m === null; at++) {
+        IPV6.lastIndex = at;
+        m = IPV6.exec(text);
       }
+      if (m === null) continue;
+      last = m.index + m[0].length;
+      const v = m[0];
+      const groups = v.split(':').filter(Boolean).length;
+      // Needs a few groups and a digit, so "de:ad" or "std::cafe" in code is not an address.
+      if (groups < 3 || !/\d/.test(v) || v === '::1') continue;
+      out.push({ class: 'IP_ADDRESS', start: m.index, end: m.index + v.length, score: 0.9, detector: 'regex:ipv6' });
     }
   },
 };

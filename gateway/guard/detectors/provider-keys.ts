@@ -122,8 +122,10 @@ function candidates(text: string, view: TextView): number[] {
   // The inner prefixes, found from their rarer characters: '=' ("sig=", "AccountKey=",
   // "SharedAccessKey="), '~' ("Q~") and ".com/" (Slack and Discord webhooks).
   const words = at.length;
-  for (let i = text.indexOf('='); i !== -1; i = text.indexOf('=', i + 1)) {
-    if (!BEFORE_EQUALS.has(text.charCodeAt(i - 1))) continue;
+  const separators = view.separators();
+  for (let s = 0; s < separators.length; s++) {
+    const i = separators[s]!;
+    if (text.charCodeAt(i) !== 61 || !BEFORE_EQUALS.has(text.charCodeAt(i - 1))) continue;
     for (const p of EQUALS_PREFIXES) if (i + 1 >= p.length && text.startsWith(p, i + 1 - p.length)) at.push(i + 1 - p.length);
   }
   // "Q~" is tried from four characters before it and its pattern holds a digit right before it, so

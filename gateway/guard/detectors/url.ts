@@ -5,6 +5,7 @@
  */
 import type { Finding } from '../types.js';
 import { isReservedHost, isWordCode, type Detector } from './detector.js';
+import type { TextView } from './text-view.js';
 
 const URL_AT = /([A-Za-z][A-Za-z0-9+.\-]{1,20}):\/\/(?:([^\s/?#@'"<>`]*)@)?(\[[0-9A-Fa-f:.]+\]|[^\s/?#:'"<>`,;)\]}]+)(:\d{1,5})?([^\s'"<>`]*)/y;
 /**
@@ -51,10 +52,20 @@ function scanQuery(text: string, from: number, end: number, out: Finding[]): boo
   return found;
 }
 
+function hasSchemeSeparator(text: string, view: TextView): boolean {
+  const separators = view.separators();
+  for (let s = 0; s < separators.length; s++) {
+    const at = separators[s]!;
+    if (text.charCodeAt(at + 1) === 47 && text.charCodeAt(at + 2) === 47 && text.charCodeAt(at) === 58) return true;
+  }
+  return false;
+}
+
 export const urlDetector: Detector = {
   name: 'url',
   classes: ['URL', 'PASSWORD'],
-  applies: (text) => text.includes('://'),
+  // With the view: a "://" is a ':' of its shared separator list followed by "//" (no search of its own).
+  applies: (text, view?: TextView) => (view ? hasSchemeSeparator(text, view) : text.includes('://')),
   scan(text: string, out: Finding[]): void {
     let sep = text.indexOf('://');
     while (sep !== -1) {
