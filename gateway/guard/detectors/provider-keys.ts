@@ -77,6 +77,7 @@ const WORD_PREFIXES = [...new Set(KEY_RULES.map((r) => r.prefix))].filter((p) =>
 const KEY_PREFIX_WORDS = keywordFamily(WORD_PREFIXES);
 const EQUALS_PREFIXES = [...INNER_PREFIXES].filter((p) => p.endsWith('='));
 const COM_PREFIXES = [...INNER_PREFIXES].filter((p) => p.includes('.com/')).map((p) => p.slice(0, p.indexOf('.com/')));
+const COM_WORDS = keywordFamily(['com/']);
 if (EQUALS_PREFIXES.length + COM_PREFIXES.length + 1 !== INNER_PREFIXES.size || !INNER_PREFIXES.has('Q~')) {
   throw new Error('provider-keys: every inner prefix must end in "=", hold ".com/" or be "Q~"');
 }
@@ -137,7 +138,12 @@ function candidates(text: string, view: TextView): number[] {
     const e = runs[k]!;
     if (e >= 4 && text.charCodeAt(e) === 81 && text.charCodeAt(e + 1) === 126) at.push(e);
   }
-  for (let i = text.indexOf('.com/'); i !== -1; i = text.indexOf('.com/', i + 1)) {
+  // ".com/": its "com/" starts a word, which the keyword search reports (no keyword holds a
+  // non-word character before a "c", so none can span it): no search of the text of its own.
+  for (let h = 0; h < positions.length; h++) {
+    if ((masks[h]! & COM_WORDS) === 0) continue;
+    const i = positions[h]! - 1;
+    if (text.charCodeAt(i) !== 46 || !text.startsWith('com/', i + 1)) continue;
     for (const p of COM_PREFIXES) if (i >= p.length && text.startsWith(p, i - p.length)) at.push(i - p.length);
   }
   if (at.length > words) at.sort((a, b) => a - b);
