@@ -696,6 +696,7 @@ function addCsvNameColumns(text: string, headerText: string, headerWord: RegExp,
   const { positions, masks } = view.wordHits();
   for (let h = 0; h < positions.length; h++) {
     if ((masks[h]! & CSV_HEADER_WORDS) === 0) continue;
+    if (!mayEndHeaderWord(headerText, positions[h]!)) continue;
     headerWord.lastIndex = positions[h]!;
     const m = headerWord.exec(headerText);
     if (!m) continue;
@@ -726,6 +727,23 @@ function addCsvNameColumns(text: string, headerText: string, headerWord: RegExp,
       lineStart = lineEnd + 1;
     }
   }
+}
+
+/**
+ * Whether CSV_HEADER_WORD can match at `at`: its words are made of A–Z, a–z and '_' only and must be
+ * followed by '"', ',', a line break or the end, none of which can continue such a word, so a match
+ * ends where the run of those characters from `at` ends, and the character there must be one of them.
+ * Most hits ("name:", "names", "first ") fail this without running the pattern.
+ */
+function mayEndHeaderWord(headerText: string, at: number): boolean {
+  let i = at;
+  for (; i < headerText.length; i++) {
+    const c = headerText.charCodeAt(i);
+    if (!((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95)) break;
+  }
+  if (i === headerText.length) return true;
+  const c = headerText.charCodeAt(i);
+  return c === 34 || c === 44 || c === 10 || c === 13;
 }
 
 function splitCsvLine(text: string, from: number, to: number): Array<[number, number]> {
