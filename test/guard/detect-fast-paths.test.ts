@@ -164,4 +164,26 @@ describe('detection shortcuts keep their results', () => {
     assert.equal(shannonEntropy('aabb'), 1);
     assert.equal(shannonEntropy('abcd'), 2);
   });
+  it('gates read from digit runs, the separator list and keyword hits keep the searches\' edges (decision 0075)', () => {
+    // A run of fewer than 7 digits is not tried when nothing after it can extend a match; "ext"
+    // right after it can, and then that match covers the next run, which is not a phone on its own.
+    assert.deepEqual(found('call 12345ext 123 4567 today'), []);
+    assert.deepEqual(found('call 12345x 555 1234 today'), []);
+    assert.deepEqual(found('call 555 1234 today'), ['PHONE:555 1234']);
+    // APO/FPO/DPO in any case, read back from a run of five digits; four are not enough.
+    assert.deepEqual(found('PSC 1234, Box 56789\napo ae 09012'), ['ADDRESS:PSC 1234, Box 56789\napo ae 09012']);
+    assert.deepEqual(found('PSC 1234, Box 56789\nAPO AE 0901'), []);
+    // Azure's "Q~" after a digit run (a "Q~" after a letter cannot match).
+    assert.deepEqual(found('1234Q~abcdefghijklmnopqrstuvwxyz0123456789ab'), ['API_KEY:1234Q~abcdefghijklmnopqrstuvwxyz01234567']);
+    assert.deepEqual(found('abcQ~abcdefghijklmnopqrstuvwxyz0123456789ab'), []);
+    // ".com/" of a webhook from the "com/" keyword, after a keyword ending in "." too; the prefix is case-sensitive.
+    const hook = 'hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX';
+    assert.deepEqual(found(`sg.${hook}`), [`API_KEY:${hook}`]);
+    assert.deepEqual(found(`x: https://${hook}`), [`API_KEY:${hook}`]);
+    assert.deepEqual(found(hook.replace('.com/', '.COM/')), []);
+    // A CSV header word ends at '"', ',' or a line break; "NAME" in quotes and CRLF lines still count.
+    assert.deepEqual(found('ID,"NAME"\r\n1,"Anna Schmidt"\r\n'), ['PERSON:Anna Schmidt']);
+    // URLs are looked for only when a ':' of the separator list is followed by "//".
+    assert.deepEqual(found('db: postgres://app:s3cr3t-Pa55@db.internal:5432/app'), ['PASSWORD:s3cr3t-Pa55']);
+  });
 });
