@@ -34,6 +34,12 @@ export function toWorkItem(row: MeshDeliveryRow): WorkItem {
 export const agentRoutes: AreaPlugin = async (app, { services }) => {
   const mesh = services.mesh;
 
+  /** Items claimed for a poller that went away go back to the queue, and the agent's other waiters (here or elsewhere) are told. */
+  const releaseUnsent = async (agentId: string, rows: readonly MeshDeliveryRow[]) => {
+    await Promise.all(rows.map((r) => mesh.queue.release(r.id, r.lease_id!)));
+    if (rows.length) mesh.wakeups.wake(agentId);
+  };
+
   /** The agent, checked to be the caller's. */
   const ownAgent = async (request: FastifyRequest, agentId: string) => {
     const a = await mesh.agents.get(agentId);
@@ -131,18 +137,20 @@ export const agentRoutes: AreaPlugin = async (app, { services }) => {
     for (;;) {
       // A poller that has gone away (client timeout, failover to another controller) gets nothing leased to it.
       if (closed.signal.aborted) return { items: [] };
+      // Taken before the claim: a wake-up while it runs ends the wait below at once.
+      const ticket = mesh.wakeups.ticket(agentId);
       const rows = await mesh.queue.claim(agentId, request.query.max ?? 1);
       if (rows.length) {
         if (closed.signal.aborted) {
           // The answer cannot reach the worker: hand the items back now rather than after the lease.
-          await Promise.all(rows.map((r) => mesh.queue.release(r.id, r.lease_id!)));
+          await releaseUnsent(agentId, rows);
           return { items: [] };
         }
         return { items: rows.map(toWorkItem) };
       }
       const left = deadline - Date.now();
       if (left <= 0 || closed.signal.aborted) return { items: [] };
-      await mesh.wakeups.wait(agentId, Math.min(left, mesh.settings.repollMs), closed.signal);
+      await mesh.wakeups.wait(agentId, Math.min(left, mesh.wakeups.repollMs()), closed.signal, ticket);
     }
   });
 
@@ -167,10 +175,11 @@ export const agentRoutes: AreaPlugin = async (app, { services }) => {
     try {
       while (!closed.signal.aborted) {
         await mesh.agents.touch(agentId, subject, undefined, Date.now(), mesh.settings.offlineAfterMs / 6);
+        const ticket = mesh.wakeups.ticket(agentId);
         const rows = await mesh.queue.claim(agentId, 10);
         if (closed.signal.aborted) {
           // The stream ended while claiming: these items never reach the worker, hand them back now.
-          await Promise.all(rows.map((r) => mesh.queue.release(r.id, r.lease_id!)));
+          await releaseUnsent(agentId, rows);
           break;
         }
         for (const r of rows) res.write(`event: work\nid: ${r.id}\ndata: ${JSON.stringify(toWorkItem(r))}\n\n`);
@@ -179,7 +188,8 @@ export const agentRoutes: AreaPlugin = async (app, { services }) => {
           res.write(': keepalive\n\n');
           lastWrite = Date.now();
         }
-        if (!rows.length) await mesh.wakeups.wait(agentId, mesh.settings.repollMs, closed.signal);
+        // Each turn touches the agent and may write the keepalive: keep turns well inside offlineAfterMs and KEEPALIVE_MS.
+        if (!rows.length) await mesh.wakeups.wait(agentId, Math.min(mesh.wakeups.repollMs(), mesh.settings.offlineAfterMs / 3, KEEPALIVE_MS), closed.signal, ticket);
       }
     } catch (err) {
       request.log.error({ err }, 'work stream failed');

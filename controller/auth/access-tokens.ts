@@ -58,8 +58,19 @@ export class AuthError extends Error {
 const ROLE_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
 export const TENANT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
+/** Verified tokens remembered (by their exact text) at most; the oldest is dropped first. */
+const VERIFIED_CACHE_MAX = 10_000;
+
 export class AccessTokens {
   private readonly jwks;
+  /**
+   * Tokens that verified, by their exact text, with the key list they verified under and the
+   * last second they stay valid. An agent sends the same token with every poll, heartbeat and
+   * result for minutes; verifying its Ed25519 signature again each time was ~1 ms of CPU per
+   * request. A key rotation or retirement (a new key list) drops the whole cache; expiry is
+   * checked on every hit. Only successes are kept: a bad token is checked in full every time.
+   */
+  private verified = new Map<string, { caller: VerifiedCaller; keys: unknown; validUntil: number }>();
 
   constructor(
     private readonly keys: SigningKeys,
@@ -104,6 +115,22 @@ export class AccessTokens {
 
   /** Verifies signature, typ, iss, aud, exp/nbf (with skew), max age, sub and roles. */
   async verify(token: string): Promise<VerifiedCaller> {
+    const keys = this.keys.jwks().keys;
+    const hit = this.verified.get(token);
+    if (hit) {
+      if (hit.keys === keys && Date.now() / 1000 <= hit.validUntil) return copyCaller(hit.caller);
+      this.verified.delete(token);
+    }
+    const caller = await this.verifyFully(token);
+    if (this.verified.size && this.verified.values().next().value!.keys !== keys) this.verified = new Map();
+    if (this.verified.size >= VERIFIED_CACHE_MAX) this.verified.delete(this.verified.keys().next().value!);
+    // What jwtVerify allows: exp and the maximum age from iat, each with the clock skew.
+    const iat = typeof caller.claims.iat === 'number' ? caller.claims.iat : caller.expiresAt;
+    this.verified.set(token, { caller: copyCaller(caller), keys, validUntil: Math.min(caller.expiresAt + CLOCK_SKEW_S, iat + MAX_ACCESS_TOKEN_TTL_S + CLOCK_SKEW_S) });
+    return caller;
+  }
+
+  private async verifyFully(token: string): Promise<VerifiedCaller> {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.jwks, {
@@ -129,6 +156,11 @@ export class AccessTokens {
     }
     return { subject: payload.sub!, roles, tenant, tokenId: payload.jti!, expiresAt: payload.exp!, claims: payload };
   }
+}
+
+/** Callers get their own copy: nothing they change reaches the cache. */
+function copyCaller(c: VerifiedCaller): VerifiedCaller {
+  return { ...c, roles: [...c.roles], claims: structuredClone(c.claims) };
 }
 
 function describeJoseError(err: unknown): string {

@@ -19,6 +19,7 @@ import { MeshAuditTrail } from './audit-trail.js';
 import { RedactionBoundary } from './redaction-boundary.js';
 import { TargetResolver } from './targets.js';
 import { Wakeups } from './wakeups.js';
+import { PgWakeupChannel } from './pg-wakeups.js';
 import { DEFAULT_MESH_SETTINGS, type MeshSettings } from './settings.js';
 
 export interface MeshServices {
@@ -32,8 +33,8 @@ export interface MeshServices {
   router: TaskRouter;
   approvals: ApprovalWorkflow;
   sessions: SessionBook;
-  /** Starts the sweeper (idempotent); `stop` ends it. */
-  start(log: { error(obj: object, msg: string): void }): void;
+  /** Starts the sweeper and, on PostgreSQL, the cross-process wake-up channel (idempotent); `stop` ends them. */
+  start(log: { error(obj: object, msg: string): void; warn(obj: object, msg: string): void }): void;
   stop(): Promise<void>;
 }
 
@@ -53,7 +54,9 @@ export function createMeshServices(opts: {
   const audit = new MeshAuditTrail(new AuditRepository(db, opts.store.dialect));
   const boundary = new RedactionBoundary(opts.profiles, TenantKeys.fromDataDir(opts.dataDir).pseudonymizer('mesh'));
   const targets = new TargetResolver(agents, opts.directory, opts.profiles);
-  const wakeups = new Wakeups();
+  const wakeups = new Wakeups(settings);
+  const listen = opts.store.listenClient;
+  let channel: PgWakeupChannel | undefined;
   const router = new TaskRouter({ db, agents, directory: opts.directory, evaluator: opts.evaluator, queue, audit, boundary, targets, wakeups, settings, ...(opts.metrics ? { metrics: opts.metrics } : {}) });
   const approvals = new ApprovalWorkflow({ db, directory: opts.directory, agents, queue, router, audit, boundary, targets, wakeups, settings, ...(opts.metrics ? { metrics: opts.metrics } : {}) });
   const sessions = new SessionBook({ db, router, approvals, agents, targets, audit });
@@ -64,12 +67,24 @@ export function createMeshServices(opts: {
     settings, agents, queue, audit, boundary, targets, wakeups, router, approvals, sessions,
     start(log) {
       if (timer) return;
+      if (listen && !channel) {
+        const { scope } = listen();
+        channel = new PgWakeupChannel(() => listen().client, scope, wakeups, log);
+        wakeups.attach(channel);
+        void channel.start();
+      }
       let busy = false;
+      // Leases that ran out since the last sweep: their agents' waiters here claim them now,
+      // instead of on their next re-check (which is long while wake-ups are announced).
+      let leasesCheckedUpTo = Date.now();
       timer = setInterval(() => {
         if (busy) return;
         busy = true;
         running = (async () => {
           try {
+            const now = Date.now();
+            for (const agentId of await queue.expiredLeaseAgents(leasesCheckedUpTo, now)) wakeups.wakeLocal(agentId);
+            leasesCheckedUpTo = now;
             await router.reap();
             await approvals.sweep();
           } catch (err) {
@@ -84,6 +99,9 @@ export function createMeshServices(opts: {
     async stop() {
       if (timer) clearInterval(timer);
       timer = undefined;
+      wakeups.attach(undefined);
+      await channel?.stop();
+      channel = undefined;
       await running;
       await audit.flush();
     },

@@ -22,6 +22,11 @@ export interface ControllerDb {
    * after start-up do not wait for connections to be opened one by one under load.
    */
   warmUp(): Promise<void>;
+  /**
+   * PostgreSQL only: a new, unconnected client outside the pool (for LISTEN, which holds its
+   * connection), and the scope (schema) whose notifications are this database's.
+   */
+  readonly listenClient?: () => { client: pg.Client; scope: string };
   close(): Promise<void>;
 }
 
@@ -137,6 +142,7 @@ function openPostgres(rawUrl: string, schemaOpt: string | undefined): Controller
         clients.forEach((c) => c.release());
       }
     },
+    listenClient: () => ({ client: new pg.Client({ connectionString: url.toString() }), scope: schema ?? 'public' }),
     close: () => db.destroy(),
   };
 }

@@ -68,6 +68,8 @@ export interface TaskQueue {
   cancelApproval(approvalId: string, now?: number): Promise<number>;
   /** Items whose last lease ran out with no attempts left become dead; returned so callers can fail their tasks. */
   reapExhausted(now?: number): Promise<MeshDeliveryRow[]>;
+  /** Agents with an item whose lease ran out in (`after`, `upTo`] and that may be claimed again (the sweeper wakes their waiters). */
+  expiredLeaseAgents(after: number, upTo: number): Promise<string[]>;
   /** Items not yet done (queued or leased) for an agent. */
   backlog(agentId: string): Promise<number>;
 }
@@ -198,6 +200,20 @@ abstract class LeaseTableQueue implements TaskQueue {
        WHERE state = 'leased' AND lease_until <= ${now} AND attempts >= ${this.settings.maxAttempts}
       RETURNING *`.execute(this.db);
     return result.rows;
+  }
+
+  async expiredLeaseAgents(after: number, upTo: number): Promise<string[]> {
+    // The (state, lease_until) index serves the range.
+    const rows = await this.db
+      .selectFrom('mesh_deliveries')
+      .select('agent_id')
+      .distinct()
+      .where('state', '=', 'leased')
+      .where('lease_until', '>', after)
+      .where('lease_until', '<=', upTo)
+      .where('attempts', '<', this.settings.maxAttempts)
+      .execute();
+    return rows.map((r) => r.agent_id);
   }
 
   async backlog(agentId: string): Promise<number> {

@@ -1,4 +1,4 @@
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -149,5 +149,34 @@ describe('controller authentication and enrolment', () => {
     assert.equal((await get(before)).statusCode, 200);
     assert.equal((await get(afterRotation)).statusCode, 200);
     assert.equal(c.services.keys.jwks().keys.length, 2);
+  });
+
+  // Verified tokens are remembered by their text (decision 0074): a remembered token must still
+  // stop working when its key is retired and when it expires.
+  it('refuses a token it verified before once its key is retired', async () => {
+    const oldKid = c.services.keys.current().kid;
+    const token = await c.bearer(['finance'], 'ana');
+    assert.equal((await get(token)).statusCode, 200);
+    assert.equal((await get(token)).statusCode, 200);
+    await c.services.keys.rotate();
+    c.services.keys.retire(oldKid);
+    const res = await get(token);
+    assert.equal(res.statusCode, 401);
+    assert.match(res.json().message, /unknown key/);
+  });
+
+  it('refuses a token it verified before once it has expired', async () => {
+    const { token } = await c.services.tokens.mintAccessToken({ subject: 'ana', roles: ['finance'], authMethod: 'test', ttlSeconds: 60 });
+    const first = await c.services.tokens.verify(token);
+    first.roles.push('admin');
+    assert.deepEqual((await c.services.tokens.verify(token)).roles, ['finance'], 'a caller changing its copy does not change the remembered one');
+    mock.timers.enable({ apis: ['Date'], now: Date.now() + (60 + 30) * 1000 });
+    try {
+      assert.equal((await c.services.tokens.verify(token)).subject, 'ana', 'within the clock skew');
+      mock.timers.tick(20_000);
+      await assert.rejects(c.services.tokens.verify(token), /token has expired/);
+    } finally {
+      mock.timers.reset();
+    }
   });
 });
