@@ -1,7 +1,7 @@
 /**
  * Where one `POST /api/v1/tasks/route` spends its time, measured inside one controller process
  * on PostgreSQL under a modest load (default 30 routes/s for 20 s, 30 long-polling agents that
- * finish every task at once), so the phases can be compared before/after a change on a machine
+ * finish every task at once; like real agents they poll with a 25 s wait and heartbeat every 10 s), so the phases can be compared before/after a change on a machine
  * whose wall-clock numbers are noisy (bench/mesh.ts is the end-to-end bench with two controllers).
  *
  * Per route it records: every SQL statement (its round trip, and the wait for a pool connection
@@ -61,19 +61,25 @@ async function runLoad(cfg: LoadConfig): Promise<void> {
   const callers = new HttpPool({ connections: 50 });
   let running = true;
   let results = 0;
+  const stop = new AbortController();
   const call = async (token: string, method: string, path: string, body: unknown, dispatcher: InstanceType<typeof HttpPool>) => {
     const res = await poolFetch(`${cfg.url}${path}`, {
       dispatcher,
       method,
+      signal: stop.signal,
       headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json', 'idempotency-key': randomUUID() } : {}) },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     return { status: res.status, json: (await res.json()) as { items?: Array<{ taskId: string; leaseId: string }>; [k: string]: unknown } };
   };
+  // Like the real worker (mesh/client.ts): the default 25 s long-poll, a heartbeat every 10 s (decision 0074).
+  const beats: NodeJS.Timeout[] = [];
   const agents = (cfg.polling ? cfg.people : []).map(async (p) => {
     const conn = new HttpPool({ connections: 2 });
+    const beat = () => void call(p.token, 'POST', `/api/v1/agents/${p.id}-agent/heartbeat`, { load: 0 }, conn).catch(() => undefined);
+    beats.push(setTimeout(() => { beat(); beats.push(setInterval(beat, 10_000)); }, Math.random() * 10_000));
     while (running) {
-      const r = await call(p.token, 'GET', `/api/v1/agents/${p.id}-agent/work?waitMs=1000&max=5`, undefined, conn).catch(() => undefined);
+      const r = await call(p.token, 'GET', `/api/v1/agents/${p.id}-agent/work?waitMs=25000&max=5`, undefined, conn).catch(() => undefined);
       for (const item of r?.json.items ?? []) {
         const done = await call(p.token, 'POST', `/api/v1/tasks/${item.taskId}/result`, { leaseId: item.leaseId, state: 'completed' }, conn).catch(() => undefined);
         if (done?.status === 200) results++;
@@ -101,6 +107,8 @@ async function runLoad(cfg: LoadConfig): Promise<void> {
   await Promise.all(sent);
   await new Promise((r) => setTimeout(r, 1500));
   running = false;
+  beats.forEach((t) => clearTimeout(t));
+  stop.abort();
   await Promise.all(agents);
   await callers.close();
   process.send!({ routes, results } satisfies LoadResult, () => process.exit(0));

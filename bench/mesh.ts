@@ -16,10 +16,18 @@
  * whose answer never reached a worker (its controller was killed, or the poll timed out) is not
  * a delivery; the task's next attempt is reported as "redelivered after a lost delivery".
  * The same attempt (delivery id and lease id) seen twice would be a queue bug outright.
+ *
+ * The agents behave like the real worker (installers/acp-worker/task-source.ts with mesh/client.ts):
+ * each long-polls with the client's default wait (25 s; the controller answers as soon as work is
+ * leased to it) and sends a heartbeat every `heartbeatIntervalMs` from its registration answer
+ * (10 s). Until decision 0074 they polled with a 1 s wait and sent no heartbeats: 25x the polls of
+ * real agents, which real agents on other machines would not have sent to the controller.
+ * The bench also reports the CPU time of the controllers, their PostgreSQL backends, itself and
+ * the whole machine over the warm 30/s windows (this machine's /proc), per request.
  * Run: npm run bench:mesh [-- --seconds 20 --burst-seconds 3 --agents 100 --sessions 300]   (--help for usage)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -91,6 +99,7 @@ const schema = `bench_mesh_${process.pid}_${randomBytes(3).toString('hex')}`;
 const dbUrl = `${PG_URL}?schema=${schema}`;
 const dataDir = mkdtempSync(join(tmpdir(), 'sb-bench-mesh-'));
 const roles = ['finance', 'marketing', 'engineering'] as const;
+const APP_NAME = `sb-bench-mesh-${process.pid}`;
 
 // ---- org chart: 100 people in three roles, each with a manager chain -------------------------------
 const people = Array.from({ length: AGENTS }, (_, i) => ({ id: `p${String(i).padStart(3, '0')}`, role: roles[i % 3]! }));
@@ -120,7 +129,8 @@ const log = (msg: string) => process.stderr.write(`[mesh bench ${new Date().toIS
 async function startController(i: number): Promise<void> {
   const spawnOne = () => {
     // MESH_BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=prof") goes to the controller processes.
-    const child = spawn(process.execPath, [...(process.env.MESH_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'bin/switchboard.ts', 'controller', '--db', dbUrl, '--data-dir', dataDir, '--port', String(ports[i]), '--log-level', 'warn', '--mesh-lease-ms', '5000'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    // PGAPPNAME names the controllers' PostgreSQL connections, so their backends' CPU can be found.
+    const child = spawn(process.execPath, [...(process.env.MESH_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'bin/switchboard.ts', 'controller', '--db', dbUrl, '--data-dir', dataDir, '--port', String(ports[i]), '--log-level', 'warn', '--mesh-lease-ms', '5000'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, PGAPPNAME: APP_NAME } });
     procs[i] = child;
     return child;
   };
@@ -154,6 +164,10 @@ function sleep(ms: number) {
 // controller, so a burst queues in the client instead of opening a connection per request
 // (which made the kernel log SYN flooding and measured the listen backlog, not the controller).
 const callers = new HttpPool({ connections: 50, pipelining: 1 });
+// As mesh/client.ts: the default long-poll wait, and heartbeats at the interval the registration answer gives.
+const POLL_WAIT_MS = 25_000;
+let heartbeatMs = 10_000;
+const stopWorkers = new AbortController();
 
 /** One HTTP call, failing over to the other controller (same Idempotency-Key) when one is down. */
 async function call(person: string, method: string, path: string, body?: unknown, prefer = 0, key = randomUUID(), dispatcher: Dispatcher = callers): Promise<{ status: number; json: any; ms: number; failovers: number }> {
@@ -167,7 +181,8 @@ async function call(person: string, method: string, path: string, body?: unknown
         method,
         headers: { authorization: `Bearer ${tokens.get(person)}`, ...(body !== undefined ? { 'content-type': 'application/json', 'idempotency-key': key } : {}) },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(method === 'GET' && path.includes('/work') ? 8_000 : 6_000),
+        // mesh/client.ts: 15 s + the long-poll's wait; the bench's callers give up after 6 s.
+        signal: method === 'GET' && path.includes('/work') ? AbortSignal.any([stopWorkers.signal, AbortSignal.timeout(15_000 + POLL_WAIT_MS)]) : AbortSignal.timeout(6_000),
       });
       const json = (await res.json()) as { message?: string; [k: string]: any };
       if (res.status === 409 && /still running/.test(json.message ?? '')) {
@@ -176,7 +191,8 @@ async function call(person: string, method: string, path: string, body?: unknown
         continue;
       }
       return { status: res.status, json, ms: performance.now() - t0, failovers };
-    } catch {
+    } catch (err) {
+      if (stopWorkers.signal.aborted && method === 'GET') throw err;
       failovers++;
       await sleep(20);
     }
@@ -194,14 +210,19 @@ let workersRunning = true;
 for (const p of people) {
   const r = await call(p.id, 'POST', '/api/v1/agents', { agentId: `${p.id}-agent`, role: p.role, capacity: 8 });
   if (r.status !== 200) throw new Error(`register ${p.id}: ${r.status} ${JSON.stringify(r.json)}`);
+  heartbeatMs = r.json.heartbeatIntervalMs;
 }
 const approvalSeen = new Map<string, number>();
+const heartbeats: NodeJS.Timeout[] = [];
 const workers = people.map(async (p, idx) => {
   const conn = new HttpPool({ connections: 2 });
+  // Agents start at different times: spread the heartbeats over the interval.
+  const beat = () => void call(p.id, 'POST', `/api/v1/agents/${p.id}-agent/heartbeat`, { load: 0 }, idx % 2, randomUUID(), conn).catch(() => {});
+  heartbeats.push(setTimeout(() => { beat(); heartbeats.push(setInterval(beat, heartbeatMs)); }, Math.random() * heartbeatMs));
   while (workersRunning) {
     let r;
     try {
-      r = await call(p.id, 'GET', `/api/v1/agents/${p.id}-agent/work?waitMs=1000&max=5`, undefined, idx % 2, randomUUID(), conn);
+      r = await call(p.id, 'GET', `/api/v1/agents/${p.id}-agent/work?waitMs=${POLL_WAIT_MS}&max=5`, undefined, idx % 2, randomUUID(), conn);
     } catch {
       continue;
     }
@@ -245,6 +266,33 @@ log('sessions created');
 // ---- baseline: GET /healthz on the same controllers ---------------------------------------------------
 const baseline: number[] = [];
 for (let i = 0; i < 200; i++) baseline.push((await call('p000', 'GET', '/healthz', undefined, i % 2)).ms);
+
+// ---- CPU accounting: controllers, their PostgreSQL backends, this process (load generator), machine ----
+// Clock ticks from /proc (this machine), snapshotted at the edges of the warm windows of the steady
+// phase (both controllers up and past their first 2 s): CPU time per route is steadier than wall time
+// on a shared machine. A process that exits inside a window (controller A, killed) is not counted.
+const cpuDb = new pg.Client({ connectionString: PG_URL });
+await cpuDb.connect();
+const ticksOf = (pid: number): number | undefined => {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return undefined;
+  }
+};
+interface CpuSnap { controllers: Map<number, number>; backends: Map<number, number>; bench: number; machineBusy: number; at: number }
+async function cpuSnap(): Promise<CpuSnap> {
+  const backendPids = (await cpuDb.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [APP_NAME])).rows.map((r) => r.pid);
+  const map = (pids: number[]) => new Map(pids.flatMap((p) => { const t = ticksOf(p); return t === undefined ? [] : [[p, t] as [number, number]]; }));
+  const u = process.cpuUsage();
+  const cpuLine = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal: busy = all but idle and iowait.
+  const busy = cpuLine.slice(0, 8).reduce((a, b) => a + b, 0) - cpuLine[3]! - cpuLine[4]!;
+  return { controllers: map(procs.flatMap((c) => (c?.pid && c.exitCode === null ? [c.pid] : []))), backends: map(backendPids), bench: (u.user + u.system) / 1e4, machineBusy: busy, at: performance.now() };
+}
+const cpuWindows: Array<{ from: CpuSnap; to: CpuSnap; routes: number }> = [];
+const diffTicks = (a: Map<number, number>, b: Map<number, number>) => [...b].reduce((s, [pid, t]) => s + (a.has(pid) ? t - a.get(pid)! : 0), 0);
 
 // ---- load: steady, burst, and a kill/restart in the steady phase ------------------------------------------
 const routeMs: number[] = [];
@@ -304,9 +352,18 @@ async function phase(rate: number, seconds: number, during?: (elapsedS: number) 
   await hook;
 }
 let killedAt = 0;
-setTimeout(() => { warmingUp = false; }, WARMUP_MS);
+let windowStart: { snap: CpuSnap; n: number } | undefined;
+const openWindow = async () => { windowStart = { snap: await cpuSnap(), n }; };
+const closeWindow = async () => {
+  if (!windowStart) return;
+  const from = windowStart;
+  windowStart = undefined;
+  cpuWindows.push({ from: from.snap, to: await cpuSnap(), routes: n - from.n });
+};
+setTimeout(() => { warmingUp = false; void openWindow(); }, WARMUP_MS);
 await phase(RATE, STEADY_S, async () => {
   await sleep((STEADY_S * 1000) / 3);
+  await closeWindow();
   log('killing controller A');
   restarting = true;
   procs[0]!.kill('SIGKILL');
@@ -315,9 +372,10 @@ await phase(RATE, STEADY_S, async () => {
   await sleep(3000);
   await startController(0);
   up[0] = true;
-  setTimeout(() => { restarting = false; }, WARMUP_MS);
+  setTimeout(() => { restarting = false; void openWindow(); }, WARMUP_MS);
   log('controller A restarted');
 });
+await closeWindow();
 const restartMs = performance.now() - killedAt;
 log('burst');
 inBurst = true;
@@ -329,6 +387,9 @@ log('draining');
 const drainStart = performance.now();
 while ([...accepted].some((t) => !completedOnce.has(t)) && performance.now() - drainStart < 60_000) await sleep(200);
 workersRunning = false;
+heartbeats.forEach((t) => clearTimeout(t));
+// Long-polls end now, not at their 25 s deadline (the controller hands back anything it claims for them).
+stopWorkers.abort();
 await Promise.all(workers);
 
 const db = new pg.Client({ connectionString: PG_URL });
@@ -363,8 +424,26 @@ console.log(`  approval legs: request answered ${leg(legs(approvalStarted, appro
 console.log(`controller A killed and back in ${(restartMs / 1000).toFixed(1)} s`);
 console.log(`tasks: lost ${lost.length}, delivered twice ${twice.length} (same attempt twice ${sameAttemptTwice.length}), completed twice ${completedTwice.length}, redelivered after a lost delivery ${firstSeenAttemptAbove1}; task states ${JSON.stringify(Object.fromEntries(states.rows.map((r) => [r.state, r.n])))}`);
 
-for (const c of procs) c?.kill('SIGTERM');
-await sleep(500);
+{
+  // Per route fired in the windows (tasks and approvals alike: one in ten is an approval).
+  const routes = cpuWindows.reduce((a, w) => a + w.routes, 0);
+  const secs = cpuWindows.reduce((a, w) => a + (w.to.at - w.from.at) / 1000, 0);
+  const sum = (f: (w: (typeof cpuWindows)[number]) => number) => cpuWindows.reduce((a, w) => a + f(w), 0) / 100;
+  const ctl = sum((w) => diffTicks(w.from.controllers, w.to.controllers));
+  const be = sum((w) => diffTicks(w.from.backends, w.to.backends));
+  const bench = sum((w) => w.to.bench - w.from.bench);
+  const machine = sum((w) => w.to.machineBusy - w.from.machineBusy);
+  const per = (s: number) => `${s.toFixed(2)} s (${((s * 1000) / Math.max(1, routes)).toFixed(2)} ms/request, ${((s / Math.max(secs, 0.001)) * 100).toFixed(0)}% of a CPU)`;
+  console.log(`CPU in the warm 30/s windows (${secs.toFixed(1)} s, ${routes} requests): controllers ${per(ctl)}; their PostgreSQL backends ${per(be)}; bench load generator ${per(bench)}; whole machine busy ${per(machine)}`);
+}
+await cpuDb.end();
+// Let the controllers shut down on their own (a --cpu-prof profile is written at exit).
+await Promise.all(procs.map((c) => {
+  if (!c || c.exitCode !== null || c.signalCode !== null) return undefined;
+  const exited = new Promise((r) => c.once('exit', r));
+  c.kill('SIGTERM');
+  return Promise.race([exited, sleep(10_000)]);
+}));
 const drop = new pg.Client({ connectionString: PG_URL });
 await drop.connect();
 await drop.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
