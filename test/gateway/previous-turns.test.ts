@@ -4,7 +4,7 @@
  * client or the upstream can see — the same parsed body, the same masking, the same payload
  * bytes as parsing afresh — and never let a kept value stand for text it is not.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
@@ -17,8 +17,8 @@ import { DetectionMemo } from '../../gateway/guard/detection-memo.js';
 import { TenantKeys } from '../../gateway/guard/pseudonym.js';
 import type { DetectFn, Finding } from '../../gateway/guard/types.js';
 import type { JsonObject, JsonValue } from '../../gateway/context.js';
-import { openAiCompletion, startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { openAiCompletion } from '../support/scripted-upstream.js';
+import { useScriptedGateway } from '../support/gateway.js';
 
 const pseudonymizer = new TenantKeys(randomBytes(32)).pseudonymizer('t');
 /** Long enough to be parsed item by item (≥ 32 KB), as a long agent session is. */
@@ -180,18 +180,10 @@ describe('kept previous turns', () => {
 });
 
 describe('kept previous turns through the gateway', () => {
-  let upstream: ScriptedUpstream;
-  let gw: TestGateway;
-  before(async () => {
-    upstream = await startScriptedUpstream();
-    gw = await startTestGateway({ upstreamUrl: upstream.baseUrl });
-  });
-  after(async () => {
-    await gw.close();
-    await upstream.close();
-  });
+  const suite = useScriptedGateway();
 
   it('masks every turn of a long session, old messages included, and restores the answers', async () => {
+    const { upstream, gw } = suite;
     const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: gw.token, maxRetries: 0 });
     const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: 'system', content: PAD }];
     const people = [

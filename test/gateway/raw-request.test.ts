@@ -3,13 +3,12 @@
  * it must always parse to exactly the body the pipeline holds, reuse bytes only where nothing
  * changed, and fall back to serialising when the bytes could mean something else.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { decodeUtf8, itemRanges, markChanged, parseRequestBody, rawTextName, rememberRawRequest, requestPayload } from '../../gateway/wire/raw-request.js';
 import type { JsonObject, JsonValue } from '../../gateway/context.js';
-import { startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { useScriptedGateway } from '../support/gateway.js';
 
 function parse(text: string): { body: JsonObject; bytes: Buffer } {
   const bytes = Buffer.from(text);
@@ -289,18 +288,10 @@ describe('raw request reuse', () => {
 });
 
 describe('raw request reuse through the gateway', () => {
-  let upstream: ScriptedUpstream;
-  let gw: TestGateway;
-  before(async () => {
-    upstream = await startScriptedUpstream();
-    gw = await startTestGateway({ upstreamUrl: upstream.baseUrl });
-  });
-  after(async () => {
-    await gw.close();
-    await upstream.close();
-  });
+  const suite = useScriptedGateway();
 
   it('sends unchanged messages as the client wrote them and masked ones patched, in mask mode', async () => {
+    const { upstream, gw } = suite;
     const kept = '{"role" : "system" ,  "content" : "Be brief. \\u00e9t\\u00e9 \\ud83d\\ude00"}';
     const masked = '{"role":"user", "content":"Mail dana.whitfield@northwind-mail.com  the caf\\u00e9 notes"}';
     const text = `{"model":"m","messages":[${kept},  ${masked}],"stream":false}`;

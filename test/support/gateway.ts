@@ -11,6 +11,8 @@ import { defaultGatewayConfig, type GatewayConfig } from '../../gateway/config.j
 import { createGatewayServer, type GatewayServer } from '../../gateway/server.js';
 import { traceLogMixin } from '../../platform/telemetry/log-context.js';
 import { resolveControllerLink, type ControllerLinkInput } from '../../gateway/bundles/controller-link-config.js';
+import { after, before } from 'node:test';
+import { startScriptedUpstream, type ScriptedUpstream } from './scripted-upstream.js';
 
 export interface TestGateway {
   /** e.g. http://127.0.0.1:54321 */
@@ -67,6 +69,35 @@ export async function startTestGateway(opts: StartGatewayOptions): Promise<TestG
     async close() {
       await server.close();
       if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A scripted upstream and a gateway in front of it for a suite: started before its first test,
+ * closed after its last. Read `upstream` and `gw` inside tests (they are set by then).
+ */
+export function useScriptedGateway(opts: Omit<StartGatewayOptions, 'upstreamUrl'> = {}): { readonly upstream: ScriptedUpstream; readonly gw: TestGateway } {
+  let upstream: ScriptedUpstream | undefined;
+  let gw: TestGateway | undefined;
+  before(async () => {
+    upstream = await startScriptedUpstream();
+    gw = await startTestGateway({ ...opts, upstreamUrl: upstream.baseUrl });
+  });
+  after(async () => {
+    await gw?.close();
+    await upstream?.close();
+  });
+  const started = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error('useScriptedGateway: read upstream and gw inside a test, not at suite definition');
+    return v;
+  };
+  return {
+    get upstream() {
+      return started(upstream);
+    },
+    get gw() {
+      return started(gw);
     },
   };
 }
