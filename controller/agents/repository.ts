@@ -54,16 +54,18 @@ export class AgentRepository {
   /**
    * Records a sign of life (heartbeat or work poll). A poll only writes when the stored time is
    * older than `staleMs` (100 agents polling must not turn into 100 commits a second); a
-   * heartbeat with a load always writes.
+   * heartbeat with a load always writes. Returns whether a row was written (false: no such agent
+   * of this owner, or a poll's stored time was still fresh).
    */
-  async touch(agentId: string, owner: string, load: number | undefined, now = Date.now(), staleMs = 0): Promise<void> {
+  async touch(agentId: string, owner: string, load: number | undefined, now = Date.now(), staleMs = 0): Promise<boolean> {
     let q = this.db
       .updateTable('mesh_agents')
       .set(load === undefined ? { last_seen: now } : { last_seen: now, load })
       .where('agent_id', '=', agentId)
       .where('owner', '=', owner);
     if (load === undefined && staleMs > 0) q = q.where('last_seen', '<', Math.floor(now - staleMs));
-    await q.execute();
+    const res = await q.executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
   }
 
   async get(agentId: string): Promise<Agent | undefined> {

@@ -91,17 +91,24 @@ export const agentRoutes: AreaPlugin = async (app, { services }) => {
   });
 
   app.post<{ Params: { agentId: string }; Body: { load?: number } }>('/api/v1/agents/:agentId/heartbeat', {
+    // Safe to repeat (a sign of life): its Idempotency-Key is not stored, a repeat runs again.
+    config: { idempotencyNotStored: true },
     schema: {
       tags: ['mesh'],
       summary: 'Heartbeat: the agent is alive (and its current load)',
-      headers: writeHeaders,
+      headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 200, description: 'accepted but not stored: a heartbeat is safe to repeat, and a repeat runs again' } } },
       params: agentParams,
       body: { type: 'object', additionalProperties: false, properties: { load: { type: 'integer', minimum: 0, maximum: 10_000 } } },
       response: { 200: { type: 'object', required: ['ok', 'serverTime'], properties: { ok: { type: 'boolean' }, serverTime: { type: 'string' } } }, 404: { $ref: 'ErrorResponse#' }, ...authErrorResponses },
     },
   }, async (request) => {
-    await ownAgent(request, request.params.agentId);
-    await mesh.agents.touch(request.params.agentId, request.caller!.subject, request.body?.load);
+    // The write is conditioned on the owner, so it is the ownership check; only when it wrote nothing
+    // is the agent read, to answer 404 or 403 (or, if it was registered meanwhile, to write again).
+    const { agentId } = request.params;
+    if (!(await mesh.agents.touch(agentId, request.caller!.subject, request.body?.load))) {
+      await ownAgent(request, agentId);
+      await mesh.agents.touch(agentId, request.caller!.subject, request.body?.load);
+    }
     return { ok: true, serverTime: new Date().toISOString() };
   });
 

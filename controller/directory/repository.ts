@@ -126,11 +126,19 @@ export class DirectoryRepository {
     return node;
   }
 
+  /** The node with its edges in one statement (one row per edge, or one with null edge columns). */
   private async load(id: string): Promise<DirectoryNode | undefined> {
-    const row = await this.db.selectFrom('directory_nodes').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!row) return undefined;
-    const edges = await this.db.selectFrom('directory_edges').select(['kind', 'to_id']).where('from_id', '=', id).execute();
-    return toNode(row, edges);
+    const rows = await this.db
+      .selectFrom('directory_nodes as n')
+      .leftJoin('directory_edges as e', 'e.from_id', 'n.id')
+      .select(['n.id', 'n.kind', 'n.name', 'n.parent_id', 'n.email', 'n.attributes', 'n.created_at', 'n.updated_at', 'e.kind as edge_kind', 'e.to_id as edge_to'])
+      .where('n.id', '=', id)
+      .execute();
+    const first = rows[0];
+    if (!first) return undefined;
+    const edges: Array<{ kind: string; to_id: string }> = [];
+    for (const r of rows) if (r.edge_kind !== null && r.edge_to !== null) edges.push({ kind: r.edge_kind, to_id: r.edge_to });
+    return toNode(first, edges);
   }
 
   /** The person with this e-mail address (case-insensitive), for OIDC sign-in. */

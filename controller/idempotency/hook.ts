@@ -7,6 +7,11 @@
  * process that died (killed mid-request), and the repeat takes over and runs — so a client that
  * fails over to another controller waits seconds, not minutes, and not longer than the queue's
  * lease. 5xx answers are not stored, so the client may retry them with the same key.
+ *
+ * A route may declare `config: { idempotencyNotStored: true }` when running it again is its
+ * whole answer to a repeat (a heartbeat: it only records a sign of life and the server's time).
+ * Its key is still checked for form, but nothing is stored or replayed: the two writes of a claim
+ * and an answer would cost more than the request itself.
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -22,6 +27,12 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
 export const ABANDONED_AFTER_MS = 5_000;
 /** How often a running first request refreshes its claim. */
 const REFRESH_MS = 1_000;
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** An Idempotency-Key on this route is checked for form but not stored (see above). */
+    idempotencyNotStored?: boolean;
+  }
+}
 const claimed = new WeakMap<FastifyRequest, { subject: string; key: string; timer: NodeJS.Timeout }>();
 
 export function installIdempotency(app: FastifyInstance, db: Kysely<ControllerTables>): void {
@@ -47,6 +58,7 @@ export function installIdempotency(app: FastifyInstance, db: Kysely<ControllerTa
     if (raw === undefined) return;
     const key = Array.isArray(raw) ? raw[0] : raw;
     if (key === undefined || !KEY_PATTERN.test(key)) throw new HttpError(400, 'Idempotency-Key must be 1-200 printable ASCII characters without spaces');
+    if (request.routeOptions.config.idempotencyNotStored === true) return;
     const subject = request.caller?.subject ?? 'anonymous';
     const fingerprint = createHash('sha256').update(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? null)}`).digest('hex');
     const inserted = await db
