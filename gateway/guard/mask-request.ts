@@ -15,7 +15,7 @@
  */
 import type { JsonObject, JsonValue } from '../context.js';
 import { wireMaps } from '../wire/index.js';
-import { isSharedItem, itemIndexAt, keepClearCopies, markChanged, prepareItemsForMasking, rawTextName, thawItems, thawTopLevel, topLevelKeyAt, type TextEdit } from '../wire/raw-request.js';
+import { markChanged, prepareItemsForMasking, rawTextName, readyToWrite, type TextEdit } from '../wire/raw-request.js';
 import type { TextField, ToolSchema, WireFormatName } from '../wire/types.js';
 import type { DetectionMemo } from './detection-memo.js';
 import type { GuardMode } from '../../policies/guard-policy.js';
@@ -106,8 +106,8 @@ export function maskText(text: string, opts: MaskOptions): { masked: string; res
 /**
  * Masks a request body in place. Messages taken frozen from the conversation's previous turn
  * (wire/previous-turns.ts) are read as they are; if one of them needs a replacement (a value
- * found now that it also holds), it is swapped for a fresh parse of its bytes and the body is
- * masked again — cheap, since detection is memoised.
+ * found now that it also holds), it is swapped for a copy of its objects and arrays and the body
+ * is masked again — cheap, since detection is memoised (wire/raw-request.ts `readyToWrite`).
  */
 export function maskRequestBody(body: JsonObject, kind: BodyKind, opts: MaskOptions): MaskResult {
   const map = wireMaps[kind];
@@ -118,23 +118,7 @@ export function maskRequestBody(body: JsonObject, kind: BodyKind, opts: MaskOpti
     let schemas: Map<string, ToolSchema> | undefined;
     const schemaOf = (tool: string | undefined) => (tool === undefined ? undefined : (schemas ??= map.toolSchemas(body)).get(tool));
     map.requestFields(body, (f) => collectField(f, slots, commits, schemaOf));
-    const result = maskSlots(slots, commits, opts, body, (written) => {
-      const items = new Set<number>();
-      const topLevel = new Set<string>();
-      for (const slot of written) {
-        const index = itemIndexAt(body, slot.path);
-        if (index !== undefined) items.add(index);
-        else {
-          const key = topLevelKeyAt(body, slot.path);
-          if (key !== undefined) topLevel.add(key);
-        }
-      }
-      const frozen = [...items].filter((i) => isSharedItem(body, i));
-      if (frozen.length > 0) thawItems(body, frozen);
-      if (thawTopLevel(body, topLevel) || frozen.length > 0) return false;
-      keepClearCopies(body, items);
-      return true;
-    });
+    const result = maskSlots(slots, commits, opts, body, (written) => readyToWrite(body, written.map((slot) => slot.path)));
     if (!result) continue;
     // The upstream payload reuses the client's bytes for messages nothing changed: name the rest
     // (with the replacements of a plain text, so its own bytes can be patched in place).

@@ -203,9 +203,9 @@ function parsePiecewise(bytes: Buffer, turns?: TurnScope): JsonObject | undefine
       raw.reusedItems = reused;
       raw.previousPlans = kept.plans as ReadonlyMap<number, { key: string; plan: PatchPlan }>;
     }
-    if (turns) raw.plans = new Map();
     if (digests) raw.digests = digests;
     if (turns) {
+      raw.plans = new Map();
       // The top-level values as parsed (or taken), before any stage replaces one.
       const entries: Array<[string, JsonValue]> = [];
       for (const k of Object.keys(outside)) entries.push([k, k === key ? [] : outside[k]!]);
@@ -330,12 +330,10 @@ export function requestPayload(body: JsonObject, model?: string): Buffer {
  */
 export function rawTextName(body: JsonObject, path: string, text: string): string | undefined {
   const raw = raws.get(body);
-  if (!raw || !raw.reusable || !path.startsWith(raw.key)) return undefined;
-  const m = /^\[(\d+)\]/.exec(path.slice(raw.key.length));
-  if (!m) return undefined;
-  const index = Number(m[1]);
+  const at = raw?.reusable ? itemPath(raw, path) : undefined;
+  if (!raw || !at) return undefined;
+  const { index, rest } = at;
   if (body[raw.key] !== raw.array || raw.array.length !== raw.items.length || raw.array[index] !== raw.items[index] || raw.changed.has(index)) return undefined;
-  const rest = path.slice(raw.key.length + m[0].length);
   const steps = pathSteps(rest);
   // The value there must be this very text (a path that names another value would name the wrong text).
   if (!steps || valueAt(raw.array[index], steps) !== text) return undefined;
@@ -352,7 +350,7 @@ export function rawTextName(body: JsonObject, path: string, text: string): strin
  * An item is kept as a value only if it is known to hold exactly what its bytes say: the object
  * parsed, with no write reported (masking reports every item it writes into before writing, and
  * every text it rewrote); or, for an item masking wrote into, the frozen copy taken before the
- * write (keepClearCopies) or the kept value it was thawed from. The next turn's detection reads
+ * write (readyToWrite) or the kept value it was thawed from. The next turn's detection reads
  * kept values as the client's text, so a kept value that was not would let that text through.
  */
 export function rememberTurn(body: JsonObject): void {
@@ -372,24 +370,22 @@ export function rememberTurn(body: JsonObject): void {
   // The payload is built after this (forward): its patch plans land in the record's map then.
   const plans = (raw.plans ??= new Map());
   // The values outside the array are kept whole or not at all: not once masking wrote into one.
-  const outside = raw.writtenTop?.size ? undefined : turn.outside.map(([k, v]) => [k, k === raw.key ? [] : deepFreeze(v)] as [string, JsonValue]);
+  const outside = raw.writtenTop?.size ? undefined : turn.outside.map(([k, v]) => [k, deepFreeze(v)] as [string, JsonValue]);
   turn.store.remember(turn.partition, { bytes: raw.bytes, key: raw.key, open: turn.open, close: turn.close, keysBeforeItems: turn.keysBeforeItems, ranges, items, outside, digests: new Map(raw.digests ?? []), rewritten, plans }, turn.replaces);
   // Kept once: a second call (a retried stage) would only keep the same turn again.
   raw.turn = undefined;
 }
 
-/** The index of the conversation item a wire-map path is in; undefined for a path outside the items. */
-export function itemIndexAt(body: JsonObject, path: string): number | undefined {
-  const raw = raws.get(body);
-  if (!raw || !path.startsWith(raw.key)) return undefined;
+/** The item a wire-map path is in (`messages[3]…` → 3, with the rest of the path); undefined outside the items. */
+function itemPath(raw: RawRequest, path: string): { index: number; rest: string } | undefined {
+  if (!path.startsWith(raw.key)) return undefined;
   const m = /^\[(\d+)\]/.exec(path.slice(raw.key.length));
-  return m ? Number(m[1]) : undefined;
+  return m ? { index: Number(m[1]), rest: path.slice(raw.key.length + m[0].length) } : undefined;
 }
 
-/** Whether item `index` is (or holds) a frozen value taken from a kept turn, which masking must thaw before writing. */
-export function isSharedItem(body: JsonObject, index: number): boolean {
-  const raw = raws.get(body);
-  return raw?.shared?.has(index) === true && raw.array[index] === raw.items[index];
+/** Whether item `i` is still the frozen value taken from a kept turn. */
+function isKeptItem(raw: RawRequest, i: number): boolean {
+  return raw.shared?.has(i) === true && raw.array[i] === raw.items[i];
 }
 
 /**
@@ -397,16 +393,13 @@ export function isSharedItem(body: JsonObject, index: number): boolean {
  * are immutable and stay shared), so masking can write into them; the frozen originals are kept
  * as the clear values for the next turn.
  */
-export function thawItems(body: JsonObject, indexes: Iterable<number>): void {
-  const raw = raws.get(body);
-  if (!raw?.shared) throw new Error('thawItems: the body has no items taken from a kept turn');
+function thawItems(raw: RawRequest, indexes: Iterable<number>): void {
   for (const i of indexes) {
-    if (!raw.shared.has(i) || raw.array[i] !== raw.items[i]) throw new Error(`thawItems: item ${i} is not a kept value`);
     const frozen = raw.array[i]!;
     const copy = copyContainers(frozen);
     raw.array[i] = copy;
     raw.items[i] = copy;
-    raw.shared.delete(i);
+    raw.shared!.delete(i);
     (raw.clear ??= new Map()).set(i, frozen);
   }
 }
@@ -418,23 +411,52 @@ export function thawItems(body: JsonObject, indexes: Iterable<number>): void {
 export function prepareItemsForMasking(body: JsonObject): void {
   const raw = raws.get(body);
   if (!raw?.shared || !raw.rewrittenBefore) return;
-  const thaw: number[] = [];
-  for (const i of raw.rewrittenBefore) if (raw.shared.has(i) && raw.array[i] === raw.items[i]) thaw.push(i);
-  if (thaw.length > 0) thawItems(body, thaw);
+  thawItems(raw, [...raw.rewrittenBefore].filter((i) => isKeptItem(raw, i)));
 }
 
 /**
- * Called by masking with the items it is about to write into (none frozen): records them, and,
- * when this turn will be kept, keeps a frozen copy of each as the client sent it.
+ * Called by masking with the paths of every text it is about to rewrite, before it writes
+ * anything. A frozen value taken from a kept turn (an item, or a top-level value such as `tools`)
+ * is replaced by a copy of its objects and arrays, and false is returned: masking's slots point
+ * into the frozen value, so it must collect them again. Otherwise the written items and
+ * top-level keys are recorded (this turn keeps no top-level value once one was written) and, when
+ * this turn will be kept, a frozen copy of each written item as the client sent it; true is
+ * returned and masking writes.
  */
-export function keepClearCopies(body: JsonObject, indexes: Iterable<number>): void {
+export function readyToWrite(body: JsonObject, paths: Iterable<string>): boolean {
   const raw = raws.get(body);
-  if (!raw) return;
-  for (const i of indexes) {
+  const items = new Set<number>();
+  const topLevel = new Set<string>();
+  for (const path of paths) {
+    const at = raw && itemPath(raw, path);
+    if (at) items.add(at.index);
+    else {
+      const k = /^[A-Za-z_][A-Za-z0-9_]*/.exec(path)?.[0];
+      if (k !== undefined && k !== raw?.key) topLevel.add(k);
+    }
+  }
+  let thawed = false;
+  if (raw) {
+    const frozen = [...items].filter((i) => isKeptItem(raw, i));
+    thawItems(raw, frozen);
+    thawed = frozen.length > 0;
+  }
+  for (const k of topLevel) {
+    if (raw) (raw.writtenTop ??= new Set()).add(k);
+    const v = body[k];
+    if (typeof v === 'object' && v !== null && Object.isFrozen(v)) {
+      body[k] = copyContainers(v);
+      thawed = true;
+    }
+  }
+  if (thawed) return false;
+  if (!raw) return true;
+  for (const i of items) {
     (raw.written ??= new Set()).add(i);
     if (!raw.turn || raw.clear?.has(i) || raw.array[i] !== raw.items[i]) continue;
     (raw.clear ??= new Map()).set(i, deepFreeze(copyContainers(raw.array[i]!)));
   }
+  return true;
 }
 
 /** Whether the bytes after the array (from its `]`) are those of the kept turn. */
@@ -450,37 +472,6 @@ function frozenJson(v: JsonValue): string {
   let text = frozenTexts.get(v);
   if (text === undefined) frozenTexts.set(v, (text = JSON.stringify(v)));
   return text;
-}
-
-/**
- * The top-level key a wire-map path outside the conversation array starts with (`tools` for
- * `tools[2].function.description`); undefined for a path inside the array.
- */
-export function topLevelKeyAt(body: JsonObject, path: string): string | undefined {
-  const k = /^[A-Za-z_][A-Za-z0-9_]*/.exec(path)?.[0];
-  if (k === undefined) return undefined;
-  const raw = raws.get(body);
-  return raw && k === raw.key ? undefined : k;
-}
-
-/**
- * Before masking writes into top-level values: a frozen one (taken from a kept turn) is replaced
- * by a copy of its objects and arrays; returns whether any was (masking then starts over, its
- * slots pointing into the frozen value). Records the keys written, so this turn's top-level
- * values are not kept.
- */
-export function thawTopLevel(body: JsonObject, keys: Iterable<string>): boolean {
-  const raw = raws.get(body);
-  let thawed = false;
-  for (const k of keys) {
-    if (raw) (raw.writtenTop ??= new Set()).add(k);
-    const v = body[k];
-    if (typeof v === 'object' && v !== null && Object.isFrozen(v)) {
-      body[k] = copyContainers(v);
-      thawed = true;
-    }
-  }
-  return thawed;
 }
 
 /** A copy of every object and array in a JSON value (strings, being immutable, are shared). */
