@@ -6,7 +6,10 @@
  * personal values in it — whose history grows past 250 KB, through the gateway (default
  * pipeline, Privacy Guard in mask mode) and directly to the same scripted upstream, in one run.
  * Each turn is sent both ways (order alternating) and the difference is the gateway's added
- * latency. Every run of the session carries its own nonce, so a turn's new text is new to the
+ * latency. Each turn also goes through a raw passthrough (bench/support/passthrough.ts: a bare
+ * `node:http` server streaming the request to the same upstream with undici, no parsing) in the
+ * same run: the floor any proxy hop costs here, so the report also gives the gateway's cost
+ * above that floor. Every run of the session carries its own nonce, so a turn's new text is new to the
  * memo while the history it resends was seen on earlier turns — as in a real session.
  * Reports added P50/P99 per turn for turns of 250 KB and more, how much text the guard scanned
  * afresh per turn, and the memory of the detection memo and of the kept previous turns. A second,
@@ -25,6 +28,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
 import { startScriptedUpstream } from '../test/support/scripted-upstream.js';
+import { startPassthrough } from './support/passthrough.js';
+import { startServer } from './support/spawn-server.js';
 import { DEFAULT_PREVIOUS_TURNS_MEGABYTES, defaultGatewayConfig } from '../gateway/config.js';
 import { createGatewayServer } from '../gateway/server.js';
 import { createLogger } from '../gateway/logger.js';
@@ -49,6 +54,9 @@ Options:
   --quick       fewer runs, for a smoke check
   --masking-only  only the in-process masking part (no servers)
   --stages      also time each pipeline stage and finish hook in-process (turns ≥ 250 KB)
+  --processes   run the gateway and the passthrough each in its own process (as Goose and the
+                gateway run), not in this one; "added CPU" is then the gateway process's own CPU
+                per turn. Not with --stages
   --gap <ms>    idle time after each request (default 25; 0 = back to back). Goose's turns are
                 seconds apart (the model answers, tools run), and the gateway's after-answer work
                 (audit completion, metering) runs in that gap; back to back, that work lands in
@@ -61,10 +69,10 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function settings(argv: string[]): { runs: number; turns: number; maskingOnly: boolean; stages: boolean; gapMs: number } {
+function settings(argv: string[]): { runs: number; turns: number; maskingOnly: boolean; stages: boolean; processes: boolean; gapMs: number } {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { runs: { type: 'string' }, turns: { type: 'string' }, quick: { type: 'boolean', default: false }, 'masking-only': { type: 'boolean', default: false }, stages: { type: 'boolean', default: false }, gap: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } }, strict: true });
+    parsed = parseArgs({ args: argv, options: { runs: { type: 'string' }, turns: { type: 'string' }, quick: { type: 'boolean', default: false }, 'masking-only': { type: 'boolean', default: false }, stages: { type: 'boolean', default: false }, processes: { type: 'boolean', default: false }, gap: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } }, strict: true });
   } catch (err) {
     fail((err as Error).message);
   }
@@ -78,7 +86,8 @@ function settings(argv: string[]): { runs: number; turns: number; maskingOnly: b
     if (!Number.isInteger(n) || n < min) fail(`${flag} must be an integer ≥ ${min} (got "${v}")`);
     return n;
   };
-  return { runs: int('--runs', parsed.values.runs, parsed.values.quick ? 4 : 12), turns: int('--turns', parsed.values.turns, 30), maskingOnly: parsed.values['masking-only'], stages: parsed.values.stages, gapMs: int('--gap', parsed.values.gap, 25, 0) };
+  if (parsed.values.processes && parsed.values.stages) fail('--stages times stages inside this process; it cannot be used with --processes');
+  return { runs: int('--runs', parsed.values.runs, parsed.values.quick ? 4 : 12), turns: int('--turns', parsed.values.turns, 30), maskingOnly: parsed.values['masking-only'], stages: parsed.values.stages, processes: parsed.values.processes, gapMs: int('--gap', parsed.values.gap, 25, 0) };
 }
 
 /** Nearest-rank percentile of unsorted samples. */
@@ -268,61 +277,92 @@ function timeStages(stages: Stage[], record: () => boolean): Map<string, number[
 }
 
 async function main(): Promise<void> {
-  const { runs, turns, maskingOnly: onlyMasking, stages: timeEachStage, gapMs } = settings(process.argv.slice(2));
+  const { runs, turns, maskingOnly: onlyMasking, stages: timeEachStage, processes: inProcesses, gapMs } = settings(process.argv.slice(2));
   const files = sourceFiles();
   if (onlyMasking) {
     maskingOnly(turns, runs, files);
     return;
   }
   const upstream = await startScriptedUpstream();
-  const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-bench-goose-'));
-  const config = { ...defaultGatewayConfig(), port: 0, upstreams: [{ name: 'primary', kind: 'openrouter' as const, baseUrl: upstream.baseUrl, apiKeyEnv: 'BENCH_KEY' }] };
-  const gateway = await createGatewayServer({ config, dataDir, logger: createLogger({ level: 'silent', dataDir, name: 'gateway', stdout: false }), env: { BENCH_KEY: 'sk-bench' } });
-  const gatewayUrl = await gateway.listen();
-  const token = gateway.services.localToken;
-  let bigTurn = false;
-  const stageTimes = timeEachStage ? timeStages(gateway.services.stages, () => bigTurn) : undefined;
-  const dispatcher = new Agent({ connections: 4 });
   const direct = `${upstream.baseUrl}/chat/completions`;
+  const directUrl = new URL(direct);
+  const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-bench-goose-'));
+  let bigTurn = false;
+  // In-process (default): the gateway and the passthrough share this process with the client and
+  // the upstream. --processes: each runs in its own process, as Goose and the gateway do.
+  let gateway: Awaited<ReturnType<typeof createGatewayServer>> | undefined;
+  let gatewayUrl: string;
+  let token: string | undefined;
+  let passthroughUrl: string;
+  let gatewayCpuMs: (() => Promise<number>) | undefined;
+  const stops: Array<() => Promise<void>> = [];
+  if (inProcesses) {
+    const [gw, pt] = await Promise.all([startServer('gateway', upstream.baseUrl), startServer('passthrough', upstream.baseUrl)]);
+    stops.push(() => gw.stop(), () => pt.stop());
+    gatewayUrl = gw.url;
+    token = gw.token;
+    passthroughUrl = pt.url;
+    gatewayCpuMs = async () => (await gw.cpuMicros()) / 1000;
+  } else {
+    const config = { ...defaultGatewayConfig(), port: 0, upstreams: [{ name: 'primary', kind: 'openrouter' as const, baseUrl: upstream.baseUrl, apiKeyEnv: 'BENCH_KEY' }] };
+    const inProcess = await createGatewayServer({ config, dataDir, logger: createLogger({ level: 'silent', dataDir, name: 'gateway', stdout: false }), env: { BENCH_KEY: 'sk-bench' } });
+    gateway = inProcess;
+    stops.push(() => inProcess.close());
+    gatewayUrl = await inProcess.listen();
+    token = inProcess.services.localToken;
+    const pt = await startPassthrough(directUrl.origin);
+    stops.push(() => pt.close());
+    passthroughUrl = pt.url;
+  }
+  const stageTimes = timeEachStage && gateway ? timeStages(gateway.services.stages, () => bigTurn) : undefined;
+  const dispatcher = new Agent({ connections: 4 });
   const viaGateway = `${gatewayUrl}/v1/chat/completions`;
+  const viaPassthrough = `${passthroughUrl}${directUrl.pathname}`;
 
   try {
     // Warm-up: one short session each way (JIT, connections), on its own nonce.
     for (const body of sessionBodies(4, 'warmup', files)) {
       await send(dispatcher, direct, body, undefined);
+      await send(dispatcher, viaPassthrough, body, undefined);
       await send(dispatcher, viaGateway, body, token);
     }
     upstream.received.length = 0;
     const added: number[][] = Array.from({ length: turns }, () => []);
     const addedCpu: number[][] = Array.from({ length: turns }, () => []);
     const directMs: number[][] = Array.from({ length: turns }, () => []);
+    const passAdded: number[][] = Array.from({ length: turns }, () => []);
     const scanned: number[][] = Array.from({ length: turns }, () => []);
     const sizes: number[] = [];
-    const memos = gateway.services.guardMemos;
+    const memos = gateway?.services.guardMemos;
     for (let run = 0; run < runs; run++) {
       const bodies = sessionBodies(turns, `run-${run}-${Date.now().toString(36)}`, files);
       for (let t = 0; t < turns; t++) {
         const body = bodies[t]!;
         sizes[t] = Buffer.byteLength(body);
         bigTurn = sizes[t]! >= 250 * 1024;
-        const memo = memos?.forTenant(config.identity.tenantId);
+        const memo = memos?.forTenant(defaultGatewayConfig().identity.tenantId);
         const scannedBefore = memo?.scannedChars ?? 0;
-        let d: { ms: number; cpu: number };
-        let g: { ms: number; cpu: number };
-        if ((run + t) % 2 === 0) {
-          d = await send(dispatcher, direct, body, undefined);
+        // Each turn goes all three ways, the order rotating so none always runs first or last.
+        const ways = [
+          { url: direct, token: undefined },
+          { url: viaGateway, token },
+          { url: viaPassthrough, token: undefined },
+        ];
+        const took: Array<{ ms: number; cpu: number }> = [];
+        const gatewayCpuBefore = await gatewayCpuMs?.();
+        for (let k = 0; k < ways.length; k++) {
+          const w = (run + t + k) % ways.length;
+          took[w] = await send(dispatcher, ways[w]!.url, body, ways[w]!.token);
           await idle(gapMs);
-          g = await send(dispatcher, viaGateway, body, token);
-        } else {
-          g = await send(dispatcher, viaGateway, body, token);
-          await idle(gapMs);
-          d = await send(dispatcher, direct, body, undefined);
         }
-        await idle(gapMs);
+        const [d, g, p] = took as [{ ms: number; cpu: number }, { ms: number; cpu: number }, { ms: number; cpu: number }];
+        passAdded[t]!.push(p.ms - d.ms);
         // The scripted upstream records every request; drop them so the heap stays the session's.
         upstream.received.length = 0;
         added[t]!.push(g.ms - d.ms);
-        addedCpu[t]!.push(g.cpu - d.cpu);
+        // In-process: this process's CPU through the gateway minus direct. --processes: the gateway
+        // process's own CPU over the turn (its after-answer work included).
+        addedCpu[t]!.push(gatewayCpuBefore !== undefined ? (await gatewayCpuMs!()) - gatewayCpuBefore : g.cpu - d.cpu);
         directMs[t]!.push(d.ms);
         scanned[t]!.push((memo?.scannedChars ?? 0) - scannedBefore);
       }
@@ -330,26 +370,31 @@ async function main(): Promise<void> {
 
     const fmt = (n: number) => n.toFixed(2).padStart(7);
     const kb = (n: number) => `${(n / 1024).toFixed(0)} KB`.padStart(7);
-    process.stdout.write(`\nGoose-shaped session: ${turns} turns × ${runs} runs, 30 tool schemas, stream + include_usage, ${gapMs} ms idle after each request; node ${process.version}\n\n`);
-    process.stdout.write(' turn    body  direct P50  added P50  added P99  added CPU P50  scanned afresh (median)\n');
+    process.stdout.write(`\nGoose-shaped session: ${turns} turns × ${runs} runs, 30 tool schemas, stream + include_usage, ${gapMs} ms idle after each request; node ${process.version}; ${inProcesses ? 'gateway and passthrough each in its own process' : 'gateway, passthrough, client and upstream in this one process'}\n\n`);
+    process.stdout.write(' turn    body  direct P50  added P50  added P99  added CPU P50  passthrough added P50  scanned afresh (median; in-process only)\n');
     for (let t = 0; t < turns; t++) {
       const s = [...scanned[t]!].sort((a, b) => a - b);
-      process.stdout.write(`${String(t + 1).padStart(5)} ${kb(sizes[t]!)}  ${fmt(percentile(directMs[t]!, 50))} ms ${fmt(percentile(added[t]!, 50))} ms ${fmt(percentile(added[t]!, 99))} ms  ${fmt(percentile(addedCpu[t]!, 50))} ms  ${kb(s[Math.floor(s.length / 2)]!)}\n`);
+      process.stdout.write(`${String(t + 1).padStart(5)} ${kb(sizes[t]!)}  ${fmt(percentile(directMs[t]!, 50))} ms ${fmt(percentile(added[t]!, 50))} ms ${fmt(percentile(added[t]!, 99))} ms  ${fmt(percentile(addedCpu[t]!, 50))} ms  ${fmt(percentile(passAdded[t]!, 50))} ms           ${memos ? kb(s[Math.floor(s.length / 2)]!) : '    n/a'}\n`);
     }
     const big = added.flatMap((a, t) => (sizes[t]! >= 250 * 1024 ? a : []));
     const bigTurns = sizes.filter((s) => s >= 250 * 1024).length;
     process.stdout.write(`\nTurns of ≥ 250 KB: ${bigTurns} (× ${runs} runs = ${big.length} samples)\n`);
     if (big.length > 0) {
       process.stdout.write(`  added latency P50 ${percentile(big, 50).toFixed(2)} ms, P99 ${percentile(big, 99).toFixed(2)} ms (goal: P50 ≤ 3 ms)\n`);
+      const bigPass = passAdded.flatMap((a, t) => (sizes[t]! >= 250 * 1024 ? a : []));
+      const aboveFloor = added.flatMap((a, t) => (sizes[t]! >= 250 * 1024 ? a.map((g, i) => g - passAdded[t]![i]!) : []));
+      process.stdout.write(`  raw passthrough (the floor of one proxy hop) added P50 ${percentile(bigPass, 50).toFixed(2)} ms; gateway above it P50 ${percentile(aboveFloor, 50).toFixed(2)} ms; ratio gateway/passthrough added ${(percentile(big, 50) / Math.max(0.01, percentile(bigPass, 50))).toFixed(2)}\n`);
       const bigCpu = addedCpu.flatMap((a, t) => (sizes[t]! >= 250 * 1024 ? a : []));
-      process.stdout.write(`  added process CPU P50 ${percentile(bigCpu, 50).toFixed(2)} ms, P99 ${percentile(bigCpu, 99).toFixed(2)} ms (steadier than wall time on a busy machine)\n`);
+      process.stdout.write(inProcesses
+        ? `  gateway process CPU per turn P50 ${percentile(bigCpu, 50).toFixed(2)} ms, P99 ${percentile(bigCpu, 99).toFixed(2)} ms (its after-answer work included; steadier than wall time on a busy machine)\n`
+        : `  added process CPU P50 ${percentile(bigCpu, 50).toFixed(2)} ms, P99 ${percentile(bigCpu, 99).toFixed(2)} ms (steadier than wall time on a busy machine)\n`);
       process.stdout.write(`  load average ${loadavg().map((l) => l.toFixed(2)).join(', ')}\n`);
     }
-    const memo = memos?.forTenant(config.identity.tenantId);
+    const memo = memos?.forTenant(defaultGatewayConfig().identity.tenantId);
     if (memo) {
       process.stdout.write(`Detection memo: ${memo.entries} entries, ${(memo.bytes / 1024).toFixed(1)} KB accounted (bound ${DEFAULT_MEMO_BYTES_PER_TENANT / 1048576} MB per tenant); hits ${memo.hits}, misses ${memo.misses}\n`);
     }
-    const kept = gateway.services.previousTurns;
+    const kept = gateway?.services.previousTurns;
     if (kept) process.stdout.write(`Kept previous turns: ${(kept.bytes / 1048576).toFixed(1)} MB accounted (the latest turn of each conversation, three times its body; bound ${DEFAULT_PREVIOUS_TURNS_MEGABYTES} MB)\n`);
     if (stageTimes) {
       process.stdout.write('Per stage on turns ≥ 250 KB (in-process wall time; forward includes the upstream):\n');
@@ -361,7 +406,7 @@ async function main(): Promise<void> {
     process.stdout.write(`Process heap used: ${(process.memoryUsage().heapUsed / 1048576).toFixed(1)} MB\n`);
   } finally {
     await dispatcher.close();
-    await gateway.close();
+    for (const stop of stops) await stop();
     await upstream.close();
     rmSync(dataDir, { recursive: true, force: true });
   }

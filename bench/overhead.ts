@@ -6,13 +6,12 @@
  * non-stream and stream, then reports the gateway's overhead over the passthrough and a phase
  * with 300 concurrent streams. Servers run in child processes; the load generator is this process.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { percentile, runLoad, type LoadResult, type LoadTarget } from './support/load.js';
-import { DRIP_HEADER, STREAM_PIECES, type ChildMessage, type ServerRole } from './support/protocol.js';
+import { DRIP_HEADER, STREAM_PIECES } from './support/protocol.js';
+import { startServer, type ServerProcess } from './support/spawn-server.js';
 import { gooseLikeBody } from './support/workload.js';
 
 const HELP = `Usage: npm run bench:overhead -- [options]
@@ -96,64 +95,6 @@ function readSettings(argv: string[]): Settings {
 }
 
 // ---- server processes ------------------------------------------------------------------------
-
-interface ServerProcess {
-  role: ServerRole;
-  url: string;
-  token?: string;
-  stages?: string[];
-  child: ChildProcess;
-  /** CPU time (user + system) used so far, in microseconds. */
-  cpuMicros(): Promise<number>;
-  stop(): Promise<void>;
-}
-
-const serverEntry = fileURLToPath(new URL('./support/server-process.ts', import.meta.url));
-
-async function startServer(role: ServerRole, upstreamUrl?: string, profileDir?: string, without: string[] = []): Promise<ServerProcess> {
-  const args = upstreamUrl ? [role, upstreamUrl, without.join(',')] : [role];
-  const child = fork(serverEntry, args, {
-    execArgv: ['--import', 'tsx', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  let seq = 0;
-  const pending = new Map<number, (micros: number) => void>();
-  const ready = await new Promise<Extract<ChildMessage, { type: 'ready' }>>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`${role} server exited with code ${code} before it was ready`)));
-    child.on('message', (message: ChildMessage) => {
-      if (message.type === 'ready') resolve(message);
-      else if (message.type === 'failed') reject(new Error(`${role} server failed: ${message.message}`));
-      else if (message.type === 'cpu') {
-        pending.get(message.seq)?.(message.userMicros + message.systemMicros);
-        pending.delete(message.seq);
-      }
-    });
-  });
-  child.removeAllListeners('exit');
-  return {
-    role,
-    url: ready.url,
-    ...(ready.token ? { token: ready.token } : {}),
-    ...(ready.stages ? { stages: ready.stages } : {}),
-    child,
-    cpuMicros: () =>
-      new Promise((resolve) => {
-        const id = ++seq;
-        pending.set(id, resolve);
-        child.send({ type: 'cpu', seq: id });
-      }),
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        child.once('exit', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        child.send({ type: 'stop' });
-      }),
-  };
-}
 
 // ---- workload ----------------------------------------------------------------------------------
 

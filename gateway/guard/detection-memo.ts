@@ -35,8 +35,29 @@ function optionsId(options: DetectOptions | undefined): number {
   return id;
 }
 
+/**
+ * What the memo knows of one text held in a frozen object (see `heldText`): its findings under
+ * one set of options, its key in the LRU, and where it last held a request's masked values.
+ */
+export interface HeldTextEntry {
+  readonly text: string;
+  readonly optionsId: number;
+  readonly findings: readonly Finding[];
+  readonly key: string | undefined;
+  occurrences?: { valuesKey: string; found: readonly Finding[] };
+}
+
 export class DetectionMemo {
   readonly #lru: LRUCache<string, readonly Finding[]>;
+  /**
+   * Texts of frozen objects — the messages and top-level values kept from a conversation's
+   * previous turn (wire/previous-turns.ts) — by object and key. A frozen object's values never
+   * change, so the same object and key is the same text: found by identity, without building
+   * its LRU key (a hash, or the item digest and path) or touching the LRU, which cost ≈ 0.6 ms per
+   * 300 KB turn. Held weakly: entries go with the kept turn. They hold offsets and classes only,
+   * like the LRU, and are not counted in its bytes (bounded by the kept turns' own bound).
+   */
+  readonly #held = new WeakMap<object, Map<string | number, HeldTextEntry>>();
   hits = 0;
   misses = 0;
   /** Characters detected afresh (cache misses), the work the memo did not save. */
@@ -85,6 +106,37 @@ export class DetectionMemo {
     this.scannedChars += text.length;
     const found = detect(text, options);
     this.#lru.set(key, found);
+    return found;
+  }
+
+  /**
+   * The entry of `holder[key]` (a string) when `holder` is frozen: its findings from the entry
+   * made on an earlier turn when the text and options are the same, else from the LRU (keyed as
+   * `keyOf` would, `rawName` included) or the detector, and remembered for the next turn.
+   * Undefined for a holder that is not frozen (its value could change under the entry).
+   */
+  heldText(holder: object, key: string | number, text: string, options: DetectOptions | undefined, detect: DetectFn, rawName?: () => string | undefined): HeldTextEntry | undefined {
+    if (!Object.isFrozen(holder)) return undefined;
+    let texts = this.#held.get(holder);
+    const id = optionsId(options);
+    const known = texts?.get(key);
+    if (known && known.text === text && known.optionsId === id) {
+      this.hits++;
+      return known;
+    }
+    const memoKey = this.keyOf(text, options, rawName);
+    const entry: HeldTextEntry = { text, optionsId: id, findings: this.findings(text, options, detect, memoKey), key: memoKey };
+    if (!texts) this.#held.set(holder, (texts = new Map()));
+    texts.set(key, entry);
+    return entry;
+  }
+
+  /** Occurrences (as `occurrences`) for a held text, kept on its entry. */
+  heldOccurrences(entry: HeldTextEntry, valuesKey: string, search: () => Finding[]): readonly Finding[] {
+    const known = entry.occurrences;
+    if (known && known.valuesKey === valuesKey) return known.found;
+    const found = entry.key !== undefined ? this.occurrences(entry.key, valuesKey, search) : search();
+    entry.occurrences = { valuesKey, found };
     return found;
   }
 

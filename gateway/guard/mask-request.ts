@@ -17,7 +17,7 @@ import type { JsonObject, JsonValue } from '../context.js';
 import { wireMaps } from '../wire/index.js';
 import { markChanged, prepareItemsForMasking, rawTextName, readyToWrite, type TextEdit } from '../wire/raw-request.js';
 import type { TextField, ToolSchema, WireFormatName } from '../wire/types.js';
-import type { DetectionMemo } from './detection-memo.js';
+import type { DetectionMemo, HeldTextEntry } from './detection-memo.js';
 import type { GuardMode } from '../../policies/guard-policy.js';
 import { createHmac, randomBytes } from 'node:crypto';
 import type { DetectFn, DetectOptions, EntityClass, Finding } from './types.js';
@@ -89,6 +89,11 @@ interface TextSlot {
   numeric?: { refuseString: boolean };
   /** The text's key in the detection memo, when memoised. */
   memoKey?: string;
+  /** Where the text is held (`holder[key]`), for a text held in a frozen object (a kept turn's). */
+  holder?: object;
+  key?: string | number;
+  /** The memo's entry for a text held in a frozen object. */
+  held?: HeldTextEntry;
   /** The text is a JSON string value of the body itself (not inside a JSON-in-a-string). */
   direct?: boolean;
   /** Replacements made, in order (UTF-16 offsets into `text`), for direct texts. */
@@ -149,8 +154,14 @@ function maskSlots(slots: TextSlot[], commits: Array<() => void>, opts: MaskOpti
     let findings: readonly Finding[];
     if (memo) {
       const raw = body && slot.direct ? () => rawTextName(body, slot.path, slot.text) : undefined;
-      slot.memoKey = memo.keyOf(slot.text, opts.detectOptions, raw);
-      findings = memo.findings(slot.text, opts.detectOptions, opts.detect, slot.memoKey);
+      const held = slot.holder !== undefined ? memo.heldText(slot.holder, slot.key!, slot.text, opts.detectOptions, opts.detect, raw) : undefined;
+      if (held) {
+        slot.held = held;
+        findings = held.findings;
+      } else {
+        slot.memoKey = memo.keyOf(slot.text, opts.detectOptions, raw);
+        findings = memo.findings(slot.text, opts.detectOptions, opts.detect, slot.memoKey);
+      }
     } else findings = opts.detect(slot.text, opts.detectOptions);
     for (const f of findings) {
       const mode = opts.modeFor(f.class);
@@ -217,7 +228,9 @@ function addVerbatimRepeats(slots: TextSlot[], values: Map<string, EntityClass>,
   const valuesKey = memo ? valuesFingerprint(candidates) : '';
   for (const slot of slots) {
     const key = slot.memoKey;
-    const found = memo && key !== undefined ? memo.occurrences(key, valuesKey, () => search(slot.text)) : search(slot.text);
+    const found = !memo ? search(slot.text)
+      : slot.held ? memo.heldOccurrences(slot.held, valuesKey, () => search(slot.text))
+      : key !== undefined ? memo.occurrences(key, valuesKey, () => search(slot.text)) : search(slot.text);
     let added: Span[] | undefined;
     for (const f of found) {
       if (!overlaps(slot.spans, f.start, f.end)) (added ??= []).push({ start: f.start, end: f.end, cls: f.class });
@@ -361,7 +374,7 @@ function collectField(f: TextField, slots: TextSlot[], commits: Array<() => void
   const value = holder[key];
   switch (f.kind) {
     case 'text':
-      if (typeof value === 'string') slots.push({ text: value, path: f.path, messageIndex: f.messageIndex, set: (s) => (holder[key] = s), direct: true });
+      if (typeof value === 'string') slots.push({ text: value, path: f.path, messageIndex: f.messageIndex, set: (s) => (holder[key] = s), direct: true, holder, key });
       return;
     case 'json-string': {
       if (typeof value !== 'string') return;
@@ -458,7 +471,7 @@ function schemaText(node: JsonValue | undefined, path: string, messageIndex: num
     if (SCHEMA_MAP_KEYS.has(k) && isObject(v)) {
       for (const name of Object.keys(v)) schemaText(v[name], `${path}.${k}.${name}`, messageIndex, slots);
     } else if (SCHEMA_TEXT_KEYS.has(k)) {
-      if (typeof v === 'string') slots.push({ text: v, path: `${path}.${k}`, messageIndex, set: (s) => (node[k] = s) });
+      if (typeof v === 'string') slots.push({ text: v, path: `${path}.${k}`, messageIndex, set: (s) => (node[k] = s), holder: node, key: k });
       else if (typeof v === 'object' && v !== null) stringLeaves(v, `${path}.${k}`, messageIndex, slots);
     } else if (typeof v === 'object' && v !== null) {
       schemaText(v, `${path}.${k}`, messageIndex, slots);

@@ -147,6 +147,39 @@ describe('kept previous turns', () => {
     assert.ok(!Object.isFrozen((other['messages'] as JsonObject[])[0]));
   });
 
+  it('finds the findings of a resent kept text by identity, and detects again under other options', () => {
+    const store = new PreviousTurns(1 << 24);
+    // An LRU too small to keep any entry: a resent text not found by identity would be detected again.
+    const memo = new DetectionMemo(1);
+    const seen: string[] = [];
+    const counting: DetectFn = (text, options) => {
+      seen.push(text);
+      return flagDetect(text, options);
+    };
+    const history = 'the build log is long enough to be memoised, and holds no value to mask';
+    const messages: JsonValue[] = [{ role: 'system', content: PAD }, { role: 'tool', content: history }];
+    const opts = { detect: counting, pseudonymizer, modeFor: () => 'mask' as const, memo };
+    turn(Buffer.from(JSON.stringify({ model: 'm', messages })), opts, { store, partition: 'p' });
+    assert.ok(seen.includes(history));
+    // The next turn takes the messages kept frozen (their entries are made then); the one after finds them.
+    messages.push({ role: 'user', content: 'next' });
+    turn(Buffer.from(JSON.stringify({ model: 'm', messages })), opts, { store, partition: 'p' });
+    seen.length = 0;
+    messages.push({ role: 'user', content: 'and the next one?' });
+    const keyed = memo.hits;
+    const two = turn(Buffer.from(JSON.stringify({ model: 'm', messages })), opts, { store, partition: 'p' });
+    assert.ok(!seen.includes(history) && !seen.includes(PAD), 'no resent text is detected again');
+    assert.ok(seen.includes('and the next one?'));
+    assert.ok(memo.hits > keyed);
+    assert.match(two.payload, /holds no value to mask/);
+    // The same kept message under another option set (another policy) is detected afresh.
+    messages.push({ role: 'assistant', content: 'done' });
+    turn(Buffer.from(JSON.stringify({ model: 'm', messages })), { ...opts, detectOptions: { classes: new Set(['SECRET', 'EMAIL']) } }, { store, partition: 'p' });
+    assert.ok(seen.includes(history));
+    // Only frozen holders are looked up by identity: a plain object's value could change under its entry.
+    assert.equal(memo.heldText({ content: history }, 'content', history, undefined, counting), undefined);
+  });
+
   it('keeps a few conversations per caller and stays within its byte bound', () => {
     const bodyOf = (i: number) => Buffer.from(JSON.stringify({ model: 'm', messages: [{ role: 'system', content: `${i} ${PAD}` }] }));
     const roomy = new PreviousTurns(64 * 1024 * 1024);
