@@ -22,8 +22,7 @@
  * upstream request would add a disk flush (~4 ms on the VM disk measured) to each call.
  */
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { closeSync, existsSync, fstatSync, fsync as fsyncFd, fsyncSync, open as openFd, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Statement } from 'better-sqlite3';
 import { migrate, type GatewayDb } from '../../platform/sqlite.js';
 import { AUDIT_ACTIONS, GENESIS_HASH, sealEvent, type AuditEvent, type UnhashedEvent } from '../../audit/event.js';
@@ -119,6 +118,9 @@ export class AuditSpool {
   private readonly tenantId: string;
   private readonly walPath: string | undefined;
   private syncing: Promise<void> | undefined;
+  /** The WAL's descriptor, kept open for fsyncs (fsyncWal); released by flush() at shutdown. */
+  private walFd: number | undefined;
+  private releaseWal = false;
   private syncAgain = false;
   private unsynced = false;
 
@@ -333,6 +335,9 @@ export class AuditSpool {
     try {
       this.writeQueued();
       this.syncNow();
+      // Shutdown: the kept WAL descriptor goes now, or when an fsync in flight is done with it.
+      if (this.syncing) this.releaseWal = true;
+      else this.closeWal();
     } catch (err) {
       const count = this.queued.length + this.lost.count;
       const tenantId = this.lost.tenantId || this.queued[0]?.facts.tenantId || '';
@@ -373,12 +378,7 @@ export class AuditSpool {
         this.syncAgain = false;
         this.unsynced = false;
         try {
-          const fh = await open(walPath, 'r');
-          try {
-            await fh.sync();
-          } finally {
-            await fh.close();
-          }
+          await this.fsyncWal(walPath);
         } catch (err) {
           // No WAL file (checkpointed and removed): the commit is in the database file, which
           // SQLite fsyncs when it checkpoints.
@@ -386,7 +386,36 @@ export class AuditSpool {
         }
       } while (this.syncAgain);
       this.syncing = undefined;
+      if (this.releaseWal) this.closeWal();
     })();
+  }
+
+  /**
+   * fsyncs the WAL through a descriptor kept open between commits: opening, syncing and closing
+   * it through fs/promises for every commit cost ≈ 0.18 ms of the event loop's time, against
+   * ≈ 0.05 ms for one callback fsync (measured; two commits per model call). SQLite deletes the
+   * WAL only when the last connection to the database closes, and this spool's stays open; a
+   * descriptor whose file was unlinked anyway (nlink 0) is dropped and the path opened again.
+   */
+  private async fsyncWal(walPath: string): Promise<void> {
+    if (this.walFd !== undefined && fstatSync(this.walFd).nlink === 0) this.closeWal();
+    if (this.walFd === undefined) {
+      this.walFd = await new Promise<number>((resolve, reject) => openFd(walPath, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
+    }
+    const fd = this.walFd;
+    await new Promise<void>((resolve, reject) => fsyncFd(fd, (err) => (err ? reject(err) : resolve())));
+  }
+
+  private closeWal(): void {
+    this.releaseWal = false;
+    const fd = this.walFd;
+    this.walFd = undefined;
+    if (fd === undefined) return;
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed: nothing held
+    }
   }
 
   private syncNow(): void {
