@@ -15,7 +15,7 @@
  */
 import type { JsonObject, JsonValue } from '../context.js';
 import { wireMaps } from '../wire/index.js';
-import { markChanged, prepareItemsForMasking, rawTextName, readyToWrite, type TextEdit } from '../wire/raw-request.js';
+import { frozenHolderOf, markChanged, prepareItemsForMasking, rawTextName, readyToWrite, type TextEdit } from '../wire/raw-request.js';
 import type { TextField, ToolSchema, WireFormatName } from '../wire/types.js';
 import type { DetectionMemo, HeldTextEntry } from './detection-memo.js';
 import type { GuardMode } from '../../policies/guard-policy.js';
@@ -89,11 +89,13 @@ interface TextSlot {
   numeric?: { refuseString: boolean };
   /** The text's key in the detection memo, when memoised. */
   memoKey?: string;
-  /** Where the text is held (`holder[key]`), for a text held in a frozen object (a kept turn's). */
+  /** Where a plain text is held (`holder[key]`): the memo finds a frozen (kept) holder's texts by identity. */
   holder?: object;
   key?: string | number;
   /** The memo's entry for a text held in a frozen object. */
   held?: HeldTextEntry;
+  /** Taken from an earlier walk of the same frozen value (collectSlots), not walked now. */
+  reused?: boolean;
   /** The text is a JSON string value of the body itself (not inside a JSON-in-a-string). */
   direct?: boolean;
   /** Replacements made, in order (UTF-16 offsets into `text`), for direct texts. */
@@ -120,10 +122,18 @@ export function maskRequestBody(body: JsonObject, kind: BodyKind, opts: MaskOpti
   for (;;) {
     const slots: TextSlot[] = [];
     const commits: Array<() => void> = [];
-    let schemas: Map<string, ToolSchema> | undefined;
-    const schemaOf = (tool: string | undefined) => (tool === undefined ? undefined : (schemas ??= map.toolSchemas(body)).get(tool));
-    map.requestFields(body, (f) => collectField(f, slots, commits, schemaOf));
-    const result = maskSlots(slots, commits, opts, body, (written) => readyToWrite(body, written.map((slot) => slot.path)));
+    // Read before the walk, which may hide the tool definitions from the body while it runs.
+    const schemas: Map<string, ToolSchema> = map.toolSchemas(body);
+    const schemaOf = (tool: string | undefined) => (tool === undefined ? undefined : schemas.get(tool));
+    collectSlots(body, kind, slots, (visit) => map.requestFields(body, visit), (f) => collectField(f, slots, commits, schemaOf));
+    const result = maskSlots(slots, commits, opts, body, (written) => {
+      const ready = readyToWrite(body, written.map((slot) => slot.path));
+      // A reused slot belongs to a frozen value, which readyToWrite has just thawed (so the body
+      // is walked again). Its setter is an earlier walk's: were it ever called, a write could be
+      // lost and the text go out in clear, so that is refused outright.
+      if (ready && written.some((slot) => slot.reused)) throw new Error('masking: a frozen value was about to be written through a reused slot');
+      return ready;
+    });
     if (!result) continue;
     // The upstream payload reuses the client's bytes for messages nothing changed: name the rest
     // (with the replacements of a plain text, so its own bytes can be patched in place).
@@ -132,6 +142,124 @@ export function maskRequestBody(body: JsonObject, kind: BodyKind, opts: MaskOpti
     }
     return result;
   }
+}
+
+// ---- the walk, reused for frozen parts ------------------------------------------------------
+
+/**
+ * The top-level keys masking's walk treats as one unit each, and the conversation array whose
+ * items are units of their own. Slots are ordered by unit (the body's key order, then item
+ * index), so reused and walked slots interleave the same way on every turn.
+ */
+const ITEM_ARRAY_KEYS = ['messages', 'input'] as const;
+const ITEM_RANK = 1 << 20;
+
+/** A slot as the walk made it, before masking adds its per-request state. */
+type SlotTemplate = Omit<TextSlot, 'spans' | 'memoKey' | 'held' | 'edits' | 'reused'>;
+
+/** The slots of one frozen unit, and what they were walked under. */
+interface WalkedUnit {
+  kind: BodyKind;
+  /** The top-level key, or the conversation array's key for an item. */
+  key: string;
+  index: number | undefined;
+  /** Tool definitions type tool-call JSON (a number a strict tool types as numeric): same objects, same slots. */
+  tools: JsonValue | undefined;
+  functions: JsonValue | undefined;
+  slots: readonly SlotTemplate[];
+}
+
+/**
+ * Slots of frozen values — the messages and top-level values (tools, schemas) kept from the
+ * conversation's previous turn (wire/previous-turns.ts) — by value. A frozen value's texts never
+ * change, so the walk of it, ≈ 40 % of masking a long turn's resent history and most of its
+ * allocations (a path string, a field and a slot object per text), is done once. Held weakly: an
+ * entry goes with its kept turn. Slots hold the value's own strings, nothing else.
+ */
+const walkedUnits = new WeakMap<object, WalkedUnit>();
+
+function isFrozenObject(v: JsonValue | undefined): v is JsonObject | JsonValue[] {
+  return typeof v === 'object' && v !== null && Object.isFrozen(v);
+}
+
+/** Rank of the unit a wire-map path is in (see ITEM_ARRAY_KEYS). */
+function unitRank(path: string, keyRank: ReadonlyMap<string, number>, itemKey: string | undefined): number {
+  let end = 0;
+  while (end < path.length && path[end] !== '[' && path[end] !== '.') end++;
+  const key = path.slice(0, end);
+  const base = (keyRank.get(key) ?? keyRank.size) * ITEM_RANK * 2;
+  if (key !== itemKey || path[end] !== '[') return base;
+  const close = path.indexOf(']', end);
+  return base + 1 + Number(path.slice(end + 1, close));
+}
+
+/**
+ * Collects the slots of a request: frozen units walked on an earlier turn (same value, same index,
+ * same format and tool definitions) from `walkedUnits`, the rest by walking the body with those
+ * units hidden from the walk (an item set to null, which every wire map skips as a non-object;
+ * a top-level value set to undefined; both restored before anything reads the body again).
+ * Frozen units walked now are remembered for the next turn.
+ */
+function collectSlots(body: JsonObject, kind: BodyKind, slots: TextSlot[], walk: (visit: (f: TextField) => void) => void, visit: (f: TextField) => void): void {
+  const keys = Object.keys(body);
+  const keyRank = new Map<string, number>();
+  keys.forEach((k, i) => keyRank.set(k, i));
+  const itemKey = ITEM_ARRAY_KEYS.find((k) => Array.isArray(body[k]));
+  const items = itemKey ? (body[itemKey] as JsonValue[]) : undefined;
+  const tools = body['tools'];
+  const functions = body['functions'];
+  const reused: Array<{ rank: number; slots: readonly SlotTemplate[] }> = [];
+  /** Frozen units walked now, by rank. */
+  const fresh = new Map<number, { value: object; key: string; index: number | undefined }>();
+  const usable = (unit: WalkedUnit | undefined, key: string, index: number | undefined) =>
+    unit !== undefined && unit.kind === kind && unit.key === key && unit.index === index && unit.tools === tools && unit.functions === functions;
+
+  let hiddenItems: JsonValue[] | undefined;
+  if (items) {
+    const base = keyRank.get(itemKey!)! * ITEM_RANK * 2 + 1;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      if (!isFrozenObject(item)) continue;
+      const unit = walkedUnits.get(item);
+      if (usable(unit, itemKey!, i)) {
+        (hiddenItems ??= [...items])[i] = null;
+        reused.push({ rank: base + i, slots: unit!.slots });
+      } else fresh.set(base + i, { value: item, key: itemKey!, index: i });
+    }
+  }
+  const hiddenKeys: string[] = [];
+  for (const k of keys) {
+    const v = body[k];
+    if (k === itemKey || !isFrozenObject(v)) continue;
+    const unit = walkedUnits.get(v);
+    if (usable(unit, k, undefined)) {
+      hiddenKeys.push(k);
+      reused.push({ rank: keyRank.get(k)! * ITEM_RANK * 2, slots: unit!.slots });
+    } else fresh.set(keyRank.get(k)! * ITEM_RANK * 2, { value: v, key: k, index: undefined });
+  }
+
+  const hiddenValues = hiddenKeys.map((k) => body[k]);
+  try {
+    // Assigning existing properties keeps the body's key order; the array itself is put back.
+    if (hiddenItems) body[itemKey!] = hiddenItems;
+    for (const k of hiddenKeys) body[k] = undefined as unknown as JsonValue;
+    walk(visit);
+  } finally {
+    if (hiddenItems) body[itemKey!] = items!;
+    hiddenKeys.forEach((k, i) => (body[k] = hiddenValues[i]!));
+  }
+  // Always in unit order, reused or not, so a turn masks the same with and without kept turns.
+  const ranked = slots.map((slot) => ({ rank: unitRank(slot.path, keyRank, itemKey), slot }));
+  // Remember the frozen units walked now (a unit with no text too: its walk is skipped next time).
+  if (fresh.size > 0) {
+    const byRank = new Map<number, SlotTemplate[]>();
+    for (const r of ranked) if (fresh.has(r.rank)) { let list = byRank.get(r.rank); if (!list) byRank.set(r.rank, (list = [])); list.push({ ...r.slot }); }
+    for (const [rank, unit] of fresh) walkedUnits.set(unit.value, { kind, key: unit.key, index: unit.index, tools, functions, slots: byRank.get(rank) ?? [] });
+  }
+  for (const r of reused) for (const t of r.slots) ranked.push({ rank: r.rank, slot: { ...t, reused: true } });
+  ranked.sort((a, b) => a.rank - b.rank);
+  slots.length = 0;
+  for (const r of ranked) slots.push(r.slot);
 }
 
 /**
@@ -154,7 +282,8 @@ function maskSlots(slots: TextSlot[], commits: Array<() => void>, opts: MaskOpti
     let findings: readonly Finding[];
     if (memo) {
       const raw = body && slot.direct ? () => rawTextName(body, slot.path, slot.text) : undefined;
-      const held = slot.holder !== undefined ? memo.heldText(slot.holder, slot.key!, slot.text, opts.detectOptions, opts.detect, raw) : undefined;
+      const frozen = slot.holder !== undefined ? frozenHolderOf(slot.holder, slot.key!, slot.text) : undefined;
+      const held = frozen !== undefined ? memo.heldText(frozen, slot.key!, slot.text, opts.detectOptions, opts.detect, raw) : undefined;
       if (held) {
         slot.held = held;
         findings = held.findings;

@@ -477,10 +477,25 @@ function frozenJson(v: JsonValue): string {
 /** A copy of every object and array in a JSON value (strings, being immutable, are shared). */
 function copyContainers<T extends JsonValue>(value: T): T {
   if (typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) return value.map((v) => copyContainers(v)) as T;
-  const out: JsonObject = {};
-  for (const k of Object.keys(value)) out[k] = copyContainers((value as JsonObject)[k]!);
+  const out = Array.isArray(value) ? value.map((v) => copyContainers(v)) : {};
+  if (!Array.isArray(value)) for (const k of Object.keys(value)) (out as JsonObject)[k] = copyContainers((value as JsonObject)[k]!);
+  if (Object.isFrozen(value)) thawedFrom.set(out, value);
   return out as T;
+}
+
+/** The frozen object each thawed copy was made from (copyContainers). */
+const thawedFrom = new WeakMap<object, object>();
+
+/**
+ * A frozen object that holds `text` at `key` and stands for `holder`: the holder itself when it
+ * is frozen, or the frozen object a thawed holder was copied from while the copy still holds the
+ * very same string there (nothing written yet). Detection results kept on it (the memo's held
+ * texts) then serve the copy too: a message rewritten on every turn is thawed on every turn.
+ */
+export function frozenHolderOf(holder: object, key: string | number, text: string): object | undefined {
+  if (Object.isFrozen(holder)) return holder;
+  const origin = thawedFrom.get(holder);
+  return origin !== undefined && (origin as Record<string | number, unknown>)[key] === text ? origin : undefined;
 }
 
 /** `.content[0].text` → ['content', 0, 'text']; undefined for anything else. */

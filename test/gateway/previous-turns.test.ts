@@ -76,8 +76,15 @@ const arbStep = fc.record({
   edit: fc.option(fc.tuple(fc.nat(), arbMessage), { nil: undefined }),
   drop: fc.boolean(),
   indent: fc.constantFrom(undefined, undefined, undefined, 1),
-  tools: fc.boolean(),
+  tools: fc.constantFrom('plain', 'flag', 'strict'),
 });
+
+/** Tool definitions of a turn: plain, one whose description holds a value, or a strict one typing `n` as a number. */
+function toolsOf(kind: 'plain' | 'flag' | 'strict'): JsonValue[] {
+  if (kind === 'flag') return [{ type: 'function', function: { name: 'shell', description: 'run it for flag ZORBLAX-9' } }];
+  if (kind === 'strict') return [{ type: 'function', function: { name: 'shell', strict: true, description: 'run it', parameters: { type: 'object', properties: { command: { type: 'string' }, n: { type: 'number' } } } } }];
+  return [];
+}
 
 describe('kept previous turns', () => {
   it('give the same parsed body, masking and upstream payload as parsing every turn afresh', () => {
@@ -93,8 +100,7 @@ describe('kept previous turns', () => {
           messages = [...messages, ...s.added];
           if (s.edit) messages[1 + (s.edit[0] % (messages.length - 1))] = s.edit[1];
           if (s.drop && messages.length > 2) messages = messages.slice(0, -1);
-          const tools = s.tools ? [{ type: 'function', function: { name: 'shell', description: 'run it for flag ZORBLAX-9' } }] : [];
-          bodies.push(JSON.stringify({ model: 'm', messages, tools }, null, s.indent));
+          bodies.push(JSON.stringify({ model: 'm', messages, tools: toolsOf(s.tools) }, null, s.indent));
         }
         for (const text of bodies) {
           const bytes = Buffer.from(text);
