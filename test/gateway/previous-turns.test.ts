@@ -115,6 +115,48 @@ describe('kept previous turns', () => {
     );
   });
 
+  it('masks Anthropic Messages and Responses turns with kept turns exactly as afresh', () => {
+    const opts = { detect, pseudonymizer, modeFor: () => 'mask' as const };
+    const formats = [
+      {
+        kind: 'anthropic-messages' as const,
+        body: (items: JsonValue[]) => ({ model: 'm', system: [{ type: 'text', text: 'be brief' }], messages: items, tools: [{ name: 'shell', description: 'run it', input_schema: { type: 'object', properties: { n: { type: 'number' } } } }] }),
+        item: (t: number): JsonValue => (t % 2 === 0
+          ? { role: 'user', content: [{ type: 'text', text: `turn ${t}: mail delia.hartmann@northwind-mail.com` }, { type: 'tool_result', tool_use_id: `t${t}`, content: PAD }] }
+          : { role: 'assistant', content: [{ type: 'text', text: t === 1 ? 'ZORBLAX-7 shows up in the build log' : 'the flag ZORBLAX-7 is set' }, { type: 'tool_use', id: `t${t}`, name: 'shell', input: { command: 'ls', n: 4111111111111111 } }] }),
+      },
+      {
+        kind: 'openai-responses' as const,
+        body: (items: JsonValue[]) => ({ model: 'm', instructions: 'be brief', input: items, tools: [{ type: 'function', name: 'shell', description: 'run it', parameters: { type: 'object' } }] }),
+        item: (t: number): JsonValue => (t % 2 === 0
+          ? { role: 'user', content: [{ type: 'input_text', text: `turn ${t}: Delia Hartmann, +1 415 555 0132` }] }
+          : { type: 'function_call_output', call_id: `c${t}`, output: `${PAD}${t === 1 ? 'ZORBLAX-7 shows up in the build log' : 'the flag ZORBLAX-7 is set'}` }),
+      },
+    ];
+    for (const f of formats) for (const detectFn of [detect, flagDetect]) {
+      const store = new PreviousTurns(1 << 26);
+      const keptMemo = new DetectionMemo(1 << 20);
+      const freshMemo = new DetectionMemo(1 << 20);
+      const items: JsonValue[] = [];
+      for (let t = 0; t < 5; t++) {
+        items.push(f.item(t));
+        const bytes = Buffer.from(JSON.stringify(f.body(items)));
+        const run = (turns?: { store: PreviousTurns; partition: string }, memo?: DetectionMemo) => {
+          const body = parseRequestBody(bytes, turns) as JsonObject;
+          const result = maskRequestBody(body, f.kind, { ...opts, detect: detectFn, memo });
+          if (!result.blocked) rememberTurn(body);
+          return { result, payload: requestPayload(body).toString('utf8') };
+        };
+        const kept = run({ store, partition: 'p' }, keptMemo);
+        const fresh = run(undefined, freshMemo);
+        assert.deepEqual(kept.result, fresh.result, `${f.kind} turn ${t}`);
+        assert.equal(kept.payload, fresh.payload, `${f.kind} turn ${t}`);
+        if (detectFn === detect) assert.doesNotMatch(kept.payload, /delia\.hartmann|Delia Hartmann|555 0132/, `${f.kind} turn ${t}`);
+        if (detectFn === flagDetect && t >= 3) assert.doesNotMatch(kept.payload, /ZORBLAX-7/, `${f.kind} turn ${t}: found in new text, masked in the kept one too`);
+      }
+    }
+  });
+
   it('masks a value found in new text where an earlier, kept message holds it undetected', () => {
     const store = new PreviousTurns(1 << 24);
     const opts = { detect: flagDetect, pseudonymizer, modeFor: () => 'mask' as const, memo: new DetectionMemo(1 << 20) };
