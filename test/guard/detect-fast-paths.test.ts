@@ -186,4 +186,39 @@ describe('detection shortcuts keep their results', () => {
     // URLs are looked for only when a ':' of the separator list is followed by "//".
     assert.deepEqual(found('db: postgres://app:s3cr3t-Pa55@db.internal:5432/app'), ['PASSWORD:s3cr3t-Pa55']);
   });
+
+  it('patterns are not tried where the characters after a run or a word rule them out, and still match at their edges (decision 0081)', () => {
+    // Phone: a short run reaches past itself over a separator and a digit, a "00" prefix's
+    // separator and '(', or an extension.
+    assert.deepEqual(found('Tel. 0049 (69) 1234 5678 bitte'), ['PHONE:0049 (69) 1234 5678']);
+    assert.deepEqual(found('Tel. 0049-(69) 123 4567'), ['PHONE:0049-(69) 123 4567']);
+    // French streets: the street word 1 to 6 characters after the number ("bis", a letter, ',').
+    assert.deepEqual(found('Adresse: 12 bis Rue de la Paix, Paris'), ['ADDRESS:12 bis Rue de la Paix, Paris']);
+    assert.deepEqual(found('au 7, Quai des Orfèvres'), ['ADDRESS:7, Quai des Orfèvres']);
+    assert.deepEqual(found('au 12B Rue Lepic'), ['ADDRESS:12B Rue Lepic']);
+    assert.deepEqual(found('12 Hameau des Bois'), ['ADDRESS:12 Hameau des Bois']);
+    // English streets and "number words number": a digit or a capital (non-ASCII too) after the space.
+    assert.deepEqual(found('Ship to 12 Élan Road'), ['ADDRESS:12 Élan Road']);
+    assert.deepEqual(found('at 12 3rd Avenue'), ['ADDRESS:12 3rd Avenue']);
+    assert.deepEqual(found('5850 Ödön Nerudy 894'), ['ADDRESS:5850 Ödön Nerudy 894']);
+    // Continental hints end in an ASCII character, in any case; no non-ASCII character folds to one.
+    assert.deepEqual(found('HAUPTSTRASSE 5, 10115 Berlin'), ['ADDRESS:HAUPTSTRASSE 5, 10115 Berlin']);
+    assert.deepEqual(found('ul. Długa 5'), ['ADDRESS:ul. Długa 5']);
+    assert.deepEqual(found('Andrássy út 12'), ['ADDRESS:Andrássy út 12']);
+    for (const last of 'eg.zmnaujtril') {
+      for (let c = 128; c <= 0xffff; c++) assert.equal(new RegExp(`\\${last}`, 'i').test(String.fromCharCode(c)), false, `U+${c.toString(16)} ~ ${last}`);
+    }
+    // PERSON: particles between words, firm suffixes after ", " or " ", greetings closed by , ! : or " -".
+    assert.deepEqual(found('Mary van Dyke and Ludwig van Beethoven met Anna de la Cruz'),
+      ['PERSON:Mary van Dyke', 'PERSON:Ludwig van Beethoven', 'PERSON:Anna de la Cruz']);
+    assert.deepEqual(found('Paid Anna Smith, LLC and Anna Smith LLC and Harvey Group'), []);
+    assert.deepEqual(found('Hi Onufry, Hello Delia! Hey Zed - ok'), ['PERSON:Onufry', 'PERSON:Delia', 'PERSON:Zed']);
+    // Prose secrets: the value ends at any \s, the cue must not follow [\w.$-].
+    assert.deepEqual(found('my password is Hunter2!x\u3000next'), ['PASSWORD:Hunter2!x']);
+    assert.deepEqual(found('$password is Hunter2!x'), []);
+    // Base58 from a run followed by a Base58 letter; SSNs need "dd" and the same separator again.
+    assert.deepEqual(found('send 3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy now'), ['CRYPTO_WALLET:3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy']);
+    assert.deepEqual(found('SSN 123 45 6789'), ['US_SSN:123 45 6789']);
+    assert.deepEqual(found('SSN 123-45 6789'), []);
+  });
 });

@@ -27,14 +27,33 @@ const STREET_WORDS_BEFORE = new RegExp(`(?:^|[^\\p{L}\\w])((?:${CAP} (?:(?:${CAP
  * Continental streets run only over lines with a street word right before " <digit>": every match
  * holds one, and no match crosses a newline. The word is checked by looking back from each " <digit>".
  */
-const CONT_HINT_BEFORE = /(?<=(?:straße|strasse|str\.|gasse|weg|allee|platz|damm|gatan|vägen|gata|gården|katu|tie|kuja|polku|vej|gade|vænget|veien|vegen|vegur|stræti|utca|laan|straat|plein|gracht|kade|singel|steeg|u\.|út|tér|ulica|ul\.))/iy;
+const CONT_HINTS = ['straße', 'strasse', 'str.', 'gasse', 'weg', 'allee', 'platz', 'damm', 'gatan', 'vägen', 'gata', 'gården', 'katu',
+  'tie', 'kuja', 'polku', 'vej', 'gade', 'vænget', 'veien', 'vegen', 'vegur', 'stræti', 'utca', 'laan', 'straat', 'plein', 'gracht',
+  'kade', 'singel', 'steeg', 'u.', 'út', 'tér', 'ulica', 'ul.'];
+const CONT_HINT_BEFORE = new RegExp(`(?<=(?:${CONT_HINTS.map((w) => w.replace(/\./g, '\\.')).join('|')}))`, 'iy');
+/**
+ * The last characters of CONT_HINTS, A–Z folded: CONT_HINT_BEFORE can hold before a space only when
+ * the character before that space is one of them. All are ASCII, and a case-insensitive search
+ * without the u flag never folds a non-ASCII character to an ASCII one.
+ */
+const CONT_HINT_LAST = new Uint8Array(128);
+for (const w of CONT_HINTS) {
+  const c = w.charCodeAt(w.length - 1);
+  if (c >= 128) throw new Error(`address: street hint "${w}" must end in an ASCII character`);
+  CONT_HINT_LAST[c] = 1;
+}
+function mayEndContHint(c: number): boolean {
+  return c < 128 && CONT_HINT_LAST[c >= 65 && c <= 90 ? c | 32 : c] === 1;
+}
 const STREET_CONT = new RegExp(`(?<![\\p{L}\\w])(?:\\d{1,6} )?(?:(?:Am|An der|Auf dem|Auf der|Im|In der|Zum|Zur|Alte|Alter|Neue|Neuer|Unter den) )?(?:\\p{Lu}[\\p{L}\\p{M}\\-]*${CONT_SUFFIX}|(?:${CAP} ){1,3}${CONT_WORD}) \\d{1,5}[a-z]?\\b\\.?`, 'gu');
 /** "30102 Kaevu 94", "5850 Jana Nerudy 894": a number, one to three capitalised words, a house number. */
 const NUMBER_WORDS_NUMBER = new RegExp(`(\\d(?<![\\w.,]\\d)\\d{2,5}) (?:${CAP} ){1,3}\\d{1,5}[a-z]?\\b\\.?`, 'gu');
 const STREET_PREFIXED = new RegExp(`(?:Rue|Rua|Rúa|Via|Viale|Vicolo|Corso|Piazzale|Strada|Contrada|Calle|C/|Carrer|Avenida|Avda\\.|Av\\.|Piazza|Plaza|Plaça|Paseo|Passeig|Pasaje|Ronda|Rambla|Travesía|Camino|Carretera|Glorieta|Largo|Travessa|Ulica|ul\\.|Boulevard|Chemin|Allée|Place)(?: ${W}){1,4},? \\d{1,5}[a-z]?\\b`, 'gu');
 /** French order, number first: "12 Rue de la Paix", "7 bis Quai des Orfèvres", "703 Voie de Paris". */
 const FR_WORD = "(?:de|du|des|la|le|les|aux|au|sur|sous|en|et|(?:[ld][’'])?\\p{Lu}[\\p{L}\\p{M}'’\\-]*)";
-const STREET_FR = new RegExp(`\\d(?<![\\w.:$€£]\\d)\\d{0,3}(?: ?(?:bis|ter|[A-Z]))?,? (?:Rue|Voie|Quai|Avenue|Av\\.|Boulevard|Bd|Place|Impasse|Allée|Chemin|Route|Cours|Passage|Square|Parvis|Esplanade|Promenade|Sentier|Cité|Faubourg|Villa|Hameau|Lieu-dit)(?: ${FR_WORD}){0,5} (?:[ld][’'])?\\p{Lu}[\\p{L}\\p{M}'’\\-]*`, 'gu');
+const FR_STREET_WORDS = ['Rue', 'Voie', 'Quai', 'Avenue', 'Av.', 'Boulevard', 'Bd', 'Place', 'Impasse', 'Allée', 'Chemin', 'Route', 'Cours',
+  'Passage', 'Square', 'Parvis', 'Esplanade', 'Promenade', 'Sentier', 'Cité', 'Faubourg', 'Villa', 'Hameau', 'Lieu-dit'];
+const STREET_FR = new RegExp(`\\d(?<![\\w.:$€£]\\d)\\d{0,3}(?: ?(?:bis|ter|[A-Z]))?,? (?:${FR_STREET_WORDS.map((w) => w.replace('.', '\\.')).join('|')})(?: ${FR_WORD}){0,5} (?:[ld][’'])?\\p{Lu}[\\p{L}\\p{M}'’\\-]*`, 'gu');
 const UNIT_ALONE = new RegExp(`${UNIT}\\b`, 'g');
 const PO_BOX = /(?<![\w.])(?:P\.?\s?O\.?\s?Box|Post(?:al)?\s?(?:Office\s)?Box|Postbox|Postfach)\s#?\d{1,6}\b/gi;
 const MILITARY = /(?<![\w.])(?:(?:PSC|CMR|Unit) \d{3,5},? Box \d{3,5}|USNS [\p{L}\-]+|USS [\p{L}\-]+|USCGC [\p{L}\-]+)\s*\n?\s*(?:APO|FPO|DPO) (?:AA|AE|AP) \d{5}/giu;
@@ -155,6 +174,30 @@ function isAsciiLetterCode(c: number): boolean {
   return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 }
 
+/** A character that may start \p{Lu}: A–Z, or any non-ASCII code unit (checked by the pattern). */
+function mayStartCapital(c: number): boolean {
+  return (c >= 65 && c <= 90) || c >= 128;
+}
+/** What STREET_EN allows after the space behind the house number: a digit or a capital. */
+function mayStartStreetWord(c: number): boolean {
+  return (c >= 48 && c <= 57) || mayStartCapital(c);
+}
+/** First letters of STREET_FR's street words (all A–Z; STREET_FR is case-sensitive). */
+const FR_STREET_FIRST = new Uint8Array(128);
+for (const w of FR_STREET_WORDS) FR_STREET_FIRST[w.charCodeAt(0)] = 1;
+/**
+ * Whether STREET_FR can match from a house number ending at `e`: after the number come an optional
+ * " bis", " ter" or letter (at most 4 characters), an optional ',', then a space and the street word,
+ * so a space followed by one of the street words' first letters sits 1 to 6 characters after it.
+ */
+function mayHoldFrenchStreetWord(text: string, e: number): boolean {
+  for (let w = e + 1; w <= e + 6; w++) {
+    const c = text.charCodeAt(w);
+    if (c < 128 && FR_STREET_FIRST[c] === 1 && text.charCodeAt(w - 1) === 32) return true;
+  }
+  return false;
+}
+
 /**
  * The street rules that start with a house number, tried at the start of each run of digits (every
  * match of theirs starts there: their leading look-behind forbids a word character before the
@@ -172,7 +215,9 @@ function scanNumberLedStreets(text: string, runs: readonly number[], out: Findin
     const len = e - s;
     const next = text.charCodeAt(e);
     // "12 Main St", "12B Main St", "12 3 Main St": digits, an optional letter, then a space.
-    if (s >= enEnd && len <= 6 && (next === 32 || (isAsciiLetterCode(next) && text.charCodeAt(e + 1) === 32))) {
+    // After that space comes a digit (" 3", "3rd") or a capital (a street word); \p{Lu} may be non-ASCII.
+    if (s >= enEnd && len <= 6 && (next === 32 || (isAsciiLetterCode(next) && text.charCodeAt(e + 1) === 32))
+      && mayStartStreetWord(text.charCodeAt(next === 32 ? e + 1 : e + 2))) {
       STREET_EN_AT.lastIndex = s;
       const m = STREET_EN_AT.exec(text);
       if (m) {
@@ -181,7 +226,8 @@ function scanNumberLedStreets(text: string, runs: readonly number[], out: Findin
       }
     }
     // "12 Rue de la Paix", "7 bis Quai …", "12, Rue …".
-    if (s >= frEnd && len <= 4 && (next === 32 || next === 44 || (next >= 65 && next <= 90) || next === 98 || next === 116)) {
+    if (s >= frEnd && len <= 4 && (next === 32 || next === 44 || (next >= 65 && next <= 90) || next === 98 || next === 116)
+      && mayHoldFrenchStreetWord(text, e)) {
       STREET_FR_AT.lastIndex = s;
       const m = STREET_FR_AT.exec(text);
       if (m) {
@@ -200,7 +246,7 @@ function scanNumberLedStreets(text: string, runs: readonly number[], out: Findin
       }
     }
     // "30102 Kaevu 94": a number of 3–6 digits, capitalised words, a house number.
-    if (s >= nwnEnd && len >= 3 && len <= 6 && next === 32) {
+    if (s >= nwnEnd && len >= 3 && len <= 6 && next === 32 && mayStartCapital(text.charCodeAt(e + 1))) {
       NUMBER_WORDS_NUMBER_AT.lastIndex = s;
       const m = NUMBER_WORDS_NUMBER_AT.exec(text);
       if (m) {
@@ -216,7 +262,7 @@ function scanContinentalLines(text: string, runs: readonly number[], out: Findin
   let lineEnd = -1;
   for (let k = 0; k < runs.length; k += 2) {
     const space = runs[k]! - 1;
-    if (space < lineEnd || text.charCodeAt(space) !== 32) continue;
+    if (space < lineEnd || text.charCodeAt(space) !== 32 || !mayEndContHint(text.charCodeAt(space - 1))) continue;
     CONT_HINT_BEFORE.lastIndex = space;
     if (!CONT_HINT_BEFORE.test(text)) continue;
     const lineStart = text.lastIndexOf('\n', space) + 1;

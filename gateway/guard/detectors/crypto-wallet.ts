@@ -12,6 +12,11 @@ const BECH32 = /(?<![A-Za-z0-9])(?:bc1|tb1)[02-9ac-hj-np-z]{11,71}(?![A-Za-z0-9]
 const ETH = /(?<![A-Za-z0-9])0x[0-9a-fA-F]{40}(?![0-9A-Za-z])/y;
 const ALPHABET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 
+/** [1-9A-HJ-NP-Za-km-z]: BASE58's alphabet (no 0, O, I or l). */
+function isBase58Code(c: number): boolean {
+  return (c >= 49 && c <= 57) || (c >= 65 && c <= 90 && c !== 73 && c !== 79) || (c >= 97 && c <= 122 && c !== 108);
+}
+
 function base58CheckValid(s: string): boolean {
   let n = 0n;
   for (const ch of s) {
@@ -58,6 +63,10 @@ export const cryptoWalletDetector: Detector = {
       const s = runs[k]!;
       const first = text.charCodeAt(s);
       if (s < last || (first !== 49 && first !== 51)) continue;
+      // A match is at least 26 Base58 characters from the run's start: a shorter run must be
+      // followed by one ("1;", "3)" and the like are not tried).
+      const e = runs[k + 1]!;
+      if (e - s < 26 && !isBase58Code(text.charCodeAt(e))) continue;
       BASE58.lastIndex = s;
       const m = BASE58.exec(text);
       if (!m) continue;

@@ -1,7 +1,7 @@
 /** IP_ADDRESS: IPv4 with octet validation and IPv6 (full and compressed); loopback and masks excluded. */
 import type { Finding } from '../types.js';
 import { TextView } from './text-view.js';
-import { textBefore, type Detector } from './detector.js';
+import { isDigitCode, textBefore, type Detector } from './detector.js';
 
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 /** Sticky: tried at runs of one to three digits followed by a dot. */
@@ -32,7 +32,9 @@ export const ipDetector: Detector = {
       let last = 0;
       for (let k = 0; k < runs.length; k += 2) {
         const s = runs[k]!;
-        if (s < last || runs[k + 1]! - s > 3 || text.charCodeAt(runs[k + 1]!) !== 46) continue;
+        // An octet of 1–3 digits, a '.', and the next octet's first digit.
+        const e = runs[k + 1]!;
+        if (s < last || e - s > 3 || text.charCodeAt(e) !== 46 || !isDigitCode(text.charCodeAt(e + 1))) continue;
         IPV4.lastIndex = s;
         const m = IPV4.exec(text);
         if (!m) continue;
@@ -60,6 +62,13 @@ export const ipDetector: Detector = {
       if (colon < last || text.charCodeAt(colon) !== 58) continue;
       const after = text.charCodeAt(colon + 1);
       if (after !== 58 && !isHexCode(after)) continue;
+      // In every form a match's first colon is followed by a second one, at once ("::") or after
+      // one to four hex digits ("12:30 " and "a:b " are not tried).
+      if (after !== 58) {
+        let j = colon + 2;
+        while (j < colon + 5 && isHexCode(text.charCodeAt(j))) j++;
+        if (text.charCodeAt(j) !== 58) continue;
+      }
       let from = colon;
       const lowest = Math.max(last, colon - 4);
       while (from > lowest && isHexCode(text.charCodeAt(from - 1))) from--;

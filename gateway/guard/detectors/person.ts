@@ -137,7 +137,19 @@ const LEXICON: ReadonlyMap<string, number> = (() => {
   return flags;
 })();
 
-const PARTICLES = /^ (?:(?:van|von|de|der|den|da|di|du|del|della|la|le|ten|ter|bin|ibn|al|el|dos|das|do|y|zu) )+$/;
+const PARTICLE_WORDS = ['van', 'von', 'de', 'der', 'den', 'da', 'di', 'du', 'del', 'della', 'la', 'le', 'ten', 'ter', 'bin', 'ibn', 'al',
+  'el', 'dos', 'das', 'do', 'y', 'zu'];
+const PARTICLES = new RegExp(`^ (?:(?:${PARTICLE_WORDS.join('|')}) )+$`);
+/** First letters of the particles (PARTICLES is case-sensitive). */
+const PARTICLE_FIRST = new Set(PARTICLE_WORDS.map((w) => w.charCodeAt(0)));
+/**
+ * Whether PARTICLES can hold for text[from, to): it starts with a space and a particle's first
+ * letter and ends with a space. Most gaps between capitalised words (", ", " = new ") fail here
+ * without a slice and a regex.
+ */
+function mayBeParticles(text: string, from: number, to: number): boolean {
+  return text.charCodeAt(from) === 32 && text.charCodeAt(to - 1) === 32 && PARTICLE_FIRST.has(text.charCodeAt(from + 1));
+}
 const CUE_BEFORE = /(?:\b(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|dear|hi|hello|hey|thanks|thank you|regards|sincerely|cheers|best|attn|cc|from|to|by|signed|named|called|contact|customer|patient|client|employee|user|applicant|tenant|husband|wife|son|daughter|kid|child|mother|father|mom|dad|brother|sister|friend|colleague|manager|boss|landlord|doctor|nurse|agent)\.?[,:]?|name is|name's|i am|i'm|this is|ask for|speak to|talk to|name:|author:|owner:|assignee:|reporter:|by:)\s*$/;
 const LOCATION_BEFORE = /\b(?:in|at|near|via|visit|visiting|across|around|inside|outside|of)\s$/;
 const SURNAME_SHAPE = /(?:sson|sen|dóttir|dottir|ová|ova|ov|ev|eva|ski|ska|sky|ić|vić|ez|yama|moto|uchi|kawa|ainen|inen|nen|escu|elli|etti|ini|ucci|yan|ian|enko|czyk|berg|stein|mann|ström|strom|lund|quist|poulos|akis|oglu|ović|evich|ovich)$/;
@@ -411,7 +423,12 @@ function mayPrecedeStreetWord(text: string, end: number): boolean {
 
 /** "Hi Onufry,", "Hello Delia!": a greeting, then one word and the end of the greeting. */
 const GREETING_BEFORE = /(?:^|[^\p{L}])(?:hi|hello|hey|dear|thanks|thank you|cheers|morning|good morning)\s$/u;
-const GREETED_AFTER = /^(?:[,!:\n]|$| -)/;
+/** `/^(?:[,!:\n]|$| -)/` over the two characters after `end`, on char codes (no slice). */
+function greetedAfter(text: string, end: number): boolean {
+  if (end >= text.length) return true;
+  const c = text.charCodeAt(end);
+  return c === 44 || c === 33 || c === 58 || c === 10 || (c === 32 && text.charCodeAt(end + 1) === 45);
+}
 
 /** Scores chain[from, to) (a run without plain words) and pushes it when it reads as a name. */
 function emit(text: string, from: number, to: number, out: Finding[], singles: Token[]): void {
@@ -451,7 +468,7 @@ function emit(text: string, from: number, to: number, out: Finding[], singles: T
     } else if ((first.given || first.kind === 'unknown') && isChatSpeaker(text, start, lastEnd, first.kind === 'unknown')) {
       score = 0.75;
     } else if ((first.kind === 'weak' || first.kind === 'unknown') && ((mayFollowStrongCue(text, start) && STRONG_CUE_BEFORE.test(lowerBefore(text, start)))
-      || (GREETED_AFTER.test(text.slice(lastEnd, lastEnd + 2)) && GREETING_BEFORE.test(lowerBefore(text, start))))) score = 0.75;
+      || (greetedAfter(text, lastEnd) && GREETING_BEFORE.test(lowerBefore(text, start))))) score = 0.75;
   } else if (strong >= 1 || first.given) {
     score = strong >= 2 || (strong >= 1 && first.given) ? 0.9 : 0.8;
   } else if (unknown >= 1 && unknown + weak + initials === length) {
@@ -598,6 +615,12 @@ const FIRM_LIST = new RegExp(`(${FREE_NAME_WORD}(?: ${NAME_WORD})?), (${NAME_WOR
 /** A firm's legal form or family word right after a name: "Harvey Group", "Micco-Sforza SPA", "Becker & Sons". */
 const FIRM_SUFFIX = /^,? (?:Group|LLC|L\.L\.C\.|LLP|PLLC|Inc\b\.?|Incorporated|Ltd\b\.?|Limited|Pty\b|Pte\b|GmbH|gGmbH|mbH|AG|KGaA|KG|OHG|GbR|UG|PartG|eG|e\.K\.|e\.V\.|SE|SA|Oy|Oyj|AB|ApS|A\/S|ASA|AS|Sp\. z o\.o\.|s\.r\.o\.|a\.s\.|Kft\b\.?|Zrt\b\.?|Ltda\b\.?|S\.L\.|SL|SAS|S\.A\.S\.|SNC|Sàrl|SARL|S\.à r\.l\.|S\.r\.l\.|K\.K\.|S\.A\.|SpA|SPA|S\.p\.A\.|Srl|SRL|PLC|plc|SEM|SCOP|SARL|SAS|BV|B\.V\.|NV|N\.V\.|Corp\b\.?|Corporation|Co\b\.?|& Co|and Sons|& Sons|und Söhne|e figli|e Figli|Asociados|Associates|Partners|Holdings|Consulting|Labs|Industries|Ventures|Capital|Systems|Solutions|Enterprises|Brothers|Bros\b\.?)(?![\p{L}])/u;
 
+/** FIRM_SUFFIX starts with ", " or " ": checked before slicing the text after a finding. */
+function mayPrecedeFirmSuffix(text: string, end: number): boolean {
+  const c = text.charCodeAt(end);
+  return c === 32 || (c === 44 && text.charCodeAt(end + 1) === 32);
+}
+
 function isGivenName(word: string): boolean {
   return ((LEXICON.get(word.toLowerCase()) ?? 0) & GIVEN) !== 0;
 }
@@ -620,7 +643,7 @@ function dropFirms(text: string, out: Finding[], firstOwn: number): void {
       windowEnd = Math.min(text.length, f.end + 96);
       firms = firmSpans(text.slice(windowStart, windowEnd), windowStart);
     }
-    const inFirm = firms.some(([a, b]) => f.start < b && a < f.end) || FIRM_SUFFIX.test(text.slice(f.end, f.end + 16));
+    const inFirm = firms.some(([a, b]) => f.start < b && a < f.end) || (mayPrecedeFirmSuffix(text, f.end) && FIRM_SUFFIX.test(text.slice(f.end, f.end + 16)));
     if (!inFirm) out[w++] = f;
   }
   out.length = w;
@@ -847,7 +870,7 @@ export const personDetector: Detector = {
         if (chainLength < CHAIN_MAX && gapLength <= 24) {
           if (gapLength === 1) joined = text.charCodeAt(prevEnd) === 32;
           else if (gapLength === 2 && chain[chainLength - 1]!.kind === 'initial') joined = text.startsWith('. ', prevEnd);
-          else if (gapLength >= 3) joined = PARTICLES.test(text.slice(prevEnd, start));
+          else if (gapLength >= 3) joined = mayBeParticles(text, prevEnd, start) && PARTICLES.test(text.slice(prevEnd, start));
         }
         if (!joined) flush();
       }

@@ -8,7 +8,7 @@
 import { getCountries, getCountryCallingCode, Metadata } from 'libphonenumber-js';
 import type { Finding } from '../types.js';
 import { TextView } from './text-view.js';
-import { textBefore, type Detector } from './detector.js';
+import { isDigitCode, textBefore, type Detector } from './detector.js';
 
 const CANDIDATE = new RegExp(
   '(?<![\\w+.\\-/]|\\d[,:])'
@@ -48,9 +48,30 @@ export function possibleInternational(number: string): boolean {
   return false;
 }
 
-/** ' ', '.', '-', 'x', 'e' (of "ext") or '#': what may follow a run inside a CANDIDATE match. */
-function mayExtendRun(c: number): boolean {
-  return c === 32 || c === 46 || c === 45 || c === 120 || c === 101 || c === 35;
+/**
+ * Whether a CANDIDATE match from a run of digits ending at `e` may reach past it. Inside a match a
+ * run is followed only by a separator and the next group's first digit (`[ .\-]\d`), by a "00"
+ * prefix's separator and an area code (`[ .\-]\(`), or by an extension (`[ ]?(?:x|ext\.?|#)[ ]?\d`);
+ * the end look-ahead can only shorten a match.
+ */
+function mayExtendRun(text: string, e: number): boolean {
+  const c = text.charCodeAt(e);
+  if (c === 32 || c === 46 || c === 45) {
+    const d = text.charCodeAt(e + 1);
+    if (isDigitCode(d) || d === 40) return true; // "0049 (0)69 …": an area code after a "00" prefix
+    return c === 32 && extensionAt(text, e + 1);
+  }
+  return extensionAt(text, e);
+}
+/** `(?:x|ext\.?|#)[ ]?\d` at `i`. */
+function extensionAt(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
+  let j: number;
+  if (c === 120 || c === 35) j = i + 1;
+  else if (c === 101 && text.startsWith('xt', i + 1)) j = text.charCodeAt(i + 3) === 46 ? i + 4 : i + 3;
+  else return false;
+  if (text.charCodeAt(j) === 32) j++;
+  return isDigitCode(text.charCodeAt(j));
 }
 function digitCountIn(text: string, start: number, end: number): number {
   let n = 0;
@@ -88,11 +109,11 @@ export const phoneDetector: Detector = {
         CANDIDATE.lastIndex = s - 1;
         if (CANDIDATE.test(text)) start = s - 1;
       }
-      // A match from the run itself reaches past the run only over a separator or an extension
-      // (' ', '.', '-', 'x', "ext", '#' right after it). Without one, a run of fewer than 7 digits
+      // A match from the run itself reaches past the run only over a separator and a digit or an
+      // extension (see mayExtendRun). Without one, a run of fewer than 7 digits
       // gives a match that is dropped below (fewer than 7 digits) and ends inside the run, before any
       // later run's start: not trying it changes nothing, and most runs in code are such.
-      if (start === -1 && s >= last && (runs[k + 1]! - s >= 7 || mayExtendRun(text.charCodeAt(runs[k + 1]!)))) {
+      if (start === -1 && s >= last && (runs[k + 1]! - s >= 7 || mayExtendRun(text, runs[k + 1]!))) {
         CANDIDATE.lastIndex = s;
         if (CANDIDATE.test(text)) start = s;
       }

@@ -5,7 +5,7 @@
  * ("the password is required" names no password). `key=value` forms are assignments.ts's job.
  */
 import type { Finding } from '../types.js';
-import type { Detector } from './detector.js';
+import { isRegexSpace, isWordCode, type Detector } from './detector.js';
 import { keywordFamily, TextView } from './text-view.js';
 import { CODE_REFERENCE, PLACEHOLDER } from './assignments.js';
 
@@ -16,6 +16,11 @@ const PASSWORD_WORD = /^(?:password|passwd|passphrase|pass phrase|passcode|pwd|p
 const TRAILING = /[.,;:?)\]}>"'”’`]+$/;
 const OPEN_QUOTES = new Set([34, 39, 96, 8220, 8216]);
 const CLOSE_QUOTE: Record<number, number> = { 34: 34, 39: 39, 96: 96, 8220: 8221, 8216: 8217 };
+
+/** [\w.$-] for one code unit. */
+function isWordDotDollarOrDash(c: number): boolean {
+  return isWordCode(c) || c === 46 || c === 36 || c === 45;
+}
 
 function looksLikeSecret(v: string, quoted: boolean, password: boolean): boolean {
   if (v.length < (quoted ? 4 : 6) || v.length > 200) return false;
@@ -39,7 +44,7 @@ export const proseSecretDetector: Detector = {
       if ((masks[h]! & CUE_WORDS) === 0) continue;
       const at = positions[h]!;
       // The cue must start a word: "DB_PASSWORD" and "bypass" are not prose cues.
-      if (at > 0 && /[\w.$-]/.test(text[at - 1]!)) continue;
+      if (at > 0 && isWordDotDollarOrDash(text.charCodeAt(at - 1))) continue;
       // "api" opens a cue only as "api key" ("api token" is found at "token").
       if ((text.charCodeAt(at) | 32) === 97 && text.slice(at, at + 7).toLowerCase() !== 'api key') continue;
       CUE.lastIndex = at;
@@ -60,7 +65,7 @@ export const proseSecretDetector: Detector = {
         quoted = true;
       } else {
         end = from;
-        while (end < text.length && !/\s/.test(text[end]!)) end++;
+        while (end < text.length && !isRegexSpace(text.charCodeAt(end))) end++;
         const trailing = TRAILING.exec(text.slice(start, end));
         if (trailing) end -= trailing[0].length;
       }

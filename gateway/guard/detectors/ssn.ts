@@ -1,7 +1,7 @@
 /** US_SSN: AAA-GG-SSSS with the SSA's area/group/serial rules; a bare 9-digit run only with context. */
 import type { Finding } from '../types.js';
 import { TextView } from './text-view.js';
-import { textBefore, type Detector } from './detector.js';
+import { isDigitCode, textBefore, type Detector } from './detector.js';
 
 /** Sticky: tried at runs of exactly three digits (separated) or nine digits (bare). */
 const SEPARATED = /(?<![\w\-.])(\d{3})([- ])(\d{2})\2(\d{4})(?![\w]|[.\-]\d)/y;
@@ -24,7 +24,8 @@ export const ssnDetector: Detector = {
       const s = runs[k]!;
       if (s < last || runs[k + 1]! - s !== 3) continue;
       const sep = text.charCodeAt(s + 3);
-      if (sep !== 45 && sep !== 32) continue;
+      // "123-45-6789": two digits and the same separator must follow.
+      if ((sep !== 45 && sep !== 32) || !isDigitCode(text.charCodeAt(s + 4)) || !isDigitCode(text.charCodeAt(s + 5)) || text.charCodeAt(s + 6) !== sep) continue;
       SEPARATED.lastIndex = s;
       const m = SEPARATED.exec(text);
       if (!m) continue;
