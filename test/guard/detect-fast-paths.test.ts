@@ -220,5 +220,10 @@ describe('detection shortcuts keep their results', () => {
     assert.deepEqual(found('send 3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy now'), ['CRYPTO_WALLET:3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy']);
     assert.deepEqual(found('SSN 123 45 6789'), ['US_SSN:123 45 6789']);
     assert.deepEqual(found('SSN 123-45 6789'), []);
+    // IPv4 is four whole runs of 1–3 digits joined by single dots; IBANs start after no letter or digit.
+    assert.deepEqual(found('at 203.0.113.255 and 198.51.100.7'), ['IP_ADDRESS:203.0.113.255', 'IP_ADDRESS:198.51.100.7']);
+    assert.deepEqual(found('dns 8.8.4.4.5 ok, 1.22.333.4444'), []);
+    assert.deepEqual(found('IBAN:DE89370400440532013000'), ['IBAN:DE89370400440532013000']);
+    assert.deepEqual(found('xDE89370400440532013000'), []);
   });
 });

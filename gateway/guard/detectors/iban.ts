@@ -47,6 +47,8 @@ export const ibanDetector: Detector = {
     for (let k = 0; k < runs.length; k += 2) {
       const s = runs[k]! - 2;
       if (s < last || runs[k + 1]! - runs[k]! < 2 || !isLetter(text.charCodeAt(s)) || !isLetter(text.charCodeAt(s + 1))) continue;
+      // START's look-behind: no letter or digit before the country code ("sha256", "utf16" are not tried).
+      if (s > 0 && isAlnum(text.charCodeAt(s - 1))) continue;
       START.lastIndex = s;
       const m = START.exec(text);
       if (!m) continue;

@@ -1,7 +1,7 @@
 /** IP_ADDRESS: IPv4 with octet validation and IPv6 (full and compressed); loopback and masks excluded. */
 import type { Finding } from '../types.js';
 import { TextView } from './text-view.js';
-import { isDigitCode, textBefore, type Detector } from './detector.js';
+import { textBefore, type Detector } from './detector.js';
 
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 /** Sticky: tried at runs of one to three digits followed by a dot. */
@@ -13,6 +13,12 @@ const IPV6 = new RegExp(
   'y',
 );
 const VERSION_CONTEXT = /(?:\bv|version|ver\.?|release|build|node|chrome|firefox|safari|os)\s*[=:]?\s*$/;
+
+/** Run k/2 holds 1–3 digits and is followed by '.' and then at once by the next run (runs[k + 2]). */
+function isOctetRunThenDot(text: string, runs: readonly number[], k: number): boolean {
+  const e = runs[k + 1];
+  return e !== undefined && e - runs[k]! <= 3 && text.charCodeAt(e) === 46 && runs[k + 2] === e + 1;
+}
 
 function isHexCode(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
@@ -32,9 +38,10 @@ export const ipDetector: Detector = {
       let last = 0;
       for (let k = 0; k < runs.length; k += 2) {
         const s = runs[k]!;
-        // An octet of 1–3 digits, a '.', and the next octet's first digit.
-        const e = runs[k + 1]!;
-        if (s < last || e - s > 3 || text.charCodeAt(e) !== 46 || !isDigitCode(text.charCodeAt(e + 1))) continue;
+        // Each octet is a whole run of 1–3 digits (a '.' or no word character may follow it), so a
+        // match is four such runs, each starting right after the '.' that ends the one before.
+        if (s < last || !isOctetRunThenDot(text, runs, k) || !isOctetRunThenDot(text, runs, k + 2) || !isOctetRunThenDot(text, runs, k + 4)
+          || runs[k + 7]! - runs[k + 6]! > 3) continue;
         IPV4.lastIndex = s;
         const m = IPV4.exec(text);
         if (!m) continue;
