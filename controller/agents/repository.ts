@@ -1,6 +1,7 @@
 /** Registered mesh agents: who they work for, their role, skills, load, locale and last sign of life. */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { ControllerTables } from '../storage/schema.js';
+import type { ControllerDialect } from '../storage/database.js';
 import type { MeshAgentRow } from '../mesh/schema.js';
 import type { AgentView } from '../../mesh/contracts.js';
 import { OPEN_DELIVERY_STATES } from '../tasks/queue.js';
@@ -29,7 +30,10 @@ export class AgentOwnershipError extends Error {
 }
 
 export class AgentRepository {
-  constructor(private readonly db: Kysely<ControllerTables>) {}
+  constructor(
+    private readonly db: Kysely<ControllerTables>,
+    private readonly dialect: ControllerDialect = 'sqlite',
+  ) {}
 
   async register(a: Omit<Agent, 'lastSeen'>, now = Date.now()): Promise<Agent> {
     const row: MeshAgentRow = {
@@ -66,6 +70,25 @@ export class AgentRepository {
     if (load === undefined && staleMs > 0) q = q.where('last_seen', '<', Math.floor(now - staleMs));
     const res = await q.executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
+  }
+
+  /**
+   * A work poll's start: the agent's owner (undefined: no such agent), and a sign of life written
+   * when the agent is the caller's and its stored time is older than `staleMs` (as `touch`). On
+   * PostgreSQL one statement (the write's CTE runs whatever the read returns; the read sees the
+   * owner as before the write, which the write does not change); on SQLite a read, then the write.
+   */
+  async ownerWithTouch(agentId: string, owner: string, now: number, staleMs: number): Promise<string | undefined> {
+    if (this.dialect === 'postgres') {
+      const r = await sql<{ owner: string }>`
+        WITH touched AS (
+          UPDATE mesh_agents SET last_seen = ${now} WHERE agent_id = ${agentId} AND owner = ${owner} AND last_seen < ${Math.floor(now - staleMs)} RETURNING 1)
+        SELECT owner FROM mesh_agents WHERE agent_id = ${agentId}`.execute(this.db);
+      return r.rows[0]?.owner;
+    }
+    const a = await this.get(agentId);
+    if (a?.owner === owner) await this.touch(agentId, owner, undefined, now, staleMs);
+    return a?.owner;
   }
 
   async get(agentId: string): Promise<Agent | undefined> {
@@ -150,7 +173,8 @@ export function agentView(a: Agent, offlineAfterMs: number, now = Date.now()): A
   };
 }
 
-function toAgent(r: MeshAgentRow): Agent {
+/** An agent from its stored row. */
+export function toAgent(r: MeshAgentRow): Agent {
   return {
     agentId: r.agent_id,
     owner: r.owner,

@@ -40,12 +40,17 @@ export const agentRoutes: AreaPlugin = async (app, { services }) => {
     if (rows.length) mesh.wakeups.wake(agentId);
   };
 
+  /** 404 for an agent nobody registered, 403 for another identity's. */
+  const checkOwner = (request: FastifyRequest, agentId: string, owner: string | undefined) => {
+    if (owner === undefined) throw new HttpError(404, `no agent "${agentId}"; register it first (POST /api/v1/agents)`);
+    if (owner !== request.caller!.subject) throw new HttpError(403, `agent "${agentId}" belongs to another identity`);
+  };
+
   /** The agent, checked to be the caller's. */
   const ownAgent = async (request: FastifyRequest, agentId: string) => {
     const a = await mesh.agents.get(agentId);
-    if (!a) throw new HttpError(404, `no agent "${agentId}"; register it first (POST /api/v1/agents)`);
-    if (a.owner !== request.caller!.subject) throw new HttpError(403, `agent "${agentId}" belongs to another identity`);
-    return a;
+    checkOwner(request, agentId, a?.owner);
+    return a!;
   };
 
   app.post<{ Body: AgentRegistration }>('/api/v1/agents', {
@@ -135,12 +140,12 @@ export const agentRoutes: AreaPlugin = async (app, { services }) => {
     },
   }, async (request) => {
     const { agentId } = request.params;
-    await ownAgent(request, agentId);
+    // The owner check and the poll's sign of life (written only when the stored one is stale) in one go.
+    const owner = await mesh.agents.ownerWithTouch(agentId, request.caller!.subject, Date.now(), mesh.settings.offlineAfterMs / 6);
+    checkOwner(request, agentId, owner);
     const closed = new AbortController();
     request.raw.once('close', () => closed.abort());
     const deadline = Date.now() + (request.query.waitMs ?? 25_000);
-    const fresh = mesh.settings.offlineAfterMs / 6;
-    await mesh.agents.touch(agentId, request.caller!.subject, undefined, Date.now(), fresh);
     for (;;) {
       // A poller that has gone away (client timeout, failover to another controller) gets nothing leased to it.
       if (closed.signal.aborted) return { items: [] };

@@ -11,7 +11,9 @@ import type { ControllerTables } from '../storage/schema.js';
 import type { ControllerDialect } from '../storage/database.js';
 import { AUDIT_ACTIONS, GENESIS_HASH, computeEventHash, type AuditEvent } from '../../audit/event.js';
 import type { AuditAlertKind, AuditAlertRow } from './schema.js';
+import type { IdempotencyAnswer } from '../idempotency/hook.js';
 import './schema.js';
+import '../mesh/schema.js';
 
 export interface IngestResult {
   accepted: number;
@@ -75,8 +77,11 @@ export class AuditRepository {
    * per-event continuity checks of `ingest`, which exist for events that arrive from elsewhere.
    * The batch must start right after the stored head and link to it; otherwise nothing is
    * written and the error says why (another writer, or a lost append).
+   *
+   * `answers`: Idempotency-Key answers of the requests whose events these are, stored in the same
+   * statement (PostgreSQL) or transaction (SQLite), only if the events are (decision 0079).
    */
-  async appendOwnChain(events: readonly AuditEvent[], writer: string, now = Date.now()): Promise<void> {
+  async appendOwnChain(events: readonly AuditEvent[], writer: string, now = Date.now(), answers: readonly IdempotencyAnswer[] = []): Promise<void> {
     if (events.length === 0) return;
     const first = events[0]!;
     for (let i = 0; i < events.length; i++) {
@@ -101,12 +106,19 @@ export class AuditRepository {
       // inserted only when it moved. Was four round trips (begin, update, insert, commit) that
       // every answer waiting on the group commit queued behind.
       const rows = JSON.stringify(events.map((e) => eventRow(e, now)));
+      // The answers are written only when the head moved (joined with `moved`), in the same statement.
+      const answered = answers.length
+        ? sql`, answered AS (
+          UPDATE mesh_idempotency AS i SET status = a.status, body = a.body
+            FROM moved, jsonb_to_recordset(${JSON.stringify(answers)}::jsonb) AS a(subject text, key text, status integer, body text)
+           WHERE i.subject = a.subject AND i.key = a.key)`
+        : sql``;
       const written = await sql`
         WITH moved AS (
           UPDATE audit_chains SET head_seq = ${last.seq}, head_hash = ${last.hash}, updated_at = ${now}
           WHERE chain_id = ${first.chainId} AND owner = ${writer} AND head_seq = ${first.seq - 1} AND head_hash = ${first.hashPrev}
           RETURNING 1
-        )
+        )${answered}
         INSERT INTO audit_events SELECT r.* FROM moved, jsonb_populate_recordset(NULL::audit_events, ${rows}::jsonb) AS r`.execute(this.db);
       if (Number(written.numAffectedRows ?? 0n) !== events.length) await this.headMismatch(this.db, first, writer);
       return;
@@ -130,6 +142,7 @@ export class AuditRepository {
           )
           .execute();
       }
+      for (const a of answers) await trx.updateTable('mesh_idempotency').set({ status: a.status, body: a.body }).where('subject', '=', a.subject).where('key', '=', a.key).execute();
     });
   }
 

@@ -12,9 +12,15 @@
  * whole answer to a repeat (a heartbeat: it only records a sign of life and the server's time).
  * Its key is still checked for form, but nothing is stored or replayed: the two writes of a claim
  * and an answer would cost more than the request itself.
+ *
+ * A handler whose last write is its audit record may store its answer in that same write
+ * (`answerInLastWrite`): the mesh's route and result answers ride their audit batch (decision
+ * 0079), so a repeat can never be answered before the first's audit record is committed, and the
+ * answer costs no write of its own. What a repeat sees is unchanged: the first answer's status and
+ * body, byte for byte, or a 409 while the first is still running.
  */
 import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ControllerTables } from '../storage/schema.js';
 import { HttpError } from '../http-errors.js';
@@ -33,7 +39,57 @@ declare module 'fastify' {
     idempotencyNotStored?: boolean;
   }
 }
-const claimed = new WeakMap<FastifyRequest, { subject: string; key: string; timer: NodeJS.Timeout }>();
+/** A stored answer: what a repeat of (subject, key) replays. */
+export interface IdempotencyAnswer {
+  subject: string;
+  key: string;
+  status: number;
+  body: string;
+}
+
+interface Claim {
+  subject: string;
+  key: string;
+  timer: NodeJS.Timeout;
+  /** The answer the handler had its own last write store (`answerInLastWrite`). */
+  answer?: IdempotencyAnswer;
+}
+const claimed = new WeakMap<FastifyRequest, Claim>();
+
+/** How a handler stores its answer in its own last write; see `answerInLastWrite`. */
+export interface AnswerInLastWrite {
+  /** Serializes `payload` as the route answers `status`, and returns the row for the handler's write to store. */
+  of(payload: unknown): IdempotencyAnswer;
+  /** The serialized answer once `of` ran: the handler sends exactly this (`sendStored`). */
+  readonly body: string | undefined;
+}
+
+/**
+ * For a handler that can store its Idempotency-Key answer in the write that ends its work (in the
+ * same statement or transaction, so the answer exists exactly when that write committed): undefined
+ * when the request holds no claim (no key, a route that does not store keys). The handler calls
+ * `of(answer)` just before that write, includes the row in it, and sends `body` as it is; the hook
+ * then writes nothing more. If the write fails the request fails (a 5xx removes the claim as
+ * always), and any other answer than the one stored is stored by the hook as before.
+ */
+export function answerInLastWrite(request: FastifyRequest, reply: FastifyReply, status: number): AnswerInLastWrite | undefined {
+  const c = claimed.get(request);
+  if (!c) return undefined;
+  return {
+    of(payload) {
+      c.answer = { subject: c.subject, key: c.key, status, body: reply.code(status).serialize(payload) as string };
+      return c.answer;
+    },
+    get body() {
+      return c.answer?.body;
+    },
+  };
+}
+
+/** Sends an answer serialized by `answerInLastWrite` (already JSON: not serialized again). */
+export function sendStored(reply: FastifyReply, status: number, body: string): FastifyReply {
+  return reply.code(status).header('content-type', 'application/json; charset=utf-8').send(body);
+}
 
 export function installIdempotency(app: FastifyInstance, db: Kysely<ControllerTables>): void {
   const claim = (request: FastifyRequest, subject: string, key: string) => {
@@ -90,7 +146,7 @@ export function installIdempotency(app: FastifyInstance, db: Kysely<ControllerTa
       }
       throw new HttpError(409, 'the first request with this Idempotency-Key is still running; retry shortly');
     }
-    return reply.code(Number(prior.status)).header('idempotent-replay', 'true').header('content-type', 'application/json; charset=utf-8').serializer((p: unknown) => p as string).send(prior.body);
+    return sendStored(reply.header('idempotent-replay', 'true'), Number(prior.status), prior.body);
   });
 
   // A request that ends without a reply (client gone before onSend) must not refresh forever.
@@ -101,6 +157,8 @@ export function installIdempotency(app: FastifyInstance, db: Kysely<ControllerTa
   app.addHook('onSend', async (request, reply, payload) => {
     const c = release(request);
     if (!c) return payload;
+    // Stored by the handler's last write, together with its audit record.
+    if (c.answer && c.answer.status === reply.statusCode && c.answer.body === payload) return payload;
     if (reply.statusCode >= 500 || typeof payload !== 'string') {
       await db.deleteFrom('mesh_idempotency').where('subject', '=', c.subject).where('key', '=', c.key).execute();
     } else {

@@ -16,12 +16,16 @@
  *   ApprovalEvent {id, ts, sessionId, stepId, approver, decision, notes}
  *     → action "mesh.approval.<decision>", actor = approver, target "approval <id> session <s> step <step>",
  *       reason = notes (masked), traceId = approval id
+ * A request's Idempotency-Key answer may be passed with its event (`answer`): it is stored in the
+ * same write as the event (decision 0079), so it exists exactly when the event does.
+ *
  * Every event carries its cost ({tokens, usd}); mesh bookkeeping costs 0, task results carry
  * what the worker reported. No event holds a context or payload value: classes and counts only.
  */
 import { randomUUID } from 'node:crypto';
 import { GENESIS_HASH, sealEvent, type AuditEvent, type AuditResult } from '../../audit/event.js';
 import type { AuditRepository } from '../audit/repository.js';
+import type { IdempotencyAnswer } from '../idempotency/hook.js';
 import type { Cost } from '../../mesh/contracts.js';
 
 export const MESH_AUDIT_WRITER = 'controller:mesh';
@@ -79,12 +83,12 @@ export class MeshAuditTrail {
   readonly chainId = `mesh-${randomUUID()}`;
   private seq = 0;
   private head = GENESIS_HASH;
-  private pending: Array<{ e: PendingEvent; resolve: (ev: AuditEvent) => void; reject: (err: unknown) => void }> = [];
+  private pending: Array<{ e: PendingEvent; answer: IdempotencyAnswer | undefined; resolve: (ev: AuditEvent) => void; reject: (err: unknown) => void }> = [];
   private writing: Promise<void> | undefined;
 
   constructor(private readonly repo: AuditRepository) {}
 
-  route(e: RouteEvent): Promise<AuditEvent> {
+  route(e: RouteEvent, answer?: IdempotencyAnswer): Promise<AuditEvent> {
     const policies = e.policyEval.policies.length ? ` [${e.policyEval.policies.join(', ')}]` : '';
     return this.append({
       id: e.id,
@@ -97,7 +101,7 @@ export class MeshAuditTrail {
       traceId: e.taskId,
       policyVersion: e.policyEval.policyVersion,
       redactions: e.redactions ?? [],
-    });
+    }, answer);
   }
 
   approval(e: ApprovalEvent, approvalId: string): Promise<AuditEvent> {
@@ -115,7 +119,7 @@ export class MeshAuditTrail {
     });
   }
 
-  activity(a: MeshActivity): Promise<AuditEvent> {
+  activity(a: MeshActivity, answer?: IdempotencyAnswer): Promise<AuditEvent> {
     return this.append({
       id: randomUUID(),
       ts: new Date().toISOString(),
@@ -128,7 +132,7 @@ export class MeshAuditTrail {
       policyVersion: a.policyVersion ?? null,
       redactions: a.redactions ?? [],
       cost: a.cost,
-    });
+    }, answer);
   }
 
   /** Resolves once every append queued so far is stored (or has failed). */
@@ -148,7 +152,7 @@ export class MeshAuditTrail {
     policyVersion: string | null;
     redactions: Array<{ class: string; count: number }>;
     cost?: Cost | undefined;
-  }): Promise<AuditEvent> {
+  }, answer?: IdempotencyAnswer): Promise<AuditEvent> {
     const event: PendingEvent = {
       id: e.id,
       ts: e.ts,
@@ -163,7 +167,7 @@ export class MeshAuditTrail {
       traceId: e.traceId,
     };
     return new Promise<AuditEvent>((resolve, reject) => {
-      this.pending.push({ e: event, resolve, reject });
+      this.pending.push({ e: event, answer, resolve, reject });
       if (!this.writing) this.writing = this.drain();
     });
   }
@@ -183,7 +187,7 @@ export class MeshAuditTrail {
           head = ev.hash;
         }
         try {
-          await this.repo.appendOwnChain(sealed, MESH_AUDIT_WRITER);
+          await this.repo.appendOwnChain(sealed, MESH_AUDIT_WRITER, Date.now(), batch.flatMap((p) => (p.answer ? [p.answer] : [])));
         } catch (err) {
           // Nothing of the batch is stored: the chain head stays where it was, and each caller fails.
           for (const p of batch) p.reject(err);

@@ -49,7 +49,7 @@ export function createMeshServices(opts: {
 }): MeshServices {
   const settings = { ...DEFAULT_MESH_SETTINGS, ...opts.settings };
   const db = opts.store.db;
-  const agents = new AgentRepository(db);
+  const agents = new AgentRepository(db, opts.store.dialect);
   const queue = createTaskQueue(db, opts.store.dialect, { leaseMs: settings.leaseMs, maxAttempts: settings.maxAttempts });
   const audit = new MeshAuditTrail(new AuditRepository(db, opts.store.dialect));
   const boundary = new RedactionBoundary(opts.profiles, TenantKeys.fromDataDir(opts.dataDir).pseudonymizer('mesh'));

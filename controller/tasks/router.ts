@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { VerifiedCaller } from '../auth/access-tokens.js';
 import type { PolicyEvaluator, EvaluationPrincipal } from '../policy/evaluator.js';
 import type { DirectoryRepository } from '../directory/repository.js';
-import type { Agent, AgentRepository, AgentWithBacklog } from '../agents/repository.js';
+import { toAgent, type Agent, type AgentRepository, type AgentWithBacklog } from '../agents/repository.js';
 import type { TaskQueue, NewDelivery } from './queue.js';
 import type { MeshAuditTrail, PolicyEval } from '../mesh/audit-trail.js';
 import type { RedactionBoundary } from '../mesh/redaction-boundary.js';
@@ -22,6 +22,7 @@ import type { MeshSettings } from '../mesh/settings.js';
 import type { MeshDeliveryRow, MeshTaskRow } from '../mesh/schema.js';
 import { HttpError } from '../http-errors.js';
 import type { Kysely } from 'kysely';
+import type { IdempotencyAnswer } from '../idempotency/hook.js';
 import type { ControllerTables } from '../storage/schema.js';
 import {
   ID_PREFIX,
@@ -105,7 +106,11 @@ export class TaskRouter {
     return policyEval;
   }
 
-  async route(caller: VerifiedCaller, req: RouteRequest, now = Date.now()): Promise<RouteOutcome> {
+  /**
+   * `answer`: turns the route's answer into the Idempotency-Key answer to store with its RouteEvent
+   * (one write for both, decision 0079); called only when the task was stored and the event is about to be.
+   */
+  async route(caller: VerifiedCaller, req: RouteRequest, now = Date.now(), answer?: (accepted: RouteAccepted) => IdempotencyAnswer): Promise<RouteOutcome> {
     // The sender, a prior task under this messageId and the candidates do not depend on each
     // other: read them at once (three round trips on the critical path instead of five).
     // The sender's subject is the caller's, whatever agent it sends as.
@@ -187,6 +192,14 @@ export class TaskRouter {
       throw err;
     }
     const redactions = mergeRedactions([...masked.values()].map((m) => m.redactions));
+    const accepted: RouteAccepted = {
+      taskId,
+      contextId,
+      state: 'submitted',
+      targets: chosen.map((a, i) => ({ agentId: a.agentId, person: a.person, role: a.role, online: now - a.lastSeen <= this.d.settings.offlineAfterMs, deliveryId: deliveries[i]!.id })),
+      policyVersion: policyEval!.policyVersion,
+      duplicate: false,
+    };
     await this.d.audit.route({
       id: randomUUID(),
       ts: new Date(now).toISOString(),
@@ -197,18 +210,10 @@ export class TaskRouter {
       policyEval: policyEval!,
       reason: describeChoice(req, chosen, now, this.d.settings.offlineAfterMs),
       redactions,
-    });
+    }, answer?.(accepted));
     for (const role of new Set(chosen.map((a) => a.role))) this.d.metrics?.recordRouting('mesh.routed', role);
     for (const a of chosen) this.d.wakeups.wake(a.agentId);
-    return {
-      taskId,
-      contextId,
-      state: 'submitted',
-      targets: chosen.map((a, i) => ({ agentId: a.agentId, person: a.person, role: a.role, online: now - a.lastSeen <= this.d.settings.offlineAfterMs, deliveryId: deliveries[i]!.id })),
-      policyVersion: policyEval!.policyVersion,
-      duplicate: false,
-      maskedContextByRole: contextByRole,
-    };
+    return { ...accepted, maskedContextByRole: contextByRole };
   }
 
   /** Candidates by target or skills, then ranked: online, locale, spare capacity, recent. */
@@ -273,38 +278,49 @@ export class TaskRouter {
     return { taskId: task.id, contextId: task.context_id, state: task.state as TaskState, targets, policyVersion: this.d.evaluator.version, duplicate: true, maskedContextByRole: new Map() };
   }
 
-  /** The delivery of a task that this caller holds under this lease. */
-  private async heldDelivery(caller: VerifiedCaller, taskId: string, leaseId: string): Promise<MeshDeliveryRow & { agent: Agent }> {
-    const rows = await this.d.db.selectFrom('mesh_deliveries').selectAll().where('task_id', '=', taskId).execute();
+  /** The delivery of a task that this caller holds under this lease, with the task's agents (read with the deliveries, one statement). */
+  private async heldDelivery(caller: VerifiedCaller, taskId: string, leaseId: string): Promise<MeshDeliveryRow & { agent: Agent; agents: Map<string, Agent> }> {
+    const rows = await this.d.db
+      .selectFrom('mesh_deliveries as d')
+      .leftJoin('mesh_agents as a', 'a.agent_id', 'd.agent_id')
+      .selectAll('d')
+      .select(['a.owner as a_owner', 'a.person as a_person', 'a.role as a_role', 'a.skills as a_skills', 'a.load as a_load', 'a.capacity as a_capacity', 'a.locale as a_locale', 'a.last_seen as a_last_seen', 'a.registered_at as a_registered_at'])
+      .where('d.task_id', '=', taskId)
+      .execute();
     if (rows.length === 0) throw new HttpError(404, `no task ${taskId}`);
-    const agents = await this.d.agents.getMany(rows.map((dl) => dl.agent_id));
+    const agents = new Map<string, Agent>();
+    for (const r of rows) {
+      if (r.a_owner === null) continue;
+      agents.set(r.agent_id, toAgent({ agent_id: r.agent_id, owner: r.a_owner, person: r.a_person!, role: r.a_role!, skills: r.a_skills!, load: r.a_load!, capacity: r.a_capacity!, locale: r.a_locale, last_seen: r.a_last_seen!, registered_at: r.a_registered_at! }));
+    }
     const owned = rows.filter((dl) => agents.get(dl.agent_id)?.owner === caller.subject);
     if (owned.length === 0) throw new HttpError(403, `task ${taskId} was not delivered to an agent your token owns`);
     const held = owned.find((dl) => dl.lease_id === leaseId);
     if (!held) throw new HttpError(409, leaseLost(taskId));
-    return { ...held, agent: agents.get(held.agent_id)! };
+    const { a_owner: _o, a_person: _p, a_role: _r, a_skills: _s, a_load: _l, a_capacity: _c, a_locale: _lc, a_last_seen: _ls, a_registered_at: _ra, ...delivery } = held;
+    return { ...delivery, agent: agents.get(held.agent_id)!, agents };
   }
 
   async progress(caller: VerifiedCaller, taskId: string, p: TaskProgress, now = Date.now()): Promise<TaskStatus> {
     const dl = await this.heldDelivery(caller, taskId, p.leaseId);
     if (!(await this.d.queue.extend(dl.id, p.leaseId, now))) throw new HttpError(409, leaseLost(taskId));
     await this.d.db.updateTable('mesh_deliveries').set({ result_state: p.state, result: JSON.stringify({ message: p.message ?? null, artifacts: [] }) }).where('id', '=', dl.id).where('state', '=', 'leased').execute();
-    await this.refreshState(taskId, now);
-    return this.status(taskId);
+    return this.refreshState(taskId, now, dl.agents);
   }
 
-  async result(caller: VerifiedCaller, taskId: string, r: TaskResult, now = Date.now()): Promise<TaskStatus> {
+  /** `answer`: as for `route`, the Idempotency-Key answer stored with the result's audit event when the result is applied. */
+  async result(caller: VerifiedCaller, taskId: string, r: TaskResult, now = Date.now(), answer?: (status: TaskStatus) => IdempotencyAnswer): Promise<TaskStatus> {
     const dl = await this.heldDelivery(caller, taskId, r.leaseId);
     // A repeat of the result this lease already settled (the answer to the first was lost) is answered, not re-applied;
     // the task's stored state is refreshed, since the first attempt may have died between settling and storing it.
-    if (dl.state === 'done' && dl.result_state === r.state) return this.refreshState(taskId, now);
+    if (dl.state === 'done' && dl.result_state === r.state) return this.refreshState(taskId, now, dl.agents);
     const body = JSON.stringify({ message: r.message ?? null, artifacts: r.artifacts ?? [], cost: r.cost ?? { tokens: 0, usd: 0 } });
     if (!(await this.d.queue.settle(dl.id, r.leaseId, { resultState: r.state, result: body }, now))) {
       const after = await this.d.db.selectFrom('mesh_deliveries').select(['state', 'lease_id', 'result_state']).where('id', '=', dl.id).executeTakeFirst();
-      if (after?.state === 'done' && after.lease_id === r.leaseId && after.result_state === r.state) return this.refreshState(taskId, now);
+      if (after?.state === 'done' && after.lease_id === r.leaseId && after.result_state === r.state) return this.refreshState(taskId, now, dl.agents);
       throw new HttpError(409, leaseLost(taskId));
     }
-    const status = await this.refreshState(taskId, now);
+    const status = await this.refreshState(taskId, now, dl.agents);
     await this.d.audit.activity({
       action: `mesh.task.${r.state}`,
       actor: { id: dl.agent_id, role: dl.agent.role },
@@ -314,7 +330,7 @@ export class TaskRouter {
       traceId: taskId,
       cost: r.cost ?? { tokens: 0, usd: 0 },
       policyVersion: this.d.evaluator.version,
-    });
+    }, answer?.(status));
     return status;
   }
 
@@ -329,9 +345,9 @@ export class TaskRouter {
     return this.status(taskId);
   }
 
-  /** Recomputes a task's state from its deliveries (and stores it). */
-  async refreshState(taskId: string, now = Date.now()): Promise<TaskStatus> {
-    const status = await this.status(taskId);
+  /** Recomputes a task's state from its deliveries (and stores it). `agents`: the task's agents when the caller has just read them. */
+  async refreshState(taskId: string, now = Date.now(), agents?: ReadonlyMap<string, Agent>): Promise<TaskStatus> {
+    const status = await this.status(taskId, agents);
     await this.d.db.updateTable('mesh_tasks').set({ state: status.state, updated_at: now }).where('id', '=', taskId).where('state', '!=', 'canceled').execute();
     return status;
   }
@@ -354,28 +370,41 @@ export class TaskRouter {
     throw new HttpError(403, `task ${taskId} is not yours: only its sender, its receivers and admins may read it`);
   }
 
-  async status(taskId: string): Promise<TaskStatus> {
-    const [task, deliveries] = await Promise.all([
-      this.taskRow(taskId),
-      this.d.db.selectFrom('mesh_deliveries').selectAll().where('task_id', '=', taskId).orderBy('created_at').execute(),
-    ]);
-    const agents = await this.d.agents.getMany(deliveries.map((dl) => dl.agent_id));
+  /**
+   * A task with the state of each delivery. The task and its deliveries are one statement; the
+   * agents' roles are read after it unless the caller passes the task's agents it has just read
+   * (a delivery's agent never changes).
+   */
+  async status(taskId: string, knownAgents?: ReadonlyMap<string, Agent>): Promise<TaskStatus> {
+    const rows = await this.d.db
+      .selectFrom('mesh_tasks as t')
+      .leftJoin('mesh_deliveries as d', 'd.task_id', 't.id')
+      .select(['t.id', 't.context_id', 't.title', 't.state as task_state', 't.from_agent', 't.from_subject', 't.from_role', 't.created_at as task_created_at', 't.updated_at as task_updated_at'])
+      .select(['d.id as delivery_id', 'd.agent_id', 'd.state', 'd.result_state', 'd.result', 'd.attempts', 'd.created_at'])
+      .where('t.id', '=', taskId)
+      .orderBy('d.created_at')
+      .execute();
+    const task = rows[0];
+    if (!task) throw new HttpError(404, `no task ${taskId}`);
+    const deliveries = rows.filter((r) => r.delivery_id !== null);
+    const ids = deliveries.map((dl) => dl.agent_id!);
+    const agents = knownAgents && ids.every((id) => knownAgents.has(id)) ? knownAgents : await this.d.agents.getMany(ids);
     const targets: TaskTargetStatus[] = [];
     for (const dl of deliveries) {
       const res = dl.result ? (JSON.parse(dl.result) as { message: string | null; artifacts: Artifact[] }) : { message: null, artifacts: [] };
-      const agent = agents.get(dl.agent_id);
-      targets.push({ agentId: dl.agent_id, role: agent?.role ?? '', state: deliveryState(dl), message: res.message, artifacts: res.artifacts, attempts: Number(dl.attempts) });
+      const agent = agents.get(dl.agent_id!);
+      targets.push({ agentId: dl.agent_id!, role: agent?.role ?? '', state: deliveryState({ state: dl.state!, result_state: dl.result_state }), message: res.message, artifacts: res.artifacts, attempts: Number(dl.attempts) });
     }
     return {
       kind: 'task',
       id: task.id,
       contextId: task.context_id,
-      state: task.state === 'canceled' ? 'canceled' : overallState(targets.map((t) => t.state)),
+      state: task.task_state === 'canceled' ? 'canceled' : overallState(targets.map((t) => t.state)),
       title: task.title,
       from: { agentId: task.from_agent, person: task.from_subject, role: task.from_role },
       targets,
-      createdAt: new Date(Number(task.created_at)).toISOString(),
-      updatedAt: new Date(Number(task.updated_at)).toISOString(),
+      createdAt: new Date(Number(task.task_created_at)).toISOString(),
+      updatedAt: new Date(Number(task.task_updated_at)).toISOString(),
     };
   }
 
@@ -394,7 +423,7 @@ function leaseLost(taskId: string): string {
   return `your lease on task ${taskId} is no longer live (it ran out and the task went to another attempt, the task was canceled, or it was already finished with another outcome); drop this attempt`;
 }
 
-function deliveryState(dl: MeshDeliveryRow): TaskState {
+function deliveryState(dl: Pick<MeshDeliveryRow, 'state' | 'result_state'>): TaskState {
   if (dl.state === 'queued') return 'submitted';
   if (dl.state === 'leased') return (dl.result_state as TaskState | null) ?? 'working';
   if (dl.state === 'canceled') return 'canceled';

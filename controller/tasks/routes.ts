@@ -3,6 +3,7 @@ import type { AreaPlugin } from '../plugins.js';
 import { ADMIN_ROLE } from '../route-auth.js';
 import { authErrorResponses } from '../http-errors.js';
 import { ID, writeHeaders } from '../mesh/route-schemas.js';
+import { answerInLastWrite, sendStored } from '../idempotency/hook.js';
 import type { RouteRequest, TaskProgress, TaskResult } from '../../mesh/contracts.js';
 
 const taskParams = { type: 'object', required: ['taskId'], properties: { taskId: ID } } as const;
@@ -33,8 +34,10 @@ export const taskRoutes: AreaPlugin = async (app, { services }) => {
       response: { 202: { $ref: 'MeshRouteAccepted#' }, ...errors },
     },
   }, async (request, reply) => {
-    const { maskedContextByRole: _m, ...accepted } = await router.route(request.caller!, request.body);
-    return reply.code(202).send(accepted);
+    // The Idempotency-Key answer is stored with the RouteEvent, in one write (decision 0079).
+    const stored = answerInLastWrite(request, reply, 202);
+    const { maskedContextByRole: _m, ...accepted } = await router.route(request.caller!, request.body, Date.now(), stored?.of);
+    return stored?.body !== undefined ? sendStored(reply, 202, stored.body) : reply.code(202).send(accepted);
   });
 
   app.post<{ Params: { taskId: string }; Body: TaskProgress }>('/api/v1/tasks/:taskId/progress', {
@@ -73,7 +76,12 @@ export const taskRoutes: AreaPlugin = async (app, { services }) => {
       },
       response: { 200: { $ref: 'MeshTaskStatus#' }, ...errors },
     },
-  }, async (request) => router.result(request.caller!, request.params.taskId, request.body));
+  }, async (request, reply) => {
+    // The Idempotency-Key answer is stored with the result's audit event, in one write (decision 0079).
+    const stored = answerInLastWrite(request, reply, 200);
+    const status = await router.result(request.caller!, request.params.taskId, request.body, Date.now(), stored?.of);
+    return stored?.body !== undefined ? sendStored(reply, 200, stored.body) : status;
+  });
 
   app.post<{ Params: { taskId: string } }>('/api/v1/tasks/:taskId/cancel', {
     schema: {

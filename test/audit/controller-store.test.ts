@@ -123,6 +123,33 @@ for (const backend of backends) {
 }
 
 for (const backend of backends) {
+  test(`audit store (${backend.name}): Idempotency-Key answers passed with a batch are stored only with it`, async () => {
+    const { handle, dispose } = await backend.open();
+    try {
+      const repo = new AuditRepository(handle.db, handle.dialect);
+      const claim = (key: string) => handle.db.insertInto('mesh_idempotency').values({ subject: 'mia', key, fingerprint: 'f', status: null, body: null, created_at: Date.now() }).execute();
+      const answerOf = async (key: string) => handle.db.selectFrom('mesh_idempotency').select(['status', 'body']).where('subject', '=', 'mia').where('key', '=', key).executeTakeFirstOrThrow();
+      await claim('k1');
+      await claim('k2');
+      await claim('k3');
+      const chain = gatewayChain(4);
+      await repo.appendOwnChain(chain.slice(0, 2), 'controller:mesh', Date.now(), [
+        { subject: 'mia', key: 'k1', status: 202, body: '{"taskId":"task-1","note":"it\'s \\ \\"quoted\\""}' },
+        { subject: 'mia', key: 'k2', status: 200, body: '{"state":"completed"}' },
+      ]);
+      assert.deepEqual(await answerOf('k1'), { status: 202, body: '{"taskId":"task-1","note":"it\'s \\ \\"quoted\\""}' });
+      assert.deepEqual(await answerOf('k2'), { status: 200, body: '{"state":"completed"}' });
+      // A batch that does not continue the head stores neither its events nor its answers.
+      await assert.rejects(repo.appendOwnChain(chain.slice(3), 'controller:mesh', Date.now(), [{ subject: 'mia', key: 'k3', status: 202, body: '{}' }]), /stored head is seq 2/);
+      assert.deepEqual(await answerOf('k3'), { status: null, body: null });
+      await repo.appendOwnChain(chain.slice(2), 'controller:mesh', Date.now(), [{ subject: 'mia', key: 'k3', status: 202, body: '{}' }]);
+      assert.deepEqual(await answerOf('k3'), { status: 202, body: '{}' });
+      assert.deepEqual((await repo.query({ limit: 100 })).events, chain);
+    } finally {
+      await dispose();
+    }
+  });
+
   test(`audit store (${backend.name}): a process's own chain is appended in batches that must continue the stored head`, async () => {
     const { handle, dispose } = await backend.open();
     try {

@@ -2,13 +2,16 @@
  * Idempotency-Key after a controller process died mid-request: its unfinished claim stops being
  * refreshed, and a retry (on another controller) takes over within seconds — while a claim that
  * is still being refreshed keeps answering 409. And the documented exception: a heartbeat's key is
- * checked for form but not stored, so a repeat runs again.
+ * checked for form but not stored, so a repeat runs again. And a route's and a result's answer
+ * are stored in the write of their audit event (decision 0079), replayed byte for byte.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { BACKENDS, registerAgent, startMeshController, type MeshTestController } from './support.js';
-import { ABANDONED_AFTER_MS } from '../../controller/idempotency/hook.js';
+import { ABANDONED_AFTER_MS, type IdempotencyAnswer } from '../../controller/idempotency/hook.js';
+import { AuditRepository } from '../../controller/audit/repository.js';
+import type { WorkItem } from '../../mesh/contracts.js';
 
 const URL_ROUTE = '/api/v1/tasks/route';
 
@@ -36,6 +39,48 @@ for (const backend of BACKENDS) {
       const replay = await c.call('mia', 'POST', URL_ROUTE, body, { 'idempotency-key': 'k-dead' });
       assert.equal(replay.headers['idempotent-replay'], 'true');
       assert.equal(replay.json().taskId, retry.json().taskId);
+    });
+
+    it('stores a route\'s and a result\'s answer in the write of its audit event, and replays it byte for byte', async () => {
+      // What each audit batch carried: the answers must ride the event's write, not a write of their own.
+      const carried: IdempotencyAnswer[] = [];
+      const original = AuditRepository.prototype.appendOwnChain;
+      AuditRepository.prototype.appendOwnChain = function (events, writer, now, answers = []) {
+        carried.push(...answers);
+        return original.call(this, events, writer, now, answers);
+      };
+      try {
+        const body = { target: 'ana-goose', task: { title: 'stored with its event' } };
+        const first = await c.call('mia', 'POST', URL_ROUTE, body, { 'idempotency-key': 'k-route-ev' });
+        assert.equal(first.statusCode, 202, first.body);
+        assert.deepEqual(carried, [{ subject: 'mia', key: 'k-route-ev', status: 202, body: first.body }]);
+        const replay = await c.call('mia', 'POST', URL_ROUTE, body, { 'idempotency-key': 'k-route-ev' });
+        assert.equal(replay.statusCode, 202);
+        assert.equal(replay.headers['idempotent-replay'], 'true');
+        assert.equal(replay.headers['content-type'], first.headers['content-type']);
+        assert.equal(replay.body, first.body);
+
+        const work = await c.call('ana', 'GET', '/api/v1/agents/ana-goose/work?waitMs=0&max=5');
+        const item = (work.json().items as WorkItem[]).find((i) => i.taskId === first.json().taskId)!;
+        const url = `/api/v1/tasks/${item.taskId}/result`;
+        const result = { leaseId: item.leaseId, state: 'completed', message: 'done' };
+        const done = await c.call('ana', 'POST', url, result, { 'idempotency-key': 'k-result-ev' });
+        assert.equal(done.statusCode, 200, done.body);
+        assert.equal(done.json().state, 'completed');
+        assert.deepEqual(carried.at(-1), { subject: 'ana', key: 'k-result-ev', status: 200, body: done.body });
+        const again = await c.call('ana', 'POST', url, result, { 'idempotency-key': 'k-result-ev' });
+        assert.equal(again.headers['idempotent-replay'], 'true');
+        assert.equal(again.body, done.body);
+        // A repeat under the same lease with a new key is answered from the task, not applied again (and carries no event).
+        const carriedBefore = carried.length;
+        const repeat = await c.call('ana', 'POST', url, result, { 'idempotency-key': 'k-result-ev-2' });
+        assert.equal(repeat.statusCode, 200, repeat.body);
+        assert.equal(carried.length, carriedBefore);
+        const stored = await c.services.store.db.selectFrom('mesh_idempotency').select(['status', 'body']).where('subject', '=', 'ana').where('key', '=', 'k-result-ev-2').executeTakeFirstOrThrow();
+        assert.deepEqual(stored, { status: 200, body: repeat.body });
+      } finally {
+        AuditRepository.prototype.appendOwnChain = original;
+      }
     });
 
     it('keeps answering 409 while the first request is alive', async () => {

@@ -39,6 +39,30 @@ for (const backend of BACKENDS) {
       assert.equal(hbOther.statusCode, 403);
     });
 
+    it('lets only an agent\'s owner poll for its work, and counts a poll as a sign of life only when the stored one is stale', async () => {
+      const stranger = await c.call('mia', 'GET', '/api/v1/agents/ana-goose/work?waitMs=0');
+      assert.equal(stranger.statusCode, 403);
+      assert.match(stranger.json().message, /belongs to another identity/);
+      const unknown = await c.call('ana', 'GET', '/api/v1/agents/nobody-goose/work?waitMs=0');
+      assert.equal(unknown.statusCode, 404);
+      assert.match(unknown.json().message, /register it first/);
+      const db = c.services.store.db;
+      const lastSeen = async () => Number((await db.selectFrom('mesh_agents').select('last_seen').where('agent_id', '=', 'ana-goose').executeTakeFirstOrThrow()).last_seen);
+      const setLastSeen = (t: number) => db.updateTable('mesh_agents').set({ last_seen: t }).where('agent_id', '=', 'ana-goose').execute();
+      // A stranger's poll leaves no sign of life.
+      const stale = Date.now() - 60_000;
+      await setLastSeen(stale);
+      await c.call('mia', 'GET', '/api/v1/agents/ana-goose/work?waitMs=0');
+      assert.equal(await lastSeen(), stale);
+      const before = Date.now();
+      await poll('ana', 'ana-goose');
+      assert.ok((await lastSeen()) >= before, 'a poll after a stale sign of life writes one');
+      const fresh = Date.now() - 10;
+      await setLastSeen(fresh);
+      await poll('ana', 'ana-goose');
+      assert.equal(await lastSeen(), fresh, 'a poll right after a sign of life does not write another');
+    });
+
     it('routes to the least loaded agent of a role, masks the context for it, and completes with cost in the audit chain', async () => {
       const res = await c.call('mia', 'POST', '/api/v1/tasks/route', {
         target: 'finance',
