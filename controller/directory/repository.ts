@@ -8,11 +8,12 @@ const MAX_CHAIN = 64;
 
 export interface DirectoryRepositoryOptions {
   /**
-   * How long a node read (`get`, and the chains built from it) is reused, in ms; 0 = never.
-   * Routing and approvals read the sender's facts and the target on every request; the graph
-   * changes only on import. Writes through this repository clear the cache at once; a write by
-   * another controller process on the same database is seen after at most this long. Access
-   * decisions (sign-in, renewal, enrolment, token refresh) use getFresh and never wait for it.
+   * How old a node read (`get`, and the chains built from it) may be when it is reused, in ms;
+   * 0 = never reused. Routing and approvals read the sender's facts and the target on every
+   * request; the graph changes only on import. Writes through this repository clear the cache at
+   * once; a write by another controller process on the same database is seen after at most this
+   * long (in practice within `min(cacheMs / 2, 1 s)`: see `get`). Access decisions (sign-in,
+   * renewal, enrolment, token refresh) use getFresh and never wait for it.
    */
   cacheMs?: number;
 }
@@ -20,14 +21,22 @@ export interface DirectoryRepositoryOptions {
 interface CachedNode {
   at: number;
   node: Promise<DirectoryNode | undefined>;
-  refreshing?: boolean;
 }
+
+/** At most this long between two checks of the directory's version while the cache is in use. */
+const MAX_VERSION_CHECK_MS = 1_000;
 
 export class DirectoryRepository {
   private readonly cacheMs: number;
   private readonly nodes = new Map<string, CachedNode>();
-  /** Bumped whenever the cache is cleared, so a background refresh started before a write is not stored after it. */
-  private generation = 0;
+  /** The directory's version (table `directory_version`) the cached nodes belong to; undefined before the first check. */
+  private knownVersion: string | undefined;
+  /** When the check that first saw `knownVersion` answered: nodes read after it are of that version or later. */
+  private versionSeenAt = Number.POSITIVE_INFINITY;
+  /** When the latest check that found `knownVersion` unchanged started. */
+  private verifiedAt = 0;
+  private lastCheckAt = Number.NEGATIVE_INFINITY;
+  private checking = false;
 
   constructor(
     private readonly db: Kysely<ControllerTables>,
@@ -68,22 +77,26 @@ export class DirectoryRepository {
         ];
         if (edges.length > 0) await trx.insertInto('directory_edges').values(edges).execute();
       }
+      // Other processes' node caches see this write by the version (see `get`).
+      await trx.updateTable('directory_version').set((eb) => ({ version: eb('version', '+', 1) })).where('id', '=', 1).execute();
       return { created: nodes.length - existing.size, updated: existing.size };
     }).finally(() => this.clearCache());
   }
 
+  /**
+   * A node, from the cache while it is at most `cacheMs` old. A node's age is not counted from its
+   * read but from the last moment the directory is known not to have changed since: every
+   * directory write moves one version row, which `get` checks in the background at most every
+   * `min(cacheMs / 2, 1 s)` (one statement per process, instead of re-reading every node in use).
+   * An unchanged version vouches for the nodes read after the version was first seen; a changed
+   * one empties the cache. If the checks fail, nodes expire `cacheMs` after their read, as before.
+   */
   async get(id: string): Promise<DirectoryNode | undefined> {
     if (this.cacheMs <= 0) return this.load(id);
     const now = Date.now();
+    this.checkVersion(now);
     const hit = this.nodes.get(id);
-    if (hit && now - hit.at < this.cacheMs) {
-      // Refresh ahead: past half its life a node used again is re-read in the background, so a
-      // node in steady use never expires in a request's path (a miss on a sender's facts is
-      // several sequential reads up the tree: the tail of a route). The answer is still at most
-      // cacheMs old.
-      if (now - hit.at >= this.cacheMs / 2 && !hit.refreshing) this.refresh(id, hit);
-      return hit.node;
-    }
+    if (hit && now - this.freshAsOf(hit) < this.cacheMs) return hit.node;
     if (this.nodes.size > 10_000) this.clearCache();
     const node = this.load(id);
     this.nodes.set(id, { at: now, node });
@@ -92,25 +105,48 @@ export class DirectoryRepository {
     return node;
   }
 
-  private refresh(id: string, hit: CachedNode): void {
-    hit.refreshing = true;
-    const at = Date.now();
-    const generation = this.generation;
-    this.load(id).then(
-      (node) => {
-        // A write through this repository since the read started may have changed the node: drop the read.
-        if (generation === this.generation && this.nodes.get(id) === hit) this.nodes.set(id, { at, node: Promise.resolve(node) });
-      },
-      () => {
-        // Best effort: the entry expires as before and the next request reads it.
-        hit.refreshing = false;
-      },
-    );
+  /**
+   * The time a cached node is known to be current as of. A node read after the check that first
+   * saw the current version answered reflects that version or a later one (its read started
+   * later); a later check that still sees that version shows nothing changed up to its own start.
+   */
+  private freshAsOf(hit: CachedNode): number {
+    return hit.at >= this.versionSeenAt ? Math.max(hit.at, this.verifiedAt) : hit.at;
+  }
+
+  private checkVersion(now: number): void {
+    if (this.checking || now - this.lastCheckAt < Math.min(this.cacheMs / 2, MAX_VERSION_CHECK_MS)) return;
+    this.checking = true;
+    this.lastCheckAt = now;
+    this.db
+      .selectFrom('directory_version')
+      .select('version')
+      .where('id', '=', 1)
+      .executeTakeFirst()
+      .then(
+        (row) => {
+          const version = row === undefined ? 'none' : String(row.version);
+          if (version === this.knownVersion) {
+            this.verifiedAt = now;
+          } else {
+            // Nodes read before the first check are not vouched for (they expire cacheMs after their read); after a change, none are.
+            if (this.knownVersion !== undefined) this.clearCache();
+            this.knownVersion = version;
+            this.versionSeenAt = Date.now();
+            this.verifiedAt = 0;
+          }
+        },
+        () => {
+          // Best effort: without checks, nodes expire cacheMs after their read.
+        },
+      )
+      .finally(() => {
+        this.checking = false;
+      });
   }
 
   private clearCache(): void {
     this.nodes.clear();
-    this.generation++;
   }
 
   /**

@@ -4,7 +4,7 @@
  * controller/storage/migration-sets.ts; names are `<yyyymmdd>-<nn>-<module>-<what>` so they sort.
  * Append new migrations; never edit one that has shipped.
  */
-import type { Kysely, Migration } from 'kysely';
+import { sql, type Kysely, type Migration } from 'kysely';
 
 // Migrations see the database as it was then, not today's typed schema, hence `unknown` tables.
 type AnyDb = Kysely<Record<string, never>>;
@@ -58,6 +58,18 @@ export const coreMigrations: Record<string, Migration> = {
         .addColumn('revoked_at', 'bigint')
         .execute();
       await db.schema.createIndex('refresh_tokens_family').on('refresh_tokens').column('family_id').execute();
+    },
+  },
+  '20261202-01-core-directory-version': {
+    // One row whose version every directory write moves, so a process's node cache checks one row
+    // instead of re-reading the nodes it uses (decision 0079).
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('directory_version')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('version', 'bigint', (c) => c.notNull())
+        .execute();
+      await sql`INSERT INTO directory_version (id, version) VALUES (1, 0)`.execute(db);
     },
   },
 };

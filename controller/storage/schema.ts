@@ -57,9 +57,16 @@ export interface RefreshTokenRow {
   revoked_at: EpochMs | null;
 }
 
+/** One row (id 1): moved by every directory write, read by the node caches (controller/directory/repository.ts). */
+export interface DirectoryVersionRow {
+  id: number;
+  version: number | string;
+}
+
 export interface ControllerTables {
   directory_nodes: DirectoryNodeRow;
   directory_edges: DirectoryEdgeRow;
+  directory_version: DirectoryVersionRow;
   enrolment_codes: EnrolmentCodeRow;
   refresh_tokens: RefreshTokenRow;
 }

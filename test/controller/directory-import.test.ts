@@ -92,25 +92,36 @@ describe('directory import', () => {
     await repo.upsert([before]);
   });
 
-  it('re-reads a node in use in the background past half its cache life, so it never expires in a request', async (t) => {
+  it('keeps nodes in use while the directory version is unchanged, and drops them once another process writes', async (t) => {
     await importDirectory(sampleDirectoryYaml, 'yaml', 'a.yaml', repo);
     t.mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
     const cached = new DirectoryRepository(handle.db, { cacheMs: 10_000 });
+    /** Lets the background version check that a get started answer. */
+    const settle = async () => {
+      for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+    };
+    await cached.get('ana');
+    await settle();
     const before = (await cached.get('ana'))!;
-    await repo.upsert([{ ...before, name: 'Ana Elsewhere' }]);
-    t.mock.timers.tick(4_000);
-    assert.equal((await cached.get('ana'))!.name, before.name, 'young entry: served, no re-read');
-    t.mock.timers.tick(2_000);
-    assert.equal((await cached.get('ana'))!.name, before.name, 'past half its life: still served (at most cacheMs old) ...');
-    let seen = before.name;
-    for (let i = 0; i < 200 && seen === before.name; i++) {
-      await new Promise((r) => setImmediate(r));
-      seen = (await cached.get('ana'))!.name;
+    // A change that bypasses the repository does not move the version: it shows that nodes in use
+    // are served from the cache, not read again, while the version is unchanged ...
+    await handle.db.updateTable('directory_nodes').set({ name: 'Ana Unversioned' }).where('id', '=', 'ana').execute();
+    for (let i = 0; i < 6; i++) {
+      t.mock.timers.tick(4_000);
+      assert.equal((await cached.get('ana'))!.name, before.name, `served at ${(i + 1) * 4} s, past cacheMs since its read`);
+      await settle();
     }
-    assert.equal(seen, 'Ana Elsewhere', '... and re-read in the background');
-    // The re-read entry lives from its own read: past the first read's expiry it is still served.
+    // ... and nodes not vouched for by a check (the checks failing, or the cache unused) expire after cacheMs.
+    t.mock.timers.tick(11_000);
+    assert.equal((await cached.get('ana'))!.name, 'Ana Unversioned', 'unused for longer than cacheMs: read again');
+    await settle();
+    // A write by another repository (another controller process) moves the version: the next check empties the cache.
+    await repo.upsert([{ ...before, name: 'Ana Elsewhere' }]);
+    assert.equal((await cached.get('ana'))!.name, 'Ana Unversioned', 'within the check interval: still cached');
+    t.mock.timers.tick(1_000);
+    await cached.get('ana');
+    await settle();
+    assert.equal((await cached.get('ana'))!.name, 'Ana Elsewhere', 'seen one check interval after the write');
     await repo.upsert([before]);
-    t.mock.timers.tick(5_000);
-    assert.equal((await cached.get('ana'))!.name, 'Ana Elsewhere');
   });
 });
