@@ -178,6 +178,10 @@ interface WalkedUnit {
  */
 const walkedUnits = new WeakMap<object, WalkedUnit>();
 
+function refuseReusedWrite(): never {
+  throw new Error('masking: a frozen value was about to be written through a reused slot');
+}
+
 function isFrozenObject(v: JsonValue | undefined): v is JsonObject | JsonValue[] {
   return typeof v === 'object' && v !== null && Object.isFrozen(v);
 }
@@ -253,7 +257,14 @@ function collectSlots(body: JsonObject, kind: BodyKind, slots: TextSlot[], walk:
   // Remember the frozen units walked now (a unit with no text too: its walk is skipped next time).
   if (fresh.size > 0) {
     const byRank = new Map<number, SlotTemplate[]>();
-    for (const r of ranked) if (fresh.has(r.rank)) { let list = byRank.get(r.rank); if (!list) byRank.set(r.rank, (list = [])); list.push({ ...r.slot }); }
+    for (const r of ranked) {
+      if (!fresh.has(r.rank)) continue;
+      let list = byRank.get(r.rank);
+      if (!list) byRank.set(r.rank, (list = []));
+      // Kept without its setter: a reused slot is never written (see maskRequestBody), and the
+      // setter would hold this request's objects (tool-call JSON, its commits) as long as the unit.
+      list.push({ ...r.slot, set: refuseReusedWrite });
+    }
     for (const [rank, unit] of fresh) walkedUnits.set(unit.value, { kind, key: unit.key, index: unit.index, tools, functions, slots: byRank.get(rank) ?? [] });
   }
   for (const r of reused) for (const t of r.slots) ranked.push({ rank: r.rank, slot: { ...t, reused: true } });
