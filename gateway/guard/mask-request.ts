@@ -131,7 +131,7 @@ export function maskRequestBody(body: JsonObject, kind: BodyKind, opts: MaskOpti
       // A reused slot belongs to a frozen value, which readyToWrite has just thawed (so the body
       // is walked again). Its setter is an earlier walk's: were it ever called, a write could be
       // lost and the text go out in clear, so that is refused outright.
-      if (ready && written.some((slot) => slot.reused)) throw new Error('masking: a frozen value was about to be written through a reused slot');
+      if (ready && written.some((slot) => slot.reused)) refuseReusedWrite();
       return ready;
     });
     if (!result) continue;

@@ -477,8 +477,12 @@ function frozenJson(v: JsonValue): string {
 /** A copy of every object and array in a JSON value (strings, being immutable, are shared). */
 function copyContainers<T extends JsonValue>(value: T): T {
   if (typeof value !== 'object' || value === null) return value;
-  const out = Array.isArray(value) ? value.map((v) => copyContainers(v)) : {};
-  if (!Array.isArray(value)) for (const k of Object.keys(value)) (out as JsonObject)[k] = copyContainers((value as JsonObject)[k]!);
+  let out: JsonObject | JsonValue[];
+  if (Array.isArray(value)) out = value.map((v) => copyContainers(v));
+  else {
+    out = {};
+    for (const k of Object.keys(value)) out[k] = copyContainers(value[k]!);
+  }
   if (Object.isFrozen(value)) thawedFrom.set(out, value);
   return out as T;
 }
