@@ -273,19 +273,38 @@ function scanContinentalLines(text: string, runs: readonly number[], out: Findin
   }
 }
 
+/** PO_BOX, sticky: tried only where a match can start (scanPoBoxes). */
+const PO_BOX_AT = new RegExp(PO_BOX.source, 'iy');
 /**
- * Whether PO_BOX can match: each match ends in "box" or "postfach" (any case), one \s, an optional
- * '#', then the first digit of a run. Checked at the runs' starts instead of searching the text.
+ * PO_BOX's matches, as its global search finds them, without searching the text: each match ends in
+ * "box" or "postfach" (any case; no non-ASCII character folds to those letters without the u flag),
+ * one \s, an optional '#', then a whole run of at most 6 digits (\d{1,6}\b cannot stop inside a run).
+ * The words before the number are 6 ("PO Box" and a \s, "POBox ") to 19 characters long ("Postal
+ * Office Box" and a \s and a '#') and start with a 'p', so every match starts at a 'p' 6 to 19
+ * characters before such a run. Those positions are tried in ascending order, each once, and the
+ * next try starts after a match, as the global search does.
  */
-function mayHoldPoBox(text: string, runs: readonly number[]): boolean {
+function scanPoBoxes(text: string, runs: readonly number[], out: Finding[]): void {
+  let next = 0;
   for (let k = 0; k < runs.length; k += 2) {
-    let i = runs[k]! - 1;
+    const s = runs[k]!;
+    if (runs[k + 1]! - s > 6) continue;
+    let i = s - 1;
     if (text.charCodeAt(i) === 35) i--; // '#'
     if (i < 1 || !isRegexSpace(text.charCodeAt(i))) continue;
     const c = text.charCodeAt(i - 1) | 32;
-    if (c === 120 || c === 104) return true; // box, postfach
+    if (c !== 120 && c !== 104) continue; // box, postfach
+    for (let p = Math.max(next, s - 19); p <= s - 6; p++) {
+      next = p + 1;
+      if ((text.charCodeAt(p) | 32) !== 112) continue; // p
+      PO_BOX_AT.lastIndex = p;
+      const m = PO_BOX_AT.exec(text);
+      if (!m) continue;
+      next = p + m[0].length;
+      pushExtended(text, p, next, 0.85, 'rule:po_box', out);
+      break;
+    }
   }
-  return false;
 }
 
 /** Runs `re` (sticky) at each reported word start of `family`, skipping starts inside the last match. */
@@ -348,7 +367,7 @@ export const addressDetector: Detector = {
         scanAll(MILITARY, text, (m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'rule:military' }));
       }
       scanWordLed(text, view, UNIT_WORDS, UNIT_AT, isWordOrDot, (at, m) => out.push({ class: 'ADDRESS', start: at, end: at + m[0].length, score: 0.6, detector: 'rule:unit' }));
-      if (mayHoldPoBox(text, runs)) scanAll(PO_BOX, text, (m) => pushExtended(text, m.index, m.index + m[0].length, 0.85, 'rule:po_box', out));
+      scanPoBoxes(text, runs, out);
       scanWordLed(text, view, CUE_WORDS, CUE_AT, null, (at, m) => {
         const start = at + m[0].length;
         let end = start;
