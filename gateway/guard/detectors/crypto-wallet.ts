@@ -57,40 +57,48 @@ export const cryptoWalletDetector: Detector = {
   classes: ['CRYPTO_WALLET'],
   applies: (text, view?: TextView) => (view ? view.hasDigit : /[13]|bc1|tb1|0x/.test(text)),
   scan(text: string, out: Finding[], view: TextView = new TextView(text)): void {
+    // One walk over the runs for the three rules (each is anchored on a run's first character); each
+    // keeps its own "next match starts after the last one" cursor, as its own walk did. Findings
+    // keep the order of three walks: Base58 first, then bech32, then Ethereum (the last two are
+    // rare and held back until the walk ends).
     const runs = view.digitRuns();
     let last = 0;
+    let bechEnd = 0;
+    let later: Finding[] | null = null;
+    let ethereum: Finding[] | null = null;
     for (let k = 0; k < runs.length; k += 2) {
       const s = runs[k]!;
       const first = text.charCodeAt(s);
-      if (s < last || (first !== 49 && first !== 51)) continue;
-      // A match is at least 26 Base58 characters from the run's start: a shorter run must be
-      // followed by one ("1;", "3)" and the like are not tried).
-      const e = runs[k + 1]!;
-      if (e - s < 26 && !isBase58Code(text.charCodeAt(e))) continue;
-      BASE58.lastIndex = s;
-      const m = BASE58.exec(text);
-      if (!m) continue;
-      last = s + m[0].length;
-      if (base58CheckValid(m[0])) out.push({ class: 'CRYPTO_WALLET', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'base58check:bitcoin' });
-    }
-    let bechEnd = 0;
-    for (let k = 0; k < runs.length; k += 2) {
-      const s = runs[k]! - 2;
-      if (s < 0 || s < bechEnd || text.charCodeAt(s + 2) !== 49 || !(text.startsWith('bc', s) || text.startsWith('tb', s))) continue;
-      BECH32.lastIndex = s;
-      const m = BECH32.exec(text);
-      if (m) {
-        bechEnd = s + m[0].length;
-        if (bech32Valid(m[0])) out.push({ class: 'CRYPTO_WALLET', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'bech32:bitcoin' });
+      if (first === 49 || first === 51) {
+        // A match is at least 26 Base58 characters from the run's start: a shorter run must be
+        // followed by one ("1;", "3)" and the like are not tried).
+        const e = runs[k + 1]!;
+        if (s >= last && (e - s >= 26 || isBase58Code(text.charCodeAt(e)))) {
+          BASE58.lastIndex = s;
+          const m = BASE58.exec(text);
+          if (m) {
+            last = s + m[0].length;
+            if (base58CheckValid(m[0])) out.push({ class: 'CRYPTO_WALLET', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'base58check:bitcoin' });
+          }
+        }
+        // bech32: "bc1…" or "tb1…", tried two letters before a run that starts with 1.
+        const b = s - 2;
+        if (first === 49 && b >= 0 && b >= bechEnd && (text.startsWith('bc', b) || text.startsWith('tb', b))) {
+          BECH32.lastIndex = b;
+          const m = BECH32.exec(text);
+          if (m) {
+            bechEnd = b + m[0].length;
+            if (bech32Valid(m[0])) (later ??= []).push({ class: 'CRYPTO_WALLET', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'bech32:bitcoin' });
+          }
+        }
+      } else if (first === 48 && runs[k + 1]! - s === 1 && text.charCodeAt(s + 1) === 120) {
+        // Ethereum: a lone 0 followed by x.
+        ETH.lastIndex = s;
+        const m = ETH.exec(text);
+        if (m) (ethereum ??= []).push({ class: 'CRYPTO_WALLET', start: m.index, end: m.index + m[0].length, score: 0.8, detector: 'regex:ethereum' });
       }
     }
-    for (let k = 0; k < runs.length; k += 2) {
-      const s = runs[k]!;
-      if (runs[k + 1]! - s !== 1 || text.charCodeAt(s) !== 48 || text.charCodeAt(s + 1) !== 120) continue;
-      ETH.lastIndex = s;
-      const m = ETH.exec(text);
-      if (!m) continue;
-      out.push({ class: 'CRYPTO_WALLET', start: m.index, end: m.index + m[0].length, score: 0.8, detector: 'regex:ethereum' });
-    }
+    if (later) for (const f of later) out.push(f);
+    if (ethereum) for (const f of ethereum) out.push(f);
   },
 };
