@@ -198,17 +198,33 @@ function mayHoldFrenchStreetWord(text: string, e: number): boolean {
   return false;
 }
 
+/** What the walk over the digit runs holds back for later in the scan's order, and the military gate. */
+interface RunLedRules {
+  continental: Finding[];
+  poBoxes: Finding[];
+  military: boolean;
+}
+
 /**
- * The street rules that start with a house number, tried at the start of each run of digits (every
- * match of theirs starts there: their leading look-behind forbids a word character before the
- * number). Each rule keeps its own "next match starts after the last one" cursor, as a global
- * search would.
+ * One walk over the runs of digits for every rule anchored on them, each run's neighbours read once:
+ *
+ * - the street rules that start with a house number, tried at the run's start (every match of
+ *   theirs starts there: their leading look-behind forbids a word character before the number),
+ *   found into `out`;
+ * - continental street lines (a street word before " <digit>"), PO boxes (before the run) and the
+ *   military gate, which the scan reports after other rules: held in the result.
+ *
+ * Each rule keeps its own "next match starts after the last one" cursor, as a search of its own
+ * (and before, a walk of its own) did, so each finds what it found alone.
  */
-function scanNumberLedStreets(text: string, runs: readonly number[], out: Finding[]): void {
+function scanRunLedRules(text: string, runs: readonly number[], out: Finding[]): RunLedRules {
   let enEnd = 0;
   let frEnd = 0;
   let postEnd = 0;
   let nwnEnd = 0;
+  let lineEnd = -1;
+  let poBoxFrom = 0;
+  const held: RunLedRules = { continental: [], poBoxes: [], military: false };
   for (let k = 0; k < runs.length; k += 2) {
     const s = runs[k]!;
     const e = runs[k + 1]!;
@@ -254,26 +270,34 @@ function scanNumberLedStreets(text: string, runs: readonly number[], out: Findin
         if (!/^(?:19|20)\d\d$/.test(m[1]!)) pushExtended(text, s, nwnEnd, 0.6, 'rule:street', out); // "2019 Python 3" is a year
       }
     }
+    const before = text.charCodeAt(s - 1);
+    // Continental streets: a street word before " <digit>", scanned over that line.
+    if (before === 32 && s - 1 >= lineEnd && mayEndContHint(text.charCodeAt(s - 2))) {
+      lineEnd = continentalLineAt(text, s - 1, lineEnd, held.continental);
+    }
+    if (len <= 6 && (before === 35 || isRegexSpace(before))) poBoxFrom = poBoxBefore(text, s, poBoxFrom, held.poBoxes);
+    if (!held.military && len >= 5 && before === 32) held.military = militaryPostOfficeBefore(text, s);
   }
+  return held;
 }
 
-/** Continental streets: a street word before " <digit>", scanned over that line (see scanContinentalStreets). */
-function scanContinentalLines(text: string, runs: readonly number[], out: Finding[]): void {
-  let lineEnd = -1;
-  for (let k = 0; k < runs.length; k += 2) {
-    const space = runs[k]! - 1;
-    if (space < lineEnd || text.charCodeAt(space) !== 32 || !mayEndContHint(text.charCodeAt(space - 1))) continue;
-    CONT_HINT_BEFORE.lastIndex = space;
-    if (!CONT_HINT_BEFORE.test(text)) continue;
-    const lineStart = text.lastIndexOf('\n', space) + 1;
-    lineEnd = text.indexOf('\n', space);
-    if (lineEnd === -1) lineEnd = text.length;
-    const line = text.slice(lineStart, lineEnd);
-    scanAll(STREET_CONT, line, (m) => pushExtended(text, lineStart + m.index, lineStart + m.index + m[0].length, 0.8, 'rule:street', out));
-  }
+/**
+ * Continental streets on the line of the space at `space` when a street word ends right before it
+ * (CONT_HINT_BEFORE): the line is scanned and the line's end returned (no later space on it is
+ * tried), else `lineEnd` is returned as it was.
+ */
+function continentalLineAt(text: string, space: number, lineEnd: number, out: Finding[]): number {
+  CONT_HINT_BEFORE.lastIndex = space;
+  if (!CONT_HINT_BEFORE.test(text)) return lineEnd;
+  const lineStart = text.lastIndexOf('\n', space) + 1;
+  let end = text.indexOf('\n', space);
+  if (end === -1) end = text.length;
+  const line = text.slice(lineStart, end);
+  scanAll(STREET_CONT, line, (m) => pushExtended(text, lineStart + m.index, lineStart + m.index + m[0].length, 0.8, 'rule:street', out));
+  return end;
 }
 
-/** PO_BOX, sticky: tried only where a match can start (scanPoBoxes). */
+/** PO_BOX, sticky: tried only where a match can start (poBoxBefore). */
 const PO_BOX_AT = new RegExp(PO_BOX.source, 'iy');
 /**
  * PO_BOX's matches, as its global search finds them, without searching the text: each match ends in
@@ -281,30 +305,28 @@ const PO_BOX_AT = new RegExp(PO_BOX.source, 'iy');
  * one \s, an optional '#', then a whole run of at most 6 digits (\d{1,6}\b cannot stop inside a run).
  * The words before the number are 6 ("PO Box" and a \s, "POBox ") to 19 characters long ("Postal
  * Office Box" and a \s and a '#') and start with a 'p', so every match starts at a 'p' 6 to 19
- * characters before such a run. Those positions are tried in ascending order, each once, and the
- * next try starts after a match, as the global search does.
+ * characters before such a run. Called for each run of at most 6 digits in text order, it tries
+ * those positions from `from` on in ascending order, each once, and returns where the next try
+ * starts (after a match, as the global search does).
  */
-function scanPoBoxes(text: string, runs: readonly number[], out: Finding[]): void {
-  let next = 0;
-  for (let k = 0; k < runs.length; k += 2) {
-    const s = runs[k]!;
-    if (runs[k + 1]! - s > 6) continue;
-    let i = s - 1;
-    if (text.charCodeAt(i) === 35) i--; // '#'
-    if (i < 1 || !isRegexSpace(text.charCodeAt(i))) continue;
-    const c = text.charCodeAt(i - 1) | 32;
-    if (c !== 120 && c !== 104) continue; // box, postfach
-    for (let p = Math.max(next, s - 19); p <= s - 6; p++) {
-      next = p + 1;
-      if ((text.charCodeAt(p) | 32) !== 112) continue; // p
-      PO_BOX_AT.lastIndex = p;
-      const m = PO_BOX_AT.exec(text);
-      if (!m) continue;
-      next = p + m[0].length;
-      pushExtended(text, p, next, 0.85, 'rule:po_box', out);
-      break;
-    }
+function poBoxBefore(text: string, s: number, from: number, out: Finding[]): number {
+  let i = s - 1;
+  if (text.charCodeAt(i) === 35) i--; // '#'
+  if (i < 1 || !isRegexSpace(text.charCodeAt(i))) return from;
+  const c = text.charCodeAt(i - 1) | 32;
+  if (c !== 120 && c !== 104) return from; // box, postfach
+  let next = from;
+  for (let p = Math.max(from, s - 19); p <= s - 6; p++) {
+    next = p + 1;
+    if ((text.charCodeAt(p) | 32) !== 112) continue; // p
+    PO_BOX_AT.lastIndex = p;
+    const m = PO_BOX_AT.exec(text);
+    if (!m) continue;
+    next = p + m[0].length;
+    pushExtended(text, p, next, 0.85, 'rule:po_box', out);
+    break;
   }
+  return next;
 }
 
 /** Runs `re` (sticky) at each reported word start of `family`, skipping starts inside the last match. */
@@ -333,22 +355,18 @@ function scanWordLed(text: string, view: TextView, family: number, re: RegExp, g
 }
 
 /**
- * Whether MILITARY can match: each match ends in "APO", "FPO" or "DPO", a space, "AA", "AE" or "AP",
- * a space and five digits (any case: MILITARY ignores case, and no non-ASCII character folds to
- * these letters), so it is read back from the start of each digit run of five or more instead of
- * searching the whole text (four substring searches before).
+ * Whether MILITARY can match ending at the run from `s` (of 5 or more digits, after a space): each
+ * match ends in "APO", "FPO" or "DPO", a space, "AA", "AE" or "AP", a space and five digits (any
+ * case: MILITARY ignores case, and no non-ASCII character folds to these letters), so the text is
+ * searched only when some run has them before it (four substring searches before).
  */
-function mayHoldMilitaryPostOffice(text: string, runs: readonly number[]): boolean {
-  for (let k = 0; k < runs.length; k += 2) {
-    const s = runs[k]!;
-    if (runs[k + 1]! - s < 5 || s < 7 || text.charCodeAt(s - 1) !== 32 || text.charCodeAt(s - 4) !== 32) continue;
-    if ((text.charCodeAt(s - 3) | 32) !== 97) continue; // a
-    const region = text.charCodeAt(s - 2) | 32;
-    if (region !== 97 && region !== 101 && region !== 112) continue; // a, e, p
-    const office = text.charCodeAt(s - 7) | 32;
-    if ((office === 97 || office === 102 || office === 100) && (text.charCodeAt(s - 6) | 32) === 112 && (text.charCodeAt(s - 5) | 32) === 111) return true;
-  }
-  return false;
+function militaryPostOfficeBefore(text: string, s: number): boolean {
+  if (s < 7 || text.charCodeAt(s - 4) !== 32) return false;
+  if ((text.charCodeAt(s - 3) | 32) !== 97) return false; // a
+  const region = text.charCodeAt(s - 2) | 32;
+  if (region !== 97 && region !== 101 && region !== 112) return false; // a, e, p
+  const office = text.charCodeAt(s - 7) | 32;
+  return (office === 97 || office === 102 || office === 100) && (text.charCodeAt(s - 6) | 32) === 112 && (text.charCodeAt(s - 5) | 32) === 111;
 }
 
 export const addressDetector: Detector = {
@@ -359,15 +377,14 @@ export const addressDetector: Detector = {
     if (view.hasDigit) {
       // Street rules need a number: they start at a run of digits or at a street word the shared
       // index reports, never from a search of their own over the whole text.
-      const runs = view.digitRuns();
-      scanNumberLedStreets(text, runs, out);
-      scanContinentalLines(text, runs, out);
+      const held = scanRunLedRules(text, view.digitRuns(), out);
+      for (const f of held.continental) out.push(f);
       scanWordLed(text, view, STREET_PREFIX_WORDS, STREET_PREFIXED_AT, isLetterOrWord, (at, m) => pushExtended(text, at, at + m[0].length, 0.8, 'rule:street', out));
-      if (mayHoldMilitaryPostOffice(text, runs)) {
+      if (held.military) {
         scanAll(MILITARY, text, (m) => out.push({ class: 'ADDRESS', start: m.index, end: m.index + m[0].length, score: 0.95, detector: 'rule:military' }));
       }
       scanWordLed(text, view, UNIT_WORDS, UNIT_AT, isWordOrDot, (at, m) => out.push({ class: 'ADDRESS', start: at, end: at + m[0].length, score: 0.6, detector: 'rule:unit' }));
-      scanPoBoxes(text, runs, out);
+      for (const f of held.poBoxes) out.push(f);
       scanWordLed(text, view, CUE_WORDS, CUE_AT, null, (at, m) => {
         const start = at + m[0].length;
         let end = start;
