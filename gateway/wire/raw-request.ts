@@ -276,7 +276,14 @@ export function markChanged(body: JsonObject, path: string, change?: StringChang
   // Otherwise another top-level key that merely starts with the same letters (`inputs`): not ours.
 }
 
-/** The upstream payload of `body` (with `model` replaced when given), reusing unchanged items' bytes. */
+/**
+ * The upstream payload of `body` (with `model` replaced when given), reusing unchanged items' bytes.
+ *
+ * Built as a list of pieces copied once into the payload: a run of unchanged items whose bytes are
+ * separated by exactly one comma is one slice of the client's bytes (the same bytes as the items
+ * and commas written one by one), and the JSON of a frozen top-level value (the tools, resent
+ * every turn) is encoded once and kept. Only the text between those pieces is encoded per request.
+ */
 export function requestPayload(body: JsonObject, model?: string): Buffer {
   const value = model !== undefined ? { ...body, model } : body;
   const raw = raws.get(body);
@@ -285,37 +292,95 @@ export function requestPayload(body: JsonObject, model?: string): Buffer {
   const ranges = raw.ranges;
   if (!ranges || ranges.length !== raw.items.length) return Buffer.from(JSON.stringify(value));
 
-  const parts: Buffer[] = [];
-  let text = '{';
+  const bytes = raw.bytes;
+  const out = new PayloadParts('{');
   let first = true;
   for (const k of Object.keys(value)) {
     const v = value[k];
     if (v === undefined) continue;
-    text += `${first ? '' : ','}${JSON.stringify(k)}:`;
+    out.text += `${first ? '' : ','}${JSON.stringify(k)}:`;
     first = false;
     if (k !== raw.key) {
-      text += frozenJson(v);
+      const kept = frozenBytes(v);
+      if (kept) out.push(kept);
+      else out.text += JSON.stringify(v);
       continue;
     }
-    text += '[';
+    out.text += '[';
+    // Unchanged items not yet pushed: one range of the client's bytes.
+    let runStart = -1;
+    let runEnd = -1;
     for (let i = 0; i < raw.array.length; i++) {
-      if (i > 0) text += ',';
       const item = raw.array[i];
       const changes = raw.changed.get(i);
-      const patched = item !== raw.items[i] || changes === null ? undefined : changes === undefined ? [raw.bytes.subarray(ranges[i]![0], ranges[i]![1])] : patchedPieces(raw, i, item, changes);
-      if (patched) {
-        parts.push(Buffer.from(text));
-        text = '';
-        parts.push(...patched);
+      const [start, end] = ranges[i]!;
+      if (item === raw.items[i] && changes === undefined) {
+        // Joined to the run when only a comma lies between: the same bytes as item, comma, item.
+        if (runEnd >= 0 && start === runEnd + 1 && bytes[runEnd] === COMMA) {
+          runEnd = end;
+          continue;
+        }
+        if (runEnd >= 0) out.push(bytes.subarray(runStart, runEnd));
+        if (i > 0) out.text += ',';
+        runStart = start;
+        runEnd = end;
+        continue;
+      }
+      if (runEnd >= 0) out.push(bytes.subarray(runStart, runEnd));
+      runEnd = -1;
+      if (i > 0) out.text += ',';
+      const plan = item !== raw.items[i] || !changes ? undefined : patchedPlan(raw, i, item, changes);
+      if (plan) out.pushPlan(bytes, plan);
+      else out.text += item === undefined ? 'null' : JSON.stringify(item);
+    }
+    if (runEnd >= 0) out.push(bytes.subarray(runStart, runEnd));
+    out.text += ']';
+  }
+  out.text += '}';
+  return out.concat();
+}
+
+/** The pieces of a payload in order: buffers, and the text written since the last one. */
+class PayloadParts {
+  private readonly parts: Buffer[] = [];
+  private length = 0;
+  constructor(public text: string) {}
+
+  push(piece: Buffer): void {
+    this.flushText();
+    this.parts.push(piece);
+    this.length += piece.length;
+  }
+
+  /** A patched item: ranges of the client's bytes and the replacement bytes between them. */
+  pushPlan(bytes: Buffer, plan: PatchPlan): void {
+    for (let k = 0; k < plan.length; ) {
+      const p = plan[k]!;
+      if (typeof p === 'number') {
+        this.push(bytes.subarray(p, plan[k + 1] as number));
+        k += 2;
       } else {
-        text += item === undefined ? 'null' : JSON.stringify(item);
+        this.push(p);
+        k++;
       }
     }
-    text += ']';
   }
-  parts.push(Buffer.from(`${text}}`));
-  return Buffer.concat(parts);
+
+  concat(): Buffer {
+    this.flushText();
+    return Buffer.concat(this.parts, this.length);
+  }
+
+  private flushText(): void {
+    if (this.text === '') return;
+    const encoded = Buffer.from(this.text);
+    this.parts.push(encoded);
+    this.length += encoded.length;
+    this.text = '';
+  }
 }
+
+const COMMA = 0x2c;
 
 /**
  * A name for the plain string value at wire-map `path` (a text inside an item of the
@@ -465,13 +530,16 @@ function sameTail(bytes: Buffer, close: number, kept: TurnRecord): boolean {
   return length === kept.bytes.length - kept.close && bytes.compare(kept.bytes, kept.close, kept.bytes.length, close, bytes.length) === 0;
 }
 
-/** JSON text of frozen values (kept top-level values never change, so their text is kept too). */
-const frozenTexts = new WeakMap<object, string>();
-function frozenJson(v: JsonValue): string {
-  if (typeof v !== 'object' || v === null || !Object.isFrozen(v)) return JSON.stringify(v);
-  let text = frozenTexts.get(v);
-  if (text === undefined) frozenTexts.set(v, (text = JSON.stringify(v)));
-  return text;
+/**
+ * JSON of a frozen object or array, encoded once (kept top-level values never change, so their
+ * bytes are kept too); undefined for anything else, which is serialised per request.
+ */
+const frozenEncoded = new WeakMap<object, Buffer>();
+function frozenBytes(v: JsonValue): Buffer | undefined {
+  if (typeof v !== 'object' || v === null || !Object.isFrozen(v)) return undefined;
+  let encoded = frozenEncoded.get(v);
+  if (encoded === undefined) frozenEncoded.set(v, (encoded = Buffer.from(JSON.stringify(v))));
+  return encoded;
 }
 
 /** A copy of every object and array in a JSON value (strings, being immutable, are shared). */
@@ -677,21 +745,6 @@ function patchPlan(bytes: Buffer, range: readonly [number, number], item: JsonVa
  */
 type PatchPlan = Array<number | Buffer>;
 
-function planPieces(bytes: Buffer, plan: PatchPlan): Buffer[] {
-  const out: Buffer[] = [];
-  for (let k = 0; k < plan.length; ) {
-    const p = plan[k]!;
-    if (typeof p === 'number') {
-      out.push(bytes.subarray(p, plan[k + 1] as number));
-      k += 2;
-    } else {
-      out.push(p);
-      k++;
-    }
-  }
-  return out;
-}
-
 /** A patch plan's key: everything it depends on besides the item's bytes. */
 function changesKey(changes: readonly PlacedChange[]): string {
   let key = '';
@@ -704,10 +757,10 @@ function changesKey(changes: readonly PlacedChange[]): string {
 }
 
 /**
- * The patched item, from the plan the previous turn made for the same bytes and the same
+ * How to patch the item: the plan the previous turn made for the same bytes and the same
  * changes when there is one (the check that placed the changes then holds now), else made now.
  */
-function patchedPieces(raw: RawRequest, i: number, item: JsonValue | undefined, changes: readonly PlacedChange[]): Buffer[] | undefined {
+function patchedPlan(raw: RawRequest, i: number, item: JsonValue | undefined, changes: readonly PlacedChange[]): PatchPlan | undefined {
   const range = raw.ranges![i]!;
   const key = changesKey(changes);
   const known = i < (raw.reusedItems ?? 0) ? raw.previousPlans?.get(i) : undefined;
@@ -721,7 +774,7 @@ function patchedPieces(raw: RawRequest, i: number, item: JsonValue | undefined, 
     if (!plan) return undefined;
   }
   raw.plans?.set(i, { key, plan });
-  return planPieces(raw.bytes, plan);
+  return plan;
 }
 
 const QUOTE = 0x22;
