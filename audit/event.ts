@@ -3,7 +3,7 @@
  * never a detected value. Events form one hash chain per gateway (chainId), linked by hashPrev.
  * Shared by the gateway (writer), the controller (ingest checks) and `switchboard audit verify`.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 
 export type ActorType = 'user' | 'agent' | 'gateway' | 'anonymous';
@@ -55,7 +55,8 @@ export function canonicalEventJson(event: UnhashedEvent | AuditEvent): string {
 }
 
 export function computeEventHash(event: UnhashedEvent | AuditEvent): string {
-  return createHash('sha256').update(event.hashPrev).update(canonicalEventJson(event)).digest('hex');
+  // One-shot: the same digest as a Hash object fed hashPrev then the JSON, without building one per event.
+  return hash('sha256', `${event.hashPrev}${canonicalEventJson(event)}`, 'hex');
 }
 
 export function sealEvent(event: UnhashedEvent): AuditEvent {

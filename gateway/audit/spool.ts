@@ -22,7 +22,7 @@
  * upstream request would add a disk flush (~4 ms on the VM disk measured) to each call.
  */
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, fsync as fsyncFd, fsyncSync, open as openFd, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstat as fstatFd, fsync as fsyncFd, fsyncSync, open as openFd, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Statement } from 'better-sqlite3';
 import { migrate, type GatewayDb } from '../../platform/sqlite.js';
 import { AUDIT_ACTIONS, GENESIS_HASH, sealEvent, type AuditEvent, type UnhashedEvent } from '../../audit/event.js';
@@ -398,7 +398,10 @@ export class AuditSpool {
    * descriptor whose file was unlinked anyway (nlink 0) is dropped and the path opened again.
    */
   private async fsyncWal(walPath: string): Promise<void> {
-    if (this.walFd !== undefined && fstatSync(this.walFd).nlink === 0) this.closeWal();
+    // Asked off the event loop too: this runs right after the commit of a forwarded event, which
+    // the request then waits on before its upstream write.
+    const kept = this.walFd;
+    if (kept !== undefined && (await new Promise<number>((resolve, reject) => fstatFd(kept, (err, stats) => (err ? reject(err) : resolve(stats.nlink))))) === 0) this.closeWal();
     if (this.walFd === undefined) {
       this.walFd = await new Promise<number>((resolve, reject) => openFd(walPath, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
     }
