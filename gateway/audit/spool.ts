@@ -395,18 +395,23 @@ export class AuditSpool {
    * it through fs/promises for every commit cost ≈ 0.18 ms of the event loop's time, against
    * ≈ 0.05 ms for one callback fsync (measured; two commits per model call). SQLite deletes the
    * WAL only when the last connection to the database closes, and this spool's stays open; a
-   * descriptor whose file was unlinked anyway (nlink 0) is dropped and the path opened again.
+   * descriptor whose file was unlinked anyway (nlink 0) is dropped, and the path opened and
+   * synced again. That check comes after the fsync, in its callback: a forwarded event's commit,
+   * which the request waits on before its upstream write, then hands the thread pool one job
+   * instead of a synchronous fstat and a job (a second job, asked in the same tick, would land
+   * between the commit and the upstream write).
    */
   private async fsyncWal(walPath: string): Promise<void> {
-    // Asked off the event loop too: this runs right after the commit of a forwarded event, which
-    // the request then waits on before its upstream write.
-    const kept = this.walFd;
-    if (kept !== undefined && (await new Promise<number>((resolve, reject) => fstatFd(kept, (err, stats) => (err ? reject(err) : resolve(stats.nlink))))) === 0) this.closeWal();
-    if (this.walFd === undefined) {
-      this.walFd = await new Promise<number>((resolve, reject) => openFd(walPath, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
-    }
+    if (this.walFd === undefined) this.walFd = await openWal(walPath);
     const fd = this.walFd;
     await new Promise<void>((resolve, reject) => fsyncFd(fd, (err) => (err ? reject(err) : resolve())));
+    const links = await new Promise<number>((resolve, reject) => fstatFd(fd, (err, stats) => (err ? reject(err) : resolve(stats.nlink))));
+    if (links > 0) return;
+    // The file synced was unlinked: the commits are in the WAL at the path, if any (ENOENT: none).
+    this.closeWal();
+    this.walFd = await openWal(walPath);
+    const fresh = this.walFd;
+    await new Promise<void>((resolve, reject) => fsyncFd(fresh, (err) => (err ? reject(err) : resolve())));
   }
 
   private closeWal(): void {
@@ -494,6 +499,10 @@ export class AuditSpool {
       .prepare('DELETE FROM audit_events WHERE shipped = 1 AND awaiting = 0 AND ts < ? AND seq < (SELECT max(seq) FROM audit_events)')
       .run(before.toISOString()).changes;
   }
+}
+
+function openWal(walPath: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => openFd(walPath, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
 }
 
 export function gapReason(count: number, why: string): string {
