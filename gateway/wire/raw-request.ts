@@ -889,6 +889,13 @@ function itemLayout(bytes: Buffer, key: ItemKey, from?: TurnRecord, count = 0): 
       if (stack.length === itemsDepth && c === 0x5d) {
         itemsDepth = -2; // the items array closed
         close = pos;
+        // Resumed from a kept turn whose bytes from its `]` on are these: its scan went over the
+        // same bytes from the same state (the bytes before the first items are the same, so the
+        // same keys came before the array) and found them sound, so this scan would too. The
+        // tools Goose resends every turn are most of that tail.
+        if (from && n - pos === from.bytes.length - from.close && bytes.compare(from.bytes, from.close, from.bytes.length, pos, n) === 0) {
+          return { open, close, ranges: ranges!, keysBeforeItems };
+        }
       }
       stack.pop();
       pos++;

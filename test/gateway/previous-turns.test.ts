@@ -115,6 +115,23 @@ describe('kept previous turns', () => {
     );
   });
 
+  it('skip scanning the body after the array only when those bytes are the kept turn\'s', () => {
+    // The scan of a turn resumed from a kept one stops at the array's end when the rest is the
+    // kept turn's bytes (checked then); any other tail is scanned, so a key repeated after the
+    // array still sends the body to a whole parse, whose value JSON.parse decides.
+    const tools = '"tools":[{"type":"function","function":{"name":"shell","description":"run it"}}]';
+    const first = `{"model":"m","messages":[{"role":"system","content":${JSON.stringify(PAD)}},{"role":"user","content":"hi"}],${tools}}`;
+    const next = `{"model":"m","messages":[{"role":"system","content":${JSON.stringify(PAD)}},{"role":"user","content":"hi"},{"role":"user","content":"again"}],${tools}}`;
+    const repeated = `{"model":"m","messages":[{"role":"system","content":${JSON.stringify(PAD)}},{"role":"user","content":"hi"},{"role":"user","content":"again"}],"messages":[]}`;
+    for (const text of [next, repeated]) {
+      const scope = { store: new PreviousTurns(1 << 26), partition: 'p' };
+      rememberTurn(parseRequestBody(Buffer.from(first), scope) as JsonObject);
+      const parsed = parseRequestBody(Buffer.from(text), scope) as JsonObject;
+      assert.deepEqual(parsed, JSON.parse(text));
+      assert.equal(requestPayload(parsed).toString('utf8'), JSON.stringify(JSON.parse(text)));
+    }
+  });
+
   it('masks Anthropic Messages and Responses turns with kept turns exactly as afresh', () => {
     const opts = { detect, pseudonymizer, modeFor: () => 'mask' as const };
     const formats = [
