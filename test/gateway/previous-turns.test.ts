@@ -245,6 +245,43 @@ describe('kept previous turns', () => {
     assert.equal(memo.heldText({ content: history }, 'content', history, undefined, counting), undefined);
   });
 
+  it('masks a kept tool call\'s JSON leaves under each turn\'s options, and a value found later where they hold it', () => {
+    const store = new PreviousTurns(1 << 24);
+    const memo = new DetectionMemo(1 << 20);
+    const seen: string[] = [];
+    const counting: DetectFn = (text, options) => {
+      seen.push(text);
+      return flagDetect(text, options).filter((f) => !options?.classes || options.classes.has(f.class));
+    };
+    const leaf = 'grep the build log for ZORBLAX-7 and flag ZORBLAX-5';
+    const messages: JsonValue[] = [
+      { role: 'system', content: PAD },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'developer__shell', arguments: JSON.stringify({ command: leaf }) } }] },
+      { role: 'tool', tool_call_id: 'c1', content: 'no match' },
+    ];
+    const emailOnly = { classes: new Set(['EMAIL']) };
+    const opts = { detect: counting, pseudonymizer, modeFor: () => 'mask' as const, memo, detectOptions: emailOnly };
+    const next = (o: MaskOptions, content: string) => {
+      messages.push({ role: 'user', content });
+      return turn(Buffer.from(JSON.stringify({ model: 'm', messages })), o, { store, partition: 'p' });
+    };
+    next(opts, 'first');
+    next(opts, 'second'); // takes the tool call kept (frozen), walks it once
+    const three = next(opts, 'third'); // reuses that walk
+    assert.ok(three.payload.includes('ZORBLAX-5'), 'SECRET is not a class of these options');
+    // A value found in new text is masked in the kept leaf (its occurrences under the new set of values).
+    const four = next(opts, 'mail ops@example.com and flag ZORBLAX-7');
+    assert.ok(four.payload.includes('ZORBLAX-7'), 'still not a class of these options');
+    seen.length = 0;
+    const five = next({ ...opts, detectOptions: undefined }, 'again: flag ZORBLAX-7');
+    assert.ok(seen.includes(leaf), 'other options: the leaf is detected afresh');
+    assert.ok(!five.payload.includes('ZORBLAX-7') && !five.payload.includes('ZORBLAX-5'), 'both values masked in the kept leaf');
+    // Back to the first options: the leaf's findings are the email-only ones again.
+    seen.length = 0;
+    const six = next(opts, 'sixth');
+    assert.ok(six.payload.includes('ZORBLAX-5') && six.payload.includes('ZORBLAX-7'));
+  });
+
   it('keeps a few conversations per caller and stays within its byte bound', () => {
     const bodyOf = (i: number) => Buffer.from(JSON.stringify({ model: 'm', messages: [{ role: 'system', content: `${i} ${PAD}` }] }));
     const roomy = new PreviousTurns(64 * 1024 * 1024);

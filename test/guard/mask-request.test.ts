@@ -102,6 +102,27 @@ describe('maskRequestBody (OpenAI chat)', () => {
     assert.equal(JSON.stringify(body).includes('Zephyrus'), false);
     assert.deepEqual(result.redactions, { PERSON: 2 });
   });
+
+  it('gives a surface form its class\'s pseudonym: one per normalised value, another under another class', () => {
+    // Pseudonyms are looked up by class and surface form before normalising: the same digits as
+    // a PHONE and as an account number are two values; two spellings of one email are one.
+    const byWord: DetectFn = (text) => {
+      const found: Array<{ class: string; start: number; end: number; score: number; detector: string }> = [];
+      for (const m of text.matchAll(/(phone|account|mail) (\S+)/g)) {
+        const cls = m[1] === 'phone' ? 'PHONE' : m[1] === 'account' ? 'ACCOUNT' : 'EMAIL';
+        found.push({ class: cls, start: m.index + m[1]!.length + 1, end: m.index + m[0].length, score: 1, detector: 'test' });
+      }
+      return found;
+    };
+    const { masked, result } = maskText('phone 4155550100 account 4155550100 phone 4155550100 mail Ana@Lima.pt mail ana@lima.pt', options({}, 'mask', byWord));
+    const words = masked.split(' ');
+    assert.match(words[1]!, /^PHONE_/);
+    assert.match(words[3]!, /^ACCOUNT_/);
+    assert.equal(words[5], words[1]);
+    assert.match(words[7]!, /^EMAIL_/);
+    assert.equal(words[9], words[7]);
+    assert.deepEqual(result.entries.map((e) => `${e.class}:${e.value}`), ['PHONE:4155550100', 'ACCOUNT:4155550100', 'EMAIL:Ana@Lima.pt']);
+  });
 });
 
 describe('verbatim repeats', () => {
