@@ -404,14 +404,13 @@ export class AuditSpool {
   private async fsyncWal(walPath: string): Promise<void> {
     if (this.walFd === undefined) this.walFd = await openWal(walPath);
     const fd = this.walFd;
-    await new Promise<void>((resolve, reject) => fsyncFd(fd, (err) => (err ? reject(err) : resolve())));
+    await fsyncDescriptor(fd);
     const links = await new Promise<number>((resolve, reject) => fstatFd(fd, (err, stats) => (err ? reject(err) : resolve(stats.nlink))));
     if (links > 0) return;
     // The file synced was unlinked: the commits are in the WAL at the path, if any (ENOENT: none).
     this.closeWal();
     this.walFd = await openWal(walPath);
-    const fresh = this.walFd;
-    await new Promise<void>((resolve, reject) => fsyncFd(fresh, (err) => (err ? reject(err) : resolve())));
+    await fsyncDescriptor(this.walFd);
   }
 
   private closeWal(): void {
@@ -503,6 +502,11 @@ export class AuditSpool {
 
 function openWal(walPath: string): Promise<number> {
   return new Promise<number>((resolve, reject) => openFd(walPath, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
+}
+
+/** Callback fsync (one thread-pool job; fs/promises' FileHandle costs more per call, see fsyncWal). */
+function fsyncDescriptor(fd: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => fsyncFd(fd, (err) => (err ? reject(err) : resolve())));
 }
 
 export function gapReason(count: number, why: string): string {

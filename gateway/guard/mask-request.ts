@@ -186,12 +186,17 @@ function isFrozenObject(v: JsonValue | undefined): v is JsonObject | JsonValue[]
   return typeof v === 'object' && v !== null && Object.isFrozen(v);
 }
 
+/** Rank of a top-level key's unit; its items (if it is the conversation array) rank just after it. */
+function keyUnitRank(keyRank: ReadonlyMap<string, number>, key: string): number {
+  return (keyRank.get(key) ?? keyRank.size) * ITEM_RANK * 2;
+}
+
 /** Rank of the unit a wire-map path is in (see ITEM_ARRAY_KEYS). */
 function unitRank(path: string, keyRank: ReadonlyMap<string, number>, itemKey: string | undefined): number {
   let end = 0;
   while (end < path.length && path[end] !== '[' && path[end] !== '.') end++;
   const key = path.slice(0, end);
-  const base = (keyRank.get(key) ?? keyRank.size) * ITEM_RANK * 2;
+  const base = keyUnitRank(keyRank, key);
   if (key !== itemKey || path[end] !== '[') return base;
   const close = path.indexOf(']', end);
   return base + 1 + Number(path.slice(end + 1, close));
@@ -220,7 +225,7 @@ function collectSlots(body: JsonObject, kind: BodyKind, slots: TextSlot[], walk:
 
   let hiddenItems: JsonValue[] | undefined;
   if (items) {
-    const base = keyRank.get(itemKey!)! * ITEM_RANK * 2 + 1;
+    const base = keyUnitRank(keyRank, itemKey!) + 1;
     for (let i = 0; i < items.length; i++) {
       const item = items[i];
       if (!isFrozenObject(item)) continue;
@@ -238,8 +243,8 @@ function collectSlots(body: JsonObject, kind: BodyKind, slots: TextSlot[], walk:
     const unit = walkedUnits.get(v);
     if (usable(unit, k, undefined)) {
       hiddenKeys.push(k);
-      reused.push({ rank: keyRank.get(k)! * ITEM_RANK * 2, slots: unit!.slots });
-    } else fresh.set(keyRank.get(k)! * ITEM_RANK * 2, { value: v, key: k, index: undefined });
+      reused.push({ rank: keyUnitRank(keyRank, k), slots: unit!.slots });
+    } else fresh.set(keyUnitRank(keyRank, k), { value: v, key: k, index: undefined });
   }
 
   const hiddenValues = hiddenKeys.map((k) => body[k]);
