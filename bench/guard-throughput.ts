@@ -57,6 +57,12 @@ if (!Number.isInteger(rounds) || rounds < 1) fail(`--rounds must be an integer â
 const root = fileURLToPath(new URL('..', import.meta.url));
 const distDetect = join(root, 'dist/gateway/guard/detect.js');
 if (args.values.dist && !existsSync(distDetect)) fail('no dist/ build: run `npm run build` first');
+if (args.values.dist) {
+  // A stale build would time code that is no longer in the sources.
+  const built = statSync(distDetect).mtimeMs;
+  const newer = filesUnder(join(root, 'gateway/guard'), /\.ts$/).filter((p) => statSync(p).mtimeMs > built);
+  if (newer.length > 0) process.stderr.write(`bench:guard-throughput: warning: ${newer.length} source file(s) under gateway/guard are newer than dist/ (e.g. ${newer[0]!.slice(root.length)}); run \`npm run build\` to time them\n`);
+}
 const from = args.values.dist ? pathToFileURL(join(root, 'dist/')).href : pathToFileURL(root + '/').href;
 const ext = args.values.dist ? 'js' : 'ts';
 const { DETECTORS, detect } = (await import(`${from}gateway/guard/detect.${ext}`)) as { DETECTORS: readonly Detector[]; detect: DetectFn };
@@ -117,7 +123,7 @@ function throughput(ps: readonly string[], f: (t: string) => unknown): { best: n
 }
 
 console.log('# Privacy Guard cold-path throughput');
-console.log(`node ${process.version}, ${args.values.dist ? 'dist/ (built package)' : 'sources (tsx)'}, ${new Date().toISOString()}, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs, ${rounds} rounds (CPU time)\n`);
+console.log(`node ${process.version}, ${args.values.dist ? 'dist/ (built package)' : 'sources (tsx)'}, ${new Date().toISOString()}, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs, ${rounds} round${rounds === 1 ? "" : "s"} (CPU time)\n`);
 const reference = /\d/g;
 const referenceMbs = throughput(all, (t) => t.match(reference));
 console.log('| text | MB | detect() MB/s, best round | median round | best, ratio to one /\\d/g pass |');
