@@ -123,7 +123,7 @@ function throughput(ps: readonly string[], f: (t: string) => unknown): { best: n
 }
 
 console.log('# Privacy Guard cold-path throughput');
-console.log(`node ${process.version}, ${args.values.dist ? 'dist/ (built package)' : 'sources (tsx)'}, ${new Date().toISOString()}, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs, ${rounds} round${rounds === 1 ? "" : "s"} (CPU time)\n`);
+console.log(`node ${process.version}, ${args.values.dist ? 'dist/ (built package)' : 'sources (tsx)'}, ${new Date().toISOString()}, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs, ${rounds} round${rounds === 1 ? '' : 's'} (CPU time)\n`);
 const reference = /\d/g;
 const referenceMbs = throughput(all, (t) => t.match(reference));
 console.log('| text | MB | detect() MB/s, best round | median round | best, ratio to one /\\d/g pass |');
