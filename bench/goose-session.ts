@@ -30,18 +30,10 @@ import { Agent, request } from 'undici';
 import { startScriptedUpstream } from '../test/support/scripted-upstream.js';
 import { startPassthrough } from './support/passthrough.js';
 import { startServer } from './support/spawn-server.js';
-import { DEFAULT_PREVIOUS_TURNS_MEGABYTES, defaultGatewayConfig } from '../gateway/config.js';
-import { createGatewayServer } from '../gateway/server.js';
-import { createLogger } from '../gateway/logger.js';
-import { DEFAULT_MEMO_BYTES_PER_TENANT } from '../gateway/stages/privacy-guard.js';
+import { loadGateway, type GatewayModules } from './support/gateway-build.js';
 import { randomBytes } from 'node:crypto';
 import type { JsonObject, RequestContext, Stage } from '../gateway/context.js';
-import { detect } from '../gateway/guard/detect.js';
-import { TenantKeys } from '../gateway/guard/pseudonym.js';
-import { DetectionMemo } from '../gateway/guard/detection-memo.js';
-import { maskRequestBody, type MaskOptions } from '../gateway/guard/mask-request.js';
-import { parseRequestBody, rememberTurn, requestPayload } from '../gateway/wire/raw-request.js';
-import { PreviousTurns } from '../gateway/wire/previous-turns.js';
+import type { MaskOptions } from '../gateway/guard/mask-request.js';
 
 const HELP = `Usage: npm run bench:goose-session -- [options]
 
@@ -54,6 +46,8 @@ Options:
   --quick       fewer runs, for a smoke check
   --masking-only  only the in-process masking part (no servers)
   --stages      also time each pipeline stage and finish hook in-process (turns ≥ 250 KB)
+  --dist        time the built package in dist/ (what \`switchboard\` runs; \`npm run build\` first)
+                instead of the sources under tsx
   --processes   run the gateway and the passthrough each in its own process (as Goose and the
                 gateway run), not in this one; "added CPU" is then the gateway process's own CPU
                 per turn. Not with --stages
@@ -69,10 +63,10 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function settings(argv: string[]): { runs: number; turns: number; maskingOnly: boolean; stages: boolean; processes: boolean; gapMs: number } {
+function settings(argv: string[]): { runs: number; turns: number; maskingOnly: boolean; stages: boolean; processes: boolean; dist: boolean; gapMs: number } {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { runs: { type: 'string' }, turns: { type: 'string' }, quick: { type: 'boolean', default: false }, 'masking-only': { type: 'boolean', default: false }, stages: { type: 'boolean', default: false }, processes: { type: 'boolean', default: false }, gap: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } }, strict: true });
+    parsed = parseArgs({ args: argv, options: { runs: { type: 'string' }, turns: { type: 'string' }, quick: { type: 'boolean', default: false }, 'masking-only': { type: 'boolean', default: false }, stages: { type: 'boolean', default: false }, processes: { type: 'boolean', default: false }, dist: { type: 'boolean', default: false }, gap: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } }, strict: true });
   } catch (err) {
     fail((err as Error).message);
   }
@@ -87,7 +81,7 @@ function settings(argv: string[]): { runs: number; turns: number; maskingOnly: b
     return n;
   };
   if (parsed.values.processes && parsed.values.stages) fail('--stages times stages inside this process; it cannot be used with --processes');
-  return { runs: int('--runs', parsed.values.runs, parsed.values.quick ? 4 : 12), turns: int('--turns', parsed.values.turns, 30), maskingOnly: parsed.values['masking-only'], stages: parsed.values.stages, processes: parsed.values.processes, gapMs: int('--gap', parsed.values.gap, 25, 0) };
+  return { runs: int('--runs', parsed.values.runs, parsed.values.quick ? 4 : 12), turns: int('--turns', parsed.values.turns, 30), maskingOnly: parsed.values['masking-only'], stages: parsed.values.stages, processes: parsed.values.processes, dist: parsed.values.dist, gapMs: int('--gap', parsed.values.gap, 25, 0) };
 }
 
 /** Nearest-rank percentile of unsorted samples. */
@@ -188,7 +182,14 @@ async function send(dispatcher: Agent, url: string, body: string, token: string 
  * and not: masking alone, and the whole of it — parse, mask, upstream payload — with and without
  * the kept previous turns (wire/previous-turns.ts). CPU only, no sockets.
  */
-function maskingOnly(turns: number, runs: number, files: Array<{ path: string; text: string }>): void {
+function maskingOnly(gw: GatewayModules, turns: number, runs: number, files: Array<{ path: string; text: string }>): void {
+  const { TenantKeys } = gw.pseudonym;
+  const { PreviousTurns } = gw.previousTurns;
+  const { DetectionMemo } = gw.detectionMemo;
+  const { DEFAULT_MEMO_BYTES_PER_TENANT } = gw.privacyGuard;
+  const { detect } = gw.detect;
+  const { maskRequestBody } = gw.maskRequest;
+  const { parseRequestBody, rememberTurn, requestPayload } = gw.rawRequest;
   const pseudonymizer = new TenantKeys(randomBytes(32)).pseudonymizer('bench');
   const withMemo: number[] = [];
   const without: number[] = [];
@@ -277,10 +278,18 @@ function timeStages(stages: Stage[], record: () => boolean): Map<string, number[
 }
 
 async function main(): Promise<void> {
-  const { runs, turns, maskingOnly: onlyMasking, stages: timeEachStage, processes: inProcesses, gapMs } = settings(process.argv.slice(2));
+  const { runs, turns, maskingOnly: onlyMasking, stages: timeEachStage, processes: inProcesses, dist, gapMs } = settings(process.argv.slice(2));
+  let gw: GatewayModules;
+  try {
+    gw = await loadGateway(dist ? 'dist' : 'sources');
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  const { DEFAULT_PREVIOUS_TURNS_MEGABYTES, defaultGatewayConfig } = gw.config;
+  const { DEFAULT_MEMO_BYTES_PER_TENANT } = gw.privacyGuard;
   const files = sourceFiles();
   if (onlyMasking) {
-    maskingOnly(turns, runs, files);
+    maskingOnly(gw, turns, runs, files);
     return;
   }
   const upstream = await startScriptedUpstream();
@@ -290,22 +299,22 @@ async function main(): Promise<void> {
   let bigTurn = false;
   // In-process (default): the gateway and the passthrough share this process with the client and
   // the upstream. --processes: each runs in its own process, as Goose and the gateway do.
-  let gateway: Awaited<ReturnType<typeof createGatewayServer>> | undefined;
+  let gateway: Awaited<ReturnType<GatewayModules['server']['createGatewayServer']>> | undefined;
   let gatewayUrl: string;
   let token: string | undefined;
   let passthroughUrl: string;
   let gatewayCpuMs: (() => Promise<number>) | undefined;
   const stops: Array<() => Promise<void>> = [];
   if (inProcesses) {
-    const [gw, pt] = await Promise.all([startServer('gateway', upstream.baseUrl), startServer('passthrough', upstream.baseUrl)]);
-    stops.push(() => gw.stop(), () => pt.stop());
-    gatewayUrl = gw.url;
-    token = gw.token;
+    const [server, pt] = await Promise.all([startServer('gateway', upstream.baseUrl, undefined, [], gw.build), startServer('passthrough', upstream.baseUrl)]);
+    stops.push(() => server.stop(), () => pt.stop());
+    gatewayUrl = server.url;
+    token = server.token;
     passthroughUrl = pt.url;
-    gatewayCpuMs = async () => (await gw.cpuMicros()) / 1000;
+    gatewayCpuMs = async () => (await server.cpuMicros()) / 1000;
   } else {
     const config = { ...defaultGatewayConfig(), port: 0, upstreams: [{ name: 'primary', kind: 'openrouter' as const, baseUrl: upstream.baseUrl, apiKeyEnv: 'BENCH_KEY' }] };
-    const inProcess = await createGatewayServer({ config, dataDir, logger: createLogger({ level: 'silent', dataDir, name: 'gateway', stdout: false }), env: { BENCH_KEY: 'sk-bench' } });
+    const inProcess = await gw.server.createGatewayServer({ config, dataDir, logger: gw.logger.createLogger({ level: 'silent', dataDir, name: 'gateway', stdout: false }), env: { BENCH_KEY: 'sk-bench' } });
     gateway = inProcess;
     stops.push(() => inProcess.close());
     gatewayUrl = await inProcess.listen();
@@ -370,7 +379,7 @@ async function main(): Promise<void> {
 
     const fmt = (n: number) => n.toFixed(2).padStart(7);
     const kb = (n: number) => `${(n / 1024).toFixed(0)} KB`.padStart(7);
-    process.stdout.write(`\nGoose-shaped session: ${turns} turns × ${runs} runs, 30 tool schemas, stream + include_usage, ${gapMs} ms idle after each request; node ${process.version}; ${inProcesses ? 'gateway and passthrough each in its own process' : 'gateway, passthrough, client and upstream in this one process'}\n\n`);
+    process.stdout.write(`\nGoose-shaped session: ${turns} turns × ${runs} runs, 30 tool schemas, stream + include_usage, ${gapMs} ms idle after each request; node ${process.version}; gateway ${gw.build === 'dist' ? 'from dist/ (built package)' : 'from its sources (tsx)'}; ${inProcesses ? 'gateway and passthrough each in its own process' : 'gateway, passthrough, client and upstream in this one process'}\n\n`);
     process.stdout.write(' turn    body  direct P50  added P50  added P99  added CPU P50  passthrough added P50  scanned afresh (median; in-process only)\n');
     for (let t = 0; t < turns; t++) {
       const s = [...scanned[t]!].sort((a, b) => a - b);
@@ -402,7 +411,7 @@ async function main(): Promise<void> {
         process.stdout.write(`  ${name.padEnd(34)} P50 ${percentile(list, 50).toFixed(3).padStart(7)} ms  P99 ${percentile(list, 99).toFixed(3).padStart(7)} ms\n`);
       }
     }
-    maskingOnly(turns, Math.max(2, Math.min(runs, 6)), files);
+    maskingOnly(gw, turns, Math.max(2, Math.min(runs, 6)), files);
     process.stdout.write(`Process heap used: ${(process.memoryUsage().heapUsed / 1048576).toFixed(1)} MB\n`);
   } finally {
     await dispatcher.close();

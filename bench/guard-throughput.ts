@@ -13,14 +13,14 @@
  *   npm run bench:guard-throughput [-- --rounds 20 --dist]
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Detector } from '../gateway/guard/detect.js';
 import type { TextView as TextViewClass } from '../gateway/guard/detectors/text-view.js';
-import type { DetectFn, Finding } from '../gateway/guard/types.js';
+import type { Finding } from '../gateway/guard/types.js';
+import { loadDetection } from './support/gateway-build.js';
 import { loadJsonl } from './guard-scoring.js';
 
 const HELP = `Usage: npm run bench:guard-throughput -- [options]
@@ -55,18 +55,14 @@ const rounds = Number(roundsText);
 if (!Number.isInteger(rounds) || rounds < 1) fail(`--rounds must be an integer ≥ 1 (got "${roundsText}")`);
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const distDetect = join(root, 'dist/gateway/guard/detect.js');
-if (args.values.dist && !existsSync(distDetect)) fail('no dist/ build: run `npm run build` first');
-if (args.values.dist) {
-  // A stale build would time code that is no longer in the sources.
-  const built = statSync(distDetect).mtimeMs;
-  const newer = filesUnder(join(root, 'gateway/guard'), /\.ts$/).filter((p) => statSync(p).mtimeMs > built);
-  if (newer.length > 0) process.stderr.write(`bench:guard-throughput: warning: ${newer.length} source file(s) under gateway/guard are newer than dist/ (e.g. ${newer[0]!.slice(root.length)}); run \`npm run build\` to time them\n`);
+let guard;
+try {
+  guard = await loadDetection(args.values.dist ? 'dist' : 'sources');
+} catch (err) {
+  fail((err as Error).message);
 }
-const from = args.values.dist ? pathToFileURL(join(root, 'dist/')).href : pathToFileURL(root + '/').href;
-const ext = args.values.dist ? 'js' : 'ts';
-const { DETECTORS, detect } = (await import(`${from}gateway/guard/detect.${ext}`)) as { DETECTORS: readonly Detector[]; detect: DetectFn };
-const { TextView } = (await import(`${from}gateway/guard/detectors/text-view.${ext}`)) as { TextView: typeof TextViewClass };
+const { DETECTORS, detect } = guard.detect;
+const { TextView } = guard.textView;
 
 function filesUnder(dir: string, ext: RegExp, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {

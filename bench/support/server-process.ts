@@ -11,9 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startScriptedUpstream, openAiCompletion, openAiStream, type ReceivedRequest, type ScriptedReply } from '../../test/support/scripted-upstream.js';
-import { defaultGatewayConfig } from '../../gateway/config.js';
-import { createGatewayServer } from '../../gateway/server.js';
-import { createLogger } from '../../gateway/logger.js';
+import { loadGateway, type GatewayBuild } from './gateway-build.js';
 import { startPassthrough } from './passthrough.js';
 import { DRIP_HEADER, SPINE_STAGES, STREAM_PIECES, type ChildMessage, type ParentMessage, type ServerRole } from './protocol.js';
 
@@ -35,7 +33,7 @@ function benchReply(req: ReceivedRequest): ScriptedReply {
   };
 }
 
-async function start(role: ServerRole, target: string | undefined, without: string[]): Promise<() => Promise<void>> {
+async function start(role: ServerRole, target: string | undefined, without: string[], build: GatewayBuild): Promise<() => Promise<void>> {
   if (role === 'upstream') {
     const upstream = await startScriptedUpstream();
     upstream.setDefault(benchReply);
@@ -55,6 +53,7 @@ async function start(role: ServerRole, target: string | undefined, without: stri
     send({ type: 'ready', role, url: passthrough.url });
     return () => passthrough.close();
   }
+  const { config: { defaultGatewayConfig }, server: { createGatewayServer }, logger: { createLogger } } = await loadGateway(build);
   const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
   // The production logger (file, async), so logging cost is part of what is measured.
   const logger = createLogger({ dataDir, name: 'gateway', level: 'info', stdout: false });
@@ -96,8 +95,9 @@ if (role !== 'upstream' && role !== 'passthrough' && role !== 'gateway' && role 
 }
 
 try {
-  // Optional third argument for `gateway`: comma-separated stages to leave out (to price one stage).
-  const stop = await start(role, process.argv[3], (process.argv[4] ?? '').split(',').filter(Boolean));
+  // Optional for `gateway`: comma-separated stages to leave out (to price one stage), then the build.
+  const build: GatewayBuild = process.argv[5] === 'dist' ? 'dist' : 'sources';
+  const stop = await start(role, process.argv[3], (process.argv[4] ?? '').split(',').filter(Boolean), build);
   process.on('message', (message: ParentMessage) => {
     if (message.type === 'cpu') {
       const usage = process.cpuUsage();

@@ -7,6 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ChildMessage, ServerRole } from './protocol.js';
+import type { GatewayBuild } from './gateway-build.js';
 
 export interface ServerProcess {
   role: ServerRole;
@@ -21,8 +22,9 @@ export interface ServerProcess {
 
 const serverEntry = fileURLToPath(new URL('./server-process.ts', import.meta.url));
 
-export async function startServer(role: ServerRole, upstreamUrl?: string, profileDir?: string, without: string[] = []): Promise<ServerProcess> {
-  const args = upstreamUrl ? [role, upstreamUrl, without.join(',')] : [role];
+/** `build`: the gateway's sources (under tsx) or the built package in dist/ (see gateway-build.ts). */
+export async function startServer(role: ServerRole, upstreamUrl?: string, profileDir?: string, without: string[] = [], build: GatewayBuild = 'sources'): Promise<ServerProcess> {
+  const args = upstreamUrl ? [role, upstreamUrl, without.join(','), build] : [role];
   const child = fork(serverEntry, args, {
     execArgv: ['--import', 'tsx', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
