@@ -1,5 +1,6 @@
 /**
- * Entry point of one benchmark server process (forked by bench/overhead.ts):
+ * Entry point of one benchmark server process (forked by bench/overhead.ts and bench:goose-session
+ * --processes; arguments: role, upstream URL, stages to leave out, gateway build `sources`|`dist`):
  *   upstream     the scripted test upstream (test/support/scripted-upstream.ts)
  *   passthrough  the raw undici passthrough (the floor), in front of the upstream
  *   gateway      the real gateway with its default pipeline, in front of the upstream
