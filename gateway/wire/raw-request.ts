@@ -175,8 +175,8 @@ function parsePiecewise(bytes: Buffer, turns?: TurnScope): JsonObject | undefine
     const kept = previous?.record;
     // The body outside the array (tools, model, caps...) is usually resent unchanged too: taken
     // from the kept turn when its bytes are the same (the part before the array is, since the
-    // first items are), else parsed.
-    const keptOutside = kept?.outside && sameTail(bytes, close, kept) ? kept.outside : undefined;
+    // first items are; the resumed scan compared the part after it), else parsed.
+    const keptOutside = kept?.outside && layout.keptTail ? kept.outside : undefined;
     const outside = keptOutside ? Object.fromEntries(keptOutside) as JsonValue : JSON.parse(`${bytes.toString('utf8', 0, open + 1)}${bytes.toString('utf8', close)}`) as JsonValue;
     if (typeof outside !== 'object' || outside === null || Array.isArray(outside)) return undefined;
     const placeholder = outside[key];
@@ -797,6 +797,8 @@ interface ItemLayout {
   ranges: Array<[number, number]>;
   /** The top-level keys seen up to the array's `[`, the array's own key included. */
   keysBeforeItems: readonly string[];
+  /** Resumed from a kept turn whose bytes from its `]` on are these (`sameTail`), found where the scan stopped. */
+  keptTail?: true;
 }
 
 /**
@@ -893,9 +895,7 @@ function itemLayout(bytes: Buffer, key: ItemKey, from?: TurnRecord, count = 0): 
         // same bytes from the same state (the bytes before the first items are the same, so the
         // same keys came before the array) and found them sound, so this scan would too. The
         // tools Goose resends every turn are most of that tail.
-        if (from && n - pos === from.bytes.length - from.close && bytes.compare(from.bytes, from.close, from.bytes.length, pos, n) === 0) {
-          return { open, close, ranges: ranges!, keysBeforeItems };
-        }
+        if (from && sameTail(bytes, pos, from)) return { open, close, ranges: ranges!, keysBeforeItems, keptTail: true };
       }
       stack.pop();
       pos++;
