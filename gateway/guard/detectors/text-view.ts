@@ -5,15 +5,18 @@
  * - Cheap whole-text probes (a digit, an '@', a capital, …), each computed on first use, and the
  *   lower-cased text, which detect()'s detectors need only when the text holds a Kelvin sign.
  * - The shared scan: every run of ASCII digits (one native search), and every word start where a
- *   registered keyword begins (one native search for the keywords of every family at once, see
- *   `keywordFamily`). Detectors anchored on numbers (streets, cards, phones, SSNs, IBANs, IPs,
- *   wallets) or on words ("password", "address", "born", provider key prefixes, name cues, CSV
- *   headers, "eyJ") visit only those positions and run their own pattern there, sticky, instead of
- *   each searching the whole text with its own regular expressions.
+ *   registered keyword begins (one search for the keywords of every family at once, see
+ *   `keywordFamily`; a WebAssembly trie walk, keyword-scan.ts). Detectors anchored on numbers
+ *   (streets, cards, phones, SSNs, IBANs, IPs, wallets) or on words ("password", "address",
+ *   "born", provider key prefixes, name cues, CSV headers, "eyJ") visit only those positions and
+ *   run their own pattern there, sticky, instead of each searching the whole text with its own
+ *   regular expressions.
  *
  * The scan is a superset of where each detector's pattern can match: the detector re-checks every
  * candidate with that pattern, so what it finds does not depend on the scan, only how fast.
  */
+import { KEYWORD_SCAN_MAX_LENGTH, KeywordScanner, wasmAvailable } from './keyword-scan.js';
+
 export class TextView {
   readonly text: string;
   #lower: string | undefined;
@@ -137,7 +140,8 @@ export class TextView {
 
   /**
    * Where a registered keyword starts a word (see `keywordFamily`), ascending, and for each the
-   * families whose keywords start there (bit masks). Found by one search for all keywords at once.
+   * families whose keywords start there (bit masks). Found by one search for all keywords at once:
+   * the WebAssembly trie walk where it applies, else the alternation, which finds the same.
    */
   wordHits(): { readonly positions: readonly number[]; readonly masks: readonly number[] } {
     if (!this.#wordHits) {
@@ -148,14 +152,21 @@ export class TextView {
       // the same as the lower-case form over the lower-cased text (foldsLikeLower), and also when
       // lower-casing changes the text's length ("İ"). Only a Kelvin sign needs the copy.
       const folded = this.foldsLikeLower || !this.lowerKeepsOffsets;
-      const hay = folded ? this.text : this.lower();
-      const re = folded ? keywords.anyCase : keywords.lower;
-      re.lastIndex = 0;
-      for (let m = re.exec(hay); m !== null; m = re.exec(hay)) {
-        positions.push(m.index);
-        // A hit already in lower case (most are) is looked up as it is, without a lower-cased copy.
-        const word = m[0];
-        masks.push(keywords.masks.get(word) ?? (folded ? keywords.masks.get(word.toLowerCase()) : undefined) ?? ALL_FAMILIES);
+      if (folded && keywords.scanner && this.text.length <= KEYWORD_SCAN_MAX_LENGTH) {
+        // The same search as keywords.anyCase, by the WebAssembly trie walk (keyword-scan.ts).
+        keywords.scanner.scan(this.text, positions, masks);
+        const wordMasks = keywords.wordMasks;
+        for (let h = 0; h < masks.length; h++) masks[h] = wordMasks[masks[h]!]!;
+      } else {
+        const hay = folded ? this.text : this.lower();
+        const re = folded ? keywords.anyCase : keywords.lower;
+        re.lastIndex = 0;
+        for (let m = re.exec(hay); m !== null; m = re.exec(hay)) {
+          positions.push(m.index);
+          // A hit already in lower case (most are) is looked up as it is, without a lower-cased copy.
+          const word = m[0];
+          masks.push(keywords.masks.get(word) ?? (folded ? keywords.masks.get(word.toLowerCase()) : undefined) ?? ALL_FAMILIES);
+        }
       }
       this.#wordHits = positions;
       this.#wordMasks = masks;
@@ -170,7 +181,21 @@ const DIGIT_RUN = /\d+/g;
 const KEYWORDS = new Map<string, number>();
 let nextFamily = 1;
 const ALL_FAMILIES = 0xffffffff;
-let compiled: { lower: RegExp; anyCase: RegExp; masks: Map<string, number> } | undefined;
+interface CompiledKeywords {
+  lower: RegExp;
+  anyCase: RegExp;
+  masks: Map<string, number>;
+  /** The keywords, longest first, as the alternations list them. */
+  words: readonly string[];
+  /**
+   * The same search as `anyCase`, by a WebAssembly trie walk; hits name keywords by index in
+   * `words`. Undefined where the runtime has no WebAssembly (node --jitless): the alternation then.
+   */
+  scanner: KeywordScanner | undefined;
+  /** Families per keyword index of the scanner. */
+  wordMasks: number[];
+}
+let compiled: CompiledKeywords | undefined;
 
 /**
  * Registers a family of keywords and returns its bit. Each keyword starts with an ASCII letter and
@@ -195,7 +220,7 @@ export function keywordFamily(keywords: readonly string[]): number {
  * One alternation of every keyword, longest first. The search takes the longest keyword at a word
  * start, so a hit's families are those of every registered keyword that is a prefix of it.
  */
-function compiledKeywords(): { lower: RegExp; anyCase: RegExp; masks: Map<string, number> } {
+function compiledKeywords(): CompiledKeywords {
   if (!compiled) {
     const words = [...KEYWORDS.keys()].sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
     const masks = new Map<string, number>();
@@ -205,9 +230,21 @@ function compiledKeywords(): { lower: RegExp; anyCase: RegExp; masks: Map<string
       masks.set(w, mask);
     }
     const source = `\\b(?:${words.map((w) => w.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})`;
-    compiled = { lower: new RegExp(source, 'g'), anyCase: new RegExp(source, 'gi'), masks };
+    compiled = {
+      lower: new RegExp(source, 'g'),
+      anyCase: new RegExp(source, 'gi'),
+      masks,
+      words,
+      scanner: wasmAvailable() ? new KeywordScanner(words) : undefined,
+      wordMasks: words.map((w) => masks.get(w)!),
+    };
   }
   return compiled;
+}
+
+/** The keyword search's two forms over the same keywords, for tests: the alternation and the scanner. */
+export function keywordSearches(): { readonly words: readonly string[]; readonly anyCase: RegExp; readonly scanner: KeywordScanner | undefined } {
+  return compiledKeywords();
 }
 
 /** The registered keywords (lower case), for tests and docs. */
