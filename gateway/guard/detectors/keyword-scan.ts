@@ -178,5 +178,7 @@ export class KeywordScanner {
       positions.push(units[at]!);
       ids.push(units[at + 1]!);
     }
+    // No copy of the request's text stays in linear memory until the next scan (a memset).
+    bytes.fill(0, this.#textAt, end);
   }
 }
