@@ -98,6 +98,27 @@ describe('WebAssembly keyword scan', () => {
     }
   });
 
+  it('builds the same search from any keyword list: one-letter keywords, shared prefixes, Latin-1', () => {
+    const custom = ['straße', 'rúa', 'ab-c', 'ab', 'a', 'x', 'x.'].sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
+    const re = new RegExp(`\\b(?:${custom.map((w) => w.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})`, 'gi');
+    const own = new KeywordScanner(custom);
+    fc.assert(fc.property(fc.array(fc.constantFrom('a', 'A', 'b', 'x', 'X', '.', '-', 'c', ' ', 'ß', 'Ú', 'ú', 'r', 's', 't', 'e', '_', '1'), { maxLength: 30 }), (chars) => {
+      const text = chars.join('');
+      const expected: number[] = [];
+      re.lastIndex = 0;
+      for (let m = re.exec(text); m !== null; m = re.exec(text)) expected.push(m.index, custom.indexOf(m[0].toLowerCase()));
+      const positions: number[] = [];
+      const ids: number[] = [];
+      own.scan(text, positions, ids);
+      assert.deepEqual(positions.flatMap((p, k) => [p, ids[k]!]), expected, JSON.stringify(text));
+    }), { numRuns: 3000 });
+    // The densest text: a one-letter hit at every other unit.
+    const dense = 'a '.repeat(5000) + 'a';
+    const positions: number[] = [];
+    own.scan(dense, positions, []);
+    assert.equal(positions.length, 5001);
+  });
+
   it('handles empty and one-unit texts, and keywords at both ends', () => {
     assert.deepEqual(viaScanner(''), [[], []]);
     assert.deepEqual(viaScanner('a'), [[], []]);

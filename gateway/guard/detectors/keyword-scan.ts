@@ -8,8 +8,9 @@
  * Why not the regular expression: V8 tries the alternation at every position of the text and its
  * cost follows how many first letters the keywords have (decisions 0070, 0087): ≈ 4–5 ms per MB,
  * the largest single cost of detect(). The trie walk reads each UTF-16 code unit once from linear
- * memory with two table loads, and starts a walk only at a word start whose letter begins a
- * keyword. The text is copied in with one native write (Buffer#write, UTF-16LE, so offsets are
+ * memory with two table loads, and starts a walk only at a word start whose first two units
+ * begin some keyword (decided without a branch, so the loop does not pay the mispredictions the
+ * regular expression pays at every word start). The text is copied in with one native write (Buffer#write, UTF-16LE, so offsets are
  * the string's own).
  *
  * The module's code is keyword-scan.wat, assembled into keyword-scan-wasm.ts by
@@ -26,7 +27,7 @@ const WORD_BIT = 0x80;
 /** A byte per pair of classes (128 × 128): 1 where some keyword starts with that pair. */
 const PAIRS_AT = CLASS_TABLE_BYTES;
 const PAIRS_BYTES = 128 * 128;
-/** Zeros after the text: the scan reads whole blocks of eight units. */
+/** Zeros after the text: the scan reads the unit after the last one (more is kept for alignment). */
 const PADDING_BYTES = 16;
 
 /**
@@ -73,7 +74,7 @@ function foldedUnits(unit: string): string[] {
 
 export class KeywordScanner {
   readonly #exports: ScanExports;
-  #bytes: Uint8Array;
+  #bytes: Buffer;
   #units: Int32Array;
   readonly #trans: number;
   readonly #ends: number;
@@ -131,7 +132,7 @@ export class KeywordScanner {
     this.#textAt = ((this.#ends + ends.length * 2 + 15) & ~15) + 16;
     wasmModule ??= new WebAssembly.Module(Buffer.from(KEYWORD_SCAN_WASM, 'base64'));
     this.#exports = new WebAssembly.Instance(wasmModule).exports as unknown as ScanExports;
-    this.#bytes = new Uint8Array(0);
+    this.#bytes = Buffer.alloc(0);
     this.#units = new Int32Array(0);
     this.#reserve(4096);
 
@@ -140,13 +141,21 @@ export class KeywordScanner {
       if ((u >= 48 && u <= 57) || (u >= 65 && u <= 90) || (u >= 97 && u <= 122) || u === 95) bytes[u] = WORD_BIT;
     }
     for (const [u, cls] of classOf) bytes[u] = bytes[u]! | cls;
-    for (const word of words) bytes[PAIRS_AT + (classOf.get(word.charCodeAt(0))! << 7) + classOf.get(word.charCodeAt(1))!] = 1;
+    for (const word of words) {
+      const row = PAIRS_AT + (classOf.get(word.charCodeAt(0))! << 7);
+      // A one-letter keyword may be followed by anything: its whole row.
+      if (word.length === 1) bytes.fill(1, row, row + 128);
+      else bytes[row + classOf.get(word.charCodeAt(1))!] = 1;
+    }
     const trans = new Uint16Array(this.#exports.memory.buffer, this.#trans, rows.length * classes);
     rows.forEach((row, node) => trans.set(row, node * classes));
     new Uint16Array(this.#exports.memory.buffer, this.#ends, ends.length).set(ends);
   }
 
-  /** Grows linear memory to hold a text of `length` code units and its hits (at most one per two units). */
+  /**
+   * Grows linear memory to hold a text of `length` code units and its hits: at most one per two
+   * units plus one, as hits do not overlap and two one-letter hits need a non-word unit between.
+   */
   #reserve(length: number): void {
     const needed = this.#textAt + length * 2 + PADDING_BYTES + 8 + (length >> 1) * 8 + 8;
     const memory = this.#exports.memory;
@@ -167,8 +176,9 @@ export class KeywordScanner {
     const length = text.length;
     this.#reserve(length);
     const bytes = this.#bytes;
-    const end = this.#textAt + (bytes as Buffer).write(text, this.#textAt, 'utf16le');
-    // The scan reads eight units at a time, so up to eight past the text: 0s, no letter.
+    const end = this.#textAt + bytes.write(text, this.#textAt, 'utf16le');
+    // The scan reads the unit after the last: a 0, no keyword character (hits of an earlier,
+    // longer text may lie there).
     bytes.fill(0, end, end + PADDING_BYTES);
     // Hits go after the text, 8-aligned.
     const out = (end + PADDING_BYTES + 7) & ~7;
