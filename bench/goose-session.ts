@@ -30,6 +30,7 @@ import { Agent, request } from 'undici';
 import { startScriptedUpstream } from '../test/support/scripted-upstream.js';
 import { startPassthrough } from './support/passthrough.js';
 import { startServer } from './support/spawn-server.js';
+import { dropStages, stageNames } from './support/pipeline-stages.js';
 import { loadGateway, type GatewayModules } from './support/gateway-build.js';
 import { randomBytes } from 'node:crypto';
 import type { JsonObject, RequestContext, Stage } from '../gateway/context.js';
@@ -51,6 +52,9 @@ Options:
   --processes   run the gateway and the passthrough each in its own process (as Goose and the
                 gateway run), not in this one; "added CPU" is then the gateway process's own CPU
                 per turn. Not with --stages
+  --without <stages>  run the gateway without these pipeline stages (comma-separated names, e.g.
+                privacyGuard,reidentify): what the rest of the gateway costs. Turns still go
+                direct and through the passthrough as usual
   --gap <ms>    idle time after each request (default 25; 0 = back to back). Goose's turns are
                 seconds apart (the model answers, tools run), and the gateway's after-answer work
                 (audit completion, metering) runs in that gap; back to back, that work lands in
@@ -63,10 +67,10 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function settings(argv: string[]): { runs: number; turns: number; maskingOnly: boolean; stages: boolean; processes: boolean; dist: boolean; gapMs: number } {
+function settings(argv: string[]): { runs: number; turns: number; maskingOnly: boolean; stages: boolean; processes: boolean; dist: boolean; gapMs: number; without: string[] } {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { runs: { type: 'string' }, turns: { type: 'string' }, quick: { type: 'boolean', default: false }, 'masking-only': { type: 'boolean', default: false }, stages: { type: 'boolean', default: false }, processes: { type: 'boolean', default: false }, dist: { type: 'boolean', default: false }, gap: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } }, strict: true });
+    parsed = parseArgs({ args: argv, options: { runs: { type: 'string' }, turns: { type: 'string' }, quick: { type: 'boolean', default: false }, 'masking-only': { type: 'boolean', default: false }, stages: { type: 'boolean', default: false }, processes: { type: 'boolean', default: false }, dist: { type: 'boolean', default: false }, gap: { type: 'string' }, without: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } }, strict: true });
   } catch (err) {
     fail((err as Error).message);
   }
@@ -81,7 +85,7 @@ function settings(argv: string[]): { runs: number; turns: number; maskingOnly: b
     return n;
   };
   if (parsed.values.processes && parsed.values.stages) fail('--stages times stages inside this process; it cannot be used with --processes');
-  return { runs: int('--runs', parsed.values.runs, parsed.values.quick ? 4 : 12), turns: int('--turns', parsed.values.turns, 30), maskingOnly: parsed.values['masking-only'], stages: parsed.values.stages, processes: parsed.values.processes, dist: parsed.values.dist, gapMs: int('--gap', parsed.values.gap, 25, 0) };
+  return { runs: int('--runs', parsed.values.runs, parsed.values.quick ? 4 : 12), turns: int('--turns', parsed.values.turns, 30), maskingOnly: parsed.values['masking-only'], stages: parsed.values.stages, processes: parsed.values.processes, dist: parsed.values.dist, gapMs: int('--gap', parsed.values.gap, 25, 0), without: stageNames(parsed.values.without) };
 }
 
 /** Nearest-rank percentile of unsorted samples. */
@@ -278,7 +282,7 @@ function timeStages(stages: Stage[], record: () => boolean): Map<string, number[
 }
 
 async function main(): Promise<void> {
-  const { runs, turns, maskingOnly: onlyMasking, stages: timeEachStage, processes: inProcesses, dist, gapMs } = settings(process.argv.slice(2));
+  const { runs, turns, maskingOnly: onlyMasking, stages: timeEachStage, processes: inProcesses, dist, gapMs, without } = settings(process.argv.slice(2));
   let gw: GatewayModules;
   try {
     gw = await loadGateway(dist ? 'dist' : 'sources');
@@ -306,7 +310,15 @@ async function main(): Promise<void> {
   let gatewayCpuMs: (() => Promise<number>) | undefined;
   const stops: Array<() => Promise<void>> = [];
   if (inProcesses) {
-    const [server, pt] = await Promise.all([startServer('gateway', upstream.baseUrl, undefined, [], gw.build), startServer('passthrough', upstream.baseUrl)]);
+    let servers;
+    try {
+      servers = await Promise.all([startServer('gateway', upstream.baseUrl, undefined, without, gw.build), startServer('passthrough', upstream.baseUrl)]);
+    } catch (err) {
+      // The started server leaves when this process exits (it stops on disconnect).
+      rmSync(dataDir, { recursive: true, force: true });
+      fail((err as Error).message);
+    }
+    const [server, pt] = servers;
     stops.push(() => server.stop(), () => pt.stop());
     gatewayUrl = server.url;
     token = server.token;
@@ -317,6 +329,13 @@ async function main(): Promise<void> {
     const inProcess = await gw.server.createGatewayServer({ config, dataDir, logger: gw.logger.createLogger({ level: 'silent', dataDir, name: 'gateway', stdout: false }), env: { BENCH_KEY: 'sk-bench' } });
     gateway = inProcess;
     stops.push(() => inProcess.close());
+    try {
+      dropStages(inProcess.services.stages, without);
+    } catch (err) {
+      for (const stop of stops) await stop();
+      rmSync(dataDir, { recursive: true, force: true });
+      fail((err as Error).message);
+    }
     gatewayUrl = await inProcess.listen();
     token = inProcess.services.localToken;
     const pt = await startPassthrough(directUrl.origin);
@@ -379,7 +398,7 @@ async function main(): Promise<void> {
 
     const fmt = (n: number) => n.toFixed(2).padStart(7);
     const kb = (n: number) => `${(n / 1024).toFixed(0)} KB`.padStart(7);
-    process.stdout.write(`\nGoose-shaped session: ${turns} turns × ${runs} runs, 30 tool schemas, stream + include_usage, ${gapMs} ms idle after each request; node ${process.version}; gateway ${gw.build === 'dist' ? 'from dist/ (built package)' : 'from its sources (tsx)'}; ${inProcesses ? 'gateway and passthrough each in its own process' : 'gateway, passthrough, client and upstream in this one process'}\n\n`);
+    process.stdout.write(`\nGoose-shaped session: ${turns} turns × ${runs} runs, 30 tool schemas, stream + include_usage, ${gapMs} ms idle after each request; node ${process.version}; gateway ${gw.build === 'dist' ? 'from dist/ (built package)' : 'from its sources (tsx)'}; ${inProcesses ? 'gateway and passthrough each in its own process' : 'gateway, passthrough, client and upstream in this one process'}${without.length > 0 ? `; gateway WITHOUT ${without.join(', ')}` : ''}\n\n`);
     process.stdout.write(' turn    body  direct P50  added P50  added P99  added CPU P50  passthrough added P50  scanned afresh (median; in-process only)\n');
     for (let t = 0; t < turns; t++) {
       const s = [...scanned[t]!].sort((a, b) => a - b);

@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { percentile, runLoad, type LoadResult, type LoadTarget } from './support/load.js';
 import { DRIP_HEADER, STREAM_PIECES } from './support/protocol.js';
+import { stageNames } from './support/pipeline-stages.js';
 import { startServer, type ServerProcess } from './support/spawn-server.js';
 import { gooseLikeBody } from './support/workload.js';
 
@@ -89,7 +90,7 @@ function readSettings(argv: string[]): Settings {
     streams: positiveNumber('--streams', v.streams, 300, true),
     dripMs: positiveNumber('--drip', v.drip, 10, false),
     ...(v.profile ? { profileDir: resolve(v.profile) } : {}),
-    without: (v.without ?? '').split(',').map((name) => name.trim()).filter(Boolean),
+    without: stageNames(v.without),
     auditCost: v['no-audit-cost'] !== true && !(v.without ?? '').includes('audit'),
   };
 }

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { startScriptedUpstream, openAiCompletion, openAiStream, type ReceivedRequest, type ScriptedReply } from '../../test/support/scripted-upstream.js';
 import { loadGateway, type GatewayBuild } from './gateway-build.js';
 import { startPassthrough } from './passthrough.js';
+import { dropStages } from './pipeline-stages.js';
 import { DRIP_HEADER, SPINE_STAGES, STREAM_PIECES, type ChildMessage, type ParentMessage, type ServerRole } from './protocol.js';
 
 function send(message: ChildMessage): void {
@@ -64,16 +65,15 @@ async function start(role: ServerRole, target: string | undefined, without: stri
     upstreams: [{ name: 'bench-upstream', kind: 'openrouter' as const, baseUrl: target, apiKeyEnv: 'BENCH_UPSTREAM_KEY' }],
   };
   const gateway = await createGatewayServer({ config, dataDir, logger, env: { BENCH_UPSTREAM_KEY: 'sk-bench-upstream' } });
-  // The server reads services.stages per request, so narrowing the list in place narrows the pipeline.
   const stages = gateway.services.stages;
-  const unknown = without.filter((name) => !stages.some((s) => s.name === name));
-  if (unknown.length > 0) {
+  try {
+    dropStages(stages, role === 'gateway-spine' ? stages.map((s) => s.name).filter((name) => !SPINE_STAGES.includes(name)) : without);
+  } catch (err) {
     await gateway.close();
-    rmSync(dataDir, { recursive: true, force: true });
-    throw new Error(`--without names no stage of this pipeline: ${unknown.join(', ')} (stages: ${stages.map((s) => s.name).join(', ')})`);
+    // Removed as this process exits, not now: the async log file may still be opening in it.
+    process.once('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+    throw err;
   }
-  const keep = (name: string) => (role === 'gateway-spine' ? SPINE_STAGES.includes(name) : !without.includes(name));
-  stages.splice(0, stages.length, ...stages.filter((s) => keep(s.name)));
   const url = await gateway.listen();
   send({
     type: 'ready',
