@@ -55,9 +55,22 @@ export function wasmAvailable(): boolean {
   return typeof (globalThis as { WebAssembly?: unknown }).WebAssembly === 'object';
 }
 
+/** `text` as a literal inside a regular expression. */
+function literal(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+/**
+ * The source of the alternation this scan finds exactly what of: `\b(?:k1|k2|…)` over the keywords
+ * in the given order (longest first, so the first alternative that matches is the longest).
+ */
+export function keywordAlternation(words: readonly string[]): string {
+  return `\\b(?:${words.map(literal).join('|')})`;
+}
+
 /** A case-insensitive non-Unicode regular expression matching exactly this one code unit. */
 function matchesFolded(keywordUnit: string, unit: string): boolean {
-  return new RegExp(keywordUnit.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&'), 'i').test(unit);
+  return new RegExp(literal(keywordUnit), 'i').test(unit);
 }
 
 /**

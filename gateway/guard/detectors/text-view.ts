@@ -15,7 +15,7 @@
  * The scan is a superset of where each detector's pattern can match: the detector re-checks every
  * candidate with that pattern, so what it finds does not depend on the scan, only how fast.
  */
-import { KEYWORD_SCAN_MAX_LENGTH, KeywordScanner, wasmAvailable } from './keyword-scan.js';
+import { KEYWORD_SCAN_MAX_LENGTH, KeywordScanner, keywordAlternation, wasmAvailable } from './keyword-scan.js';
 
 export class TextView {
   readonly text: string;
@@ -229,7 +229,7 @@ function compiledKeywords(): CompiledKeywords {
       for (const [k, bits] of KEYWORDS) if (w.startsWith(k)) mask |= bits;
       masks.set(w, mask);
     }
-    const source = `\\b(?:${words.map((w) => w.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})`;
+    const source = keywordAlternation(words);
     compiled = {
       lower: new RegExp(source, 'g'),
       anyCase: new RegExp(source, 'gi'),
